@@ -1,0 +1,161 @@
+# nsmkit - the one entry point.
+#
+#   make deps      install the Debian packages the build and tests need (only missing ones)
+#   make all       build everything under build/
+#   make test      deps + all + every test (unit and integration)
+#   make demo      deps + all + the main job end to end on the embedded default setup
+#   make bench     benchmarks, printed as ratios against OpenSSL's own speed
+#   make install   PREFIX=/usr/local DESTDIR=
+#   make clean
+#
+# SANITIZE=address,undefined builds (and tests) with sanitizers.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+CC ?= cc
+SANITIZE ?=
+
+# Flags the project needs; CFLAGS/LDFLAGS from the user are added after them.
+WARNINGS := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wvla -Wpointer-arith -Wcast-qual -Wundef
+ifeq ($(strip $(SANITIZE)),)
+  OPTIMISE := -O2 -D_FORTIFY_SOURCE=2
+else
+  OPTIMISE := -O1 -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+CFLAGS ?= -g
+NSM_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -pthread $(WARNINGS) $(OPTIMISE) \
+              -fstack-protector-strong -MMD -MP \
+              -Icommon/include -Ica-tools/include -Insm-sim/include -Iverifier/include
+NSM_LDFLAGS := -pthread -Wl,-z,relro,-z,now $(if $(strip $(SANITIZE)),-fsanitize=$(SANITIZE))
+LIBS := -lcbor -lcrypto
+
+ALL_CFLAGS = $(NSM_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(NSM_LDFLAGS) $(LDFLAGS)
+
+# Debian packages: what building and testing needs.
+DEB_PACKAGES := gcc make libc6-dev pkg-config openssl libssl-dev libcbor-dev libcmocka-dev \
+                libfuse3-dev xxd
+
+# ---- components -------------------------------------------------------------------------
+
+COMMON_SRC := common/reader.c common/cbor.c common/util.c common/json.c
+CA_SRC     :=
+SIM_SRC    :=
+
+COMMON_LIB := $(BUILD)/lib/libnsmkit-common.a
+CA_LIB     := $(BUILD)/lib/libnsmca.a
+SIM_LIB    := $(BUILD)/lib/libnsmsim.a
+
+BINS :=
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+# Unit tests: tests/test_<module>.c, each linked against every library.
+UNIT_TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
+# Integration tests: tests/it_*.sh, run in name order after the unit tests.
+INTEGRATION_TESTS := $(sort $(wildcard tests/it_*.sh))
+
+BENCHES := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+
+.PHONY: all deps test check demo bench install uninstall clean
+# Keep objects that only tests and benchmarks use.
+.SECONDARY:
+.DEFAULT_GOAL := all
+
+all: $(BINS)
+
+# ---- flags stamp: a change of compiler or flags rebuilds everything ----------------------
+
+FLAGS_STAMP := $(BUILD)/.flags
+FLAGS_NOW := $(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS)
+$(FLAGS_STAMP): FORCE
+	@mkdir -p $(@D)
+	@echo '$(FLAGS_NOW)' | cmp -s - $@ || echo '$(FLAGS_NOW)' > $@
+.PHONY: FORCE
+FORCE:
+
+# ---- compile and link ---------------------------------------------------------------------
+
+$(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(COMMON_LIB): $(call obj,$(COMMON_SRC))
+$(CA_LIB): $(call obj,$(CA_SRC))
+$(SIM_LIB): $(call obj,$(SIM_SRC))
+$(BUILD)/lib/%.a:
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+# Libraries in link order: users first.
+STATIC_LIBS := $(SIM_LIB) $(CA_LIB) $(COMMON_LIB)
+
+#$(BUILD)/bin/nsm-ca: $(call obj,ca-tools/nsm-ca.c) $(STATIC_LIBS)
+#$(BUILD)/bin/nsm-sim: $(call obj,nsm-sim/main.c) $(STATIC_LIBS)
+$(BUILD)/bin/%:
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -pie $(filter %.o,$^) $(STATIC_LIBS) $(ALL_LDFLAGS) $(LIBS) -o $@
+
+$(BUILD)/tests/test_%: $(call obj,tests/test_%.c) $(call obj,tests/testutil.c) $(STATIC_LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(filter %.o,$^) $(STATIC_LIBS) $(ALL_LDFLAGS) $(LIBS) -lcmocka -o $@
+
+$(BUILD)/bench/%: $(call obj,bench/%.c) $(STATIC_LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(filter %.o,$^) $(STATIC_LIBS) $(ALL_LDFLAGS) $(LIBS) -o $@
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# ---- packages -------------------------------------------------------------------------------
+
+# Installs only what is missing; as root directly, otherwise through sudo when there is one.
+deps:
+	@if ! command -v dpkg-query >/dev/null 2>&1; then \
+	  echo "deps: not a Debian system; install the equivalents of: $(DEB_PACKAGES)"; exit 0; fi; \
+	missing=""; \
+	for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; exit 0; fi; \
+	echo "deps: installing:$$missing"; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; \
+	elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; \
+	else echo "deps: need root to install:$$missing" >&2; exit 1; fi; \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing
+
+# ---- tests ------------------------------------------------------------------------------------
+
+test:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory check
+
+# Runs every test without touching packages; prints a summary and fails if any test failed.
+check: all $(UNIT_TESTS)
+	@BUILD=$(BUILD) SANITIZE='$(SANITIZE)' sh tests/run.sh $(UNIT_TESTS) $(INTEGRATION_TESTS)
+
+# ---- demo -------------------------------------------------------------------------------------
+
+demo:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) sh tests/demo.sh
+
+# ---- benchmarks -------------------------------------------------------------------------------
+
+bench: all $(BENCHES)
+	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+
+# ---- install ----------------------------------------------------------------------------------
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(BINS)))
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,297 @@
+/* CBOR heads, encoding helpers, and the bounded pre-pass in front of libcbor. */
+#include <string.h>
+
+#include "nsmkit/common.h"
+
+bool nsmkit_cbor_read_head(nsmkit_reader *r, nsmkit_cbor_head *head)
+{
+    uint8_t initial;
+    head->offset = r->pos;
+    if (!nsmkit_reader_u8(r, &initial))
+        return false;
+    head->major = initial >> 5;
+    head->info = initial & 0x1f;
+    head->indefinite = false;
+    head->argument = 0;
+    if (head->info < 24) {
+        head->argument = head->info;
+        return true;
+    }
+    switch (head->info) {
+    case 24:
+        return nsmkit_reader_be(r, 1, &head->argument);
+    case 25:
+        return nsmkit_reader_be(r, 2, &head->argument);
+    case 26:
+        return nsmkit_reader_be(r, 4, &head->argument);
+    case 27:
+        return nsmkit_reader_be(r, 8, &head->argument);
+    case 31:
+        head->indefinite = true;
+        return true;
+    default: /* 28..30 are reserved */
+        r->err = true;
+        return false;
+    }
+}
+
+void nsmkit_cbor_put_head(nsmkit_buf *b, uint8_t major, uint64_t argument)
+{
+    uint8_t out[9];
+    size_t n;
+    uint8_t type = (uint8_t)(major << 5);
+    if (argument < 24) {
+        out[0] = type | (uint8_t)argument;
+        n = 1;
+    } else if (argument <= 0xff) {
+        out[0] = type | 24;
+        n = 2;
+    } else if (argument <= 0xffff) {
+        out[0] = type | 25;
+        n = 3;
+    } else if (argument <= 0xffffffffu) {
+        out[0] = type | 26;
+        n = 5;
+    } else {
+        out[0] = type | 27;
+        n = 9;
+    }
+    for (size_t i = 1; i < n; i++)
+        out[i] = (uint8_t)(argument >> (8 * (n - 1 - i)));
+    nsmkit_buf_append(b, out, n);
+}
+
+void nsmkit_cbor_put_uint(nsmkit_buf *b, uint64_t value)
+{
+    nsmkit_cbor_put_head(b, NSMKIT_CBOR_UINT, value);
+}
+
+void nsmkit_cbor_put_bytes(nsmkit_buf *b, const uint8_t *data, size_t n)
+{
+    nsmkit_cbor_put_head(b, NSMKIT_CBOR_BYTES, n);
+    nsmkit_buf_append(b, data, n);
+}
+
+void nsmkit_cbor_put_text_n(nsmkit_buf *b, const char *text, size_t n)
+{
+    nsmkit_cbor_put_head(b, NSMKIT_CBOR_TEXT, n);
+    nsmkit_buf_append(b, text, n);
+}
+
+void nsmkit_cbor_put_text(nsmkit_buf *b, const char *text)
+{
+    nsmkit_cbor_put_text_n(b, text, strlen(text));
+}
+
+void nsmkit_cbor_put_null(nsmkit_buf *b)
+{
+    nsmkit_buf_u8(b, 0xf6);
+}
+
+void nsmkit_cbor_put_bool(nsmkit_buf *b, bool value)
+{
+    nsmkit_buf_u8(b, value ? 0xf5 : 0xf4);
+}
+
+const char *nsmkit_cbor_status_name(nsmkit_cbor_status status)
+{
+    switch (status) {
+    case NSMKIT_CBOR_OK: return "well-formed";
+    case NSMKIT_CBOR_EMPTY: return "empty input";
+    case NSMKIT_CBOR_TRUNCATED: return "truncated item";
+    case NSMKIT_CBOR_RESERVED_INFO: return "reserved additional information (28..30)";
+    case NSMKIT_CBOR_BAD_INDEFINITE: return "indefinite length on an item that cannot have one";
+    case NSMKIT_CBOR_BAD_CHUNK: return "indefinite string chunk of the wrong type";
+    case NSMKIT_CBOR_STRAY_BREAK: return "break (0xff) outside an indefinite container";
+    case NSMKIT_CBOR_MAP_MISSING_VALUE: return "indefinite map closed after a key";
+    case NSMKIT_CBOR_BAD_SIMPLE: return "two-byte simple value below 32";
+    case NSMKIT_CBOR_TOO_DEEP: return "nesting too deep";
+    case NSMKIT_CBOR_TOO_MANY_ITEMS: return "too many data items";
+    case NSMKIT_CBOR_LENGTH_TOO_LARGE: return "declared length larger than the input";
+    case NSMKIT_CBOR_INDEFINITE_STRING: return "indefinite-length byte or text string";
+    case NSMKIT_CBOR_TAG_NOT_ALLOWED: return "tag not allowed here";
+    case NSMKIT_CBOR_TRAILING_BYTES: return "trailing bytes after the item";
+    case NSMKIT_CBOR_NO_MEMORY: return "out of memory";
+    case NSMKIT_CBOR_LIBRARY_ERROR: return "CBOR library refused the input";
+    }
+    return "unknown CBOR status";
+}
+
+/* The checker never recurses: open containers live on this fixed stack. */
+#define CHECK_STACK_MAX 256
+
+typedef struct {
+    uint64_t remaining;  /* items still expected (definite containers and tags) */
+    uint64_t seen;       /* items seen (indefinite maps: keys and values) */
+    uint8_t major;       /* ARRAY, MAP, TAG, or BYTES/TEXT for indefinite string chunks */
+    bool indefinite;
+} check_frame;
+
+static nsmkit_cbor_status check_fail(nsmkit_cbor_report *report, nsmkit_cbor_status status,
+                                     size_t offset)
+{
+    report->status = status;
+    report->offset = offset;
+    return status;
+}
+
+nsmkit_cbor_status nsmkit_cbor_check(const uint8_t *buf, size_t len,
+                                     const nsmkit_cbor_limits *limits,
+                                     nsmkit_cbor_report *report)
+{
+    nsmkit_cbor_report unused;
+    check_frame stack[CHECK_STACK_MAX];
+    size_t depth = 0;
+    size_t max_depth = limits->max_depth < CHECK_STACK_MAX ? limits->max_depth : CHECK_STACK_MAX;
+    nsmkit_reader r;
+
+    if (!report)
+        report = &unused;
+    memset(report, 0, sizeof(*report));
+    if (!buf || len == 0)
+        return check_fail(report, NSMKIT_CBOR_EMPTY, 0);
+    nsmkit_reader_init(&r, buf, len);
+
+    for (;;) {
+        nsmkit_cbor_head h;
+        size_t at = r.pos;
+        uint8_t initial;
+        if (!nsmkit_reader_peek_u8(&r, &initial))
+            return check_fail(report, NSMKIT_CBOR_TRUNCATED, at);
+        if (!nsmkit_cbor_read_head(&r, &h)) {
+            uint8_t info = initial & 0x1f;
+            bool reserved = info >= 28 && info <= 30;
+            return check_fail(report, reserved ? NSMKIT_CBOR_RESERVED_INFO
+                                               : NSMKIT_CBOR_TRUNCATED, at);
+        }
+
+        check_frame *top = depth ? &stack[depth - 1] : NULL;
+        bool is_break = h.major == NSMKIT_CBOR_SIMPLE && h.indefinite;
+        if (is_break) {
+            if (!top || !top->indefinite)
+                return check_fail(report, NSMKIT_CBOR_STRAY_BREAK, at);
+            if (top->major == NSMKIT_CBOR_MAP && top->seen % 2 != 0)
+                return check_fail(report, NSMKIT_CBOR_MAP_MISSING_VALUE, at);
+            depth--; /* the container is complete: fall through to completion below */
+        } else {
+            report->items++;
+            if (limits->max_items && report->items > limits->max_items)
+                return check_fail(report, NSMKIT_CBOR_TOO_MANY_ITEMS, at);
+            bool in_string = top && top->indefinite &&
+                             (top->major == NSMKIT_CBOR_BYTES || top->major == NSMKIT_CBOR_TEXT);
+            if (in_string && (h.major != top->major || h.indefinite))
+                return check_fail(report, NSMKIT_CBOR_BAD_CHUNK, at);
+
+            bool opens = false; /* a container that waits for its items */
+            check_frame frame = {0, 0, h.major, h.indefinite};
+            switch (h.major) {
+            case NSMKIT_CBOR_UINT:
+            case NSMKIT_CBOR_NEGINT:
+                if (h.indefinite)
+                    return check_fail(report, NSMKIT_CBOR_BAD_INDEFINITE, at);
+                break;
+            case NSMKIT_CBOR_BYTES:
+            case NSMKIT_CBOR_TEXT:
+                if (h.indefinite) {
+                    if (!limits->allow_indefinite_strings)
+                        return check_fail(report, NSMKIT_CBOR_INDEFINITE_STRING, at);
+                    opens = true;
+                } else {
+                    const uint8_t *skip;
+                    if (h.argument > nsmkit_reader_remaining(&r))
+                        return check_fail(report, NSMKIT_CBOR_LENGTH_TOO_LARGE, at);
+                    if (!nsmkit_reader_bytes(&r, (size_t)h.argument, &skip))
+                        return check_fail(report, NSMKIT_CBOR_TRUNCATED, at);
+                }
+                break;
+            case NSMKIT_CBOR_ARRAY:
+            case NSMKIT_CBOR_MAP:
+                if (!h.indefinite) {
+                    /* Each item takes at least one byte: a count above the bytes left is
+                     * a lie, whatever the items are. */
+                    uint64_t left = nsmkit_reader_remaining(&r);
+                    uint64_t per_entry = h.major == NSMKIT_CBOR_MAP ? 2 : 1;
+                    if (h.argument > left / per_entry)
+                        return check_fail(report, NSMKIT_CBOR_LENGTH_TOO_LARGE, at);
+                    frame.remaining = h.argument * per_entry;
+                    opens = frame.remaining > 0;
+                } else {
+                    opens = true;
+                }
+                break;
+            case NSMKIT_CBOR_TAG:
+                if (h.indefinite)
+                    return check_fail(report, NSMKIT_CBOR_BAD_INDEFINITE, at);
+                if (!limits->allow_tags)
+                    return check_fail(report, NSMKIT_CBOR_TAG_NOT_ALLOWED, at);
+                frame.remaining = 1;
+                opens = true;
+                break;
+            default: /* NSMKIT_CBOR_SIMPLE; the break was handled above */
+                if (h.info == 24 && h.argument < 32)
+                    return check_fail(report, NSMKIT_CBOR_BAD_SIMPLE, at);
+                break;
+            }
+            if (opens) {
+                if (depth >= max_depth)
+                    return check_fail(report, NSMKIT_CBOR_TOO_DEEP, at);
+                stack[depth++] = frame;
+                continue;
+            }
+        }
+
+        /* One item is complete: count it against the containers it closes. */
+        for (;;) {
+            if (depth == 0) {
+                if (r.pos != len)
+                    return check_fail(report, NSMKIT_CBOR_TRAILING_BYTES, r.pos);
+                report->status = NSMKIT_CBOR_OK;
+                report->offset = r.pos;
+                return NSMKIT_CBOR_OK;
+            }
+            check_frame *parent = &stack[depth - 1];
+            parent->seen++;
+            if (parent->indefinite)
+                break;
+            if (--parent->remaining > 0)
+                break;
+            depth--;
+        }
+    }
+}
+
+nsmkit_cbor_status nsmkit_cbor_load(const uint8_t *buf, size_t len,
+                                    const nsmkit_cbor_limits *limits, cbor_item_t **item,
+                                    nsmkit_cbor_report *report)
+{
+    nsmkit_cbor_report unused;
+    struct cbor_load_result result;
+
+    if (!report)
+        report = &unused;
+    *item = NULL;
+    nsmkit_cbor_status status = nsmkit_cbor_check(buf, len, limits, report);
+    if (status != NSMKIT_CBOR_OK)
+        return status;
+
+    cbor_item_t *loaded = cbor_load(buf, len, &result);
+    if (!loaded || result.error.code != CBOR_ERR_NONE || result.read != len) {
+        if (loaded)
+            cbor_decref(&loaded);
+        report->status = result.error.code == CBOR_ERR_MEMERROR ? NSMKIT_CBOR_NO_MEMORY
+                                                                : NSMKIT_CBOR_LIBRARY_ERROR;
+        report->offset = result.error.position;
+        return report->status;
+    }
+    *item = loaded;
+    return NSMKIT_CBOR_OK;
+}
+
+bool nsmkit_cbor_text_equals(const cbor_item_t *item, const char *text)
+{
+    if (!item || !cbor_isa_string(item) || !cbor_string_is_definite(item))
+        return false;
+    size_t n = strlen(text);
+    return cbor_string_length(item) == n &&
+           (n == 0 || memcmp(cbor_string_handle(item), text, n) == 0);
+}

@@ -1,0 +1,116 @@
+/* The bounded reader and the bounded output buffer (see nsmkit/common.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "nsmkit/common.h"
+
+void nsmkit_reader_init(nsmkit_reader *r, const uint8_t *buf, size_t len)
+{
+    r->buf = buf;
+    r->len = buf ? len : 0;
+    r->pos = 0;
+    r->err = false;
+}
+
+size_t nsmkit_reader_remaining(const nsmkit_reader *r)
+{
+    return r->err ? 0 : r->len - r->pos;
+}
+
+bool nsmkit_reader_bytes(nsmkit_reader *r, size_t n, const uint8_t **out)
+{
+    /* n <= len - pos, never pos + n <= len: the sum could wrap. */
+    if (r->err || n > r->len - r->pos) {
+        r->err = true;
+        return false;
+    }
+    *out = r->buf + r->pos;
+    r->pos += n;
+    return true;
+}
+
+bool nsmkit_reader_u8(nsmkit_reader *r, uint8_t *out)
+{
+    const uint8_t *p;
+    if (!nsmkit_reader_bytes(r, 1, &p))
+        return false;
+    *out = p[0];
+    return true;
+}
+
+bool nsmkit_reader_peek_u8(const nsmkit_reader *r, uint8_t *out)
+{
+    if (r->err || r->pos >= r->len)
+        return false;
+    *out = r->buf[r->pos];
+    return true;
+}
+
+bool nsmkit_reader_be(nsmkit_reader *r, size_t width, uint64_t *out)
+{
+    const uint8_t *p;
+    if (width != 1 && width != 2 && width != 4 && width != 8) {
+        r->err = true;
+        return false;
+    }
+    if (!nsmkit_reader_bytes(r, width, &p))
+        return false;
+    uint64_t value = 0;
+    for (size_t i = 0; i < width; i++)
+        value = (value << 8) | p[i];
+    *out = value;
+    return true;
+}
+
+bool nsmkit_reader_finish(const nsmkit_reader *r)
+{
+    return !r->err && r->pos == r->len;
+}
+
+void nsmkit_buf_init(nsmkit_buf *b, size_t limit)
+{
+    memset(b, 0, sizeof(*b));
+    b->limit = limit;
+}
+
+void nsmkit_buf_free(nsmkit_buf *b)
+{
+    free(b->data);
+    memset(b, 0, sizeof(*b));
+}
+
+void nsmkit_buf_reset(nsmkit_buf *b)
+{
+    b->len = 0;
+    b->err = false;
+}
+
+void nsmkit_buf_append(nsmkit_buf *b, const void *data, size_t n)
+{
+    if (b->err)
+        return;
+    if (n > b->limit - b->len) {
+        b->err = true;
+        return;
+    }
+    if (n > b->cap - b->len) {
+        size_t want = b->cap ? b->cap : 256;
+        while (want - b->len < n)
+            want = (want > b->limit / 2) ? b->limit : want * 2;
+        uint8_t *grown = realloc(b->data, want);
+        if (!grown) {
+            b->err = true;
+            return;
+        }
+        b->data = grown;
+        b->cap = want;
+    }
+    if (n)
+        memcpy(b->data + b->len, data, n);
+    b->len += n;
+}
+
+void nsmkit_buf_u8(nsmkit_buf *b, uint8_t byte)
+{
+    nsmkit_buf_append(b, &byte, 1);
+}
