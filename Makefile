@@ -43,12 +43,15 @@ DEB_PACKAGES := gcc make libc6-dev pkg-config openssl libssl-dev libcbor-dev lib
 COMMON_SRC := common/reader.c common/cbor.c common/util.c common/json.c
 CA_SRC     :=
 SIM_SRC    :=
+VERIFY_SRC := verifier/envelope.c verifier/payload.c verifier/chain.c verifier/cose.c \
+              verifier/policy.c verifier/verify.c verifier/report.c verifier/aws_root.c
 
 COMMON_LIB := $(BUILD)/lib/libnsmkit-common.a
 CA_LIB     := $(BUILD)/lib/libnsmca.a
 SIM_LIB    := $(BUILD)/lib/libnsmsim.a
+VERIFY_LIB := $(BUILD)/lib/libnsmverify.a
 
-BINS :=
+BINS := $(BUILD)/bin/nsm-verify
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -85,15 +88,17 @@ $(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
 $(COMMON_LIB): $(call obj,$(COMMON_SRC))
 $(CA_LIB): $(call obj,$(CA_SRC))
 $(SIM_LIB): $(call obj,$(SIM_SRC))
+$(VERIFY_LIB): $(call obj,$(VERIFY_SRC))
 $(BUILD)/lib/%.a:
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
 # Libraries in link order: users first.
-STATIC_LIBS := $(SIM_LIB) $(CA_LIB) $(COMMON_LIB)
+STATIC_LIBS := $(VERIFY_LIB) $(SIM_LIB) $(CA_LIB) $(COMMON_LIB)
 
 #$(BUILD)/bin/nsm-ca: $(call obj,ca-tools/nsm-ca.c) $(STATIC_LIBS)
 #$(BUILD)/bin/nsm-sim: $(call obj,nsm-sim/main.c) $(STATIC_LIBS)
+$(BUILD)/bin/nsm-verify: $(call obj,verifier/nsm-verify.c) $(STATIC_LIBS)
 $(BUILD)/bin/%:
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -pie $(filter %.o,$^) $(STATIC_LIBS) $(ALL_LDFLAGS) $(LIBS) -o $@

@@ -1,0 +1,506 @@
+/*
+ * The chain stage, and the cache of chains that verified.
+ *
+ * Full path (cold):
+ *   1. every certificate is one DER certificate with no bytes left over;
+ *   2. cabundle[0] is the pinned root byte for byte (a root anywhere else means the bundle
+ *      is not root first; elsewhere the document is not under this root at all);
+ *   3. profiles: EC P-384 keys on the named curve, ecdsa-with-SHA384 signatures, CA
+ *      certificates with basicConstraints CA and keyCertSign, a leaf that is not a CA and
+ *      has digitalSignature;
+ *   4. order: cabundle[i] names cabundle[i-1] as issuer (and matches its key identifier),
+ *      the leaf names cabundle[N-1]: a missing or shuffled tier fails here by position;
+ *   5. OpenSSL verifies leaf <- cabundle[N-1..1] (untrusted) <- pinned root (the only trust
+ *      anchor; cabundle entries never enter the trusted store) at the verification time.
+ *      No X509_V_FLAG_X509_STRICT: real leaves have no Authority Key Identifier;
+ *   6. the chain OpenSSL built is exactly the cabundle, in order.
+ *
+ * Cache (warm): after a full success each cabundle entry and the leaf are remembered by
+ * (SHA-256 of its DER, SHA-256 of its issuer's DER, leaf or CA), with the window of time
+ * in which every certificate from the root down to it is valid. Every check above depends
+ * only on those bytes, except validity, which depends on the time: so a document whose
+ * whole chain is remembered, verified at a time inside the window, gets the verdict the
+ * full path would give. The window is narrowed by a second at each end so that OpenSSL's
+ * own boundary rule always decides the edge cases. Anything else takes the full path.
+ * Entries are kept in a set-associative table (4 ways) with least-recently-used eviction,
+ * under one mutex.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "internal.h"
+
+#define CACHE_WAYS 4
+#define CACHE_DEFAULT_ENTRIES 1024
+
+typedef struct {
+    bool used;
+    bool leaf;
+    uint8_t digest[32];
+    uint8_t parent[32];
+    int64_t not_before, not_after; /* the path's window */
+    EVP_PKEY *key;                 /* leaf entries: owned reference to the leaf key */
+    uint64_t stamp;                /* last use */
+} cache_entry;
+
+struct nsmv_cache {
+    pthread_mutex_t lock;
+    size_t sets;
+    cache_entry *entries; /* sets * CACHE_WAYS */
+    uint64_t clock, hits, misses;
+};
+
+nsmv_cache *nsmv_cache_new(size_t entries)
+{
+    nsmv_cache *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    if (entries == 0)
+        entries = CACHE_DEFAULT_ENTRIES;
+    c->sets = (entries + CACHE_WAYS - 1) / CACHE_WAYS;
+    c->entries = calloc(c->sets * CACHE_WAYS, sizeof(cache_entry));
+    if (!c->entries || pthread_mutex_init(&c->lock, NULL) != 0) {
+        free(c->entries);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void entry_clear(cache_entry *e)
+{
+    EVP_PKEY_free(e->key);
+    memset(e, 0, sizeof(*e));
+}
+
+void nsmv_cache_clear(nsmv_cache *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < c->sets * CACHE_WAYS; i++)
+        entry_clear(&c->entries[i]);
+    pthread_mutex_unlock(&c->lock);
+}
+
+void nsmv_cache_free(nsmv_cache *c)
+{
+    if (!c)
+        return;
+    nsmv_cache_clear(c);
+    pthread_mutex_destroy(&c->lock);
+    free(c->entries);
+    free(c);
+}
+
+void nsmv_cache_stats(nsmv_cache *c, uint64_t *hits, uint64_t *misses)
+{
+    uint64_t h = 0, m = 0;
+    if (c) {
+        pthread_mutex_lock(&c->lock);
+        h = c->hits;
+        m = c->misses;
+        pthread_mutex_unlock(&c->lock);
+    }
+    if (hits)
+        *hits = h;
+    if (misses)
+        *misses = m;
+}
+
+static cache_entry *cache_set(nsmv_cache *c, const uint8_t digest[32])
+{
+    uint64_t h = 0;
+    memcpy(&h, digest, sizeof(h));
+    return &c->entries[(h % c->sets) * CACHE_WAYS];
+}
+
+/* Caller holds the lock. */
+static cache_entry *cache_find(nsmv_cache *c, const uint8_t digest[32],
+                               const uint8_t parent[32], bool leaf)
+{
+    cache_entry *set = cache_set(c, digest);
+    for (size_t w = 0; w < CACHE_WAYS; w++)
+        if (set[w].used && set[w].leaf == leaf && memcmp(set[w].digest, digest, 32) == 0 &&
+            memcmp(set[w].parent, parent, 32) == 0)
+            return &set[w];
+    return NULL;
+}
+
+static bool window_holds(const cache_entry *e, int64_t t)
+{
+    return e->not_before < t && t < e->not_after - 1;
+}
+
+/* digests[0] is the root's, digests[1..n-1] the cabundle's, digests[n] the leaf's.
+ * On a hit *leaf_key gets an owned reference. */
+static bool cache_lookup(nsmv_cache *c, const uint8_t (*digests)[32], size_t n, int64_t t,
+                         EVP_PKEY **leaf_key)
+{
+    cache_entry *found[NSMV_CABUNDLE_MAX + 1];
+    bool hit = true;
+
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 1; i <= n && hit; i++) {
+        found[i] = cache_find(c, digests[i], digests[i - 1], i == n);
+        hit = found[i] && window_holds(found[i], t);
+    }
+    if (hit && found[n]->key && EVP_PKEY_up_ref(found[n]->key) == 1) {
+        *leaf_key = found[n]->key;
+        c->clock++;
+        for (size_t i = 1; i <= n; i++)
+            found[i]->stamp = c->clock;
+        c->hits++;
+    } else {
+        hit = false;
+        c->misses++;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return hit;
+}
+
+/* Caller holds the lock. */
+static void cache_put(nsmv_cache *c, const uint8_t digest[32], const uint8_t parent[32],
+                      bool leaf, int64_t not_before, int64_t not_after, EVP_PKEY *key)
+{
+    cache_entry *e = cache_find(c, digest, parent, leaf);
+    if (!e) {
+        cache_entry *set = cache_set(c, digest);
+        e = &set[0];
+        for (size_t w = 0; w < CACHE_WAYS; w++) {
+            if (!set[w].used) {
+                e = &set[w];
+                break;
+            }
+            if (set[w].stamp < e->stamp)
+                e = &set[w];
+        }
+    }
+    if (key && EVP_PKEY_up_ref(key) != 1)
+        return; /* not cached: the next verification takes the full path again */
+    entry_clear(e);
+    e->used = true;
+    e->leaf = leaf;
+    memcpy(e->digest, digest, 32);
+    memcpy(e->parent, parent, 32);
+    e->not_before = not_before;
+    e->not_after = not_after;
+    e->key = key;
+    e->stamp = ++c->clock;
+}
+
+/* ---- certificate helpers -------------------------------------------------------------------- */
+
+bool nsmv_cert_validity(const X509 *cert, int64_t *not_before, int64_t *not_after)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    if (ASN1_TIME_to_tm(X509_get0_notBefore(cert), &tm) != 1)
+        return false;
+    *not_before = (int64_t)timegm(&tm);
+    memset(&tm, 0, sizeof(tm));
+    if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1)
+        return false;
+    *not_after = (int64_t)timegm(&tm);
+    return true;
+}
+
+bool nsmv_key_is_p384(EVP_PKEY *key, char *detail, size_t detail_size)
+{
+    char group[64] = "", encoding[32] = "";
+    if (!key) {
+        snprintf(detail, detail_size, "no public key OpenSSL can use");
+        return false;
+    }
+    if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC) {
+        snprintf(detail, detail_size, "a %s key", OBJ_nid2sn(EVP_PKEY_get_base_id(key)));
+        return false;
+    }
+    if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_EC_ENCODING, encoding,
+                                       sizeof(encoding), NULL) != 1 ||
+        strcmp(encoding, OSSL_PKEY_EC_ENCODING_GROUP) != 0) {
+        snprintf(detail, detail_size, "an EC key with explicit curve parameters");
+        return false;
+    }
+    if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+                                       NULL) != 1 ||
+        strcmp(group, "secp384r1") != 0) {
+        snprintf(detail, detail_size, "an EC key on %s", group[0] ? group : "an unnamed curve");
+        return false;
+    }
+    return true;
+}
+
+/* "leaf (CN=...)", "cabundle[2] (CN=...)", "the pinned root (CN=...)". */
+static void label(const X509 *x, const X509 *leaf, X509 *const *bundle, size_t n,
+                  char *out, size_t out_size)
+{
+    char cn[80] = "";
+    const X509_NAME *name = x ? X509_get_subject_name(x) : NULL;
+    int at = name ? X509_NAME_get_index_by_NID(name, NID_commonName, -1) : -1;
+    if (at >= 0) {
+        const ASN1_STRING *s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, at));
+        nsmv_printable(ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s), cn, sizeof(cn));
+    }
+    char where[32] = "the pinned root";
+    if (x == leaf)
+        snprintf(where, sizeof(where), "leaf");
+    for (size_t i = 0; i < n; i++)
+        if (x == bundle[i])
+            snprintf(where, sizeof(where), "cabundle[%zu]", i);
+    snprintf(out, out_size, "%s (CN=%s)", where, cn);
+}
+
+static X509 *parse_der(nsmv_slice der)
+{
+    const unsigned char *p = der.data;
+    X509 *x = d2i_X509(NULL, &p, (long)der.len);
+    if (x && p != der.data + der.len) { /* every byte must belong to the certificate */
+        X509_free(x);
+        return NULL;
+    }
+    return x;
+}
+
+/* Step 3 for one certificate. */
+static nsmv_code check_profile(X509 *x, bool is_leaf, const char *name, nsmv_run *run)
+{
+    char why[96];
+    if (!nsmv_key_is_p384(X509_get0_pubkey(x), why, sizeof(why)))
+        return nsmv_fail(run, NSMV_ERR_CERT_KEY, "%s has %s", name, why);
+    int sig = X509_get_signature_nid(x);
+    if (sig != NID_ecdsa_with_SHA384)
+        return nsmv_fail(run, NSMV_ERR_CERT_SIGNATURE_ALG, "%s is signed with %s", name,
+                         sig == NID_undef ? "an unknown algorithm" : OBJ_nid2ln(sig));
+    uint32_t flags = X509_get_extension_flags(x);
+    if (flags & EXFLAG_INVALID)
+        return nsmv_fail(run, is_leaf ? NSMV_ERR_CERT_PARSE : NSMV_ERR_CABUNDLE_CERT_PARSE,
+                         "%s has extensions that do not decode", name);
+    bool has_ku = (flags & EXFLAG_KUSAGE) != 0;
+    uint32_t ku = X509_get_key_usage(x);
+    if (is_leaf) {
+        if (flags & EXFLAG_CA)
+            return nsmv_fail(run, NSMV_ERR_LEAF_PROFILE, "%s is a CA (basicConstraints CA:TRUE)",
+                             name);
+        if (!has_ku || !(ku & KU_DIGITAL_SIGNATURE))
+            return nsmv_fail(run, NSMV_ERR_LEAF_PROFILE, "%s %s", name,
+                             has_ku ? "lacks the digitalSignature key usage"
+                                    : "has no keyUsage extension");
+    } else {
+        if (!(flags & EXFLAG_BCONS) || !(flags & EXFLAG_CA))
+            return nsmv_fail(run, NSMV_ERR_CA_PROFILE, "%s %s", name,
+                             (flags & EXFLAG_BCONS) ? "has basicConstraints CA:FALSE"
+                                                    : "has no basicConstraints");
+        if (!has_ku || !(ku & KU_KEY_CERT_SIGN))
+            return nsmv_fail(run, NSMV_ERR_CA_PROFILE, "%s %s", name,
+                             has_ku ? "lacks the keyCertSign key usage"
+                                    : "has no keyUsage extension");
+    }
+    return NSMV_OK;
+}
+
+static nsmv_code map_openssl_error(X509_STORE_CTX *ctx, const X509 *leaf, X509 *const *bundle,
+                                   size_t n, int64_t time_s, nsmv_run *run)
+{
+    int err = X509_STORE_CTX_get_error(ctx);
+    X509 *at = X509_STORE_CTX_get_current_cert(ctx);
+    char who[128], when[32], edge[32];
+    int64_t nb = 0, na = 0;
+
+    label(at, leaf, bundle, n, who, sizeof(who));
+    nsmv_format_utc(time_s, when, sizeof(when));
+    if (at && nsmv_cert_validity(at, &nb, &na))
+        nsmv_format_utc(err == X509_V_ERR_CERT_NOT_YET_VALID ? nb : na, edge, sizeof(edge));
+    else
+        snprintf(edge, sizeof(edge), "?");
+
+    switch (err) {
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+        return nsmv_fail(run, NSMV_ERR_CERT_EXPIRED, "%s expired at %s; verification time %s", who,
+                         edge, when);
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+        return nsmv_fail(run, NSMV_ERR_CERT_NOT_YET_VALID,
+                         "%s is valid from %s; verification time %s", who, edge, when);
+    case X509_V_ERR_CERT_SIGNATURE_FAILURE:
+        return nsmv_fail(run, NSMV_ERR_CERT_SIGNATURE, "the signature on %s does not verify", who);
+    case X509_V_ERR_PATH_LENGTH_EXCEEDED:
+        return nsmv_fail(run, NSMV_ERR_PATH_LENGTH, "a pathLen constraint above %s is exceeded",
+                         who);
+    case X509_V_ERR_INVALID_CA:
+    case X509_V_ERR_KEYUSAGE_NO_CERTSIGN:
+        return nsmv_fail(run, NSMV_ERR_CA_PROFILE, "%s: %s", who,
+                         X509_verify_cert_error_string(err));
+    default:
+        return nsmv_fail(run, NSMV_ERR_CHAIN_INVALID, "%s: %s (OpenSSL error %d)", who,
+                         X509_verify_cert_error_string(err), err);
+    }
+}
+
+/* Steps 1-6. digests is NULL when there is no cache to fill. */
+static nsmv_code chain_full(nsmv_verifier *v, const nsmv_payload *p, int64_t time_s,
+                            const uint8_t (*digests)[32], EVP_PKEY **leaf_key, nsmv_run *run)
+{
+    X509 *leaf = NULL, *bundle[NSMV_CABUNDLE_MAX] = {0};
+    STACK_OF(X509) *untrusted = NULL;
+    X509_STORE_CTX *ctx = NULL;
+    size_t n = p->cabundle_count;
+    char name[128], other[128];
+    nsmv_code c = NSMV_OK;
+
+    /* 1. parse */
+    leaf = parse_der(p->certificate);
+    if (!leaf) {
+        c = nsmv_fail(run, NSMV_ERR_CERT_PARSE, "the %zu-byte certificate does not decode",
+                      p->certificate.len);
+        goto out;
+    }
+    if (nsmv_key_is_p384(X509_get0_pubkey(leaf), name, sizeof(name)) &&
+        EVP_PKEY_up_ref(X509_get0_pubkey(leaf)) == 1)
+        *leaf_key = X509_get0_pubkey(leaf); /* signature stage may run even if the chain fails */
+    for (size_t i = 0; i < n; i++) {
+        bundle[i] = parse_der(p->cabundle[i]);
+        if (!bundle[i]) {
+            c = nsmv_fail(run, NSMV_ERR_CABUNDLE_CERT_PARSE,
+                          "cabundle[%zu] (%zu bytes) does not decode", i, p->cabundle[i].len);
+            goto out;
+        }
+    }
+
+    /* 2. the pinned root comes first */
+    if (p->cabundle[0].len != v->root_len ||
+        memcmp(p->cabundle[0].data, v->root_der, v->root_len) != 0) {
+        for (size_t i = 1; i < n; i++)
+            if (p->cabundle[i].len == v->root_len &&
+                memcmp(p->cabundle[i].data, v->root_der, v->root_len) == 0) {
+                c = nsmv_fail(run, NSMV_ERR_CABUNDLE_NOT_ROOT_FIRST,
+                              "the pinned root is cabundle[%zu]", i);
+                goto out;
+            }
+        label(bundle[0], leaf, bundle, n, name, sizeof(name));
+        label(v->root, leaf, bundle, n, other, sizeof(other));
+        c = nsmv_fail(run, NSMV_ERR_ROOT_MISMATCH, "%s is not %s", name, other);
+        goto out;
+    }
+
+    /* 3. profiles */
+    for (size_t i = 0; i <= n; i++) {
+        X509 *x = i < n ? bundle[i] : leaf;
+        label(x, leaf, bundle, n, name, sizeof(name));
+        if ((c = check_profile(x, i == n, name, run)) != NSMV_OK)
+            goto out;
+    }
+
+    /* 4. order, by position */
+    for (size_t i = 1; i <= n; i++) {
+        X509 *x = i < n ? bundle[i] : leaf;
+        label(x, leaf, bundle, n, name, sizeof(name));
+        label(bundle[i - 1], leaf, bundle, n, other, sizeof(other));
+        if (i < n && X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) == 0) {
+            c = nsmv_fail(run, NSMV_ERR_CABUNDLE_BROKEN,
+                          "%s is self-issued; only cabundle[0] may be a root", name);
+            goto out;
+        }
+        int rc = X509_check_issued(bundle[i - 1], x);
+        if (rc != X509_V_OK) {
+            c = nsmv_fail(run, i < n ? NSMV_ERR_CABUNDLE_BROKEN : NSMV_ERR_LEAF_ISSUER,
+                          "%s was not issued by %s: %s", name, other,
+                          X509_verify_cert_error_string(rc));
+            goto out;
+        }
+    }
+
+    /* 5. OpenSSL, at the verification time, the pinned root as the only anchor */
+    untrusted = sk_X509_new_reserve(NULL, (int)n);
+    ctx = X509_STORE_CTX_new();
+    if (!untrusted || !ctx) {
+        c = nsmv_fail(run, NSMV_ERR_NO_MEMORY, "chain verification");
+        goto out;
+    }
+    for (size_t i = n; i-- > 1;)
+        sk_X509_push(untrusted, bundle[i]); /* borrowed: the stack is freed without its items */
+    if (X509_STORE_CTX_init(ctx, v->store, leaf, untrusted) != 1) {
+        c = nsmv_fail(run, NSMV_ERR_INTERNAL, "X509_STORE_CTX_init failed");
+        goto out;
+    }
+    X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), (time_t)time_s);
+    if (X509_verify_cert(ctx) != 1) {
+        c = map_openssl_error(ctx, leaf, bundle, n, time_s, run);
+        goto out;
+    }
+
+    /* 6. the path OpenSSL found is the cabundle itself */
+    STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
+    bool same = chain && (size_t)sk_X509_num(chain) == n + 1 && sk_X509_value(chain, 0) == leaf &&
+                X509_cmp(sk_X509_value(chain, (int)n), v->root) == 0;
+    for (size_t k = 1; same && k < n; k++)
+        same = sk_X509_value(chain, (int)k) == bundle[n - k];
+    if (!same) {
+        c = nsmv_fail(run, NSMV_ERR_CHAIN_INVALID,
+                      "OpenSSL verified a path of %d certificates that is not the cabundle",
+                      chain ? sk_X509_num(chain) : 0);
+        goto out;
+    }
+
+    if (digests && v->cache && *leaf_key) {
+        int64_t nb[NSMV_CABUNDLE_MAX + 1], na[NSMV_CABUNDLE_MAX + 1], b = 0, a = 0;
+        bool ok = true;
+        nb[0] = v->root_not_before;
+        na[0] = v->root_not_after;
+        for (size_t i = 1; i <= n && ok; i++) {
+            ok = nsmv_cert_validity(i < n ? bundle[i] : leaf, &b, &a);
+            nb[i] = b > nb[i - 1] ? b : nb[i - 1];
+            na[i] = a < na[i - 1] ? a : na[i - 1];
+        }
+        if (ok) {
+            pthread_mutex_lock(&v->cache->lock);
+            for (size_t i = 1; i <= n; i++)
+                cache_put(v->cache, digests[i], digests[i - 1], i == n, nb[i], na[i],
+                          i == n ? *leaf_key : NULL);
+            pthread_mutex_unlock(&v->cache->lock);
+        }
+    }
+
+out:
+    X509_STORE_CTX_free(ctx);
+    sk_X509_free(untrusted);
+    for (size_t i = 0; i < n; i++)
+        X509_free(bundle[i]);
+    X509_free(leaf);
+    if (c != NSMV_OK && !run->all && *leaf_key) {
+        EVP_PKEY_free(*leaf_key);
+        *leaf_key = NULL;
+    }
+    ERR_clear_error(); /* nothing of this document stays in the thread's error queue */
+    return c;
+}
+
+nsmv_code nsmv_chain_verify(nsmv_verifier *v, const nsmv_payload *p, int64_t time_s,
+                            EVP_PKEY **leaf_key, nsmv_run *run)
+{
+    uint8_t digests[NSMV_CABUNDLE_MAX + 1][32];
+    size_t n = p->cabundle_count;
+    bool hashed = false;
+
+    *leaf_key = NULL;
+    if (v->cache && p->cabundle[0].len == v->root_len &&
+        memcmp(p->cabundle[0].data, v->root_der, v->root_len) == 0) {
+        memcpy(digests[0], v->root_digest, 32);
+        hashed = true;
+        for (size_t i = 1; i <= n && hashed; i++) {
+            nsmv_slice der = i < n ? p->cabundle[i] : p->certificate;
+            hashed = EVP_Digest(der.data, der.len, digests[i], NULL, v->sha256, NULL) == 1;
+        }
+        if (hashed && cache_lookup(v->cache, (const uint8_t(*)[32])digests, n, time_s, leaf_key)) {
+            run->result->chain_cached = true;
+            return NSMV_OK;
+        }
+    }
+    return chain_full(v, p, time_s, hashed ? (const uint8_t(*)[32])digests : NULL, leaf_key,
+                      run);
+}

@@ -1,0 +1,146 @@
+/*
+ * What the verifier's stages share. Not installed: the public API is nsmkit/verify.h.
+ *
+ * Ownership: nsmv_envelope slices point into the caller's document; nsmv_payload slices
+ * point into the libcbor item it owns (payload->root), and live until nsmv_payload_clear.
+ */
+#ifndef NSMKIT_VERIFY_INTERNAL_H
+#define NSMKIT_VERIFY_INTERNAL_H
+
+#include <pthread.h>
+#include <stdarg.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "nsmkit/common.h"
+#include "nsmkit/verify.h"
+
+#define NSMV_COSE_ALG_ES384 (-35)
+#define NSMV_SIGNATURE_LEN 96
+
+typedef struct {
+    const uint8_t *data;
+    size_t len;
+} nsmv_slice;
+
+/* ---- a run: where the stages report ----------------------------------------------------------- */
+
+typedef struct {
+    nsmv_result *result;
+    bool all;
+} nsmv_run;
+
+/* Records a failure (stage from the code) and returns the code. */
+nsmv_code nsmv_fail(nsmv_run *run, nsmv_code code, const char *fmt, ...) NSMKIT_PRINTF(3, 4);
+/* Printable-ASCII copy of bytes for messages: others become '?', long input is cut with
+ * "...". out_size >= 4. */
+void nsmv_printable(const uint8_t *data, size_t len, char *out, size_t out_size);
+/* "2022-11-09T22:52:00Z"; "<unix seconds>" when out of range. out_size >= 32. */
+void nsmv_format_utc(int64_t unix_s, char *out, size_t out_size);
+
+/* ---- envelope.c ------------------------------------------------------------------------------- */
+
+typedef struct {
+    bool tagged;            /* tag 18 present */
+    int64_t alg;            /* from the protected header (always -35 after success) */
+    nsmv_slice protected_hdr; /* the bytes inside the protected bstr */
+    nsmv_slice payload;
+    nsmv_slice signature;
+} nsmv_envelope;
+
+nsmv_code nsmv_envelope_parse(const uint8_t *doc, size_t len, nsmv_envelope *env,
+                              nsmv_run *run);
+
+/* ---- payload.c -------------------------------------------------------------------------------- */
+
+typedef struct {
+    bool present;           /* the key is there */
+    bool is_null;           /* ... with null */
+    nsmv_slice bytes;
+} nsmv_optional;
+
+typedef struct {
+    unsigned index;
+    const uint8_t *value;   /* NSMV_PCR_LEN bytes */
+} nsmv_pcr;
+
+/* Fields that parsed and passed their rules (bit set) - later stages use only those. */
+enum {
+    NSMV_FIELD_MODULE_ID = 1u << 0,
+    NSMV_FIELD_DIGEST = 1u << 1,
+    NSMV_FIELD_TIMESTAMP = 1u << 2,
+    NSMV_FIELD_PCRS = 1u << 3,
+    NSMV_FIELD_CERTIFICATE = 1u << 4,
+    NSMV_FIELD_CABUNDLE = 1u << 5,
+    NSMV_FIELD_PUBLIC_KEY = 1u << 6,
+    NSMV_FIELD_USER_DATA = 1u << 7,
+    NSMV_FIELD_NONCE = 1u << 8,
+};
+
+typedef struct {
+    cbor_item_t *root;      /* owned */
+    bool definite_map;
+    unsigned valid;         /* NSMV_FIELD_* */
+    nsmv_kind kind;
+    nsmv_slice module_id;
+    nsmv_slice digest;
+    uint64_t timestamp_ms;
+    nsmv_pcr pcrs[NSMV_PCR_MAX]; /* in document order */
+    size_t pcr_count;
+    int pcr_slot[NSMV_PCR_MAX];  /* index -> position in pcrs, or -1 */
+    nsmv_slice certificate;
+    nsmv_slice cabundle[NSMV_CABUNDLE_MAX];
+    size_t cabundle_count;
+    nsmv_optional public_key, user_data, nonce;
+} nsmv_payload;
+
+/* The cbor stage: bounded decode of the payload bytes into payload->root. */
+nsmv_code nsmv_payload_load(nsmv_slice bytes, nsmv_payload *payload, nsmv_run *run);
+/* The payload stage: field rules of the profile. */
+nsmv_code nsmv_payload_fields(nsmv_payload *payload, nsmv_profile profile, nsmv_run *run);
+void nsmv_payload_clear(nsmv_payload *payload);
+/* PCR0..2 present and all zero. */
+bool nsmv_payload_debug_mode(const nsmv_payload *payload);
+
+/* ---- chain.c ---------------------------------------------------------------------------------- */
+
+typedef struct nsmv_cache nsmv_cache;
+
+struct nsmv_verifier {
+    X509 *root;
+    uint8_t *root_der;
+    size_t root_len;
+    uint8_t root_digest[32];  /* SHA-256 of root_der */
+    int64_t root_not_before, root_not_after;
+    X509_STORE *store;        /* holds the root only */
+    EVP_MD *sha256, *sha384;  /* fetched once */
+    nsmv_cache *cache;        /* NULL: no cache */
+};
+
+nsmv_cache *nsmv_cache_new(size_t entries);
+void nsmv_cache_free(nsmv_cache *cache);
+void nsmv_cache_clear(nsmv_cache *cache);
+void nsmv_cache_stats(nsmv_cache *cache, uint64_t *hits, uint64_t *misses);
+
+/* Reads a certificate's validity as Unix seconds. */
+bool nsmv_cert_validity(const X509 *cert, int64_t *not_before, int64_t *not_after);
+/* Checks the key of a certificate: EC, named curve P-384. detail gets why not. */
+bool nsmv_key_is_p384(EVP_PKEY *key, char *detail, size_t detail_size);
+
+/* The chain stage at time_s. On success, and in report_all mode whenever the leaf parsed
+ * with a P-384 key, *leaf_key receives an owned reference to the leaf's key. */
+nsmv_code nsmv_chain_verify(nsmv_verifier *v, const nsmv_payload *payload, int64_t time_s,
+                            EVP_PKEY **leaf_key, nsmv_run *run);
+
+/* ---- cose.c ----------------------------------------------------------------------------------- */
+
+nsmv_code nsmv_cose_verify(const nsmv_verifier *v, const nsmv_envelope *env,
+                           EVP_PKEY *leaf_key, nsmv_run *run);
+
+/* ---- policy.c --------------------------------------------------------------------------------- */
+
+nsmv_code nsmv_policy_check(const nsmv_options *options, const nsmv_payload *payload,
+                            int64_t time_s, bool have_time, nsmv_run *run);
+
+#endif /* NSMKIT_VERIFY_INTERNAL_H */

@@ -1,0 +1,434 @@
+/*
+ * Orchestration: the verifier object, the code table, and nsmv_verify, which runs the
+ * stages in order. The first failure ends the run unless report_all is set; then every
+ * stage whose inputs are sound runs (the chain needs certificate and cabundle, the
+ * signature needs a usable leaf key, each policy check needs its field).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include "internal.h"
+
+/* ---- codes ------------------------------------------------------------------------------------ */
+
+typedef struct {
+    nsmv_code code;
+    const char *name;
+    nsmv_stage stage;
+    const char *sentence;
+} code_info;
+
+static const code_info codes[] = {
+#define NSMV_CODE_INFO(name, number, stage, sentence)                                          \
+    {NSMV_ERR_##name, #name, NSMV_STAGE_##stage, sentence},
+    NSMV_CODES(NSMV_CODE_INFO)
+#undef NSMV_CODE_INFO
+};
+
+static const code_info *code_find(nsmv_code code)
+{
+    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+        if (codes[i].code == code)
+            return &codes[i];
+    return NULL;
+}
+
+const char *nsmv_code_name(nsmv_code code)
+{
+    const code_info *c = code_find(code);
+    return c ? c->name : NULL;
+}
+
+const char *nsmv_code_sentence(nsmv_code code)
+{
+    const code_info *c = code_find(code);
+    return c ? c->sentence : NULL;
+}
+
+nsmv_stage nsmv_code_stage(nsmv_code code)
+{
+    const code_info *c = code_find(code);
+    return c ? c->stage : NSMV_STAGE_INTERNAL;
+}
+
+size_t nsmv_code_count(void)
+{
+    return sizeof(codes) / sizeof(codes[0]);
+}
+
+nsmv_code nsmv_code_at(size_t i)
+{
+    return i < nsmv_code_count() ? codes[i].code : NSMV_ERR_INTERNAL;
+}
+
+const char *nsmv_stage_name(nsmv_stage stage)
+{
+    static const char *const names[NSMV_STAGE_COUNT] = {
+        "none", "envelope", "cbor", "payload", "chain", "signature", "policy", "internal"};
+    return (unsigned)stage < NSMV_STAGE_COUNT ? names[stage] : "internal";
+}
+
+const char *nsmv_kind_name(nsmv_kind kind)
+{
+    switch (kind) {
+    case NSMV_KIND_NSM: return "nsm";
+    case NSMV_KIND_NITROTPM: return "nitrotpm";
+    default: return "unknown";
+    }
+}
+
+const char *nsmv_profile_name(nsmv_profile profile)
+{
+    return profile == NSMV_PROFILE_STRICT ? "strict" : "aws";
+}
+
+bool nsmv_profile_parse(const char *text, nsmv_profile *out)
+{
+    if (strcmp(text, "aws") == 0)
+        *out = NSMV_PROFILE_AWS;
+    else if (strcmp(text, "strict") == 0)
+        *out = NSMV_PROFILE_STRICT;
+    else
+        return false;
+    return true;
+}
+
+void nsmv_options_init(nsmv_options *options)
+{
+    memset(options, 0, sizeof(*options));
+    options->profile = NSMV_PROFILE_AWS;
+    options->time_mode = NSMV_TIME_NOW;
+}
+
+/* ---- failures and formatting ------------------------------------------------------------------ */
+
+void nsmv_printable(const uint8_t *data, size_t len, char *out, size_t out_size)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (k + 1 >= out_size || (i + 1 < len && k + 4 >= out_size)) {
+            /* no room for this byte and an ellipsis after it */
+            k = k > out_size - 4 ? out_size - 4 : k;
+            memcpy(out + k, "...", 3);
+            k += 3;
+            break;
+        }
+        out[k++] = data[i] >= 0x20 && data[i] < 0x7f ? (char)data[i] : '?';
+    }
+    out[k] = '\0';
+}
+
+void nsmv_format_utc(int64_t unix_s, char *out, size_t out_size)
+{
+    struct tm tm;
+    time_t t = (time_t)unix_s;
+    if (gmtime_r(&t, &tm) && tm.tm_year + 1900 >= 0 && tm.tm_year + 1900 <= 9999 &&
+        strftime(out, out_size, "%Y-%m-%dT%H:%M:%SZ", &tm) > 0)
+        return;
+    snprintf(out, out_size, "%lld s", (long long)unix_s);
+}
+
+nsmv_code nsmv_fail(nsmv_run *run, nsmv_code code, const char *fmt, ...)
+{
+    nsmv_result *r = run->result;
+    nsmv_stage stage = nsmv_code_stage(code);
+    if (r->code == NSMV_OK)
+        r->code = code;
+    r->stages[stage] = NSMV_OUTCOME_FAILED;
+    if (r->failure_count >= NSMV_MAX_FAILURES) {
+        r->failures_dropped++;
+        return code;
+    }
+    nsmv_failure *f = &r->failures[r->failure_count++];
+    f->code = code;
+    f->stage = stage;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(f->detail, sizeof(f->detail), fmt, ap);
+    va_end(ap);
+    for (char *p = f->detail; *p; p++) /* messages end up in terminals and JSON */
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+            *p = '?';
+    return code;
+}
+
+/* ---- the verifier ----------------------------------------------------------------------------- */
+
+int nsmv_root_read_pem(const char *path, uint8_t **der, size_t *der_len, nsmv_error *e)
+{
+    nsmkit_error ne;
+    uint8_t *text = NULL;
+    size_t text_len = 0;
+    BIO *bio = NULL;
+    X509 *cert = NULL, *extra = NULL;
+    unsigned char *out = NULL;
+    int rc = -1;
+
+    *der = NULL;
+    *der_len = 0;
+    if (nsmkit_file_read(path, 64 * 1024, &text, &text_len, &ne) != 0) {
+        snprintf(e->msg, sizeof(e->msg), "root %s", ne.msg);
+        return -1;
+    }
+    bio = BIO_new_mem_buf(text, (int)text_len);
+    if (!bio) {
+        snprintf(e->msg, sizeof(e->msg), "root %s: out of memory", path);
+        goto out;
+    }
+    cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+    if (!cert) {
+        snprintf(e->msg, sizeof(e->msg), "root %s: not a PEM certificate", path);
+        goto out;
+    }
+    extra = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+    if (extra) {
+        snprintf(e->msg, sizeof(e->msg),
+                 "root %s: holds more than one certificate; give exactly the root", path);
+        goto out;
+    }
+    int n = i2d_X509(cert, &out);
+    if (n <= 0) {
+        snprintf(e->msg, sizeof(e->msg), "root %s: the certificate does not re-encode", path);
+        goto out;
+    }
+    *der = malloc((size_t)n);
+    if (!*der) {
+        snprintf(e->msg, sizeof(e->msg), "root %s: out of memory", path);
+        goto out;
+    }
+    memcpy(*der, out, (size_t)n);
+    *der_len = (size_t)n;
+    rc = 0;
+out:
+    OPENSSL_free(out);
+    X509_free(extra);
+    X509_free(cert);
+    BIO_free(bio);
+    free(text);
+    ERR_clear_error();
+    return rc;
+}
+
+int nsmv_verifier_new(const nsmv_config *config, nsmv_verifier **out, nsmv_error *e)
+{
+    nsmv_config defaults = {0};
+    const uint8_t *der;
+    size_t len;
+    char why[96];
+
+    *out = NULL;
+    if (!config)
+        config = &defaults;
+    der = config->root_der;
+    len = config->root_len;
+    if (!der)
+        der = nsmv_aws_root_der(&len);
+
+    nsmv_verifier *v = calloc(1, sizeof(*v));
+    if (!v) {
+        snprintf(e->msg, sizeof(e->msg), "out of memory");
+        return -1;
+    }
+    const unsigned char *p = der;
+    v->root = len > 0 && len <= NSMV_DOC_MAX ? d2i_X509(NULL, &p, (long)len) : NULL;
+    if (!v->root || p != der + len) {
+        snprintf(e->msg, sizeof(e->msg), "the root is not one DER certificate");
+        goto fail;
+    }
+    if (!nsmv_key_is_p384(X509_get0_pubkey(v->root), why, sizeof(why))) {
+        snprintf(e->msg, sizeof(e->msg), "the root has %s, not a P-384 key", why);
+        goto fail;
+    }
+    if (!nsmv_cert_validity(v->root, &v->root_not_before, &v->root_not_after)) {
+        snprintf(e->msg, sizeof(e->msg), "the root's validity does not decode");
+        goto fail;
+    }
+    v->root_der = malloc(len);
+    v->store = X509_STORE_new();
+    v->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    v->sha384 = EVP_MD_fetch(NULL, "SHA384", NULL);
+    if (!v->root_der || !v->store || !v->sha256 || !v->sha384 ||
+        X509_STORE_add_cert(v->store, v->root) != 1) {
+        snprintf(e->msg, sizeof(e->msg), "cannot set up OpenSSL (out of memory?)");
+        goto fail;
+    }
+    memcpy(v->root_der, der, len);
+    v->root_len = len;
+    if (EVP_Digest(der, len, v->root_digest, NULL, v->sha256, NULL) != 1) {
+        snprintf(e->msg, sizeof(e->msg), "cannot hash the root");
+        goto fail;
+    }
+    if (!config->no_cache && !(v->cache = nsmv_cache_new(config->cache_entries))) {
+        snprintf(e->msg, sizeof(e->msg), "out of memory");
+        goto fail;
+    }
+    ERR_clear_error();
+    *out = v;
+    return 0;
+fail:
+    ERR_clear_error();
+    nsmv_verifier_free(v);
+    return -1;
+}
+
+void nsmv_verifier_free(nsmv_verifier *v)
+{
+    if (!v)
+        return;
+    nsmv_cache_free(v->cache);
+    EVP_MD_free(v->sha256);
+    EVP_MD_free(v->sha384);
+    X509_STORE_free(v->store);
+    X509_free(v->root);
+    free(v->root_der);
+    free(v);
+}
+
+void nsmv_verifier_cache_clear(nsmv_verifier *v)
+{
+    if (v)
+        nsmv_cache_clear(v->cache);
+}
+
+void nsmv_verifier_cache_stats(nsmv_verifier *v, uint64_t *hits, uint64_t *misses)
+{
+    nsmv_cache_stats(v ? v->cache : NULL, hits, misses);
+}
+
+/* ---- one document ----------------------------------------------------------------------------- */
+
+static void stage_done(nsmv_run *run, nsmv_stage stage)
+{
+    if (run->result->stages[stage] != NSMV_OUTCOME_FAILED)
+        run->result->stages[stage] = NSMV_OUTCOME_PASSED;
+}
+
+static nsmv_code check_options(const nsmv_options *o, nsmv_run *run)
+{
+    bool seen[NSMV_PCR_MAX] = {false};
+    if (o->profile != NSMV_PROFILE_AWS && o->profile != NSMV_PROFILE_STRICT)
+        return nsmv_fail(run, NSMV_ERR_USAGE, "unknown profile %d", (int)o->profile);
+    if ((unsigned)o->time_mode > NSMV_TIME_DOCUMENT)
+        return nsmv_fail(run, NSMV_ERR_USAGE, "unknown time mode %d", (int)o->time_mode);
+    if (o->pcr_count > NSMV_PCR_MAX || (o->pcr_count && !o->pcrs))
+        return nsmv_fail(run, NSMV_ERR_USAGE, "%zu expected PCRs", o->pcr_count);
+    for (size_t i = 0; i < o->pcr_count; i++) {
+        unsigned index = o->pcrs[i].index;
+        if (index >= NSMV_PCR_MAX || seen[index])
+            return nsmv_fail(run, NSMV_ERR_USAGE, "expected PCR index %u is %s", index,
+                             index >= NSMV_PCR_MAX ? "above 31" : "given twice");
+        seen[index] = true;
+    }
+    const nsmv_expected_bytes *bytes[] = {&o->nonce, &o->user_data, &o->public_key};
+    for (size_t i = 0; i < 3; i++)
+        if (bytes[i]->set && bytes[i]->len && !bytes[i]->data)
+            return nsmv_fail(run, NSMV_ERR_USAGE, "expected bytes without data");
+    return NSMV_OK;
+}
+
+static void summarise(const nsmv_payload *p, nsmv_result *r)
+{
+    r->kind = p->kind;
+    if (p->valid & NSMV_FIELD_MODULE_ID)
+        nsmv_printable(p->module_id.data, p->module_id.len, r->module_id, sizeof(r->module_id));
+    r->has_timestamp = (p->valid & NSMV_FIELD_TIMESTAMP) != 0;
+    r->timestamp_ms = r->has_timestamp ? p->timestamp_ms : 0;
+    r->pcr_count = (unsigned)p->pcr_count;
+    r->cabundle_count = (unsigned)p->cabundle_count;
+    r->debug_mode = nsmv_payload_debug_mode(p);
+}
+
+nsmv_code nsmv_verify(nsmv_verifier *v, const uint8_t *doc, size_t len,
+                      const nsmv_options *options, nsmv_result *result)
+{
+    nsmv_options defaults;
+    nsmv_envelope env;
+    nsmv_payload payload;
+    EVP_PKEY *leaf_key = NULL;
+    nsmv_code c;
+
+    if (!result)
+        return NSMV_ERR_USAGE;
+    if (!options) {
+        nsmv_options_init(&defaults);
+        options = &defaults;
+    }
+    memset(result, 0, sizeof(*result));
+    memset(&payload, 0, sizeof(payload));
+    result->profile = options->profile;
+    nsmv_run run = {result, options->report_all};
+    if (!v) {
+        nsmv_fail(&run, NSMV_ERR_USAGE, "no verifier");
+        goto out;
+    }
+    if (check_options(options, &run) != NSMV_OK)
+        goto out;
+
+    if (nsmv_envelope_parse(doc, len, &env, &run) != NSMV_OK)
+        goto out;
+    stage_done(&run, NSMV_STAGE_ENVELOPE);
+    if (nsmv_payload_load(env.payload, &payload, &run) != NSMV_OK)
+        goto out;
+    stage_done(&run, NSMV_STAGE_CBOR);
+    c = nsmv_payload_fields(&payload, options->profile, &run);
+    summarise(&payload, result);
+    if (c != NSMV_OK && !run.all)
+        goto out;
+    stage_done(&run, NSMV_STAGE_PAYLOAD);
+
+    switch (options->time_mode) {
+    case NSMV_TIME_FIXED:
+        result->time_s = options->time_s;
+        result->has_time = true;
+        break;
+    case NSMV_TIME_DOCUMENT:
+        result->time_s = payload.timestamp_ms / 1000u;
+        result->has_time = (payload.valid & NSMV_FIELD_TIMESTAMP) != 0;
+        break;
+    default: {
+        time_t now = time(NULL);
+        result->time_s = now > 0 ? (uint64_t)now : 0;
+        result->has_time = now > 0;
+        break;
+    }
+    }
+    /* The verification time must fit OpenSSL's signed time_t. */
+    if (result->time_s > (uint64_t)INT64_MAX / 2) {
+        nsmv_fail(&run, NSMV_ERR_CHAIN_INVALID, "the verification time %llu s is out of range",
+                  (unsigned long long)result->time_s);
+        result->has_time = false;
+        if (!run.all)
+            goto out;
+    }
+
+    unsigned need = NSMV_FIELD_CERTIFICATE | NSMV_FIELD_CABUNDLE;
+    if ((payload.valid & need) == need && result->has_time) {
+        c = nsmv_chain_verify(v, &payload, (int64_t)result->time_s, &leaf_key, &run);
+        if (c != NSMV_OK && !run.all)
+            goto out;
+        stage_done(&run, NSMV_STAGE_CHAIN);
+    }
+    if (!leaf_key && result->stages[NSMV_STAGE_CHAIN] == NSMV_OUTCOME_PASSED) {
+        nsmv_fail(&run, NSMV_ERR_INTERNAL, "the chain passed without a leaf key");
+        goto out;
+    }
+    if (leaf_key) {
+        c = nsmv_cose_verify(v, &env, leaf_key, &run);
+        if (c != NSMV_OK && !run.all)
+            goto out;
+        stage_done(&run, NSMV_STAGE_SIGNATURE);
+    }
+    nsmv_policy_check(options, &payload, (int64_t)result->time_s, result->has_time, &run);
+    stage_done(&run, NSMV_STAGE_POLICY);
+
+out:
+    EVP_PKEY_free(leaf_key);
+    nsmv_payload_clear(&payload);
+    result->valid = result->code == NSMV_OK && result->failure_count == 0;
+    /* A run that ends early leaves later stages NOT_RUN. */
+    return result->code;
+}
