@@ -9,37 +9,11 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 
-# r||s (96 bytes) -> DER ECDSA-Sig-Value, through openssl's own ASN.1 generator.
-raw_sig_to_der() {
-    hex=$(od -An -v -tx1 "$1" | tr -d ' \n')
-    r=$(echo "$hex" | cut -c1-96); s=$(echo "$hex" | cut -c97-192)
-    printf 'asn1=SEQUENCE:sig\n[sig]\nr=INTEGER:0x%s\ns=INTEGER:0x%s\n' "$r" "$s" > "$2.cnf"
-    openssl asn1parse -genconf "$2.cnf" -out "$2" > /dev/null
-}
-
-# verify_with_openssl DOC ROOT_PEM [TIME_S]: chain and signature; prints why on failure.
+# verify_with_openssl DOC ROOT_PEM [TIME_S]; also leaves the fields in $work/split.<doc>/
 verify_with_openssl() {
-    doc=$1; root=$2; dir="$work/split.$(basename "$doc")"
-    rm -rf "$dir"
-    sh tests/tools/cose-split.sh "$doc" "$dir" || return 1
-    ts_ms=$(sed -n 's/^timestamp=//p' "$dir/fields.txt")
-    at=${3:-$((ts_ms / 1000))}
-    n=$(sed -n 's/^cabundle_count=//p' "$dir/fields.txt")
-    : > "$dir/untrusted.pem"
-    i=1
-    while [ "$i" -lt "$n" ]; do
-        openssl x509 -inform der -in "$dir/cabundle$i.der" >> "$dir/untrusted.pem"; i=$((i + 1))
-    done
-    openssl x509 -inform der -in "$dir/certificate.der" -out "$dir/leaf.pem"
-    # cabundle[0] must be the pinned root itself
-    openssl x509 -in "$root" -outform der -out "$dir/root.der"
-    cmp -s "$dir/root.der" "$dir/cabundle0.der" || { echo "cabundle[0] is not the root"; return 1; }
-    openssl verify -attime "$at" -CAfile "$root" -untrusted "$dir/untrusted.pem" \
-        "$dir/leaf.pem" > "$dir/verify.out" 2>&1 || { cat "$dir/verify.out"; return 1; }
-    openssl x509 -in "$dir/leaf.pem" -pubkey -noout > "$dir/leaf.pub"
-    raw_sig_to_der "$dir/signature.bin" "$dir/sig.der"
-    openssl dgst -sha384 -verify "$dir/leaf.pub" -signature "$dir/sig.der" \
-        "$dir/sig_structure.bin" > "$dir/dgst.out" 2>&1 || { cat "$dir/dgst.out"; return 1; }
+    rm -rf "$work/split.$(basename "$1")"
+    sh tests/tools/cose-split.sh "$1" "$work/split.$(basename "$1")" &&
+        sh tests/tools/openssl-verify.sh "$@"
 }
 
 "$bin/nsm-ca" init "$work/ca" > /dev/null
