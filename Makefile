@@ -41,8 +41,8 @@ DEB_PACKAGES := gcc make libc6-dev pkg-config openssl libssl-dev libcbor-dev lib
 # ---- components -------------------------------------------------------------------------
 
 COMMON_SRC := common/reader.c common/cbor.c common/util.c common/json.c
-CA_SRC     :=
-SIM_SRC    :=
+CA_SRC     := ca-tools/ca.c
+SIM_SRC    := nsm-sim/core.c nsm-sim/attest.c nsm-sim/options.c
 VERIFY_SRC := verifier/envelope.c verifier/payload.c verifier/chain.c verifier/cose.c \
               verifier/policy.c verifier/verify.c verifier/report.c verifier/aws_root.c
 
@@ -51,7 +51,7 @@ CA_LIB     := $(BUILD)/lib/libnsmca.a
 SIM_LIB    := $(BUILD)/lib/libnsmsim.a
 VERIFY_LIB := $(BUILD)/lib/libnsmverify.a
 
-BINS := $(BUILD)/bin/nsm-verify
+BINS := $(BUILD)/bin/nsm-ca $(BUILD)/bin/nsm-sim $(BUILD)/bin/nsm-verify
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -96,8 +96,8 @@ $(BUILD)/lib/%.a:
 # Libraries in link order: users first.
 STATIC_LIBS := $(VERIFY_LIB) $(SIM_LIB) $(CA_LIB) $(COMMON_LIB)
 
-#$(BUILD)/bin/nsm-ca: $(call obj,ca-tools/nsm-ca.c) $(STATIC_LIBS)
-#$(BUILD)/bin/nsm-sim: $(call obj,nsm-sim/main.c) $(STATIC_LIBS)
+$(BUILD)/bin/nsm-ca: $(call obj,ca-tools/nsm-ca.c) $(STATIC_LIBS)
+$(BUILD)/bin/nsm-sim: $(call obj,nsm-sim/main.c) $(STATIC_LIBS)
 $(BUILD)/bin/nsm-verify: $(call obj,verifier/nsm-verify.c) $(STATIC_LIBS)
 $(BUILD)/bin/%:
 	@mkdir -p $(@D)
