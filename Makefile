@@ -103,6 +103,8 @@ $(BUILD)/bin/%:
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -pie $(filter %.o,$^) $(STATIC_LIBS) $(ALL_LDFLAGS) $(LIBS) -o $@
 
+# The verifier's tests share a fixture (a simulated PKI and document builder).
+$(filter $(BUILD)/tests/test_verify%,$(UNIT_TESTS)): $(call obj,tests/verify_fixture.c)
 $(BUILD)/tests/test_%: $(call obj,tests/test_%.c) $(call obj,tests/testutil.c) $(STATIC_LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(filter %.o,$^) $(STATIC_LIBS) $(ALL_LDFLAGS) $(LIBS) -lcmocka -o $@
