@@ -53,9 +53,17 @@ static nsmv_slice text_of(const cbor_item_t *item)
     return s;
 }
 
+/* libcbor's cbor_is_null and cbor_is_bool assert (and abort) on a float item: check the
+ * width first. */
+static bool ctrl_is(const cbor_item_t *item, uint8_t ctrl)
+{
+    return cbor_isa_float_ctrl(item) && cbor_float_ctrl_is_ctrl(item) &&
+           cbor_ctrl_value(item) == ctrl;
+}
+
 static const char *type_name(const cbor_item_t *item)
 {
-    if (cbor_is_null(item))
+    if (ctrl_is(item, CBOR_CTRL_NULL))
         return "null";
     switch (cbor_typeof(item)) {
     case CBOR_TYPE_UINT: return "unsigned integer";
@@ -67,9 +75,9 @@ static const char *type_name(const cbor_item_t *item)
     case CBOR_TYPE_TAG: return "tag";
     case CBOR_TYPE_FLOAT_CTRL: break;
     }
-    if (cbor_is_bool(item))
+    if (ctrl_is(item, CBOR_CTRL_TRUE) || ctrl_is(item, CBOR_CTRL_FALSE))
         return "boolean";
-    if (cbor_is_undef(item))
+    if (ctrl_is(item, CBOR_CTRL_UNDEF))
         return "undefined";
     return cbor_float_ctrl_is_ctrl(item) ? "simple value" : "float";
 }
@@ -101,7 +109,7 @@ nsmv_code nsmv_payload_load(nsmv_slice bytes, nsmv_payload *payload, nsmv_run *r
     case NSMKIT_CBOR_TAG_NOT_ALLOWED: code = NSMV_ERR_CBOR_TAG; break;
     case NSMKIT_CBOR_TRAILING_BYTES: code = NSMV_ERR_CBOR_TRAILING_BYTES; break;
     case NSMKIT_CBOR_NO_MEMORY: code = NSMV_ERR_NO_MEMORY; break;
-    case NSMKIT_CBOR_LIBRARY_ERROR: code = NSMV_ERR_INTERNAL; break;
+    case NSMKIT_CBOR_LIBRARY_ERROR: code = NSMV_ERR_CBOR_UNSUPPORTED; break;
     default: code = NSMV_ERR_CBOR_MALFORMED; break;
     }
     return nsmv_fail(run, code, "%s at byte %zu of the %zu-byte payload",
@@ -303,7 +311,7 @@ static nsmv_code check_optional(const cbor_item_t *v, const optional_rule *rule,
         return NSMV_OK;
     }
     out->present = true;
-    if (cbor_is_null(v)) {
+    if (ctrl_is(v, CBOR_CTRL_NULL)) {
         out->is_null = true;
         if (profile == NSMV_PROFILE_STRICT)
             return nsmv_fail(run, NSMV_ERR_PAYLOAD_NULL_FIELD,

@@ -129,6 +129,8 @@ typedef enum {
       "the payload holds an indefinite-length byte or text string")                          \
     X(CBOR_TAG, 207, CBOR, "the payload holds a CBOR tag")                                   \
     X(CBOR_TRAILING_BYTES, 208, CBOR, "bytes follow the payload map inside the payload")     \
+    X(CBOR_UNSUPPORTED, 209, CBOR,                                                           \
+      "the payload holds CBOR the decoder does not support (an unassigned simple value)")    \
     /* 3xx: payload fields */                                                                \
     X(PAYLOAD_NOT_MAP, 300, PAYLOAD, "the payload is not a map")                             \
     X(PAYLOAD_KEY_NOT_TEXT, 301, PAYLOAD, "a payload key is not a text string")              \
