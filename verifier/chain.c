@@ -20,8 +20,8 @@
  * in which every certificate from the root down to it is valid. Every check above depends
  * only on those bytes, except validity, which depends on the time: so a document whose
  * whole chain is remembered, verified at a time inside the window, gets the verdict the
- * full path would give. The window is narrowed by a second at each end so that OpenSSL's
- * own boundary rule always decides the edge cases. Anything else takes the full path.
+ * full path would give (the window follows OpenSSL's boundary rule exactly; tests pin it).
+ * Anything else takes the full path.
  * Entries are kept in a set-associative table (4 ways) with least-recently-used eviction,
  * under one mutex.
  */
@@ -133,9 +133,11 @@ static cache_entry *cache_find(nsmv_cache *c, const uint8_t digest[32],
     return NULL;
 }
 
+/* OpenSSL's rule: valid from notBefore (inclusive) to notAfter (exclusive). Pinned on both
+ * sides by tests/test_verify_chain.c, which compares cached and uncached verdicts there. */
 static bool window_holds(const cache_entry *e, int64_t t)
 {
-    return e->not_before < t && t < e->not_after - 1;
+    return e->not_before <= t && t < e->not_after;
 }
 
 /* digests[0] is the root's, digests[1..n-1] the cabundle's, digests[n] the leaf's.
