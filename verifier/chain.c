@@ -2,9 +2,10 @@
  * The chain stage, and the cache of chains that verified.
  *
  * Full path (cold):
- *   1. every certificate is one DER certificate with no bytes left over;
+ *   1. the leaf is one DER certificate with no bytes left over;
  *   2. cabundle[0] is the pinned root byte for byte (a root anywhere else means the bundle
- *      is not root first; elsewhere the document is not under this root at all);
+ *      is not root first; elsewhere the document is not under this root at all), and the
+ *      other entries are DER certificates like the leaf;
  *   3. profiles: EC P-384 keys on the named curve, ecdsa-with-SHA384 signatures, CA
  *      certificates with basicConstraints CA and keyCertSign, a leaf that is not a CA and
  *      has digitalSignature;
@@ -270,41 +271,44 @@ static X509 *parse_der(nsmv_slice der)
     return x;
 }
 
-/* Step 3 for one certificate. */
-static nsmv_code check_profile(X509 *x, bool is_leaf, const char *name, nsmv_run *run)
+/* Step 3 for one certificate: the code, and in why what is wrong with it. */
+static nsmv_code check_profile(X509 *x, bool is_leaf, char *why, size_t why_size)
 {
-    char why[96];
-    if (!nsmv_key_is_p384(X509_get0_pubkey(x), why, sizeof(why)))
-        return nsmv_fail(run, NSMV_ERR_CERT_KEY, "%s has %s", name, why);
+    char key[80];
+    if (!nsmv_key_is_p384(X509_get0_pubkey(x), key, sizeof(key))) {
+        snprintf(why, why_size, "has %s", key);
+        return NSMV_ERR_CERT_KEY;
+    }
     int sig = X509_get_signature_nid(x);
-    if (sig != NID_ecdsa_with_SHA384)
-        return nsmv_fail(run, NSMV_ERR_CERT_SIGNATURE_ALG, "%s is signed with %s", name,
-                         sig == NID_undef ? "an unknown algorithm" : OBJ_nid2ln(sig));
+    if (sig != NID_ecdsa_with_SHA384) {
+        snprintf(why, why_size, "is signed with %s",
+                 sig == NID_undef ? "an unknown algorithm" : OBJ_nid2ln(sig));
+        return NSMV_ERR_CERT_SIGNATURE_ALG;
+    }
     uint32_t flags = X509_get_extension_flags(x);
-    if (flags & EXFLAG_INVALID)
-        return nsmv_fail(run, is_leaf ? NSMV_ERR_CERT_PARSE : NSMV_ERR_CABUNDLE_CERT_PARSE,
-                         "%s has extensions that do not decode", name);
+    if (flags & EXFLAG_INVALID) {
+        snprintf(why, why_size, "has extensions that do not decode");
+        return is_leaf ? NSMV_ERR_CERT_PARSE : NSMV_ERR_CABUNDLE_CERT_PARSE;
+    }
     bool has_ku = (flags & EXFLAG_KUSAGE) != 0;
     uint32_t ku = X509_get_key_usage(x);
+    const char *problem = NULL;
     if (is_leaf) {
         if (flags & EXFLAG_CA)
-            return nsmv_fail(run, NSMV_ERR_LEAF_PROFILE, "%s is a CA (basicConstraints CA:TRUE)",
-                             name);
-        if (!has_ku || !(ku & KU_DIGITAL_SIGNATURE))
-            return nsmv_fail(run, NSMV_ERR_LEAF_PROFILE, "%s %s", name,
-                             has_ku ? "lacks the digitalSignature key usage"
-                                    : "has no keyUsage extension");
+            problem = "is a CA (basicConstraints CA:TRUE)";
+        else if (!has_ku || !(ku & KU_DIGITAL_SIGNATURE))
+            problem = has_ku ? "lacks the digitalSignature key usage" : "has no keyUsage extension";
     } else {
         if (!(flags & EXFLAG_BCONS) || !(flags & EXFLAG_CA))
-            return nsmv_fail(run, NSMV_ERR_CA_PROFILE, "%s %s", name,
-                             (flags & EXFLAG_BCONS) ? "has basicConstraints CA:FALSE"
-                                                    : "has no basicConstraints");
-        if (!has_ku || !(ku & KU_KEY_CERT_SIGN))
-            return nsmv_fail(run, NSMV_ERR_CA_PROFILE, "%s %s", name,
-                             has_ku ? "lacks the keyCertSign key usage"
-                                    : "has no keyUsage extension");
+            problem = (flags & EXFLAG_BCONS) ? "has basicConstraints CA:FALSE"
+                                             : "has no basicConstraints";
+        else if (!has_ku || !(ku & KU_KEY_CERT_SIGN))
+            problem = has_ku ? "lacks the keyCertSign key usage" : "has no keyUsage extension";
     }
-    return NSMV_OK;
+    if (!problem)
+        return NSMV_OK;
+    snprintf(why, why_size, "%s", problem);
+    return is_leaf ? NSMV_ERR_LEAF_PROFILE : NSMV_ERR_CA_PROFILE;
 }
 
 static nsmv_code map_openssl_error(X509_STORE_CTX *ctx, const X509 *leaf, X509 *const *bundle,
@@ -355,7 +359,7 @@ static nsmv_code chain_full(nsmv_verifier *v, const nsmv_payload *p, int64_t tim
     char name[128], other[128];
     nsmv_code c = NSMV_OK;
 
-    /* 1. parse */
+    /* 1. the leaf */
     leaf = parse_der(p->certificate);
     if (!leaf) {
         c = nsmv_fail(run, NSMV_ERR_CERT_PARSE, "the %zu-byte certificate does not decode",
@@ -365,16 +369,9 @@ static nsmv_code chain_full(nsmv_verifier *v, const nsmv_payload *p, int64_t tim
     if (nsmv_key_is_p384(X509_get0_pubkey(leaf), name, sizeof(name)) &&
         EVP_PKEY_up_ref(X509_get0_pubkey(leaf)) == 1)
         *leaf_key = X509_get0_pubkey(leaf); /* signature stage may run even if the chain fails */
-    for (size_t i = 0; i < n; i++) {
-        bundle[i] = parse_der(p->cabundle[i]);
-        if (!bundle[i]) {
-            c = nsmv_fail(run, NSMV_ERR_CABUNDLE_CERT_PARSE,
-                          "cabundle[%zu] (%zu bytes) does not decode", i, p->cabundle[i].len);
-            goto out;
-        }
-    }
 
-    /* 2. the pinned root comes first */
+    /* 2. the pinned root comes first; its bytes are the root's, so is its parse (which
+     * saves decoding a certificate per document) */
     if (p->cabundle[0].len != v->root_len ||
         memcmp(p->cabundle[0].data, v->root_der, v->root_len) != 0) {
         for (size_t i = 1; i < n; i++)
@@ -384,37 +381,56 @@ static nsmv_code chain_full(nsmv_verifier *v, const nsmv_payload *p, int64_t tim
                               "the pinned root is cabundle[%zu]", i);
                 goto out;
             }
-        label(bundle[0], leaf, bundle, n, name, sizeof(name));
-        label(v->root, leaf, bundle, n, other, sizeof(other));
+        X509 *first = parse_der(p->cabundle[0]);
+        if (first)
+            label(first, leaf, &first, 1, name, sizeof(name));
+        else
+            snprintf(name, sizeof(name), "cabundle[0] (not a certificate)");
+        X509_free(first);
+        label(v->root, leaf, bundle, 0, other, sizeof(other));
         c = nsmv_fail(run, NSMV_ERR_ROOT_MISMATCH, "%s is not %s", name, other);
         goto out;
+    }
+    bundle[0] = v->root; /* borrowed */
+    for (size_t i = 1; i < n; i++) {
+        bundle[i] = parse_der(p->cabundle[i]);
+        if (!bundle[i]) {
+            c = nsmv_fail(run, NSMV_ERR_CABUNDLE_CERT_PARSE,
+                          "cabundle[%zu] (%zu bytes) does not decode", i, p->cabundle[i].len);
+            goto out;
+        }
     }
 
     /* 3. profiles */
     for (size_t i = 0; i <= n; i++) {
         X509 *x = i < n ? bundle[i] : leaf;
-        label(x, leaf, bundle, n, name, sizeof(name));
-        if ((c = check_profile(x, i == n, name, run)) != NSMV_OK)
+        char why[128];
+        nsmv_code problem = check_profile(x, i == n, why, sizeof(why));
+        if (problem != NSMV_OK) {
+            label(x, leaf, bundle, n, name, sizeof(name));
+            c = nsmv_fail(run, problem, "%s %s", name, why);
             goto out;
+        }
     }
 
     /* 4. order, by position */
     for (size_t i = 1; i <= n; i++) {
         X509 *x = i < n ? bundle[i] : leaf;
+        bool self_issued =
+            i < n && X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) == 0;
+        int rc = self_issued ? X509_V_OK : X509_check_issued(bundle[i - 1], x);
+        if (!self_issued && rc == X509_V_OK)
+            continue;
         label(x, leaf, bundle, n, name, sizeof(name));
         label(bundle[i - 1], leaf, bundle, n, other, sizeof(other));
-        if (i < n && X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) == 0) {
+        if (self_issued)
             c = nsmv_fail(run, NSMV_ERR_CABUNDLE_BROKEN,
                           "%s is self-issued; only cabundle[0] may be a root", name);
-            goto out;
-        }
-        int rc = X509_check_issued(bundle[i - 1], x);
-        if (rc != X509_V_OK) {
+        else
             c = nsmv_fail(run, i < n ? NSMV_ERR_CABUNDLE_BROKEN : NSMV_ERR_LEAF_ISSUER,
                           "%s was not issued by %s: %s", name, other,
                           X509_verify_cert_error_string(rc));
-            goto out;
-        }
+        goto out;
     }
 
     /* 5. OpenSSL, at the verification time, the pinned root as the only anchor */
@@ -471,7 +487,7 @@ static nsmv_code chain_full(nsmv_verifier *v, const nsmv_payload *p, int64_t tim
 out:
     X509_STORE_CTX_free(ctx);
     sk_X509_free(untrusted);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 1; i < n; i++) /* bundle[0] is the verifier's root */
         X509_free(bundle[i]);
     X509_free(leaf);
     if (c != NSMV_OK && !run->all && *leaf_key) {

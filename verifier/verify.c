@@ -10,6 +10,7 @@
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 #include "internal.h"
 
@@ -241,6 +242,11 @@ int nsmv_verifier_new(const nsmv_config *config, nsmv_verifier **out, nsmv_error
     }
     if (!nsmv_key_is_p384(X509_get0_pubkey(v->root), why, sizeof(why))) {
         snprintf(e->msg, sizeof(e->msg), "the root has %s, not a P-384 key", why);
+        goto fail;
+    }
+    /* Extensions are decoded once here: documents then share the root read-only. */
+    if (X509_get_extension_flags(v->root) & EXFLAG_INVALID) {
+        snprintf(e->msg, sizeof(e->msg), "the root's extensions do not decode");
         goto fail;
     }
     if (!nsmv_cert_validity(v->root, &v->root_not_before, &v->root_not_after)) {
