@@ -624,6 +624,43 @@ static void bad_input_leaves_the_state_alone(void **state)
     assert_string_equal(ask_hex(f, describe_pcr_16), before);
 }
 
+/* Every byte string gets an answer that is itself well-formed CBOR: a success or an error.
+ * Mutations of valid requests reach deep into the decoder; a fixed seed keeps it repeatable. */
+static void mutated_requests_always_get_a_wellformed_answer(void **state)
+{
+    fixture *f = *state;
+    static const char *const seeds[] = {
+        "6b 44657363726962654e534d",
+        "a1 6b 4465736372696265504352 a1 65 696e646578 00",
+        "a1 69 457874656e64504352 a2 65 696e646578 10 64 64617461 43 010203",
+        "a1 68 4c6f636b50435273 a1 65 72616e6765 18 20",
+        "a1 6b 4174746573746174696f6e a3 69 757365725f64617461 f6 65 6e6f6e6365 f6"
+        " 6a 7075626c69635f6b6579 f6",
+    };
+    static const nsmkit_cbor_limits any = {.max_depth = 8, .allow_indefinite_strings = true};
+    uint32_t rng = 12345;
+    for (int round = 0; round < 3000; round++) {
+        size_t len;
+        uint8_t *req = test_hex(seeds[round % 5], &len);
+        uint8_t mutated[128];
+        memcpy(mutated, req, len);
+        free(req);
+        int edits = 1 + (int)(rng % 3);
+        for (int k = 0; k < edits; k++) {
+            rng = rng * 1103515245u + 12345u;
+            size_t at = (rng >> 8) % len;
+            switch ((rng >> 4) % 3) {
+            case 0: mutated[at] = (uint8_t)(rng >> 16); break;      /* change a byte */
+            case 1: len = at + 1; break;                            /* truncate */
+            default: mutated[at] ^= (uint8_t)(1u << (rng % 8)); break; /* flip a bit */
+            }
+        }
+        size_t resp_len;
+        assert_int_equal(nsmsim_handle(f->sim, mutated, len, f->resp, &resp_len), 0);
+        assert_int_equal(nsmkit_cbor_check(f->resp, resp_len, &any, NULL), NSMKIT_CBOR_OK);
+    }
+}
+
 /* ---- threads ------------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -721,6 +758,7 @@ int main(void)
         T(malformed_requests_get_the_devices_answers),
         T(request_size_limit),
         T(bad_input_leaves_the_state_alone),
+        T(mutated_requests_always_get_a_wellformed_answer),
         T(concurrent_extends_land_exactly_once),
         cmocka_unit_test(error_code_names_match_the_wire),
     };
