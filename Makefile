@@ -2,7 +2,8 @@
 #
 #   make deps      install the Debian packages the build and tests need (only missing ones)
 #   make all       build everything under build/
-#   make test      deps + all + every test (unit and integration)
+#   make test      deps + all + every test (unit and integration), then again under
+#                  ASan/UBSan in $(BUILD)/sanitize
 #   make demo      deps + all + the main job end to end on the embedded default setup
 #   make bench     benchmarks, printed as ratios against OpenSSL's own speed
 #   make install   PREFIX=/usr/local DESTDIR=
@@ -135,9 +136,13 @@ deps:
 
 # ---- tests ------------------------------------------------------------------------------------
 
+# Every test twice: as built for users, then under ASan+UBSan (LeakSanitizer included) in a
+# build directory of its own, so that the sanitizer pass is proven on every run.
 test:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory check
+	@echo "== the same tests under SANITIZE=address,undefined"
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/sanitize SANITIZE=address,undefined check
 
 # Runs every test without touching packages; prints a summary and fails if any test failed.
 check: all $(UNIT_TESTS)
@@ -149,6 +154,32 @@ demo:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) sh tests/demo.sh
+
+# ---- fuzzing ---------------------------------------------------------------------------------------
+
+# libFuzzer targets (fuzz/fuzz_*.c) built with clang, ASan and UBSan; each runs FUZZ_SECONDS
+# from its seed corpus (fuzz/corpus/<target>/, new finds kept in $(BUILD)/fuzz/corpus/).
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_LIB_SRC := $(COMMON_SRC) $(CA_SRC) $(SIM_SRC)
+FUZZ_DEB_PACKAGES := clang libclang-rt-14-dev
+
+$(BUILD)/fuzz/%: fuzz/%.c $(FUZZ_LIB_SRC)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
+	  -Icommon/include -Ica-tools/include -Insm-sim/include -Iverifier/include \
+	  $< $(FUZZ_LIB_SRC) $(LIBS) -o $@
+
+.PHONY: fuzz
+fuzz:
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(FUZZ_DEB_PACKAGES)"
+	@$(MAKE) --no-print-directory $(FUZZ_TARGETS)
+	@for t in $(FUZZ_TARGETS); do name=$$(basename $$t); \
+	  mkdir -p $(BUILD)/fuzz/corpus/$$name; \
+	  echo "== $$name for $(FUZZ_SECONDS) s"; \
+	  $$t -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -artifact_prefix=$(BUILD)/fuzz/ \
+	    $(BUILD)/fuzz/corpus/$$name fuzz/corpus/$$name || exit 1; done
 
 # ---- benchmarks -------------------------------------------------------------------------------
 
