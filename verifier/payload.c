@@ -53,8 +53,8 @@ static nsmv_slice text_of(const cbor_item_t *item)
     return s;
 }
 
-/* libcbor's cbor_is_null and cbor_is_bool assert (and abort) on a float item: check the
- * width first. */
+/* libcbor's cbor_is_bool and cbor_is_undef assert (and abort) on a float item: check the
+ * width first (nsmkit_cbor_is_null does the same for null). */
 static bool ctrl_is(const cbor_item_t *item, uint8_t ctrl)
 {
     return cbor_isa_float_ctrl(item) && cbor_float_ctrl_is_ctrl(item) &&
@@ -63,7 +63,7 @@ static bool ctrl_is(const cbor_item_t *item, uint8_t ctrl)
 
 static const char *type_name(const cbor_item_t *item)
 {
-    if (ctrl_is(item, CBOR_CTRL_NULL))
+    if (nsmkit_cbor_is_null(item))
         return "null";
     switch (cbor_typeof(item)) {
     case CBOR_TYPE_UINT: return "unsigned integer";
@@ -311,7 +311,7 @@ static nsmv_code check_optional(const cbor_item_t *v, const optional_rule *rule,
         return NSMV_OK;
     }
     out->present = true;
-    if (ctrl_is(v, CBOR_CTRL_NULL)) {
+    if (nsmkit_cbor_is_null(v)) {
         out->is_null = true;
         if (profile == NSMV_PROFILE_STRICT)
             return nsmv_fail(run, NSMV_ERR_PAYLOAD_NULL_FIELD,
