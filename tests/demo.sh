@@ -20,5 +20,11 @@ grep -E '^(payload_map|module_id|digest|timestamp|pcr_count|cabundle_count|publi
 step "3. Checked with the openssl command line alone, pinned to the simulated root"
 VERBOSE=1 sh tests/tools/openssl-verify.sh "$out/doc.bin" "$ca/root.pem"
 
+step "4. Checked with nsm-verify, pinned to the simulated root, and refused under AWS's"
+echo "\$ nsm-verify --root $ca/root.pem $out/doc.bin"
+"$bin/nsm-verify" --root "$ca/root.pem" "$out/doc.bin"
+echo "\$ nsm-verify $out/doc.bin    # the default root: AWS Nitro Enclaves Root-G1"
+if "$bin/nsm-verify" "$out/doc.bin" | grep -E '^ +[0-9]{3} '; then :; fi
+
 step "Done"
 echo "The document is $out/doc.bin; the simulated PKI (O=NSM Simulator, OU=NOT AWS) is in $ca."

@@ -44,8 +44,8 @@ static void stage_note(const nsmv_result *r, nsmv_stage stage, char *out, size_t
             format_ms(r->timestamp_ms, when, sizeof(when));
         else
             snprintf(when, sizeof(when), "?");
-        snprintf(out, out_size, "%s document, module_id %s, %u PCRs%s, timestamp %s",
-                 nsmv_kind_name(r->kind), r->module_id, r->pcr_count,
+        snprintf(out, out_size, "module_id %s, %u PCRs%s, timestamp %s", r->module_id,
+                 r->pcr_count,
                  r->debug_mode ? " (debug mode: PCR0..2 zero)" : "", when);
         break;
     case NSMV_STAGE_CHAIN:
