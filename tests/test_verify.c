@@ -154,26 +154,19 @@ static void every_prefix_and_many_flips_of_a_simulated_document(void **state)
 static void every_prefix_and_many_flips_of_a_real_document(void **state)
 {
     const vfx *fx = *state;
-    const char *shared = test_shared_dir();
-    if (!shared)
-        test_skip("../shared/vectors/real not present");
     static const char *const names[] = {"veracruz-go_aws_nitro_document.bin",
                                         "vaportpm_nitrotpm_2026-02-01.bin"};
-    nsmv_verifier *aws = NULL;
-    nsmv_error e;
-    assert_int_equal(nsmv_verifier_new(NULL, &aws, &e), 0);
     for (size_t i = 0; i < 2; i++) {
-        char path[4200];
         size_t len;
-        snprintf(path, sizeof(path), "%s/vectors/real/%s", shared, names[i]);
-        uint8_t *doc = test_read_file(path, &len);
+        uint8_t *doc = vfx_real_doc(names[i], &len);
+        nsmv_verifier *aws = vfx_aws_verifier(true);
         nsmv_options o;
         nsmv_options_init(&o);
         o.time_mode = NSMV_TIME_DOCUMENT;
         truncate_and_flip(fx, aws, doc, len, &o);
+        nsmv_verifier_free(aws);
         free(doc);
     }
-    nsmv_verifier_free(aws);
 }
 
 /* A small deterministic generator: tests do not depend on the clock or a seed file. */

@@ -17,13 +17,6 @@
 #define LEAF_NB (VFX_ISSUE_S - NSMCA_LEAF_BACKDATE_S)
 #define LEAF_NA (VFX_ISSUE_S + NSMCA_LEAF_LIFETIME_S)
 
-static void assert_code(nsmv_code got, nsmv_code want)
-{
-    if (got != want)
-        fail_msg("got %d %s, want %d %s", (int)got, nsmv_code_name(got), (int)want,
-                 nsmv_code_name(want));
-}
-
 /* A document with this leaf and cabundle, signed by leaf_key (NULL: the fixture's leaf). */
 static nsmv_code check_chain(const vfx *fx, const uint8_t *leaf, size_t leaf_len,
                              const uint8_t *const *bundle, const size_t *lens, size_t n,
@@ -151,15 +144,13 @@ static void simulated_documents_need_the_simulated_root(void **state)
 {
     const vfx *fx = *state;
     nsmkit_buf payload, doc;
-    nsmv_verifier *aws = NULL;
-    nsmv_error e;
+    nsmv_verifier *aws = vfx_aws_verifier(true);
     nsmv_result r;
     nsmv_options o;
     vfx_options(&o);
     vfx_encode(&fx->payload, &payload);
     vfx_sign(fx, payload.data, payload.len, &doc);
     assert_code(vfx_verify(fx, doc.data, doc.len, &o, &r), NSMV_OK);
-    assert_int_equal(nsmv_verifier_new(NULL, &aws, &e), 0); /* the default: AWS Root-G1 */
     assert_code(nsmv_verify(aws, doc.data, doc.len, &o, &r), NSMV_ERR_ROOT_MISMATCH);
     assert_int_equal(r.stages[NSMV_STAGE_SIGNATURE], NSMV_OUTCOME_NOT_RUN);
     nsmv_verifier_free(aws);
@@ -179,11 +170,7 @@ static void real_documents_verify_at_their_time_and_are_expired_now(void **state
     snprintf(dir, sizeof(dir), "%s/vectors/real", shared);
     DIR *d = opendir(dir);
     assert_non_null(d);
-    nsmv_verifier *aws = NULL, *cold = NULL;
-    nsmv_error e;
-    nsmv_config no_cache = {.no_cache = true};
-    assert_int_equal(nsmv_verifier_new(NULL, &aws, &e), 0);
-    assert_int_equal(nsmv_verifier_new(&no_cache, &cold, &e), 0);
+    nsmv_verifier *aws = vfx_aws_verifier(true), *cold = vfx_aws_verifier(false);
     size_t seen = 0, nitrotpm = 0;
     struct dirent *ent;
     while ((ent = readdir(d)) != NULL) {
@@ -226,9 +213,6 @@ static void real_documents_verify_at_their_time_and_are_expired_now(void **state
 static void strict_profile_refuses_what_real_documents_carry(void **state)
 {
     (void)state;
-    const char *shared = test_shared_dir();
-    if (!shared)
-        test_skip("../shared/vectors/real not present");
     static const struct {
         const char *file;
         nsmv_code strict;
@@ -238,14 +222,10 @@ static void strict_profile_refuses_what_real_documents_carry(void **state)
         {"anjuna_sample_prod_doc.bin", NSMV_ERR_PAYLOAD_NULL_FIELD},      /* null fields */
         {"anjuna_attester_sample_attestation_doc_full.bin", NSMV_OK},     /* all present */
     };
-    nsmv_verifier *aws = NULL;
-    nsmv_error e;
-    assert_int_equal(nsmv_verifier_new(NULL, &aws, &e), 0);
+    nsmv_verifier *aws = vfx_aws_verifier(true);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char path[4200];
         size_t len;
-        snprintf(path, sizeof(path), "%s/vectors/real/%s", shared, cases[i].file);
-        uint8_t *doc = test_read_file(path, &len);
+        uint8_t *doc = vfx_real_doc(cases[i].file, &len);
         nsmv_options o;
         nsmv_result r;
         nsmv_options_init(&o);

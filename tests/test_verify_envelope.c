@@ -80,13 +80,6 @@ static nsmv_code check_hex(const vfx *fx, const char *hex)
     return c;
 }
 
-static void assert_code(nsmv_code got, nsmv_code want)
-{
-    if (got != want)
-        fail_msg("got %d %s, want %d %s", (int)got, nsmv_code_name(got), (int)want,
-                 nsmv_code_name(want));
-}
-
 static void valid_document_passes_every_stage(void **state)
 {
     const vfx *fx = *state;

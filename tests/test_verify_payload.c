@@ -11,13 +11,6 @@
 
 static uint8_t filler[2048];
 
-static void assert_code(nsmv_code got, nsmv_code want)
-{
-    if (got != want)
-        fail_msg("got %d %s, want %d %s", (int)got, nsmv_code_name(got), (int)want,
-                 nsmv_code_name(want));
-}
-
 static nsmv_code check_profile(const vfx *fx, const nsmsim_payload *p, nsmv_profile profile)
 {
     nsmv_options o;

@@ -7,13 +7,6 @@
 
 #include "verify_fixture.h"
 
-static void assert_code(nsmv_code got, nsmv_code want)
-{
-    if (got != want)
-        fail_msg("got %d %s, want %d %s", (int)got, nsmv_code_name(got), (int)want,
-                 nsmv_code_name(want));
-}
-
 static nsmv_expected_pcr expect_pcr(const vfx *fx, unsigned index)
 {
     nsmv_expected_pcr e = {.index = index};
@@ -168,18 +161,11 @@ static void debug_mode_documents_refused_on_request(void **state)
 static void real_debug_document_refused_on_request(void **state)
 {
     (void)state;
-    const char *shared = test_shared_dir();
-    if (!shared)
-        test_skip("../shared/vectors/real not present");
-    char path[4200];
     size_t len;
-    snprintf(path, sizeof(path), "%s/vectors/real/ppmag_nitro_ad_debug.bin", shared);
-    uint8_t *doc = test_read_file(path, &len);
-    nsmv_verifier *aws = NULL;
-    nsmv_error e;
+    uint8_t *doc = vfx_real_doc("ppmag_nitro_ad_debug.bin", &len);
+    nsmv_verifier *aws = vfx_aws_verifier(true);
     nsmv_options o;
     nsmv_result r;
-    assert_int_equal(nsmv_verifier_new(NULL, &aws, &e), 0);
     nsmv_options_init(&o);
     o.time_mode = NSMV_TIME_DOCUMENT;
     assert_code(nsmv_verify(aws, doc, len, &o, &r), NSMV_OK);

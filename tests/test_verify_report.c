@@ -188,14 +188,9 @@ static void dump_prints_the_contents(void **state)
 static void dump_of_a_real_document(void **state)
 {
     (void)state;
-    const char *shared = test_shared_dir();
-    if (!shared)
-        test_skip("../shared/vectors/real not present");
-    char path[4200];
     size_t len;
     capture c;
-    snprintf(path, sizeof(path), "%s/vectors/real/vaportpm_nitrotpm_2026-02-01.bin", shared);
-    uint8_t *doc = test_read_file(path, &len);
+    uint8_t *doc = vfx_real_doc("vaportpm_nitrotpm_2026-02-01.bin", &len);
     capture_open(&c);
     assert_int_equal(nsmv_dump_text(c.f, "tpm", doc, len), NSMV_OK);
     capture_close(&c);

@@ -73,6 +73,35 @@ int vfx_teardown(void **state)
     return 0;
 }
 
+void vfx_assert_code(nsmv_code got, nsmv_code want, const char *file, int line)
+{
+    if (got == want)
+        return;
+    print_error("got %d %s, want %d %s\n", (int)got, nsmv_code_name(got), (int)want,
+                nsmv_code_name(want));
+    _fail(file, line);
+}
+
+uint8_t *vfx_real_doc(const char *name, size_t *len)
+{
+    const char *shared = test_shared_dir();
+    char path[4200];
+    if (!shared)
+        test_skip("../shared/vectors/real not present: %s not checked", name);
+    snprintf(path, sizeof(path), "%s/vectors/real/%s", shared, name);
+    return test_read_file(path, len);
+}
+
+nsmv_verifier *vfx_aws_verifier(bool cache)
+{
+    nsmv_verifier *v = NULL;
+    nsmv_error e;
+    nsmv_config no_cache = {.no_cache = true};
+    if (nsmv_verifier_new(cache ? NULL : &no_cache, &v, &e) != 0) /* NULL: the defaults */
+        fail_msg("AWS verifier: %s", e.msg);
+    return v;
+}
+
 void vfx_options(nsmv_options *o)
 {
     nsmv_options_init(o);

@@ -42,6 +42,16 @@ typedef struct {
 int vfx_setup(void **state);
 int vfx_teardown(void **state);
 
+/* Fails the test (at the caller's line) unless got == want, naming both codes. */
+#define assert_code(got, want) vfx_assert_code((got), (want), __FILE__, __LINE__)
+void vfx_assert_code(nsmv_code got, nsmv_code want, const char *file, int line);
+
+/* A real captured document (a path under ../shared/vectors/real); skips the test when the
+ * shared material is absent. Caller frees. */
+uint8_t *vfx_real_doc(const char *name, size_t *len);
+/* A verifier that pins the AWS root (the default); caller frees. */
+nsmv_verifier *vfx_aws_verifier(bool cache);
+
 /* Default options: aws profile, chain checked at VFX_VERIFY_S. */
 void vfx_options(nsmv_options *o);
 

@@ -31,6 +31,20 @@ typedef struct {
     bool all;
 } nsmv_run;
 
+/* For checks that do not depend on each other: evaluates call (an nsmv_code), keeps the
+ * first failure in first, and returns it from the enclosing function unless the run
+ * reports every failure. */
+#define NSMV_CHECK(run, first, call)                                                         \
+    do {                                                                                     \
+        nsmv_code check_ = (call);                                                           \
+        if (check_ != NSMV_OK) {                                                             \
+            if ((first) == NSMV_OK)                                                          \
+                (first) = check_;                                                            \
+            if (!(run)->all)                                                                 \
+                return (first);                                                              \
+        }                                                                                    \
+    } while (0)
+
 /* Records a failure (stage from the code) and returns the code. */
 nsmv_code nsmv_fail(nsmv_run *run, nsmv_code code, const char *fmt, ...) NSMKIT_PRINTF(3, 4);
 /* Printable-ASCII copy of bytes for messages: others become '?', long input is cut with

@@ -132,14 +132,7 @@ static nsmv_code check_keys(const cbor_item_t *map, const cbor_item_t *values[KE
     struct cbor_pair *pairs = cbor_map_handle(map);
     size_t n = cbor_map_size(map);
 
-#define FAIL(...)                                                                                \
-    do {                                                                                         \
-        nsmv_code c_ = nsmv_fail(run, __VA_ARGS__);                                              \
-        if (first == NSMV_OK)                                                                    \
-            first = c_;                                                                          \
-        if (!run->all)                                                                           \
-            return first;                                                                        \
-    } while (0)
+#define FAIL(...) NSMV_CHECK(run, first, nsmv_fail(run, __VA_ARGS__))
 
     for (size_t i = 0; i < n; i++) {
         const cbor_item_t *key = pairs[i].key;
@@ -335,7 +328,7 @@ static nsmv_code check_optional(const cbor_item_t *v, const optional_rule *rule,
 nsmv_code nsmv_payload_fields(nsmv_payload *p, nsmv_profile profile, nsmv_run *run)
 {
     const cbor_item_t *values[KEY_COUNT] = {0};
-    nsmv_code first, c;
+    nsmv_code first;
 
     if (!cbor_isa_map(p->root))
         return nsmv_fail(run, NSMV_ERR_PAYLOAD_NOT_MAP, "the payload is a %s",
@@ -344,16 +337,7 @@ nsmv_code nsmv_payload_fields(nsmv_payload *p, nsmv_profile profile, nsmv_run *r
     if (first != NSMV_OK && !run->all)
         return first;
 
-#define CHECK(call)                                                                              \
-    do {                                                                                         \
-        c = (call);                                                                              \
-        if (c != NSMV_OK) {                                                                      \
-            if (first == NSMV_OK)                                                                \
-                first = c;                                                                       \
-            if (!run->all)                                                                       \
-                return first;                                                                    \
-        }                                                                                        \
-    } while (0)
+#define CHECK(call) NSMV_CHECK(run, first, call)
 
     if (values[KEY_MODULE_ID])
         CHECK(check_module_id(values[KEY_MODULE_ID], p, run));

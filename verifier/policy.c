@@ -36,18 +36,9 @@ static nsmv_code expect_bytes(const nsmv_expected_bytes *want, const nsmv_option
 nsmv_code nsmv_policy_check(const nsmv_options *o, const nsmv_payload *p, int64_t time_s,
                             bool have_time, nsmv_run *run)
 {
-    nsmv_code first = NSMV_OK, c;
+    nsmv_code first = NSMV_OK;
 
-#define NOTE(call)                                                                               \
-    do {                                                                                         \
-        c = (call);                                                                              \
-        if (c != NSMV_OK) {                                                                      \
-            if (first == NSMV_OK)                                                                \
-                first = c;                                                                       \
-            if (!run->all)                                                                       \
-                return first;                                                                    \
-        }                                                                                        \
-    } while (0)
+#define NOTE(call) NSMV_CHECK(run, first, call)
 
     if (p->valid & NSMV_FIELD_PCRS) {
         for (size_t i = 0; i < o->pcr_count; i++) {
