@@ -281,6 +281,15 @@ static void timestamp_is_a_positive_integer(void **state)
     assert_code(vfx_check(fx, &p, NULL), NSMV_OK);
     p.timestamp_ms = UINT64_MAX;
     assert_code(vfx_check(fx, &p, NULL), NSMV_OK);
+    /* as the verification time (--at-doc-time), year 584 million is past every notAfter */
+    nsmv_options at_doc;
+    vfx_options(&at_doc);
+    at_doc.time_mode = NSMV_TIME_DOCUMENT;
+    assert_code(vfx_check(fx, &p, &at_doc), NSMV_ERR_CERT_EXPIRED);
+    p.timestamp_ms = (NSMV_TIME_MAX_S + 1) * 1000; /* the first second past year 9999 */
+    assert_code(vfx_check(fx, &p, &at_doc), NSMV_ERR_CERT_EXPIRED);
+    p.timestamp_ms = NSMV_TIME_MAX_S * 1000; /* the last one OpenSSL judges itself */
+    assert_code(vfx_check(fx, &p, &at_doc), NSMV_ERR_CERT_EXPIRED);
     assert_code(check_value(fx, "timestamp", "3a00ffffff"), NSMV_ERR_TIMESTAMP_TYPE);
     assert_code(check_value(fx, "timestamp", "6131"), NSMV_ERR_TIMESTAMP_TYPE);
     assert_code(check_value(fx, "timestamp", "fb41d9e3bd0e800000"), NSMV_ERR_TIMESTAMP_TYPE);

@@ -190,7 +190,7 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--root")) {
             root_path = next;
         } else if (!strcmp(a, "--time")) {
-            if (!nsmkit_parse_u64(next, &number) || number > 253402300799ull) {
+            if (!nsmkit_parse_u64(next, &number) || number > NSMV_TIME_MAX_S) {
                 status = usage_error("--time wants Unix seconds up to year 9999, got \"%s\"", next);
                 goto out;
             }

@@ -402,10 +402,12 @@ nsmv_code nsmv_verify(nsmv_verifier *v, const uint8_t *doc, size_t len,
         break;
     }
     }
-    /* The verification time must fit OpenSSL's signed time_t. */
-    if (result->time_s > (uint64_t)INT64_MAX / 2) {
-        nsmv_fail(&run, NSMV_ERR_CHAIN_INVALID, "the verification time %llu s is out of range",
-                  (unsigned long long)result->time_s);
+    /* X.509 times end with year 9999 (and OpenSSL cannot compare later ones): every
+     * certificate has expired by then. */
+    if (result->has_time && result->time_s > NSMV_TIME_MAX_S) {
+        nsmv_fail(&run, NSMV_ERR_CERT_EXPIRED,
+                  "the verification time %llu s lies after year 9999, when every certificate "
+                  "has expired", (unsigned long long)result->time_s);
         result->has_time = false;
         if (!run.all)
             goto out;

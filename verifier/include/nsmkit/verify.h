@@ -77,6 +77,8 @@
 /* Tolerated clock difference when a maximum age is checked: a document this far ahead of
  * the verification time still passes. */
 #define NSMV_CLOCK_SKEW_S 60
+/* 9999-12-31T23:59:59Z: the last time an X.509 certificate can name. */
+#define NSMV_TIME_MAX_S 253402300799ull
 
 typedef enum {
     NSMV_STAGE_NONE = 0,
