@@ -41,14 +41,14 @@ DEB_PACKAGES := gcc make libc6-dev pkg-config openssl libssl-dev libcbor-dev lib
 # ---- components -------------------------------------------------------------------------
 
 COMMON_SRC := common/reader.c common/cbor.c common/util.c common/json.c
-CA_SRC     :=
-SIM_SRC    :=
+CA_SRC     := ca-tools/ca.c
+SIM_SRC    := nsm-sim/core.c nsm-sim/attest.c nsm-sim/options.c
 
 COMMON_LIB := $(BUILD)/lib/libnsmkit-common.a
 CA_LIB     := $(BUILD)/lib/libnsmca.a
 SIM_LIB    := $(BUILD)/lib/libnsmsim.a
 
-BINS :=
+BINS := $(BUILD)/bin/nsm-ca $(BUILD)/bin/nsm-sim
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -92,8 +92,8 @@ $(BUILD)/lib/%.a:
 # Libraries in link order: users first.
 STATIC_LIBS := $(SIM_LIB) $(CA_LIB) $(COMMON_LIB)
 
-#$(BUILD)/bin/nsm-ca: $(call obj,ca-tools/nsm-ca.c) $(STATIC_LIBS)
-#$(BUILD)/bin/nsm-sim: $(call obj,nsm-sim/main.c) $(STATIC_LIBS)
+$(BUILD)/bin/nsm-ca: $(call obj,ca-tools/nsm-ca.c) $(STATIC_LIBS)
+$(BUILD)/bin/nsm-sim: $(call obj,nsm-sim/main.c) $(STATIC_LIBS)
 $(BUILD)/bin/%:
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -pie $(filter %.o,$^) $(STATIC_LIBS) $(ALL_LDFLAGS) $(LIBS) -o $@
