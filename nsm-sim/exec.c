@@ -69,7 +69,7 @@ static int find_preload(char *out, size_t size)
 
 /* When nsm-sim itself runs under AddressSanitizer, so does the shim, whose runtime must
  * then be the first library of every process it is preloaded into. */
-static const char *sanitizer_runtime(void)
+const char *nsmsim_sanitizer_runtime(void)
 {
     void *sym = dlsym(RTLD_DEFAULT, "__asan_init");
     Dl_info info;
@@ -88,7 +88,7 @@ static char **command_environment(const char *preload, const char *socket_path)
     if (!env)
         return NULL;
     const char *old = getenv("LD_PRELOAD");
-    const char *runtime = sanitizer_runtime();
+    const char *runtime = nsmsim_sanitizer_runtime();
     size_t len = strlen(preload) + (old ? strlen(old) : 0) + (runtime ? strlen(runtime) : 0) + 32;
     char *ld = malloc(len);
     size_t sock_len = strlen(socket_path) + sizeof("NSM_SIM_SOCKET=");
@@ -225,7 +225,7 @@ int nsmsim_cmd_exec(int argc, char **argv)
     nsmsim_options options;
     nsmkit_error e;
     nsmsim_options_init(&options);
-    int i = 1;
+    int i = 0;
     while (i < argc) {
         if (!strcmp(argv[i], "--")) {
             i++;

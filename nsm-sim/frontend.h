@@ -230,9 +230,13 @@ bool nsmsim_env_flag(const char *name);
 
 /* ---- commands ------------------------------------------------------------------------------ */
 
-/* `nsm-sim serve` and `nsm-sim exec`; argv[0] is the subcommand's name. They return the
- * process exit status. */
+/* `nsm-sim serve` and `nsm-sim exec`; argv holds the arguments after the subcommand's name
+ * (as for attest). They return the process exit status. */
 int nsmsim_cmd_serve(int argc, char **argv);
 int nsmsim_cmd_exec(int argc, char **argv);
+
+/* The AddressSanitizer runtime this process runs with, or NULL: a sanitized shim needs it
+ * preloaded first in every process it goes into. */
+const char *nsmsim_sanitizer_runtime(void);
 
 #endif /* NSMSIM_FRONTEND_H */

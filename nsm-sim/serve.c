@@ -34,7 +34,7 @@ int nsmsim_cmd_serve(int argc, char **argv)
     nsmsim_options options;
     nsmkit_error e;
     nsmsim_options_init(&options);
-    for (int i = 1; i < argc;) {
+    for (int i = 0; i < argc;) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             fputs(serve_usage, stdout);
             return 0;
