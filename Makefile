@@ -2,7 +2,8 @@
 #
 #   make deps      install the Debian packages the build and tests need (only missing ones)
 #   make all       build everything under build/
-#   make test      deps + all + every test (unit and integration)
+#   make test      deps + all + every test (unit and integration), then again under
+#                  ASan/UBSan in $(BUILD)/sanitize
 #   make demo      deps + all + the main job end to end on the embedded default setup
 #   make bench     benchmarks, printed as ratios against OpenSSL's own speed
 #   make install   PREFIX=/usr/local DESTDIR=
@@ -174,9 +175,13 @@ deps:
 
 # ---- tests ------------------------------------------------------------------------------------
 
+# Every test twice: as built for users, then under ASan+UBSan (LeakSanitizer included) in a
+# build directory of its own, so that the sanitizer pass is proven on every run.
 test:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory check
+	@echo "== the same tests under SANITIZE=address,undefined"
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/sanitize SANITIZE=address,undefined check
 
 # Runs every test without touching packages; prints a summary and fails if any test failed.
 check: all $(UNIT_TESTS) $(TEST_PROGS)

@@ -125,6 +125,8 @@ static int measure_boot_pcrs(nsmsim *sim)
     return 0;
 }
 
+static int leaf_for_time(nsmsim *sim, uint64_t t_s, nsmkit_error *e);
+
 int nsmsim_new(const nsmsim_options *options, nsmsim **out, nsmkit_error *e)
 {
     *out = NULL;
@@ -166,6 +168,10 @@ int nsmsim_new(const nsmsim_options *options, nsmsim **out, nsmkit_error *e)
         nsmkit_fail(e, "cannot compute the boot PCRs");
         goto fail;
     }
+    /* The leaf exists from boot, as on real hardware: its first document follows within
+     * seconds, and a clock the PKI cannot serve is reported now, in words. */
+    if (leaf_for_time(sim, start_ms / 1000, e) != 0)
+        goto fail;
     *out = sim;
     return 0;
 fail:
@@ -413,13 +419,13 @@ static nsmsim_error_code handle_lock_pcrs(nsmsim *sim, const cbor_item_t *args)
 
 /* Makes sure the signing leaf is valid at t_s, issuing a new one when it is not (a real
  * NSM reuses its leaf for every document of its three-hour life). */
-static int leaf_for_time(nsmsim *sim, uint64_t t_s)
+static int leaf_for_time(nsmsim *sim, uint64_t t_s, nsmkit_error *e)
 {
     if (sim->leaf && nsmca_leaf_valid_at(sim->leaf, t_s) &&
         nsmca_leaf_valid_at(sim->leaf, t_s + 1))
         return 0;
     nsmca_leaf *fresh;
-    if (nsmca_leaf_issue(sim->pki, sim->enclave_id, t_s, &fresh, NULL) != 0)
+    if (nsmca_leaf_issue(sim->pki, sim->enclave_id, t_s, &fresh, e) != 0)
         return -1;
     nsmca_leaf_free(sim->leaf);
     sim->leaf = fresh;
@@ -448,7 +454,7 @@ static nsmsim_error_code handle_attestation(nsmsim *sim, const cbor_item_t *args
     p.public_key.data = public_key;
 
     uint64_t now_ms = clock_ms(sim);
-    if (leaf_for_time(sim, now_ms / 1000) != 0)
+    if (leaf_for_time(sim, now_ms / 1000, NULL) != 0)
         return NSMSIM_INTERNAL_ERROR;
 
     nsmsim_pcr_entry pcrs[NSMSIM_PCR_COUNT];

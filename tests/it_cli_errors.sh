@@ -1,0 +1,87 @@
+#!/bin/sh
+# Bad input to nsm-ca and nsm-sim: one clear line naming the problem, a non-zero exit,
+# never a crash (a signal would show as an exit status above 128).
+set -u
+BUILD=${BUILD:-build}
+bin="$BUILD/bin"
+work=$(mktemp -d); trap 'chmod -R u+rwX "$work"; rm -rf "$work"' EXIT
+export XDG_STATE_HOME="$work/state"
+failures=0
+
+# expect STATUS PATTERN -- COMMAND...: exit status, and stderr has PATTERN on one line
+expect() {
+    want_status=$1; pattern=$2; shift 3
+    "$@" > "$work/out" 2> "$work/err"; status=$?
+    lines=$(grep -c . "$work/err")
+    if [ "$status" -ne "$want_status" ]; then
+        echo "FAIL: $* -> exit $status, want $want_status; stderr: $(head -c 300 "$work/err")"
+        failures=$((failures + 1))
+    elif ! grep -q -- "$pattern" "$work/err"; then
+        echo "FAIL: $* -> stderr lacks '$pattern': $(head -c 300 "$work/err")"
+        failures=$((failures + 1))
+    elif [ "$want_status" -ne 0 ] && [ "$lines" -ne 1 ] && ! grep -q '^usage:' "$work/err"; then
+        echo "FAIL: $* -> $lines lines of error, want one"
+        failures=$((failures + 1))
+    else
+        echo "ok: $(echo "$*" | cut -c1-90) -> $status: $(head -n 1 "$work/err" | cut -c1-90)"
+    fi
+}
+
+"$bin/nsm-ca" init "$work/ca" > /dev/null || { echo "cannot create a CA"; exit 1; }
+ca="$work/ca"
+big=$(head -c 1025 /dev/zero | od -An -v -tx1 | tr -d ' \n')
+head -c 1025 /dev/zero > "$work/big.bin"
+
+expect 2 "needs -o FILE" -- "$bin/nsm-sim" attest --ca "$ca"
+expect 2 "unknown option" -- "$bin/nsm-sim" attest --ca "$ca" --colour red -o "$work/d"
+expect 2 "unknown command" -- "$bin/nsm-sim" frobnicate
+expect 2 "odd number of digits" -- "$bin/nsm-sim" attest --ca "$ca" --nonce abc -o "$work/d"
+expect 2 "not a hex digit" -- "$bin/nsm-sim" attest --ca "$ca" --user-data zz -o "$work/d"
+expect 2 "more than the limit of 1024" -- "$bin/nsm-sim" attest --ca "$ca" --public-key "$big" -o "$work/d"
+expect 2 "larger than the limit of 1024" -- "$bin/nsm-sim" attest --ca "$ca" --user-data "@$work/big.bin" -o "$work/d"
+expect 2 "cannot open" -- "$bin/nsm-sim" attest --ca "$ca" --nonce "@$work/missing" -o "$work/d"
+expect 2 "not a boot PCR" -- "$bin/nsm-sim" attest --ca "$ca" --pcr "16=00" -o "$work/d"
+expect 2 "needs a value" -- "$bin/nsm-sim" attest --ca
+expect 2 "Unix milliseconds" -- "$bin/nsm-sim" attest --ca "$ca" --time yesterday -o "$work/d"
+expect 2 "not available yet" -- "$bin/nsm-sim" attest --ca "$ca" --fault bad_alg -o "$work/d"
+expect 1 "cannot be combined" -- "$bin/nsm-sim" attest --ca "$ca" --debug-mode --pcr "0=$(head -c 48 /dev/zero | od -An -v -tx1 | tr -d ' \n')" -o "$work/d"
+expect 1 "no CA directory" -- "$bin/nsm-sim" attest --ca "$work/nope" -o "$work/d"
+expect 1 "outside the root's validity" -- "$bin/nsm-sim" attest --ca "$ca" --time 1000000000000 -o "$work/d"
+expect 1 "cannot create" -- "$bin/nsm-sim" attest --ca "$ca" -o "$work/no/such/dir/doc"
+
+# a CA whose key others can read, a CA file that is garbage, a CA directory that is a file
+cp -r "$ca" "$work/open"; chmod 0644 "$work/open/root.key"
+expect 1 "too open" -- "$bin/nsm-sim" attest --ca "$work/open" -o "$work/d"
+cp -r "$ca" "$work/garbage"; echo junk > "$work/garbage/instance.pem"
+expect 1 "not a PEM certificate" -- "$bin/nsm-sim" attest --ca "$work/garbage" -o "$work/d"
+echo x > "$work/file"
+expect 1 "not a directory" -- "$bin/nsm-sim" attest --ca "$work/file" -o "$work/d"
+# An unreadable key: as root every file is readable, so run that one as nobody.
+cp -r "$ca" "$work/locked"; chmod 000 "$work/locked/zonal.key"
+as_user=""
+if [ "$(id -u)" = 0 ]; then
+    chown -R nobody "$work/locked"; chmod o+x "$work"
+    as_user="setpriv --reuid=nobody --regid=nogroup --clear-groups --"
+fi
+if $as_user "$bin/nsm-sim" --help > /dev/null 2>&1; then
+    expect 1 "Permission denied" -- $as_user "$bin/nsm-sim" attest --ca "$work/locked" -o /dev/null
+else
+    echo "SKIP: unreadable key file: cannot run nsm-sim as an unprivileged user here"
+fi
+
+expect 2 "init needs a DIR" -- "$bin/nsm-ca" init
+expect 2 "must be 1, 2 or 3" -- "$bin/nsm-ca" init "$work/x" --intermediates 4
+expect 2 "Unix seconds" -- "$bin/nsm-ca" init "$work/x" --time soon
+expect 1 "bad region" -- "$bin/nsm-ca" init "$work/x" --region "US East"
+expect 1 "already holds a PKI" -- "$bin/nsm-ca" init "$ca"
+expect 1 "no CA directory" -- "$bin/nsm-ca" show "$work/nope"
+
+# and what works: the first command a newcomer types, with no set-up at all
+expect 0 "created a simulated Nitro PKI" -- "$bin/nsm-sim" attest -o "$work/first.bin"
+[ -f "$XDG_STATE_HOME/nsmkit/ca/root.pem" ] || { echo "FAIL: no default PKI"; failures=$((failures + 1)); }
+expect 0 "wrote a" -- "$bin/nsm-sim" attest -o "$work/second.bin"
+grep -q "created" "$work/err" && { echo "FAIL: the default PKI was created twice"; failures=$((failures + 1)); }
+expect 0 "region us-east-1" -- sh -c "\"$bin/nsm-ca\" show \"$ca\" >&2"
+
+[ "$failures" -eq 0 ] || { echo "$failures failure(s)"; exit 1; }
+echo "all CLI error checks passed"
