@@ -191,13 +191,13 @@ check: all $(UNIT_TESTS) $(TEST_PROGS)
 
 demo:
 	@$(MAKE) --no-print-directory deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(BUILD)/tests/blog_client
 	@BUILD=$(BUILD) sh tests/demo.sh
 
 # ---- benchmarks -------------------------------------------------------------------------------
 
-bench: all $(BENCHES)
 $(BENCHES): $(PRELOAD_SO)
+bench: all $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
 
 # ---- install ----------------------------------------------------------------------------------

@@ -137,38 +137,25 @@ static void on_signal(int sig)
     errno = saved;
 }
 
-static int run_command(nsmsim_server *server, char **argv, char **env, int *status)
+#define FORWARDED_COUNT (sizeof(forwarded) / sizeof(forwarded[0]))
+
+/* Starts the command and serves until it has exited. */
+static int supervise(nsmsim_server *server, char **argv, char **env, const sigset_t *old_mask,
+                     int *status)
 {
     int report[2];
-    if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0 || pipe2(report, O_CLOEXEC) != 0) {
+    if (pipe2(report, O_CLOEXEC) != 0) {
         fprintf(stderr, "nsm-sim exec: pipe: %s\n", strerror(errno));
         return -1;
     }
-    sigset_t all, old;
-    sigemptyset(&all);
-    sigaddset(&all, SIGCHLD);
-    for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
-        sigaddset(&all, forwarded[i]);
-    sigprocmask(SIG_BLOCK, &all, &old);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGCHLD, &sa, NULL);
-    for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
-        sigaction(forwarded[i], &sa, NULL);
-    struct sigaction ignore = {.sa_handler = SIG_IGN};
-    sigaction(SIGPIPE, &ignore, NULL);
-
     pid_t pid = fork();
     if (pid == 0) {
         struct sigaction dfl = {.sa_handler = SIG_DFL};
         sigaction(SIGCHLD, &dfl, NULL);
         sigaction(SIGPIPE, &dfl, NULL);
-        for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
+        for (size_t i = 0; i < FORWARDED_COUNT; i++)
             sigaction(forwarded[i], &dfl, NULL);
-        sigprocmask(SIG_SETMASK, &old, NULL);
+        sigprocmask(SIG_SETMASK, old_mask, NULL);
         execvpe(argv[0], argv, env);
         int err = errno;
         ssize_t w = write(report[1], &err, sizeof(err));
@@ -179,31 +166,29 @@ static int run_command(nsmsim_server *server, char **argv, char **env, int *stat
     close(report[1]);
     if (pid < 0) {
         close(report[0]);
-        sigprocmask(SIG_SETMASK, &old, NULL);
         fprintf(stderr, "nsm-sim exec: fork: %s\n", strerror(fork_err));
         return -1;
     }
     command_pid = pid;
-    sigprocmask(SIG_SETMASK, &old, NULL);
+    sigprocmask(SIG_SETMASK, old_mask, NULL);
 
+    /* The report pipe closes on a successful exec, or carries exec's errno. */
     int err = 0;
     ssize_t got;
     do
         got = read(report[0], &err, sizeof(err));
     while (got < 0 && errno == EINTR);
     close(report[0]);
+    int w;
     if (got == (ssize_t)sizeof(err)) {
         fprintf(stderr, "nsm-sim exec: cannot run %s: %s\n", argv[0], strerror(err));
-        while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+        while (waitpid(pid, &w, 0) < 0 && errno == EINTR)
             ;
         *status = err == ENOENT ? 127 : 126;
         return 0;
     }
-
     for (;;) {
-        int w;
-        pid_t r = waitpid(pid, &w, WNOHANG);
-        if (r == pid) {
+        if (waitpid(pid, &w, WNOHANG) == pid) {
             *status = WIFEXITED(w) ? WEXITSTATUS(w) : WIFSIGNALED(w) ? 128 + WTERMSIG(w) : 1;
             return 0;
         }
@@ -218,6 +203,46 @@ static int run_command(nsmsim_server *server, char **argv, char **env, int *stat
         while (read(signal_pipe[0], drain, sizeof(drain)) > 0)
             ;
     }
+}
+
+/* Signals: SIGCHLD wakes the server loop; the others go on to the command. Everything is
+ * put back as it was afterwards. */
+static int run_command(nsmsim_server *server, char **argv, char **env, int *status)
+{
+    if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+        fprintf(stderr, "nsm-sim exec: pipe: %s\n", strerror(errno));
+        return -1;
+    }
+    sigset_t block, old_mask;
+    sigemptyset(&block);
+    sigaddset(&block, SIGCHLD);
+    for (size_t i = 0; i < FORWARDED_COUNT; i++)
+        sigaddset(&block, forwarded[i]);
+    sigprocmask(SIG_BLOCK, &block, &old_mask);
+    struct sigaction sa, saved[FORWARDED_COUNT], saved_chld, saved_pipe;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGCHLD, &sa, &saved_chld);
+    for (size_t i = 0; i < FORWARDED_COUNT; i++)
+        sigaction(forwarded[i], &sa, &saved[i]);
+    struct sigaction ignore = {.sa_handler = SIG_IGN};
+    sigaction(SIGPIPE, &ignore, &saved_pipe);
+
+    int r = supervise(server, argv, env, &old_mask, status);
+
+    sigprocmask(SIG_BLOCK, &block, NULL);
+    command_pid = 0;
+    sigaction(SIGCHLD, &saved_chld, NULL);
+    for (size_t i = 0; i < FORWARDED_COUNT; i++)
+        sigaction(forwarded[i], &saved[i], NULL);
+    sigaction(SIGPIPE, &saved_pipe, NULL);
+    sigprocmask(SIG_SETMASK, &old_mask, NULL);
+    close(signal_pipe[0]);
+    close(signal_pipe[1]);
+    signal_pipe[0] = signal_pipe[1] = -1;
+    return r;
 }
 
 int nsmsim_cmd_exec(int argc, char **argv)

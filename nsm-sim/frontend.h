@@ -18,12 +18,20 @@
 #define NSMSIM_FRONTEND_H
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "nsmkit/sim.h"
+
+/* ---- logging --------------------------------------------------------------------------- */
+
+/* Writes "prefix: message\n" to stderr in one write(), so that lines from concurrent
+ * processes and threads never interleave. */
+void nsmsim_log_line(const char *prefix, const char *fmt, ...) NSMKIT_PRINTF(2, 3);
+void nsmsim_log_vline(const char *prefix, const char *fmt, va_list ap);
 
 /* ---- handlers ------------------------------------------------------------------------ */
 

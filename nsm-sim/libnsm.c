@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -34,21 +33,6 @@ static nsmsim *inproc_sim;
 static nsmsim_env_storage inproc_env;
 static bool inproc_failed;
 
-static void libnsm_log(const char *fmt, ...) NSMKIT_PRINTF(1, 2);
-static void libnsm_log(const char *fmt, ...)
-{
-    char line[640];
-    int n = snprintf(line, sizeof(line), "libnsm: ");
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-    va_end(ap);
-    size_t len = strnlen(line, sizeof(line) - 2);
-    line[len] = '\n';
-    ssize_t w = write(STDERR_FILENO, line, len + 1);
-    (void)w;
-}
-
 /* Boots once per process; the state lives as long as the process, as a device's does
  * across close and open. */
 static nsmsim *inproc_get(void)
@@ -62,7 +46,7 @@ static nsmsim *inproc_get(void)
             nsmsim_new(&options, &inproc_sim, &e) != 0) {
             inproc_failed = true;
             inproc_sim = NULL;
-            libnsm_log("cannot start the in-process NSM simulator: %s", e.msg);
+            nsmsim_log_line("libnsm", "cannot start the in-process NSM simulator: %s", e.msg);
         }
     }
     nsmsim *sim = inproc_sim;
@@ -76,8 +60,13 @@ int32_t nsm_lib_init(void)
     if (fd >= 0)
         return fd;
     int err = errno;
+    /* Only a missing device is simulated: a device that exists but cannot be opened (no
+     * permission, a shim that failed to start) must not be quietly replaced by a fake. */
+    if (err != ENOENT)
+        return -1;
     if (nsmsim_env_flag("NSM_SIM_REQUIRE_DEVICE")) {
-        libnsm_log("cannot open /dev/nsm: %s (NSM_SIM_REQUIRE_DEVICE is set)", strerror(err));
+        nsmsim_log_line("libnsm", "cannot open /dev/nsm: %s (NSM_SIM_REQUIRE_DEVICE is set)",
+                        strerror(err));
         errno = err;
         return -1;
     }
@@ -154,6 +143,20 @@ static ErrorCode copy_out(const uint8_t *src, size_t n, uint8_t *out, uint32_t *
     return r;
 }
 
+/* A request whose answer is one byte string (ExtendPCR's data, Attestation's document),
+ * copied out by the rule above. */
+static ErrorCode request_bytes(int32_t fd, nsmkit_buf *req, nsmsim_api_response_kind want,
+                               uint8_t *out, uint32_t *out_len)
+{
+    nsmsim_api_response resp;
+    ErrorCode r = request(fd, req, want, &resp);
+    if (r != ERROR_CODE_SUCCESS)
+        return r;
+    r = copy_out(resp.bytes, resp.bytes_len, out, out_len);
+    nsmsim_api_response_free(&resp);
+    return r;
+}
+
 /* ---- the API ------------------------------------------------------------------------------ */
 
 ErrorCode nsm_extend_pcr(int32_t fd, uint16_t index, const uint8_t *data, uint32_t data_len,
@@ -166,13 +169,7 @@ ErrorCode nsm_extend_pcr(int32_t fd, uint16_t index, const uint8_t *data, uint32
     nsmkit_buf req;
     nsmkit_buf_init(&req, NSM_REQUEST_MAX_SIZE);
     nsmsim_api_encode_extend_pcr(&req, index, data, data_len);
-    nsmsim_api_response resp;
-    ErrorCode r = request(fd, &req, NSMSIM_RESP_EXTEND_PCR, &resp);
-    if (r != ERROR_CODE_SUCCESS)
-        return r;
-    r = copy_out(resp.bytes, resp.bytes_len, pcr_data, pcr_data_len);
-    nsmsim_api_response_free(&resp);
-    return r;
+    return request_bytes(fd, &req, NSMSIM_RESP_EXTEND_PCR, pcr_data, pcr_data_len);
 }
 
 ErrorCode nsm_describe_pcr(int32_t fd, uint16_t index, bool *lock, uint8_t *data,
@@ -266,13 +263,7 @@ ErrorCode nsm_get_attestation_doc(int32_t fd, const uint8_t *user_data, uint32_t
     nsmkit_buf req;
     nsmkit_buf_init(&req, NSM_REQUEST_MAX_SIZE);
     nsmsim_api_encode_attestation(&req, ud, nonce, pk);
-    nsmsim_api_response resp;
-    ErrorCode r = request(fd, &req, NSMSIM_RESP_ATTESTATION, &resp);
-    if (r != ERROR_CODE_SUCCESS)
-        return r;
-    r = copy_out(resp.bytes, resp.bytes_len, att_doc_data, att_doc_len);
-    nsmsim_api_response_free(&resp);
-    return r;
+    return request_bytes(fd, &req, NSMSIM_RESP_ATTESTATION, att_doc_data, att_doc_len);
 }
 
 ErrorCode nsm_get_random(int32_t fd, uint8_t *buf, uintptr_t *buf_len)

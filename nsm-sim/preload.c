@@ -83,20 +83,7 @@ NEXT(fopen_fn, fopen)
 NEXT(fopen_fn, fopen64)
 NEXT(ioctl_fn, ioctl)
 
-static void log_line(const char *fmt, ...) NSMKIT_PRINTF(1, 2);
-static void log_line(const char *fmt, ...)
-{
-    char line[640];
-    int n = snprintf(line, sizeof(line), LOG_PREFIX ": ");
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-    va_end(ap);
-    size_t len = strnlen(line, sizeof(line) - 2);
-    line[len] = '\n';
-    ssize_t w = write(STDERR_FILENO, line, len + 1);
-    (void)w;
-}
+#define log_line(...) nsmsim_log_line(LOG_PREFIX, __VA_ARGS__)
 
 /* ---- the device behind the descriptors ------------------------------------------------------ */
 

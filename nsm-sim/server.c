@@ -54,18 +54,10 @@ struct nsmsim_server {
 static void server_log(const nsmsim_server *s, const char *fmt, ...) NSMKIT_PRINTF(2, 3);
 static void server_log(const nsmsim_server *s, const char *fmt, ...)
 {
-    char line[512];
-    int n = snprintf(line, sizeof(line), "%s: ", s->log_prefix ? s->log_prefix : "nsm-sim");
-    if (n < 0 || (size_t)n >= sizeof(line))
-        return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+    nsmsim_log_vline(s->log_prefix ? s->log_prefix : "nsm-sim", fmt, ap);
     va_end(ap);
-    size_t len = strnlen(line, sizeof(line) - 2);
-    line[len] = '\n';
-    ssize_t w = write(STDERR_FILENO, line, len + 1);
-    (void)w;
 }
 
 static int bind_socket(int fd, const struct sockaddr_un *addr)

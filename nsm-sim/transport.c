@@ -267,6 +267,28 @@ void nsmsim_remote_close(nsmsim_remote *remote)
     pthread_mutex_destroy(&remote->lock);
 }
 
+void nsmsim_log_vline(const char *prefix, const char *fmt, va_list ap)
+{
+    char line[640];
+    int n = snprintf(line, sizeof(line), "%s: ", prefix);
+    if (n < 0 || (size_t)n >= sizeof(line))
+        return;
+    vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+    size_t len = strnlen(line, sizeof(line) - 2);
+    line[len] = '\n';
+    ssize_t w = write(STDERR_FILENO, line, len + 1);
+    (void)w;
+}
+
+void nsmsim_log_line(const char *prefix, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    nsmsim_log_vline(prefix, fmt, ap);
+    va_end(ap);
+}
+
+/* One line per change from working to failing, not one per failed request. */
 static void remote_log(nsmsim_remote *remote, const char *fmt, ...) NSMKIT_PRINTF(2, 3);
 static void remote_log(nsmsim_remote *remote, const char *fmt, ...)
 {
@@ -275,19 +297,10 @@ static void remote_log(nsmsim_remote *remote, const char *fmt, ...)
     remote->failing = true;
     if (!remote->log_prefix)
         return;
-    char line[512];
-    int n = snprintf(line, sizeof(line), "%s: ", remote->log_prefix);
-    if (n < 0 || (size_t)n >= sizeof(line))
-        return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+    nsmsim_log_vline(remote->log_prefix, fmt, ap);
     va_end(ap);
-    size_t len = strnlen(line, sizeof(line) - 2);
-    line[len] = '\n';
-    /* One write, so lines from concurrent processes do not interleave. */
-    ssize_t w = write(STDERR_FILENO, line, len + 1);
-    (void)w;
 }
 
 static int remote_connect(nsmsim_remote *remote)

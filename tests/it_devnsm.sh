@@ -21,10 +21,14 @@ ok() { echo "ok: $*"; }
 
 # A sanitized shim needs the sanitizer runtime first in every process it is preloaded into.
 preload="$shim"
+old_preload="$BUILD/lib/libnsm.so" # any library that is harmless to preload
 if [ -n "${SANITIZE:-}" ]; then
-    case "$SANITIZE" in *address*)
-        preload="$(${CC:-cc} -print-file-name=libasan.so):$shim" ;;
-    esac
+    # the runtime our instrumented programs were linked with
+    asan_rt=$(ldd "$tests/devnsm_client" | awk '/libasan/ { print $3 }')
+    if [ -n "$asan_rt" ]; then
+        old_preload="$asan_rt"
+        preload="$asan_rt:$shim"
+    fi
     sanflags="-fsanitize=$SANITIZE"
 else
     sanflags=""
@@ -204,6 +208,11 @@ grep -q 'error code 8$' "$work/u2.err" && ok "the C API reports an unreachable s
 with_shim "$tests/devnsm_client" timeout > "$work/t.out" 2> "$work/t.err" &&
     ok "a server that never answers: ETIMEDOUT ($(cat "$work/t.err"))" || fail "timeout: $(cat "$work/t.out")"
 NSM_SIM_CA="$work/no-such-ca" with_shim "$tests/devnsm_client" conformance > "$work/nc.out" 2> "$work/nc.err"
+NSM_SIM_CA="$work/no-such-ca" with_shim "$tests/blog_client" > /dev/null 2> "$work/nc2.err" &&
+    fail "blog client ran without a working device"
+[ "$(grep -c . "$work/nc2.err")" -eq 2 ] && grep -q '^nsm-sim-preload: cannot start' "$work/nc2.err" &&
+    grep -q '^blog_client: nsm_lib_init failed' "$work/nc2.err" &&
+    ok "a failed shim is not replaced by libnsm's own NSM" || fail "failed shim + libnsm: $(cat "$work/nc2.err")"
 [ "$(grep -c . "$work/nc.err")" -eq 1 ] && grep -q 'nsm-sim-preload: cannot start the simulated NSM: .*no-such-ca' "$work/nc.err" &&
     grep -q 'open /dev/nsm: No such device' "$work/nc.out" &&
     ok "bad embedded state options: $(cat "$work/nc.err"), open fails with ENODEV" ||
@@ -218,9 +227,9 @@ NSM_SIM_CA="$work/no-such-ca" with_shim "$tests/devnsm_client" conformance > "$w
 "$bin/nsm-sim" exec --ca "$work/ca" -- "$work/no-such-program" 2> "$work/x.err"; rc=$?
 [ $rc -eq 127 ] && grep -q 'cannot run' "$work/x.err" && ok "missing command: 127, $(cat "$work/x.err")" || fail "missing command: $rc"
 "$bin/nsm-sim" exec --bogus -- true 2> /dev/null; [ $? -eq 125 ] && ok "exec's own errors: 125" || fail "bad option"
-LD_PRELOAD="$BUILD/lib/libnsm.so" "$bin/nsm-sim" exec --ca "$work/ca" -- sh -c 'echo "$LD_PRELOAD"' > "$work/ld.out" 2>&1
+LD_PRELOAD="$old_preload" "$bin/nsm-sim" exec --ca "$work/ca" -- sh -c 'echo "$LD_PRELOAD"' > "$work/ld.out" 2>&1
 case "$(cat "$work/ld.out")" in
-    *"$shim:$BUILD/lib/libnsm.so") ok "exec puts the shim in front of an existing LD_PRELOAD" ;;
+    *"$shim:$old_preload") ok "exec puts the shim in front of an existing LD_PRELOAD" ;;
     *) fail "LD_PRELOAD under exec: $(cat "$work/ld.out")" ;;
 esac
 # one NSM for every process under one exec: the chain of three processes' extends
@@ -230,7 +239,11 @@ esac
     ok "processes under one exec share one NSM" || fail "shared state: $(grep FAIL "$work/shared.out" | head -n 3)"
 TMPDIR="$work/tmp" "$bin/nsm-sim" exec --ca "$work/ca" -- sleep 30 &
 exec_pid=$!
-sleep 0.5
+i=0 # the server listens before the command starts: wait for it, then a little more
+while [ $i -lt 200 ] && ! ls "$work"/tmp/nsm-sim-exec.*/nsm.sock > /dev/null 2>&1; do
+    sleep 0.05; i=$((i + 1))
+done
+sleep 0.3
 kill -TERM "$exec_pid"; wait "$exec_pid"; rc=$?
 [ $rc -eq 143 ] && [ -z "$(ls "$work/tmp")" ] && ok "SIGTERM to exec reaches the command; exec cleans up" ||
     fail "SIGTERM to exec: status $rc, left $(ls "$work/tmp")"

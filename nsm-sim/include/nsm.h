@@ -9,8 +9,8 @@
  *     cc app.c -Ibuild/include build/lib/libnsm.a -lcbor -lcrypto -pthread   (static)
  *
  * nsm_lib_init() opens /dev/nsm as the official library does, so under `nsm-sim exec`
- * (or the LD_PRELOAD shim) every call goes through the simulated device. When /dev/nsm
- * cannot be opened it boots a simulated NSM inside the process instead (state options
+ * (or the LD_PRELOAD shim) every call goes through the simulated device. When there is no
+ * /dev/nsm at all (ENOENT) it boots a simulated NSM inside the process instead (state options
  * from NSM_SIM_CA, NSM_SIM_TIME, NSM_SIM_PCR, NSM_SIM_MEASUREMENTS, NSM_SIM_DEBUG_MODE,
  * NSM_SIM_MAP); NSM_SIM_REQUIRE_DEVICE=1 forbids that fallback, and nsm_lib_init() then
  * returns -1 like the official library.
