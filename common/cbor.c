@@ -287,6 +287,12 @@ nsmkit_cbor_status nsmkit_cbor_load(const uint8_t *buf, size_t len,
     return NSMKIT_CBOR_OK;
 }
 
+bool nsmkit_cbor_is_null(const cbor_item_t *item)
+{
+    return item && cbor_isa_float_ctrl(item) && cbor_float_ctrl_is_ctrl(item) &&
+           cbor_ctrl_value(item) == CBOR_CTRL_NULL;
+}
+
 bool nsmkit_cbor_text_equals(const cbor_item_t *item, const char *text)
 {
     if (!item || !cbor_isa_string(item) || !cbor_string_is_definite(item))

@@ -243,7 +243,7 @@ static nsmsim_error_code field_bytes(const cbor_item_t *map, const char *name, b
     *present = false;
     if (rc != NSMSIM_SUCCESS)
         return rc;
-    if (!value || (cbor_isa_float_ctrl(value) && cbor_is_null(value)))
+    if (!value || nsmkit_cbor_is_null(value))
         return optional ? NSMSIM_SUCCESS : NSMSIM_INVALID_OPERATION;
     if (!cbor_isa_bytestring(value) && !cbor_isa_string(value))
         return NSMSIM_INVALID_OPERATION;

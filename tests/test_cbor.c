@@ -200,6 +200,24 @@ static void load_returns_owned_items(void **state)
     free(bytes);
 }
 
+/* Regression: Debian's libcbor asserts (and aborts) in cbor_is_null() on a float. */
+static void is_null_survives_floats(void **state)
+{
+    (void)state;
+    static const char *const items[] = {"f6", "f93c00", "fa3f800000", "fb3ff0000000000000",
+                                        "f5", "f7", "00", "40"};
+    for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++) {
+        size_t len;
+        uint8_t *bytes = test_hex(items[i], &len);
+        cbor_item_t *item;
+        assert_int_equal(nsmkit_cbor_load(bytes, len, &strict_limits, &item, NULL), NSMKIT_CBOR_OK);
+        assert_int_equal(nsmkit_cbor_is_null(item), i == 0);
+        cbor_decref(&item);
+        free(bytes);
+    }
+    assert_false(nsmkit_cbor_is_null(NULL));
+}
+
 static void status_names_are_distinct(void **state)
 {
     (void)state;
@@ -220,6 +238,7 @@ int main(void)
         cmocka_unit_test(huge_declared_lengths_are_refused_before_allocation),
         cmocka_unit_test(depth_and_item_limits_hold),
         cmocka_unit_test(load_returns_owned_items),
+        cmocka_unit_test(is_null_survives_floats),
         cmocka_unit_test(status_names_are_distinct),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -575,6 +575,10 @@ static void malformed_requests_get_the_devices_answers(void **state)
         {"d8 18 6b 44657363726962654e534d", NSMSIM_INVALID_OPERATION, "tagged command"},
         {"6b 44657363726962654e534d 00", NSMSIM_INVALID_OPERATION, "trailing byte"},
         {"9b ffffffffffffffff", NSMSIM_INVALID_OPERATION, "huge array"},
+        /* regression: a float where null may stand aborted inside libcbor's cbor_is_null */
+        {"a1 6b 4174746573746174696f6e a1 65 6e6f6e6365 f9 3c00", NSMSIM_INVALID_OPERATION, "float nonce"},
+        {"a1 69 457874656e64504352 a2 65 696e646578 10 64 64617461 fb 3ff0000000000000", NSMSIM_INVALID_OPERATION, "float data"},
+        {"a1 6b 4174746573746174696f6e a1 69 757365725f64617461 f5", NSMSIM_INVALID_OPERATION, "bool user_data"},
         {"7a 7fffffff", NSMSIM_INVALID_OPERATION, "huge text"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

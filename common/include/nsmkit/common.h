@@ -157,6 +157,10 @@ nsmkit_cbor_status nsmkit_cbor_load(const uint8_t *buf, size_t len,
                                     const nsmkit_cbor_limits *limits, cbor_item_t **item,
                                     nsmkit_cbor_report *report) NSMKIT_WARN_UNUSED;
 
+/* True when item is CBOR null. Debian's libcbor keeps its internal assertions, so
+ * cbor_is_null() aborts the process on a float: this checks the width first. */
+bool nsmkit_cbor_is_null(const cbor_item_t *item);
+
 /* True when item is a definite text string equal to text. */
 bool nsmkit_cbor_text_equals(const cbor_item_t *item, const char *text);
 
