@@ -230,6 +230,63 @@ static void refusals(void **state)
     }
 }
 
+/* Debian's libcbor keeps its assertions: an accessor on the wrong kind of item aborts. Every
+ * truncation and many byte mutations of valid responses must decode or be refused, never
+ * abort (half floats where a bool stands, tags, strings where maps stand, ...). */
+static void mutations_never_abort(void **state)
+{
+    (void)state;
+    const char *valid[] = {
+        "67 4c6f636b504352",
+        "a1 65 4572726f72 6c 496e76616c6964496e646578",
+        "a1 6b 4465736372696265504352 a2 64 6c6f636b f5 64 64617461 43 010203",
+        "a1 69 457874656e64504352 a1 64 64617461 42 0102",
+        "a1 6b 44657363726962654e534d a7 6d 76657273696f6e5f6d616a6f72 01 6d "
+        "76657273696f6e5f6d696e6f72 00 6d 76657273696f6e5f7061746368 00 69 6d6f64756c655f6964 "
+        "63 616263 68 6d61785f70637273 18 20 6b 6c6f636b65645f70637273 82 00 01 66 646967657374 "
+        "66 534841333834",
+    };
+    static const uint8_t replacements[] = {0xf9, 0xfa, 0xfb, 0xf4, 0xf5, 0xf6, 0xf7, 0xc0, 0xd8,
+                                           0x5f, 0x7f, 0x9f, 0xbf, 0xff, 0x00, 0x20, 0x1b, 0x60,
+                                           0x40, 0x80, 0xa0, 0x18, 0x19};
+    unsigned accepted = 0, refused = 0;
+    for (size_t v = 0; v < sizeof(valid) / sizeof(valid[0]); v++) {
+        size_t n;
+        uint8_t *orig = test_hex(valid[v], &n);
+        uint8_t *buf = malloc(n + 8);
+        nsmsim_api_response r;
+        for (size_t cut = 0; cut <= n; cut++) {
+            memcpy(buf, orig, cut);
+            if (nsmsim_api_response_decode(buf, cut, &r) == 0) {
+                accepted++;
+                nsmsim_api_response_free(&r);
+            } else {
+                refused++;
+            }
+        }
+        for (size_t pos = 0; pos < n; pos++) {
+            for (size_t k = 0; k < sizeof(replacements); k++) {
+                memcpy(buf, orig, n);
+                buf[pos] = replacements[k];
+                /* a half float needs two more bytes, a 64-bit head eight: give them */
+                memcpy(buf + n, "\x01\x02\x03\x04\x05\x06\x07\x08", 8);
+                for (size_t extra = 0; extra <= 8; extra += 2) {
+                    if (nsmsim_api_response_decode(buf, n + extra, &r) == 0) {
+                        accepted++;
+                        nsmsim_api_response_free(&r);
+                    } else {
+                        refused++;
+                    }
+                }
+            }
+        }
+        free(buf);
+        free(orig);
+    }
+    assert_true(accepted > 5);
+    assert_true(refused > 1000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -238,6 +295,7 @@ int main(void)
         cmocka_unit_test(responses_decode),
         cmocka_unit_test(describe_nsm),
         cmocka_unit_test(refusals),
+        cmocka_unit_test(mutations_never_abort),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
