@@ -194,6 +194,32 @@ demo:
 	@$(MAKE) --no-print-directory all $(BUILD)/tests/blog_client
 	@BUILD=$(BUILD) sh tests/demo.sh
 
+# ---- fuzzing ---------------------------------------------------------------------------------------
+
+# libFuzzer targets (fuzz/fuzz_*.c) built with clang, ASan and UBSan; each runs FUZZ_SECONDS
+# from its seed corpus (fuzz/corpus/<target>/, new finds kept in $(BUILD)/fuzz/corpus/).
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_LIB_SRC := $(COMMON_SRC) $(CA_SRC) $(SIM_SRC)
+FUZZ_DEB_PACKAGES := clang libclang-rt-14-dev
+
+$(BUILD)/fuzz/%: fuzz/%.c $(FUZZ_LIB_SRC)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
+	  -Icommon/include -Ica-tools/include -Insm-sim/include -Iverifier/include \
+	  $< $(FUZZ_LIB_SRC) $(LIBS) -o $@
+
+.PHONY: fuzz
+fuzz:
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(FUZZ_DEB_PACKAGES)"
+	@$(MAKE) --no-print-directory $(FUZZ_TARGETS)
+	@for t in $(FUZZ_TARGETS); do name=$$(basename $$t); \
+	  mkdir -p $(BUILD)/fuzz/corpus/$$name; \
+	  echo "== $$name for $(FUZZ_SECONDS) s"; \
+	  $$t -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -artifact_prefix=$(BUILD)/fuzz/ \
+	    $(BUILD)/fuzz/corpus/$$name fuzz/corpus/$$name || exit 1; done
+
 # ---- benchmarks -------------------------------------------------------------------------------
 
 $(BENCHES): $(PRELOAD_SO)
