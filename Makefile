@@ -43,7 +43,9 @@ DEB_PACKAGES := gcc make libc6-dev pkg-config openssl libssl-dev libcbor-dev lib
 
 COMMON_SRC := common/reader.c common/cbor.c common/util.c common/json.c
 CA_SRC     := ca-tools/ca.c
-SIM_SRC    := nsm-sim/core.c nsm-sim/attest.c nsm-sim/options.c
+SIM_SRC    := nsm-sim/core.c nsm-sim/attest.c nsm-sim/options.c \
+              nsm-sim/transport.c nsm-sim/server.c nsm-sim/device.c nsm-sim/nsmapi.c \
+              nsm-sim/envopts.c nsm-sim/libnsm.c nsm-sim/serve.c nsm-sim/exec.c
 VERIFY_SRC := verifier/envelope.c verifier/payload.c verifier/chain.c verifier/cose.c \
               verifier/policy.c verifier/verify.c verifier/report.c verifier/aws_root.c
 
@@ -114,6 +116,50 @@ $(BUILD)/bench/%: $(call obj,bench/%.c) $(STATIC_LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(filter %.o,$^) $(STATIC_LIBS) $(ALL_LDFLAGS) $(LIBS) -o $@
 
+# ---- the simulated /dev/nsm: LD_PRELOAD shim and drop-in libnsm ----------------------------
+# Shared objects export only their interface (version scripts); libnsm.a is one relocatable
+# object with every symbol but nsm_* made local, so it clashes with nothing in the program.
+
+PRELOAD_SO := $(BUILD)/lib/libnsm-sim-preload.so
+LIBNSM_SO  := $(BUILD)/lib/libnsm.so
+LIBNSM_A   := $(BUILD)/lib/libnsm.a
+NSM_H      := $(BUILD)/include/nsm.h
+DEVNSM     := $(PRELOAD_SO) $(LIBNSM_SO) $(LIBNSM_A) $(NSM_H)
+all: $(DEVNSM)
+
+$(call obj,nsm-sim/exec.c): ALL_CFLAGS += -DNSMKIT_LIBDIR='"$(PREFIX)/lib"'
+
+$(PRELOAD_SO): $(call obj,nsm-sim/preload.c) $(STATIC_LIBS) nsm-sim/preload.map
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -shared -Wl,--version-script=nsm-sim/preload.map $(filter %.o,$^) \
+	    $(STATIC_LIBS) $(ALL_LDFLAGS) $(LIBS) -o $@
+$(LIBNSM_SO): $(call obj,nsm-sim/libnsm.c) $(STATIC_LIBS) nsm-sim/libnsm.map
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,libnsm.so -Wl,--version-script=nsm-sim/libnsm.map \
+	    $(filter %.o,$^) $(STATIC_LIBS) $(ALL_LDFLAGS) $(LIBS) -o $@
+$(LIBNSM_A): $(STATIC_LIBS) nsm-sim/libnsm.map
+	@mkdir -p $(@D) $(BUILD)/obj/libnsm
+	sed -n 's/^ *\(nsm_[a-z_]*\);.*/\1/p' nsm-sim/libnsm.map > $(BUILD)/obj/libnsm/exports
+	$(CC) -r -nostdlib $$(sed 's/^/-Wl,-u,/' $(BUILD)/obj/libnsm/exports) $(STATIC_LIBS) \
+	    -o $(BUILD)/obj/libnsm/libnsm.o
+	objcopy --keep-global-symbols=$(BUILD)/obj/libnsm/exports $(BUILD)/obj/libnsm/libnsm.o
+	rm -f $@ && ar rcs $@ $(BUILD)/obj/libnsm/libnsm.o
+$(NSM_H): nsm-sim/include/nsm.h
+	@mkdir -p $(@D)
+	cp $< $@
+
+# Programs the integration tests drive. The nsm.h clients build the way a user builds
+# against the drop-in library (only build/include and build/lib), plus our warnings.
+TEST_PROGS := $(BUILD)/tests/devnsm_client $(BUILD)/tests/blog_client \
+              $(BUILD)/tests/nsm_conformance
+$(BUILD)/tests/devnsm_client: $(call obj,tests/devnsm_client.c) $(STATIC_LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(filter %.o,$^) $(STATIC_LIBS) $(ALL_LDFLAGS) $(LIBS) -o $@
+$(BUILD)/tests/blog_client $(BUILD)/tests/nsm_conformance: $(BUILD)/tests/%: tests/%.c $(NSM_H) $(LIBNSM_SO)
+	@mkdir -p $(@D)
+	$(CC) -std=c11 $(WARNINGS) $(OPTIMISE) $(CFLAGS) -I$(BUILD)/include $< -L$(BUILD)/lib -lnsm \
+	    -Wl,-rpath,'$$ORIGIN/../lib' $(ALL_LDFLAGS) -o $@
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 # ---- packages -------------------------------------------------------------------------------
@@ -145,14 +191,14 @@ test:
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/sanitize SANITIZE=address,undefined check
 
 # Runs every test without touching packages; prints a summary and fails if any test failed.
-check: all $(UNIT_TESTS)
+check: all $(UNIT_TESTS) $(TEST_PROGS)
 	@BUILD=$(BUILD) SANITIZE='$(SANITIZE)' sh tests/run.sh $(UNIT_TESTS) $(INTEGRATION_TESTS)
 
 # ---- demo -------------------------------------------------------------------------------------
 
 demo:
 	@$(MAKE) --no-print-directory deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(BUILD)/tests/blog_client
 	@BUILD=$(BUILD) sh tests/demo.sh
 
 # ---- fuzzing ---------------------------------------------------------------------------------------
@@ -183,17 +229,23 @@ fuzz:
 
 # ---- benchmarks -------------------------------------------------------------------------------
 
+$(BENCHES): $(PRELOAD_SO)
 bench: all $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
 
 # ---- install ----------------------------------------------------------------------------------
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(PRELOAD_SO) $(LIBNSM_SO) $(DESTDIR)$(PREFIX)/lib/
+	install -m 0644 $(LIBNSM_A) $(DESTDIR)$(PREFIX)/lib/
+	install -m 0644 $(NSM_H) $(DESTDIR)$(PREFIX)/include/
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(BINS)))
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/lib/,$(notdir $(PRELOAD_SO) $(LIBNSM_SO) $(LIBNSM_A)))
+	rm -f $(DESTDIR)$(PREFIX)/include/nsm.h
 
 clean:
 	rm -rf $(BUILD)

@@ -4,14 +4,21 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "frontend.h"
 #include "nsmkit/sim.h"
 
 static const char usage_text[] =
     "usage: nsm-sim attest [state options] [--nonce HEX|@FILE] [--user-data HEX|@FILE]\n"
     "                      [--public-key HEX|@FILE] -o FILE\n"
+    "       nsm-sim serve --socket PATH [state options]\n"
+    "       nsm-sim exec [state options] [--] COMMAND [ARGS]\n"
     "\n"
     "attest  boots a simulated NSM and writes one attestation document (COSE_Sign1) to\n"
     "        FILE ('-' for standard output).\n"
+    "serve   serves one simulated NSM on a unix socket (u32 LE length || CBOR frames),\n"
+    "        shared by every client; stops on SIGINT or SIGTERM.\n"
+    "exec    runs COMMAND with a simulated /dev/nsm (LD_PRELOAD shim and a private\n"
+    "        server); exits with COMMAND's status.\n"
     "\n"
     "state options:\n"
     "  --ca DIR                  the simulated PKI (default: ${XDG_STATE_HOME:-$HOME/.local/state}\n"
@@ -230,6 +237,8 @@ typedef struct {
 
 static const command commands[] = {
     {"attest", cmd_attest},
+    {"serve", nsmsim_cmd_serve},
+    {"exec", nsmsim_cmd_exec},
 };
 
 int main(int argc, char **argv)

@@ -1,12 +1,15 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../nsm-sim/frontend.h"
 #include "nsmkit/common.h"
 
 const char *test_shared_dir(void)
@@ -89,4 +92,32 @@ void test_rmdir(const char *dir)
         closedir(d);
     }
     rmdir(dir);
+}
+
+
+void test_reexec_preloaded(char **argv, const char *const *extra_env)
+{
+    if (getenv("NSMKIT_TEST_PRELOADED"))
+        return;
+    char exe[PATH_MAX], shim[PATH_MAX + 64], value[2 * PATH_MAX + 128];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0) {
+        fprintf(stderr, "cannot find this test binary\n");
+        exit(1);
+    }
+    exe[n] = '\0';
+    snprintf(shim, sizeof(shim), "%s/../lib/libnsm-sim-preload.so", dirname(exe));
+    if (access(shim, R_OK) != 0) {
+        fprintf(stderr, "%s is missing: build it (make all) before the tests\n", shim);
+        exit(1);
+    }
+    const char *runtime = nsmsim_sanitizer_runtime();
+    snprintf(value, sizeof(value), "%s%s%s", runtime ? runtime : "", runtime ? ":" : "", shim);
+    setenv("LD_PRELOAD", value, 1);
+    setenv("NSMKIT_TEST_PRELOADED", "1", 1);
+    for (size_t i = 0; extra_env && extra_env[i]; i++)
+        putenv((char *)(uintptr_t)extra_env[i]);
+    execv("/proc/self/exe", argv);
+    fprintf(stderr, "cannot re-execute the test binary\n");
+    exit(1);
 }

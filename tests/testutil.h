@@ -32,4 +32,10 @@ uint8_t *test_hex(const char *hex, size_t *len);
 char *test_mkdtemp(void);
 void test_rmdir(const char *dir);
 
+/* Runs the test binary again with the LD_PRELOAD shim (../lib/libnsm-sim-preload.so beside
+ * the binary's directory, after the sanitizer runtime when there is one) and the given
+ * extra environment ("NAME=VALUE" strings, NULL-terminated); returns only in that second
+ * process. */
+void test_reexec_preloaded(char **argv, const char *const *extra_env);
+
 #endif
