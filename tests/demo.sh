@@ -32,10 +32,8 @@ sed 's/^/    /' "$out/blog.err"
 echo "    $(head -c 72 "$out/blog.hex")... ($(tr -d '\n' < "$out/blog.hex" | wc -c) hex digits)"
 tr -d '\r\n' < "$out/blog.hex" | xxd -r -p > "$out/blog.bin"
 VERBOSE=1 sh tests/tools/openssl-verify.sh "$out/blog.bin" "$ca/root.pem"
-if [ -x "$bin/nsm-verify" ]; then
-    echo "\$ nsm-verify --root $ca/root.pem $out/blog.bin"
-    "$bin/nsm-verify" --root "$ca/root.pem" "$out/blog.bin"
-fi
+echo "\$ nsm-verify --root $ca/root.pem $out/blog.bin"
+"$bin/nsm-verify" --root "$ca/root.pem" "$out/blog.bin"
 
 step "5. Checked with nsm-verify, pinned to the simulated root, and refused under AWS's"
 echo "\$ nsm-verify --root $ca/root.pem $out/doc.bin"

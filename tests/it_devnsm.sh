@@ -2,7 +2,7 @@
 # The simulated /dev/nsm end to end: the drop-in libnsm, the LD_PRELOAD shim (in-process
 # and against `nsm-sim serve`), `nsm-sim exec`, the socket server under misbehaving and
 # concurrent clients, and the one-line errors. Documents are checked with the openssl
-# command line alone (tests/tools/openssl-verify.sh), and with nsm-verify when it is built.
+# command line alone (tests/tools/openssl-verify.sh), and with nsm-verify.
 set -u
 BUILD=${BUILD:-build}
 bin="$BUILD/bin"
@@ -53,13 +53,10 @@ verify() {
     for f in "$@"; do
         grep -qx "$f" "$work/split/fields.txt" || fail "$name: $f not in $(tr '\n' ' ' < "$work/split/fields.txt" | cut -c1-300)"
     done
-    if [ -x "$bin/nsm-verify" ]; then
-        "$bin/nsm-verify" --root "$root" "$doc" > "$work/nv.out" 2>&1 &&
-            ok "$name verifies with nsm-verify" || fail "$name: nsm-verify: $(tail -n 2 "$work/nv.out")"
-    fi
+    "$bin/nsm-verify" --root "$root" "$doc" > "$work/nv.out" 2>&1 &&
+        ok "$name verifies with nsm-verify" || fail "$name: nsm-verify: $(tail -n 2 "$work/nv.out")"
     ok "$name verifies with openssl (chain and ES384 signature)"
 }
-[ -x "$bin/nsm-verify" ] || echo "SKIP: nsm-verify checks: $bin/nsm-verify is not built on this branch"
 
 hexdoc() { tr -d '\r\n' < "$1" | xxd -r -p > "$2"; }
 
