@@ -222,6 +222,8 @@ static void strict_profile_refuses_what_real_documents_carry(void **state)
         {"anjuna_sample_prod_doc.bin", NSMV_ERR_PAYLOAD_NULL_FIELD},      /* null fields */
         {"anjuna_attester_sample_attestation_doc_full.bin", NSMV_OK},     /* all present */
     };
+    if (!test_shared_dir()) /* before anything is allocated: a skip leaves the function */
+        test_skip("../shared/vectors/real not present: real documents not checked under strict");
     nsmv_verifier *aws = vfx_aws_verifier(true);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         size_t len;
