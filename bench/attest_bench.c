@@ -15,6 +15,9 @@
 #include <openssl/evp.h>
 
 #include "nsmkit/sim.h"
+#include "nsmkit/error.h"
+#include "nsmkit/buf.h"
+#include "nsmkit/cbor_head.h"
 
 #define ROUNDS 5
 #define ROUND_SECONDS 1.0

@@ -28,6 +28,7 @@
 #include <openssl/evp.h>
 
 #include "../nsm-sim/frontend.h"
+#include "nsmkit/error.h"
 
 #define DESCRIBE_COUNT 10000
 #define ATTEST_COUNT 150

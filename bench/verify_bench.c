@@ -19,6 +19,8 @@
 #include "nsmkit/ca.h"
 #include "nsmkit/sim.h"
 #include "nsmkit/verify.h"
+#include "nsmkit/error.h"
+#include "nsmkit/buf.h"
 
 #define BENCH_TOTAL_S 6.0
 

@@ -34,6 +34,10 @@
 #include <openssl/x509v3.h>
 
 #include "nsmkit/ca.h"
+#include "nsmkit/error.h"
+#include "nsmkit/bytes.h"
+#include "nsmkit/hex.h"
+#include "nsmkit/file.h"
 
 #define CA_FILE_MAX (64 * 1024)
 #define HOUR_S 3600ull

@@ -8,6 +8,8 @@
 #include <openssl/x509.h>
 
 #include "nsmkit/ca.h"
+#include "nsmkit/error.h"
+#include "nsmkit/hex.h"
 
 static const char usage_text[] =
     "usage: nsm-ca init DIR [--region R] [--intermediates N] [--time UNIX_S]\n"

@@ -1,7 +1,10 @@
 /* CBOR heads, encoding helpers, and the bounded pre-pass in front of libcbor. */
 #include <string.h>
 
-#include "nsmkit/common.h"
+#include "nsmkit/reader.h"
+#include "nsmkit/buf.h"
+#include "nsmkit/cbor_head.h"
+#include "nsmkit/cbor.h"
 
 bool nsmkit_cbor_read_head(nsmkit_reader *r, nsmkit_cbor_head *head)
 {

@@ -3,7 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nsmkit/common.h"
+#include "nsmkit/error.h"
+#include "nsmkit/json.h"
 
 #define JSON_MAX_DEPTH 32
 #define JSON_MAX_STRING 4096

@@ -2,7 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nsmkit/common.h"
+#include "nsmkit/reader.h"
+#include "nsmkit/buf.h"
 
 void nsmkit_reader_init(nsmkit_reader *r, const uint8_t *buf, size_t len)
 {

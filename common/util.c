@@ -8,7 +8,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "nsmkit/common.h"
+#include "nsmkit/error.h"
+#include "nsmkit/bytes.h"
+#include "nsmkit/hex.h"
+#include "nsmkit/file.h"
 
 int nsmkit_fail(nsmkit_error *e, const char *fmt, ...)
 {

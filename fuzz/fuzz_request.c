@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "nsmkit/sim.h"
+#include "nsmkit/error.h"
+#include "nsmkit/cbor.h"
 
 static nsmsim *sim;
 static uint8_t counter;

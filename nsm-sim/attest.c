@@ -14,6 +14,8 @@
 #include <openssl/evp.h>
 
 #include "nsmkit/sim.h"
+#include "nsmkit/buf.h"
+#include "nsmkit/cbor_head.h"
 
 const uint8_t nsmsim_protected_es384[4] = {0xa1, 0x01, 0x38, 0x22};
 

@@ -23,6 +23,12 @@
 #include <openssl/rand.h>
 
 #include "nsmkit/sim.h"
+#include "nsmkit/error.h"
+#include "nsmkit/bytes.h"
+#include "nsmkit/buf.h"
+#include "nsmkit/cbor_head.h"
+#include "nsmkit/cbor.h"
+#include "nsmkit/hex.h"
 
 /* Simulated device version reported by DescribeNSM. */
 #define NSMSIM_VERSION_MAJOR 1

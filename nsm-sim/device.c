@@ -13,13 +13,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "frontend.h"
+#include "device.h"
 
 #define DEVFD_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
 /* "NSM\1" and "NSM\2" as sizes: unlikely for a sealed memfd that is not ours. */
@@ -123,7 +124,22 @@ int nsmsim_user_write(uint64_t dst_addr, const void *src, size_t n)
     return vm_copy((void *)(uintptr_t)src, dst_addr, n, true);
 }
 
-int nsmsim_device_ioctl_raw(nsmsim_handler_fn handler, void *ctx, uint64_t argp)
+static int self_read(void *ctx, void *dst, uint64_t addr, size_t n)
+{
+    (void)ctx;
+    return nsmsim_user_read(dst, addr, n);
+}
+
+static int self_write(void *ctx, uint64_t addr, const void *src, size_t n)
+{
+    (void)ctx;
+    return nsmsim_user_write(addr, src, n);
+}
+
+const nsmsim_copier nsmsim_self_copier = {.read = self_read, .write = self_write, .ctx = NULL};
+
+int nsmsim_device_ioctl_raw(const nsmsim_copier *copier, uint64_t argp,
+                            nsmsim_handler_fn handler, void *handler_ctx)
 {
     struct nsm_raw raw;
     uint8_t req[NSM_REQUEST_MAX_SIZE];
@@ -131,24 +147,23 @@ int nsmsim_device_ioctl_raw(nsmsim_handler_fn handler, void *ctx, uint64_t argp)
     size_t resp_len = 0;
 
     /* The order of the driver: the argument, the size check, the request, the device,
-     * the response, the argument back. A bad response pointer therefore fails after the
-     * request took effect, as it does on the real device. */
-    if (nsmsim_user_read(&raw, argp, sizeof(raw)) != 0)
+     * the response, the argument back. */
+    if (copier->read(copier->ctx, &raw, argp, sizeof(raw)) != 0)
         return EFAULT;
     if (raw.request.len > NSM_REQUEST_MAX_SIZE)
         return EMSGSIZE;
-    if (nsmsim_user_read(req, raw.request.addr, (size_t)raw.request.len) != 0)
+    if (copier->read(copier->ctx, req, raw.request.addr, (size_t)raw.request.len) != 0)
         return EFAULT;
-    int err = handler(ctx, req, (size_t)raw.request.len, resp, &resp_len);
+    int err = handler(handler_ctx, req, (size_t)raw.request.len, resp, &resp_len);
     if (err != 0)
         return err;
     if (resp_len > NSM_RESPONSE_MAX_SIZE)
         return EIO;
     if (raw.response.len > resp_len)
         raw.response.len = resp_len;
-    if (nsmsim_user_write(raw.response.addr, resp, (size_t)raw.response.len) != 0)
+    if (copier->write(copier->ctx, raw.response.addr, resp, (size_t)raw.response.len) != 0)
         return EFAULT;
-    if (nsmsim_user_write(argp, &raw, sizeof(raw)) != 0)
+    if (copier->write(copier->ctx, argp, &raw, sizeof(raw)) != 0)
         return EFAULT;
     return 0;
 }

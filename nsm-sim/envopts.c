@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "frontend.h"
+#include "nsmkit/error.h"
 
 bool nsmsim_env_flag(const char *name)
 {

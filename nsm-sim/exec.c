@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "frontend.h"
+#include "nsmkit/error.h"
 
 #ifndef NSMKIT_LIBDIR
 #define NSMKIT_LIBDIR "/usr/local/lib"

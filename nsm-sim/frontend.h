@@ -24,7 +24,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "device.h"
 #include "nsmkit/sim.h"
+#include "nsmkit/buf.h"
+#include "nsmkit/cbor.h"
 
 /* ---- logging --------------------------------------------------------------------------- */
 
@@ -33,13 +36,7 @@
 void nsmsim_log_line(const char *prefix, const char *fmt, ...) NSMKIT_PRINTF(2, 3);
 void nsmsim_log_vline(const char *prefix, const char *fmt, va_list ap);
 
-/* ---- handlers ------------------------------------------------------------------------ */
-
-/* Answers one raw request. Returns 0 with a response in resp (at most
- * NSM_RESPONSE_MAX_SIZE bytes), or an errno value when no response exists (the device is
- * unreachable, timed out, ...): that errno is what the ioctl fails with. */
-typedef int (*nsmsim_handler_fn)(void *ctx, const uint8_t *req, size_t req_len,
-                                 uint8_t resp[NSM_RESPONSE_MAX_SIZE], size_t *resp_len);
+/* ---- handlers: nsmsim_handler_fn is in device.h ----------------------------------- */
 
 /* nsmsim_handle as a handler (ctx is the nsmsim). */
 int nsmsim_core_handler(void *ctx, const uint8_t *req, size_t req_len,
@@ -129,32 +126,6 @@ int nsmsim_server_run(nsmsim_server *server, int stop_fd, nsmkit_error *e) NSMKI
 nsmsim_server_stats nsmsim_server_get_stats(const nsmsim_server *server);
 /* Closes every client and the listening socket, and removes the socket file. */
 void nsmsim_server_close(nsmsim_server *server);
-
-/* ---- the device ------------------------------------------------------------------------ */
-
-/* The descriptor an emulated open("/dev/nsm") returns: a sealed, empty memfd whose
- * identity lives in the kernel object, so close, dup*, fcntl(F_DUPFD*), fork, exec and
- * poll behave like a real descriptor with no bookkeeping. */
-typedef enum {
-    NSMSIM_DEVFD_NONE = 0,
-    NSMSIM_DEVFD_SHIM = 1,   /* opened through the LD_PRELOAD shim */
-    NSMSIM_DEVFD_LIBNSM = 2, /* the drop-in libnsm's in-process device */
-} nsmsim_devfd_kind;
-
-/* open_flags: O_CLOEXEC is honoured. Returns the descriptor or -1 with errno. */
-int nsmsim_devfd_create(nsmsim_devfd_kind kind, int open_flags);
-/* Preserves errno. */
-nsmsim_devfd_kind nsmsim_devfd_kind_of(int fd);
-
-/* Copies between this process's memory and an address the caller vouched for, without
- * faulting: 0 or EFAULT. */
-int nsmsim_user_read(void *dst, uint64_t src_addr, size_t n);
-int nsmsim_user_write(uint64_t dst_addr, const void *src, size_t n);
-
-/* The driver's NSM_IOCTL_RAW on a struct nsm_raw at argp in this process: request over
- * NSM_REQUEST_MAX_SIZE -> EMSGSIZE, bad pointers -> EFAULT, the response truncated to
- * response.len and the bytes copied written back to response.len. Returns 0 or errno. */
-int nsmsim_device_ioctl_raw(nsmsim_handler_fn handler, void *ctx, uint64_t argp);
 
 /* ---- the official library's requests and responses ------------------------------------- */
 

@@ -20,6 +20,8 @@
 
 #include "frontend.h"
 #include "nsm.h"
+#include "nsmkit/error.h"
+#include "nsmkit/buf.h"
 
 _Static_assert(sizeof(ErrorCode) == 4 && sizeof(Digest) == 4, "C enums are int-sized");
 _Static_assert(ERROR_CODE_INTERNAL_ERROR == (int)NSMSIM_INTERNAL_ERROR &&

@@ -6,6 +6,12 @@
 
 #include "frontend.h"
 #include "nsmkit/sim.h"
+#include "nsmkit/error.h"
+#include "nsmkit/buf.h"
+#include "nsmkit/cbor_head.h"
+#include "nsmkit/cbor.h"
+#include "nsmkit/hex.h"
+#include "nsmkit/file.h"
 
 static const char usage_text[] =
     "usage: nsm-sim attest [state options] [--nonce HEX|@FILE] [--user-data HEX|@FILE]\n"

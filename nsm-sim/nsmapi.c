@@ -7,6 +7,9 @@
 #include <string.h>
 
 #include "frontend.h"
+#include "nsmkit/buf.h"
+#include "nsmkit/cbor_head.h"
+#include "nsmkit/cbor.h"
 
 /* ---- requests ------------------------------------------------------------------------- */
 

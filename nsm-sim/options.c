@@ -3,6 +3,10 @@
 #include <string.h>
 
 #include "nsmkit/sim.h"
+#include "nsmkit/error.h"
+#include "nsmkit/hex.h"
+#include "nsmkit/json.h"
+#include "nsmkit/file.h"
 
 #define MEASUREMENTS_FILE_MAX (64 * 1024)
 

@@ -41,6 +41,8 @@
 #include <unistd.h>
 
 #include "frontend.h"
+#include "nsmkit/error.h"
+#include "nsmkit/hex.h"
 
 #define LOG_PREFIX "nsm-sim-preload"
 #define DEV_NSM "/dev/nsm"
@@ -356,9 +358,10 @@ static int device_ioctl(int fd, unsigned int request, void *arg)
         errno = EIO;
         return -1;
     }
-    int err = use_remote ? nsmsim_device_ioctl_raw(nsmsim_remote_handler, &remote,
-                                                   (uint64_t)(uintptr_t)arg)
-                         : nsmsim_device_ioctl_raw(core_call, core, (uint64_t)(uintptr_t)arg);
+    uint64_t argp = (uint64_t)(uintptr_t)arg;
+    int err = use_remote
+                  ? nsmsim_device_ioctl_raw(&nsmsim_self_copier, argp, nsmsim_remote_handler, &remote)
+                  : nsmsim_device_ioctl_raw(&nsmsim_self_copier, argp, core_call, core);
     if (trace) {
         struct nsm_raw raw;
         if (err == 0 && nsmsim_user_read(&raw, (uint64_t)(uintptr_t)arg, sizeof(raw)) == 0)

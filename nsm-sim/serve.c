@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "frontend.h"
+#include "nsmkit/error.h"
 
 static const char serve_usage[] =
     "usage: nsm-sim serve --socket PATH [--ca DIR] [--time UNIX_MS] [--pcr I=HEX]...\n"

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "frontend.h"
+#include "nsmkit/error.h"
 
 typedef struct {
     int fd;

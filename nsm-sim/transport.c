@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "frontend.h"
+#include "nsmkit/error.h"
 
 void nsmsim_frame_header_encode(uint8_t out[NSMSIM_FRAME_HEADER_LEN], uint32_t len)
 {

@@ -39,6 +39,8 @@
 #include <openssl/evp.h>
 
 #include "nsmkit/sim.h"
+#include "nsmkit/buf.h"
+#include "nsmkit/cbor_head.h"
 
 static int failures;
 static int checks;

@@ -9,6 +9,9 @@
 
 #include "nsmkit/sim.h"
 #include "testutil.h"
+#include "nsmkit/buf.h"
+#include "nsmkit/cbor.h"
+#include "nsmkit/hex.h"
 
 #define T0 1790000000ull
 

@@ -13,6 +13,8 @@
 
 #include "nsmkit/ca.h"
 #include "testutil.h"
+#include "nsmkit/error.h"
+#include "nsmkit/file.h"
 
 #define T0 1790000000ull /* creation time of the test PKI */
 #define HOUR 3600ull

@@ -2,7 +2,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nsmkit/common.h"
+#include "nsmkit/reader.h"
+#include "nsmkit/buf.h"
+#include "nsmkit/cbor_head.h"
+#include "nsmkit/cbor.h"
+#include "nsmkit/hex.h"
 #include "testutil.h"
 
 static const nsmkit_cbor_limits strict_limits = {

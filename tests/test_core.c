@@ -9,6 +9,11 @@
 
 #include "nsmkit/sim.h"
 #include "testutil.h"
+#include "nsmkit/error.h"
+#include "nsmkit/buf.h"
+#include "nsmkit/cbor_head.h"
+#include "nsmkit/cbor.h"
+#include "nsmkit/hex.h"
 
 #define FIXED_TIME_MS 1790000000123ull
 

@@ -102,7 +102,7 @@ static int scripted(void *ctx, const uint8_t *req, size_t req_len,
 
 static int ioctl_raw(struct nsm_raw *r)
 {
-    return nsmsim_device_ioctl_raw(scripted, NULL, (uintptr_t)r);
+    return nsmsim_device_ioctl_raw(&nsmsim_self_copier, (uintptr_t)r, scripted, NULL);
 }
 
 static void driver_semantics(void **state)
@@ -142,8 +142,8 @@ static void driver_semantics(void **state)
     assert_int_equal(calls, before);
 
     /* bad pointers */
-    assert_int_equal(nsmsim_device_ioctl_raw(scripted, NULL, 0), EFAULT);
-    assert_int_equal(nsmsim_device_ioctl_raw(scripted, NULL, 8), EFAULT);
+    assert_int_equal(nsmsim_device_ioctl_raw(&nsmsim_self_copier, 0, scripted, NULL), EFAULT);
+    assert_int_equal(nsmsim_device_ioctl_raw(&nsmsim_self_copier, 8, scripted, NULL), EFAULT);
     r.request = (struct nsm_iovec){16, 4};
     assert_int_equal(ioctl_raw(&r), EFAULT);
     assert_int_equal(calls, before);
@@ -173,12 +173,115 @@ static void driver_semantics(void **state)
     script_len = 100;
 }
 
+/* An in-memory copier over a fake address space (one buffer at address BASE) that fails
+ * the copy with a chosen number and records the order of every copy, so the seam's rules
+ * can be checked without any real pointer. */
+#define FAKE_BASE 0x10000u
+typedef struct {
+    uint8_t mem[0x8000];
+    int fail_at;      /* 1-based number of the copy that fails; 0: none */
+    int copies;
+    char order[16];   /* 'r' / 'w' for each copy, in order */
+} fake_space;
+
+/* Counts the copy and returns where addr..addr+n lies in the fake space, or NULL when
+ * this copy is the one to fail or the range is outside the space. */
+static uint8_t *fake_locate(fake_space *f, uint64_t addr, size_t n, char kind)
+{
+    int number = ++f->copies;
+    if ((size_t)number < sizeof(f->order))
+        f->order[number - 1] = kind;
+    if (number == f->fail_at)
+        return NULL;
+    if (addr < FAKE_BASE || addr - FAKE_BASE > sizeof(f->mem) ||
+        n > sizeof(f->mem) - (addr - FAKE_BASE))
+        return NULL;
+    return f->mem + (addr - FAKE_BASE);
+}
+
+static int fake_read(void *ctx, void *dst, uint64_t addr, size_t n)
+{
+    uint8_t *at = fake_locate(ctx, addr, n, 'r');
+    if (!at)
+        return EFAULT;
+    memcpy(dst, at, n);
+    return 0;
+}
+
+static int fake_write(void *ctx, uint64_t addr, const void *src, size_t n)
+{
+    uint8_t *at = fake_locate(ctx, addr, n, 'w');
+    if (!at)
+        return EFAULT;
+    memcpy(at, src, n);
+    return 0;
+}
+
+static void fake_setup(fake_space *f, uint64_t resp_cap)
+{
+    memset(f, 0, sizeof(*f));
+    struct nsm_raw raw = {{FAKE_BASE + 0x100, 7}, {FAKE_BASE + 0x2000, resp_cap}};
+    memcpy(f->mem, &raw, sizeof(raw));
+    memset(f->mem + 0x100, 0x42, 7);
+}
+
+static void seam_with_failing_copier(void **state)
+{
+    (void)state;
+    fake_space f;
+    nsmsim_copier copier = {.read = fake_read, .write = fake_write, .ctx = &f};
+    struct nsm_raw raw;
+
+    /* the whole order: argument, request, response, argument back */
+    fake_setup(&f, 0x3000);
+    calls = 0;
+    assert_int_equal(nsmsim_device_ioctl_raw(&copier, FAKE_BASE, scripted, NULL), 0);
+    assert_string_equal(f.order, "rrww");
+    assert_int_equal(seen_len, 7);
+    assert_int_equal(seen[6], 0x42);
+    memcpy(&raw, f.mem, sizeof(raw));
+    assert_int_equal(raw.response.len, 100);
+    assert_int_equal(f.mem[0x2000 + 99], 99);
+
+    /* each copy failing in turn: EFAULT; the device runs only when both reads worked, and
+     * the argument is written back only when everything else worked */
+    for (int k = 1; k <= 4; k++) {
+        fake_setup(&f, 0x3000);
+        f.fail_at = k;
+        calls = 0;
+        assert_int_equal(nsmsim_device_ioctl_raw(&copier, FAKE_BASE, scripted, NULL), EFAULT);
+        assert_int_equal(calls, k <= 2 ? 0 : 1);
+        assert_int_equal(f.copies, k);
+        memcpy(&raw, f.mem, sizeof(raw));
+        assert_int_equal(raw.response.len, 0x3000);
+    }
+
+    /* EMSGSIZE is decided on the argument alone: no request copy, no device */
+    fake_setup(&f, 0x3000);
+    memcpy(&raw, f.mem, sizeof(raw));
+    raw.request.len = NSM_REQUEST_MAX_SIZE + 1;
+    memcpy(f.mem, &raw, sizeof(raw));
+    calls = 0;
+    assert_int_equal(nsmsim_device_ioctl_raw(&copier, FAKE_BASE, scripted, NULL), EMSGSIZE);
+    assert_int_equal(f.copies, 1);
+    assert_int_equal(calls, 0);
+
+    /* truncation: a capacity of 3 copies 3 bytes and says so */
+    fake_setup(&f, 3);
+    f.mem[0x2000 + 3] = 0xee;
+    assert_int_equal(nsmsim_device_ioctl_raw(&copier, FAKE_BASE, scripted, NULL), 0);
+    memcpy(&raw, f.mem, sizeof(raw));
+    assert_int_equal(raw.response.len, 3);
+    assert_int_equal(f.mem[0x2000 + 3], 0xee);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(descriptor_identity),
         cmocka_unit_test(user_copies),
         cmocka_unit_test(driver_semantics),
+        cmocka_unit_test(seam_with_failing_copier),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

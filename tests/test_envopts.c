@@ -4,6 +4,7 @@
 
 #include "../nsm-sim/frontend.h"
 #include "testutil.h"
+#include "nsmkit/error.h"
 
 static const char *const variables[] = {"NSM_SIM_CA", "NSM_SIM_TIME", "NSM_SIM_PCR",
                                         "NSM_SIM_MEASUREMENTS", "NSM_SIM_DEBUG_MODE",

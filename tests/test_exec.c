@@ -7,6 +7,7 @@
 
 #include "../nsm-sim/frontend.h"
 #include "testutil.h"
+#include "nsmkit/error.h"
 
 static char *ca_dir;
 

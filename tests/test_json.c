@@ -1,8 +1,10 @@
 /* The JSON walker used for nitro-cli measurement files. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "nsmkit/common.h"
+#include "nsmkit/error.h"
+#include "nsmkit/json.h"
 #include "testutil.h"
 
 typedef struct {

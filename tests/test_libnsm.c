@@ -14,6 +14,7 @@
 #include "../nsm-sim/frontend.h"
 #include "nsm.h"
 #include "testutil.h"
+#include "nsmkit/error.h"
 
 /* ---- without a device: the in-process NSM ----------------------------------------------- */
 

@@ -5,6 +5,7 @@
 
 #include "../nsm-sim/frontend.h"
 #include "testutil.h"
+#include "nsmkit/buf.h"
 
 static void assert_encoded(nsmkit_buf *b, const char *hex)
 {

@@ -5,6 +5,8 @@
 
 #include "nsmkit/sim.h"
 #include "testutil.h"
+#include "nsmkit/error.h"
+#include "nsmkit/file.h"
 
 static char pcr_hex[97];
 

@@ -15,6 +15,7 @@
 
 #include "../nsm-sim/frontend.h"
 #include "testutil.h"
+#include "nsmkit/error.h"
 
 /* The _FORTIFY_SOURCE entry points, called directly so that every build exercises them. */
 int __open_2(const char *path, int flags);

@@ -2,7 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nsmkit/common.h"
+#include "nsmkit/reader.h"
+#include "nsmkit/buf.h"
 #include "testutil.h"
 
 static void reads_in_order_and_finishes(void **state)

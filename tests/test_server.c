@@ -12,6 +12,8 @@
 
 #include "../nsm-sim/frontend.h"
 #include "testutil.h"
+#include "nsmkit/error.h"
+#include "nsmkit/file.h"
 
 /* Answers "echo:" + the request; a request starting with 0xee makes the handler fail. */
 static int echo(void *ctx, const uint8_t *req, size_t req_len, uint8_t resp[NSM_RESPONSE_MAX_SIZE],

@@ -15,6 +15,7 @@
 
 #include "../nsm-sim/frontend.h"
 #include "testutil.h"
+#include "nsmkit/error.h"
 
 static void headers_are_little_endian(void **state)
 {

@@ -1,11 +1,14 @@
 /* Errors, hex, files and number parsing. */
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "nsmkit/common.h"
+#include "nsmkit/error.h"
+#include "nsmkit/hex.h"
+#include "nsmkit/file.h"
 #include "testutil.h"
 
 static void hex_round_trip_and_errors(void **state)

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "verify_fixture.h"
+#include "nsmkit/buf.h"
 
 /* ---- the code table ---------------------------------------------------------------------------- */
 

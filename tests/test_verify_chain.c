@@ -13,6 +13,8 @@
 #include <openssl/pem.h>
 
 #include "verify_fixture.h"
+#include "nsmkit/buf.h"
+#include "nsmkit/hex.h"
 
 #define LEAF_NB (VFX_ISSUE_S - NSMCA_LEAF_BACKDATE_S)
 #define LEAF_NA (VFX_ISSUE_S + NSMCA_LEAF_LIFETIME_S)

@@ -8,6 +8,8 @@
 #include <openssl/bn.h>
 
 #include "verify_fixture.h"
+#include "nsmkit/error.h"
+#include "nsmkit/buf.h"
 
 /* The order of the P-384 group. */
 static const char p384_n[] = "ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf"

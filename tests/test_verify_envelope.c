@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "verify_fixture.h"
+#include "nsmkit/buf.h"
+#include "nsmkit/cbor_head.h"
 
 /* Parts of an envelope as hex; NULL takes the part of a valid signed document. */
 typedef struct {

@@ -8,6 +8,9 @@
 #include <string.h>
 
 #include "verify_fixture.h"
+#include "nsmkit/buf.h"
+#include "nsmkit/cbor_head.h"
+#include "nsmkit/cbor.h"
 
 static uint8_t filler[2048];
 

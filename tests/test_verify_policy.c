@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "verify_fixture.h"
+#include "nsmkit/buf.h"
 
 static nsmv_expected_pcr expect_pcr(const vfx *fx, unsigned index)
 {

@@ -7,6 +7,9 @@
 #include <string.h>
 
 #include "verify_fixture.h"
+#include "nsmkit/error.h"
+#include "nsmkit/buf.h"
+#include "nsmkit/json.h"
 
 typedef struct {
     char *text;

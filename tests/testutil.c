@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include "../nsm-sim/frontend.h"
-#include "nsmkit/common.h"
+#include "nsmkit/error.h"
+#include "nsmkit/hex.h"
+#include "nsmkit/file.h"
 
 const char *test_shared_dir(void)
 {

@@ -1,5 +1,9 @@
 /* The verifier tests' fixture (see verify_fixture.h). */
 #include "verify_fixture.h"
+#include "nsmkit/error.h"
+#include "nsmkit/reader.h"
+#include "nsmkit/buf.h"
+#include "nsmkit/cbor_head.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -11,7 +11,7 @@
 #include <openssl/x509.h>
 
 #include "nsmkit/ca.h"
-#include "nsmkit/common.h"
+#include "nsmkit/buf.h"
 #include "nsmkit/sim.h"
 #include "nsmkit/verify.h"
 #include "testutil.h"

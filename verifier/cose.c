@@ -14,6 +14,8 @@
 #include <openssl/err.h>
 
 #include "internal.h"
+#include "nsmkit/buf.h"
+#include "nsmkit/cbor_head.h"
 
 /* The order n of the P-384 group, big-endian. */
 static const uint8_t p384_order[48] = {

@@ -16,6 +16,9 @@
 #include <string.h>
 
 #include "internal.h"
+#include "nsmkit/reader.h"
+#include "nsmkit/cbor_head.h"
+#include "nsmkit/cbor.h"
 
 static const uint8_t protected_es384[4] = {0xa1, 0x01, 0x38, 0x22};
 

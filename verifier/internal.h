@@ -13,7 +13,8 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "nsmkit/common.h"
+#include "nsmkit/error.h"
+#include "nsmkit/cbor.h"
 #include "nsmkit/verify.h"
 
 #define NSMV_COSE_ALG_ES384 (-35)

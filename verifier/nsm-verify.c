@@ -12,7 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "nsmkit/common.h"
+#include "nsmkit/error.h"
+#include "nsmkit/hex.h"
 #include "nsmkit/verify.h"
 
 #define EXIT_INVALID 1

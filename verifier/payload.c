@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "nsmkit/cbor.h"
 
 /* Items in the largest valid payload: map + 10 keys + values + 32 PCR pairs + cabundle. */
 #define PAYLOAD_MAX_ITEMS 256

@@ -10,6 +10,7 @@
 #include <openssl/x509v3.h>
 
 #include "internal.h"
+#include "nsmkit/hex.h"
 
 static const char *outcome_name(nsmv_outcome o)
 {

@@ -13,6 +13,8 @@
 #include <openssl/x509v3.h>
 
 #include "internal.h"
+#include "nsmkit/error.h"
+#include "nsmkit/file.h"
 
 /* ---- codes ------------------------------------------------------------------------------------ */
 

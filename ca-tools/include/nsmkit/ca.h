@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "nsmkit/common.h"
+#include "nsmkit/error.h"
 
 #define NSMCA_MAX_TIERS 3
 #define NSMCA_DEFAULT_REGION "us-east-1"

@@ -18,26 +18,10 @@
 #include <stdint.h>
 
 #include "nsmkit/ca.h"
-#include "nsmkit/common.h"
+#include "nsmkit/error.h"
+#include "nsmkit/buf.h"
 
-/* ---- the /dev/nsm ABI (Linux uapi linux/nsm.h, byte-identical layout) ------------------ */
-
-#define NSM_MAGIC 0x0A
-#define NSM_REQUEST_MAX_SIZE 0x1000
-#define NSM_RESPONSE_MAX_SIZE 0x3000
-
-struct nsm_iovec {
-    uint64_t addr; /* user address */
-    uint64_t len;
-};
-
-struct nsm_raw {
-    struct nsm_iovec request;
-    struct nsm_iovec response; /* response.len: capacity in, bytes written out */
-};
-
-/* _IOWR(NSM_MAGIC, 0x0, struct nsm_raw) spelled out, checked against _IOWR in the tests. */
-#define NSM_IOCTL_RAW 0xC0200A00u
+#include "nsmkit/nsm_abi.h"
 
 /* ---- the NSM error codes (wire names and the official C ABI values) -------------------- */
 
