@@ -37,7 +37,7 @@ ALL_LDFLAGS = $(NSM_LDFLAGS) $(LDFLAGS)
 
 # Debian packages: what building and testing needs.
 DEB_PACKAGES := gcc make libc6-dev pkg-config openssl libssl-dev libcbor-dev libcmocka-dev \
-                libfuse3-dev xxd
+                libfuse3-dev xxd valgrind
 
 # ---- components -------------------------------------------------------------------------
 
@@ -191,7 +191,7 @@ test:
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/sanitize SANITIZE=address,undefined check
 
 # Runs every test without touching packages; prints a summary and fails if any test failed.
-check: all $(UNIT_TESTS) $(TEST_PROGS)
+check: all $(UNIT_TESTS) $(TEST_PROGS) $(FUZZ_REPLAYS)
 	@BUILD=$(BUILD) SANITIZE='$(SANITIZE)' sh tests/run.sh $(UNIT_TESTS) $(INTEGRATION_TESTS)
 
 # ---- demo -------------------------------------------------------------------------------------
@@ -203,29 +203,77 @@ demo:
 
 # ---- fuzzing ---------------------------------------------------------------------------------------
 
-# libFuzzer targets (fuzz/fuzz_*.c) built with clang, ASan and UBSan; each runs FUZZ_SECONDS
-# from its seed corpus (fuzz/corpus/<target>/, new finds kept in $(BUILD)/fuzz/corpus/).
+# libFuzzer targets: fuzz/fuzz_*.c, with the fixture and checks they share (fuzz/README.md).
+#
+#   make fuzz         builds every target with clang, the project's flags, ASan+UBSan and
+#                     $(LIB_FUZZING_ENGINE), into $(BUILD)/fuzz/bin/
+#   make fuzz-smoke   builds, then runs each target for FUZZ_SECONDS from its seeds
+#   make fuzz-targets the targets with whatever CC/CFLAGS/BUILD are given (what
+#                     .clusterfuzzlite/build.sh calls with the builder's $CC and $CFLAGS)
+#
+# `make check` replays fuzz/regressions/ and the seed corpora through every target built by
+# the project's own compiler with a small main() (fuzz/replay.c): no clang needed.
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
-FUZZ_LIB_SRC := $(COMMON_SRC) $(CA_SRC) $(SIM_SRC)
+FUZZ_SANITIZE ?= address,undefined
+FUZZ_CFLAGS ?= -g -fsanitize=fuzzer-no-link
+LIB_FUZZING_ENGINE ?= -fsanitize=fuzzer
+FUZZ_LINK ?= $(CC)
 FUZZ_DEB_PACKAGES := clang libclang-rt-14-dev
 
-$(BUILD)/fuzz/%: fuzz/%.c $(FUZZ_LIB_SRC)
-	@mkdir -p $(@D)
-	$(FUZZ_CC) -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
-	  -Icommon/include -Ica-tools/include -Insm-sim/include -Iverifier/include \
-	  $< $(FUZZ_LIB_SRC) $(LIBS) -o $@
+FUZZ_NAMES := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_PKI_FILES := $(sort $(wildcard fuzz/pki/*.conf fuzz/pki/*.pem fuzz/pki/*.key))
+FUZZ_EMBED := $(BUILD)/gen/fuzz/pki_embed.c
+FUZZ_SUPPORT_OBJ := $(call obj,fuzz/fixture.c fuzz/verify_target.c fuzz/request_check.c) \
+                    $(BUILD)/obj/gen/fuzz/pki_embed.o
+FUZZ_BINS := $(addprefix $(BUILD)/fuzz/bin/,$(FUZZ_NAMES))
+FUZZ_REPLAYS := $(addprefix $(BUILD)/fuzz/replay/,$(FUZZ_NAMES))
 
-.PHONY: fuzz
+$(FUZZ_EMBED): fuzz/gen-embed.sh $(FUZZ_PKI_FILES)
+	@mkdir -p $(@D)
+	sh fuzz/gen-embed.sh $(FUZZ_PKI_FILES) > $@.tmp && mv $@.tmp $@
+$(BUILD)/obj/gen/fuzz/pki_embed.o: $(FUZZ_EMBED) $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Ifuzz -c $< -o $@
+
+# The structure-aware target alone carries the document mutator (its hooks replace
+# libFuzzer's mutations).
+$(BUILD)/fuzz/bin/fuzz_verify_structured $(BUILD)/fuzz/replay/fuzz_verify_structured: \
+    $(call obj,fuzz/doc_mutator.c)
+$(BUILD)/fuzz/bin/%: $(call obj,fuzz/%.c) $(FUZZ_SUPPORT_OBJ) $(STATIC_LIBS)
+	@mkdir -p $(@D)
+	$(FUZZ_LINK) $(ALL_CFLAGS) $(filter %.o,$^) $(STATIC_LIBS) $(LIB_FUZZING_ENGINE) \
+	    $(ALL_LDFLAGS) $(LIBS) -o $@
+$(BUILD)/fuzz/replay/%: $(call obj,fuzz/%.c) $(call obj,fuzz/replay.c) $(FUZZ_SUPPORT_OBJ) \
+    $(STATIC_LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(filter %.o,$^) $(STATIC_LIBS) $(ALL_LDFLAGS) $(LIBS) -o $@
+
+.PHONY: fuzz fuzz-targets fuzz-smoke
+fuzz-targets: $(FUZZ_BINS)
+
+FUZZ_BUILD = $(BUILD)/fuzz-build
 fuzz:
 	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(FUZZ_DEB_PACKAGES)"
-	@$(MAKE) --no-print-directory $(FUZZ_TARGETS)
-	@for t in $(FUZZ_TARGETS); do name=$$(basename $$t); \
-	  mkdir -p $(BUILD)/fuzz/corpus/$$name; \
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) SANITIZE=$(FUZZ_SANITIZE) \
+	    CFLAGS="$(FUZZ_CFLAGS)" LIB_FUZZING_ENGINE="$(LIB_FUZZING_ENGINE)" fuzz-targets
+	@echo "fuzz: targets in $(FUZZ_BUILD)/fuzz/bin/"
+
+# Each target for FUZZ_SECONDS (CI: at most 60) from its seeds and dictionary; new inputs
+# go to $(BUILD)/fuzz-corpus/<target>/, crashes to $(BUILD)/fuzz-artifacts/.
+fuzz-smoke: fuzz
+	@mkdir -p $(BUILD)/fuzz-artifacts
+	@for name in $(FUZZ_NAMES); do t=$(FUZZ_BUILD)/fuzz/bin/$$name; \
+	  mkdir -p $(BUILD)/fuzz-corpus/$$name; \
+	  dict=""; [ -f fuzz/dict/$$name.dict ] && dict="-dict=fuzz/dict/$$name.dict"; \
 	  echo "== $$name for $(FUZZ_SECONDS) s"; \
-	  $$t -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -artifact_prefix=$(BUILD)/fuzz/ \
-	    $(BUILD)/fuzz/corpus/$$name fuzz/corpus/$$name || exit 1; done
+	  $$t -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -rss_limit_mb=2048 -timeout=10 \
+	    -print_final_stats=1 $$dict -artifact_prefix=$(BUILD)/fuzz-artifacts/$$name- \
+	    $(BUILD)/fuzz-corpus/$$name fuzz/corpus/$$name 2>&1 | \
+	    grep -E '^(stat::|#[0-9]+ *DONE|==[0-9]+==|SUMMARY|INFO: seed corpus)' ; \
+	  [ $$(ls $(BUILD)/fuzz-artifacts | grep -c "^$$name-") -eq 0 ] || \
+	    { echo "fuzz-smoke: $$name found a crash: $(BUILD)/fuzz-artifacts/"; exit 1; }; \
+	done
 
 # ---- benchmarks -------------------------------------------------------------------------------
 

@@ -198,6 +198,14 @@ void nsmsim_free(nsmsim *sim)
     free(sim);
 }
 
+int nsmsim_reboot(nsmsim *sim)
+{
+    pthread_mutex_lock(&sim->lock);
+    int r = measure_boot_pcrs(sim);
+    pthread_mutex_unlock(&sim->lock);
+    return r;
+}
+
 const char *nsmsim_module_id(const nsmsim *sim)
 {
     return sim->module_id;

@@ -102,6 +102,11 @@ int nsmsim_handle(nsmsim *sim, const uint8_t *req, size_t req_len,
                   uint8_t resp[NSM_RESPONSE_MAX_SIZE], size_t *resp_len) NSMKIT_WARN_UNUSED;
 
 const char *nsmsim_module_id(const nsmsim *sim);
+/* Back to the PCR state right after boot: boot PCRs measured again, PCR16..31 zero and
+ * unlocked. The PKI, the leaf and the module id are kept. For harnesses that must answer
+ * every input from the same state (the fuzz targets) without booting a new NSM, which
+ * costs a leaf key and certificate. Returns 0, or -1 when hashing failed. */
+int nsmsim_reboot(nsmsim *sim) NSMKIT_WARN_UNUSED;
 
 /* ---- the attestation builder ---------------------------------------------------------------- */
 
