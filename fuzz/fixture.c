@@ -119,9 +119,10 @@ nsmsim *fuzz_sim_fresh(void)
     return sim;
 }
 
-static nsmv_verifier *verifier_for(const uint8_t *root_der, size_t root_len)
+static nsmv_verifier *verifier_for(const uint8_t *root_der, size_t root_len, bool cache)
 {
-    nsmv_config config = {.root_der = root_der, .root_len = root_len, .no_cache = true};
+    nsmv_config config = {.root_der = root_der, .root_len = root_len, .cache_entries = 16,
+                          .no_cache = !cache};
     nsmv_verifier *v;
     nsmv_error e;
     if (nsmv_verifier_new(&config, &v, &e) != 0)
@@ -131,10 +132,12 @@ static nsmv_verifier *verifier_for(const uint8_t *root_der, size_t root_len)
 
 nsmv_verifier *fuzz_verifier_sim(void)
 {
-    if (!verifier_sim) {
+    if (verifier_sim) {
+        nsmv_verifier_cache_clear(verifier_sim);
+    } else {
         size_t len;
         const uint8_t *root = nsmca_cert_der(fuzz_pki(), 0, &len);
-        verifier_sim = verifier_for(root, len);
+        verifier_sim = verifier_for(root, len, true);
     }
     return verifier_sim;
 }
@@ -142,7 +145,7 @@ nsmv_verifier *fuzz_verifier_sim(void)
 nsmv_verifier *fuzz_verifier_aws(void)
 {
     if (!verifier_aws)
-        verifier_aws = verifier_for(NULL, 0);
+        verifier_aws = verifier_for(NULL, 0, false);
     return verifier_aws;
 }
 

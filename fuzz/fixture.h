@@ -48,7 +48,9 @@ nsmca_pki *fuzz_pki(void);
 const nsmca_leaf *fuzz_leaf(void);
 /* The simulated NSM in its just-booted state (rebooted, random counter reset). */
 nsmsim *fuzz_sim_fresh(void);
-/* Verifiers without a chain cache: one trusting the fixture's root, one the AWS root. */
+/* The verifier trusting the fixture's root, its chain cache emptied (so each input starts
+ * from the same state and the cache's code is fuzzed too), and one trusting the AWS root,
+ * without a cache. */
 nsmv_verifier *fuzz_verifier_sim(void);
 nsmv_verifier *fuzz_verifier_aws(void);
 /* Options for the simulated-root verifier: fixed time, report every failure. */

@@ -63,8 +63,21 @@ void fuzz_verify_document(const char *target, const uint8_t *data, size_t size)
     options.check_max_age = true;
     options.max_age_s = 300;
     options.refuse_debug = true;
-    nsmv_code code = nsmv_verify(fuzz_verifier_sim(), data, size, &options, &result);
+    nsmv_verifier *v = fuzz_verifier_sim();
+    nsmv_code code = nsmv_verify(v, data, size, &options, &result);
     check_result(target, code, &result);
+    if (result.stages[NSMV_STAGE_CHAIN] == NSMV_OUTCOME_PASSED) {
+        /* The chain is now cached: a second verification takes the warm path, and the
+         * cache must never change a verdict. */
+        nsmv_result again;
+        nsmv_code code2 = nsmv_verify(v, data, size, &options, &again);
+        check_result(target, code2, &again);
+        if (code2 != code || again.failure_count != result.failure_count)
+            fuzz_fail(target, "the chain cache changed the verdict");
+        for (size_t i = 0; i < result.failure_count; i++)
+            if (again.failures[i].code != result.failures[i].code)
+                fuzz_fail(target, "the chain cache changed a failure");
+    }
     nsmv_report_json(fuzz_null_stream(), "input", &result);
     nsmv_report_text(fuzz_null_stream(), "input", &result);
 
