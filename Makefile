@@ -192,7 +192,7 @@ test:
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/sanitize SANITIZE=address,undefined check
 
 # Runs every test without touching packages; prints a summary and fails if any test failed.
-check: all $(UNIT_TESTS) $(TEST_PROGS) $(FUZZ_REPLAYS)
+check: all $(UNIT_TESTS) $(TEST_PROGS)
 	@BUILD=$(BUILD) SANITIZE='$(SANITIZE)' sh tests/run.sh $(UNIT_TESTS) $(INTEGRATION_TESTS)
 
 # ---- demo -------------------------------------------------------------------------------------
@@ -249,6 +249,9 @@ $(BUILD)/fuzz/replay/%: $(call obj,fuzz/%.c) $(call obj,fuzz/replay.c) $(FUZZ_SU
     $(STATIC_LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(filter %.o,$^) $(STATIC_LIBS) $(ALL_LDFLAGS) $(LIBS) -o $@
+
+# make check replays fuzz/regressions/ and the seeds through these (tests/it_fuzz_replay.sh).
+check: $(FUZZ_REPLAYS)
 
 .PHONY: fuzz fuzz-targets fuzz-smoke
 fuzz-targets: $(FUZZ_BINS)
