@@ -390,11 +390,13 @@ static bool mutate_certificate(span der, int position, span *out)
     static const int64_t times[] = {0, 1, -1, 3600, -3600, 10800, -10800, 86400 * 400,
                                     -86400 * 400};
     load_keys();
-    if (pick(8) == 0) {
+    if (pick(8) == 0) { /* DER bytes, not a certificate change: the parser's checks */
         uint8_t major;
-        (void)major;
-        return mutate_string(der, NSMKIT_CBOR_BYTES, out) &&
-               (*out = string_content(*out, &major), true);
+        span item;
+        if (!mutate_string(der, NSMKIT_CBOR_BYTES, &item))
+            return false;
+        *out = string_content(item, &major);
+        return true;
     }
     const unsigned char *p = der.p;
     X509 *x = d2i_X509(NULL, &p, (long)der.n);
