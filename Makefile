@@ -45,7 +45,8 @@ COMMON_SRC := common/reader.c common/cbor.c common/util.c common/json.c
 CA_SRC     := ca-tools/ca.c
 SIM_SRC    := nsm-sim/core.c nsm-sim/attest.c nsm-sim/options.c \
               nsm-sim/transport.c nsm-sim/server.c nsm-sim/device.c nsm-sim/nsmapi.c \
-              nsm-sim/envopts.c nsm-sim/libnsm.c nsm-sim/serve.c nsm-sim/exec.c
+              nsm-sim/envopts.c nsm-sim/libnsm.c nsm-sim/serve.c nsm-sim/exec.c \
+              nsm-sim/surgery.c nsm-sim/det_sign.c nsm-sim/fault.c nsm-sim/corpus.c
 VERIFY_SRC := verifier/envelope.c verifier/payload.c verifier/chain.c verifier/cose.c \
               verifier/policy.c verifier/verify.c verifier/report.c verifier/aws_root.c
 
@@ -54,7 +55,7 @@ CA_LIB     := $(BUILD)/lib/libnsmca.a
 SIM_LIB    := $(BUILD)/lib/libnsmsim.a
 VERIFY_LIB := $(BUILD)/lib/libnsmverify.a
 
-BINS := $(BUILD)/bin/nsm-ca $(BUILD)/bin/nsm-sim $(BUILD)/bin/nsm-verify
+BINS := $(BUILD)/bin/nsm-ca $(BUILD)/bin/nsm-sim $(BUILD)/bin/nsm-verify $(BUILD)/bin/nsm-vectors
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -102,6 +103,7 @@ STATIC_LIBS := $(VERIFY_LIB) $(SIM_LIB) $(CA_LIB) $(COMMON_LIB)
 $(BUILD)/bin/nsm-ca: $(call obj,ca-tools/nsm-ca.c) $(STATIC_LIBS)
 $(BUILD)/bin/nsm-sim: $(call obj,nsm-sim/main.c) $(STATIC_LIBS)
 $(BUILD)/bin/nsm-verify: $(call obj,verifier/nsm-verify.c) $(STATIC_LIBS)
+$(BUILD)/bin/nsm-vectors: $(call obj,harness/nsm-vectors.c) $(STATIC_LIBS)
 $(BUILD)/bin/%:
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -pie $(filter %.o,$^) $(STATIC_LIBS) $(ALL_LDFLAGS) $(LIBS) -o $@
@@ -128,6 +130,8 @@ DEVNSM     := $(PRELOAD_SO) $(LIBNSM_SO) $(LIBNSM_A) $(NSM_H)
 all: $(DEVNSM)
 
 $(call obj,nsm-sim/exec.c): ALL_CFLAGS += -DNSMKIT_LIBDIR='"$(PREFIX)/lib"'
+# OpenSSL 3.0 signs with a chosen nonce only through deprecated EC_KEY calls (det_sign.c).
+$(call obj,nsm-sim/det_sign.c): ALL_CFLAGS += -Wno-deprecated-declarations
 
 $(PRELOAD_SO): $(call obj,nsm-sim/preload.c) $(STATIC_LIBS) nsm-sim/preload.map
 	@mkdir -p $(@D)
@@ -193,6 +197,13 @@ test:
 # Runs every test without touching packages; prints a summary and fails if any test failed.
 check: all $(UNIT_TESTS) $(TEST_PROGS)
 	@BUILD=$(BUILD) SANITIZE='$(SANITIZE)' sh tests/run.sh $(UNIT_TESTS) $(INTEGRATION_TESTS)
+
+# ---- the vectors corpus (issue 8) -----------------------------------------------------------
+
+# Regenerates vectors/ byte for byte from the committed test PKI in vectors/pki.
+.PHONY: vectors
+vectors: $(BUILD)/bin/nsm-vectors
+	$(BUILD)/bin/nsm-vectors gen vectors
 
 # ---- demo -------------------------------------------------------------------------------------
 
