@@ -1137,6 +1137,7 @@ static int payload_phase(build *b, nsmkit_error *e)
         nsmkit_buf_free(&v);
         if (rc != 0) return -1;
     }
+    if (HAS(policy_nonce_absent) && nsmsim_map_remove(m, "nonce", e) != 0) return -1;
     if (HAS(payload_key_case) && rename_key(m, "nonce", "Nonce", e) != 0) return -1;
     if (HAS(payload_nitrotpm_pcrs) && rename_key(m, "pcrs", "nitrotpm_pcrs", e) != 0) return -1;
     static const struct { int cls; const char *key; } missing[] = {
