@@ -155,8 +155,8 @@ $(NSM_H): nsm-sim/include/nsm.h
 # Programs the integration tests drive. The nsm.h clients build the way a user builds
 # against the drop-in library (only build/include and build/lib), plus our warnings.
 TEST_PROGS := $(BUILD)/tests/devnsm_client $(BUILD)/tests/blog_client \
-              $(BUILD)/tests/nsm_conformance
-$(BUILD)/tests/devnsm_client: $(call obj,tests/devnsm_client.c) $(STATIC_LIBS)
+              $(BUILD)/tests/nsm_conformance $(BUILD)/tests/weak_verifier
+$(BUILD)/tests/devnsm_client $(BUILD)/tests/weak_verifier: $(BUILD)/tests/%: $(call obj,tests/%.c) $(STATIC_LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(filter %.o,$^) $(STATIC_LIBS) $(ALL_LDFLAGS) $(LIBS) -o $@
 $(BUILD)/tests/blog_client $(BUILD)/tests/nsm_conformance: $(BUILD)/tests/%: tests/%.c $(NSM_H) $(LIBNSM_SO)
