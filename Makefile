@@ -6,6 +6,7 @@
 #                  ASan/UBSan in $(BUILD)/sanitize
 #   make demo      deps + all + the main job end to end on the embedded default setup
 #   make bench     benchmarks, printed as ratios against OpenSSL's own speed
+#   make vectors   regenerate the vectors/ corpus byte for byte from its committed test PKI
 #   make install   PREFIX=/usr/local DESTDIR=
 #   make clean
 #
