@@ -99,7 +99,7 @@ $(BUILD)/lib/%.a:
 	rm -f $@ && ar rcs $@ $^
 
 # Libraries in link order: users first.
-STATIC_LIBS := $(VERIFY_LIB) $(SIM_LIB) $(CA_LIB) $(COMMON_LIB)
+STATIC_LIBS := $(SIM_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB)
 
 $(BUILD)/bin/nsm-ca: $(call obj,ca-tools/nsm-ca.c) $(STATIC_LIBS)
 $(BUILD)/bin/nsm-sim: $(call obj,nsm-sim/main.c) $(STATIC_LIBS)
