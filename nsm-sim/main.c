@@ -16,7 +16,7 @@
 
 static const char usage_text[] =
     "usage: nsm-sim attest [state options] [--nonce HEX|@FILE] [--user-data HEX|@FILE]\n"
-    "                      [--public-key HEX|@FILE] [--fault CLASS[,CLASS]] [--no-resign] -o FILE\n"
+    "                      [--public-key HEX|@FILE] -o FILE\n"
     "       nsm-sim serve --socket PATH [state options]\n"
     "       nsm-sim exec [state options] [--] COMMAND [ARGS]\n"
     "\n"
@@ -35,10 +35,14 @@ static const char usage_text[] =
     "  --measurements FILE       boot PCRs from the JSON `nitro-cli build-enclave` prints\n"
     "  --debug-mode              a debug enclave: every boot PCR reads zero\n"
     "  --map definite|indefinite payload map encoding (real documents use both)\n"
+    "  --fault CLASS[,CLASS]     malformed attestation documents (`nsm-vectors list`)\n"
+    "  --fault-every N | --fault-rate P [--seed S]\n"
+    "                            only every Nth document, or each with chance P (default: all)\n"
+    "  --no-resign               keep the valid document's signature after the fault\n"
     "\n"
     "user_data, nonce and public_key take at most 1024 bytes each.\n"
-    "--fault writes a malformed document of the named classes (`nsm-vectors list` prints\n"
-    "them), signed by a leaf of the same PKI; payload faults are re-signed unless --no-resign.\n";
+    "Faulty documents are signed by a leaf of the same PKI; payload faults are re-signed unless\n"
+    "--no-resign. Under serve and exec the device itself returns them through /dev/nsm.\n";
 
 static int usage(const char *problem)
 {
@@ -124,103 +128,6 @@ static int write_output(const char *path, const uint8_t *data, size_t len, nsmki
     return nsmkit_file_write(path, data, len, 0644, e);
 }
 
-/* The valid document's fields (module id, timestamp, PCRs, optional fields, map encoding),
- * rebuilt by the fault generator with the classes applied. */
-static int fault_document(const char *ca_dir, const uint8_t *doc, size_t doc_len,
-                          const nsmfault_set *faults, bool resign, uint8_t **out,
-                          size_t *out_len, nsmkit_error *e)
-{
-    struct cbor_load_result res;
-    cbor_item_t *cose = cbor_load(doc, doc_len, &res), *payload = NULL;
-    nsmfault_pki *pki = NULL;
-    nsmsim_pcr_entry pcrs[NSMSIM_PCR_COUNT];
-    nsmsim_optional_bytes opt[3] = {{0}};
-    char module_id[300] = "";
-    nsmfault_shape shape;
-    nsmfault_doc fd;
-    int rc = -1;
-    nsmfault_shape_init(&shape);
-    cbor_item_t *pl = cose && cbor_isa_array(cose) && cbor_array_size(cose) == 4
-                          ? cbor_array_get(cose, 2) : NULL;
-    if (pl && cbor_isa_bytestring(pl) && cbor_bytestring_is_definite(pl)) {
-        shape.map = cbor_bytestring_handle(pl)[0] == 0xbf ? NSMSIM_MAP_INDEFINITE
-                                                          : NSMSIM_MAP_DEFINITE;
-        payload = cbor_load(cbor_bytestring_handle(pl), cbor_bytestring_length(pl), &res);
-    }
-    if (!payload || !cbor_isa_map(payload)) {
-        nsmkit_fail(e, "the simulator's own document did not decode");
-        goto out;
-    }
-    static const char *const opt_names[3] = {"public_key", "user_data", "nonce"};
-    struct cbor_pair *pairs = cbor_map_handle(payload);
-    for (size_t i = 0; i < cbor_map_size(payload); i++) {
-        const cbor_item_t *k = pairs[i].key, *v = pairs[i].value;
-        if (nsmkit_cbor_text_equals(k, "module_id") && cbor_isa_string(v) &&
-            cbor_string_length(v) < sizeof(module_id)) {
-            memcpy(module_id, cbor_string_handle(v), cbor_string_length(v));
-            module_id[cbor_string_length(v)] = '\0';
-        } else if (nsmkit_cbor_text_equals(k, "timestamp") && cbor_isa_uint(v)) {
-            shape.timestamp_ms = cbor_get_int(v);
-        } else if (nsmkit_cbor_text_equals(k, "pcrs") && cbor_isa_map(v) &&
-                   cbor_map_size(v) <= NSMSIM_PCR_COUNT) {
-            struct cbor_pair *p = cbor_map_handle(v);
-            for (size_t j = 0; j < cbor_map_size(v); j++) {
-                if (!cbor_isa_uint(p[j].key) || !cbor_isa_bytestring(p[j].value))
-                    continue;
-                pcrs[shape.pcr_count++] = (nsmsim_pcr_entry){
-                    (unsigned)cbor_get_int(p[j].key), cbor_bytestring_handle(p[j].value),
-                    cbor_bytestring_length(p[j].value)};
-            }
-        }
-        for (int f = 0; f < 3; f++)
-            if (nsmkit_cbor_text_equals(k, opt_names[f])) {
-                bool bytes = cbor_isa_bytestring(v);
-                opt[f] = (nsmsim_optional_bytes){bytes ? cbor_bytestring_handle(v) : NULL,
-                                                 bytes ? cbor_bytestring_length(v) : 0, bytes};
-            }
-    }
-    shape.module_id = module_id;
-    shape.pcrs = pcrs;
-    shape.public_key = &opt[0];
-    shape.user_data = &opt[1];
-    shape.nonce = &opt[2];
-    if (shape.pcr_count == 0 || !shape.timestamp_ms) {
-        nsmkit_fail(e, "the simulator's own document has no PCRs or timestamp");
-        goto out;
-    }
-    /* the leaf lives from 5 s before the document, as the NSM's own */
-    if (nsmfault_pki_open(ca_dir, NULL, shape.timestamp_ms / 1000u - 5, &pki, e) != 0 ||
-        nsmfault_build(pki, &shape, faults, resign, &fd, e) != 0)
-        goto out;
-    char names[1024];
-    nsmfault_set_format(faults, names, sizeof(names));
-    nsmv_code aws = nsmfault_set_expected(faults, NSMV_PROFILE_AWS, resign);
-    nsmv_code strict = nsmfault_set_expected(faults, NSMV_PROFILE_STRICT, resign);
-    fprintf(stderr, "nsm-sim: fault %s: nsm-verify --time %llu expects %s (aws), %s (strict)\n",
-            names, (unsigned long long)fd.policy.verify_time_s,
-            aws ? nsmv_code_name(aws) : "valid", strict ? nsmv_code_name(strict) : "valid");
-    *out = malloc(fd.doc.len ? fd.doc.len : 1);
-    if (!*out) {
-        nsmkit_fail(e, "out of memory");
-        nsmfault_doc_free(&fd);
-        goto out;
-    }
-    if (fd.doc.len)
-        memcpy(*out, fd.doc.data, fd.doc.len);
-    *out_len = fd.doc.len;
-    nsmfault_doc_free(&fd);
-    rc = 0;
-out:
-    nsmfault_pki_free(pki);
-    if (pl)
-        cbor_decref(&pl);
-    if (payload)
-        cbor_decref(&payload);
-    if (cose)
-        cbor_decref(&cose);
-    return rc;
-}
-
 static int cmd_attest(int argc, char **argv)
 {
     nsmsim_options options;
@@ -234,9 +141,6 @@ static int cmd_attest(int argc, char **argv)
     nsmkit_buf_init(&request, NSM_REQUEST_MAX_SIZE);
     uint8_t *response = malloc(NSM_RESPONSE_MAX_SIZE);
     int status = 1;
-    nsmfault_set faults;
-    bool resign = true;
-    nsmfault_set_clear(&faults);
 
     if (!response) {
         fprintf(stderr, "nsm-sim: out of memory\n");
@@ -267,19 +171,8 @@ static int cmd_attest(int argc, char **argv)
             }
         } else if (strcmp(arg, "-o") == 0 && value) {
             output = value;
-        } else if (strcmp(arg, "--fault") == 0 && value) {
-            if (nsmfault_set_parse(value, &faults, &e) != 0) {
-                fprintf(stderr, "nsm-sim: --fault: %s\n", e.msg);
-                status = 2;
-                goto out;
-            }
-        } else if (strcmp(arg, "--no-resign") == 0) {
-            resign = false;
-            i += 1;
-            continue;
         } else {
-            status = usage(target || strcmp(arg, "-o") == 0 || strcmp(arg, "--fault") == 0
-                               ? "option needs a value"
+            status = usage(target || strcmp(arg, "-o") == 0 ? "option needs a value"
                                                             : "unknown option");
             goto out;
         }
@@ -324,22 +217,24 @@ static int cmd_attest(int argc, char **argv)
     size_t doc_len = 0;
     if (nsmsim_handle(sim, request.data, request.len, response, &response_len) != 0 ||
         response_document(response, response_len, &doc, &doc_len, &e) != 0) {
-        fprintf(stderr, "nsm-sim: %s\n", e.msg[0] ? e.msg : "the simulated NSM failed");
+        if (nsmsim_fault_error(sim))
+            fprintf(stderr, "nsm-sim: --fault: %s\n", nsmsim_fault_error(sim));
+        else
+            fprintf(stderr, "nsm-sim: %s\n", e.msg[0] ? e.msg : "the simulated NSM failed");
         goto out;
     }
-    if (!nsmfault_set_empty(&faults)) {
-        /* The faulty document replaces the valid one, from the same PKI and NSM state. */
-        uint8_t *faulty = NULL;
-        size_t faulty_len = 0;
-        if (fault_document(options.ca_dir ? options.ca_dir : default_dir, doc, doc_len, &faults,
-                           resign, &faulty, &faulty_len, &e) != 0) {
-            fprintf(stderr, "nsm-sim: --fault: %s\n", e.msg);
-            status = 2;
-            goto out;
+    if (options.faults) {
+        /* the core replaced the document (device fault mode, every time): say what to expect */
+        nsmfault_set faults;
+        if (nsmfault_set_parse(options.faults, &faults, &e) == 0) {
+            bool resign = !options.fault_no_resign;
+            nsmv_code aws = nsmfault_set_expected(&faults, NSMV_PROFILE_AWS, resign);
+            nsmv_code strict = nsmfault_set_expected(&faults, NSMV_PROFILE_STRICT, resign);
+            fprintf(stderr, "nsm-sim: fault %s: nsm-verify expects %s (aws), %s (strict)%s\n",
+                    options.faults, aws ? nsmv_code_name(aws) : "valid",
+                    strict ? nsmv_code_name(strict) : "valid",
+                    resign ? "" : "; the valid document's signature is kept");
         }
-        free(doc);
-        doc = faulty;
-        doc_len = faulty_len;
     }
     if (write_output(output, doc, doc_len, &e) != 0) {
         fprintf(stderr, "nsm-sim: %s\n", e.msg);

@@ -123,5 +123,32 @@ done
     "$bin/nsm-verify" --root "$work/ca/root.pem" "$work/f.cose" | grep -q SIGNATURE_INVALID &&
     ok "attest --no-resign --fault user_data_512: SIGNATURE_INVALID" || fail "attest --no-resign"
 
+# ---- the device fault mode: the blog-style client's document through /dev/nsm -------------------------
+for pair in timestamp_zero:TIMESTAMP_ZERO hdr_alg_text:ENV_ALG_TEXT pki_cabundle_reversed:CABUNDLE_NOT_ROOT_FIRST; do
+    classes=${pair%%:*} want=${pair#*:}
+    if "$bin/nsm-sim" exec --ca "$work/ca" --fault "$classes" -- "$BUILD/tests/blog_client" \
+            > "$work/blog.hex" 2> "$work/blog.err"; then
+        tr -d '\r\n' < "$work/blog.hex" | xxd -r -p > "$work/blog.cose"
+        "$bin/nsm-verify" --root "$work/ca/root.pem" "$work/blog.cose" > "$work/v.out" 2>&1
+        grep -q " $want" "$work/v.out" && ok "exec --fault $classes: the blog client's document fails nsm-verify with $want" ||
+            fail "exec --fault $classes: want $want; got $(head -n 4 "$work/v.out")"
+    else
+        fail "exec --fault $classes: $(tail -n 3 "$work/blog.err")"
+    fi
+done
+# every Nth document, and at random with a seed (the same seed, the same documents)
+cat > "$work/four.sh" <<'EOS'
+for i in 1 2 3 4 5 6; do "$1" | tr -d '\r\n' | xxd -r -p > "$2.$i"; done
+EOS
+verdicts() { v=""; for i in 1 2 3 4 5 6; do "$bin/nsm-verify" --quiet --root "$work/ca/root.pem" "$1.$i" > /dev/null 2>&1; v="$v$?"; done; echo "$v"; }
+"$bin/nsm-sim" exec --ca "$work/ca" --fault sig_bit_flip --fault-every 3 -- sh "$work/four.sh" "$BUILD/tests/blog_client" "$work/e" 2> /dev/null
+[ "$(verdicts "$work/e")" = 001001 ] && ok "exec --fault-every 3: documents 3 and 6 fail" || fail "exec --fault-every 3: $(verdicts "$work/e")"
+for run in a b; do
+    "$bin/nsm-sim" exec --ca "$work/ca" --fault sig_bit_flip --fault-rate 0.5 --seed 8 -- sh "$work/four.sh" "$BUILD/tests/blog_client" "$work/r$run" 2> /dev/null
+done
+ra=$(verdicts "$work/ra") rb=$(verdicts "$work/rb")
+[ "$ra" = "$rb" ] && [ "$ra" != 000000 ] && [ "$ra" != 111111 ] &&
+    ok "exec --fault-rate 0.5 --seed 8: the same mix twice ($ra)" || fail "exec --fault-rate: $ra then $rb"
+
 echo "failures: $failures"
 [ "$failures" -eq 0 ]

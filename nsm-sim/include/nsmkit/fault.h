@@ -144,6 +144,17 @@ void nsmfault_doc_options(const nsmfault_doc *doc, nsmv_profile profile, nsmv_op
 
 #endif /* NSMKIT_FAULT_H */
 
+/* Fails (naming the class) when a class changes the verification time or the relying
+ * party's expectations rather than the document: those exist only in a corpus. */
+int nsmfault_set_document_only(const nsmfault_set *faults, nsmkit_error *e) NSMKIT_WARN_UNUSED;
+/* Rebuilds a document the simulator issued (module id, timestamp, PCRs, optional fields and
+ * map encoding taken from it) with the classes applied, signed by a leaf issued under the
+ * PKI in ca_dir; appends it to out. Used by `nsm-sim attest --fault` and the device fault
+ * mode of `serve` and `exec`. */
+int nsmfault_refault(const char *ca_dir, const uint8_t *doc, size_t doc_len,
+                     const nsmfault_set *faults, bool resign, nsmkit_buf *out,
+                     nsmkit_error *e) NSMKIT_WARN_UNUSED;
+
 /* ---- the corpus ------------------------------------------------------------------------- */
 
 /* One document of the committed corpus (vectors/): the valid shapes, one document per
