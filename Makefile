@@ -47,7 +47,8 @@ CA_SRC     := ca-tools/ca.c
 SIM_SRC    := nsm-sim/core.c nsm-sim/attest.c nsm-sim/options.c \
               nsm-sim/transport.c nsm-sim/server.c nsm-sim/device.c nsm-sim/nsmapi.c \
               nsm-sim/envopts.c nsm-sim/libnsm.c nsm-sim/serve.c nsm-sim/exec.c \
-              nsm-sim/surgery.c nsm-sim/det_sign.c nsm-sim/fault.c nsm-sim/corpus.c
+              nsm-sim/surgery.c nsm-sim/det_sign.c nsm-sim/fault.c nsm-sim/fault_pki.c \
+              nsm-sim/fault_build.c nsm-sim/corpus.c
 VERIFY_SRC := verifier/envelope.c verifier/payload.c verifier/chain.c verifier/cose.c \
               verifier/policy.c verifier/verify.c verifier/report.c verifier/aws_root.c
 
