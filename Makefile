@@ -42,7 +42,9 @@ DEB_PACKAGES := gcc make libc6-dev pkg-config openssl libssl-dev libcbor-dev lib
 # ---- components -------------------------------------------------------------------------
 
 COMMON_SRC := common/reader.c common/cbor.c common/util.c common/json.c
-CA_SRC     := ca-tools/ca.c
+CA_SRC     := ca-tools/codes.c ca-tools/keys.c ca-tools/x509.c ca-tools/conf.c \
+              ca-tools/store.c ca-tools/tiers.c ca-tools/pki.c ca-tools/rotate.c \
+              ca-tools/leaf.c
 SIM_SRC    := nsm-sim/core.c nsm-sim/attest.c nsm-sim/options.c \
               nsm-sim/transport.c nsm-sim/server.c nsm-sim/device.c nsm-sim/nsmapi.c \
               nsm-sim/envopts.c nsm-sim/libnsm.c nsm-sim/serve.c nsm-sim/exec.c
