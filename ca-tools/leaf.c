@@ -97,6 +97,9 @@ nsmca_code nsmca_leaf_issue(nsmca_pki *pki, const uint8_t enclave_id[NSMCA_ENCLA
         return ca_fail(e, NSMCA_ERR_TIME_NOT_U32,
                        "issue time %llu does not fit the 4-byte serial field",
                        (unsigned long long)unix_s);
+    if (unix_s < NSMCA_LEAF_BACKDATE_S) /* notBefore would fall before 1970 */
+        return ca_fail(e, NSMCA_ERR_TIME_OUTSIDE_ROOT, "issue time %llu is too early",
+                       (unsigned long long)unix_s);
     nsmca_code code = nsmca_refresh(pki, unix_s, e);
     if (code != NSMCA_OK)
         return code;
