@@ -307,9 +307,10 @@ nsmca_code ca_lock_take(const char *dir, int *fd_out, nsmkit_error *e)
     if (code == NSMCA_OK) {
         char pid[24];
         int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-        /* Only a hint for waiters: a failure here costs nothing but the pid in a message. */
-        if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)n, 0) < 0)
-            (void)0;
+        /* Only a hint for waiters: if it cannot be written, a waiter that times out says
+         * "an unknown process" instead of our pid, and nothing else changes. */
+        bool noted = ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)n, 0) == n;
+        (void)noted;
         *fd_out = fd;
     } else if (fd >= 0) {
         close(fd);
@@ -322,7 +323,8 @@ void ca_lock_release(int fd)
 {
     if (fd < 0)
         return;
-    if (ftruncate(fd, 0) != 0)
-        (void)0; /* the pid of a holder that is gone only misleads a message */
+    /* Forget our pid before letting go; should it fail, the next holder overwrites it. */
+    bool cleared = ftruncate(fd, 0) == 0;
+    (void)cleared;
     close(fd); /* closing releases the flock */
 }

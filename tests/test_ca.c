@@ -908,6 +908,76 @@ static void broken_intermediates_are_repaired_from_the_root(void **state)
     free(other);
 }
 
+/* Files the store cannot use, each with its own code; and a repair that cannot be written
+ * leaves the store as it found it. */
+static void unusable_files_get_their_own_codes(void **state)
+{
+    fixture *f = *state;
+    char path[4200];
+    nsmca_pki *pki;
+    nsmkit_error e;
+
+    /* a directory where root.pem should be */
+    char *copy = test_mkdtemp();
+    assert_int_equal(nsmca_init(copy, NULL, NULL), NSMCA_OK);
+    snprintf(path, sizeof(path), "%s/root.pem", copy);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_int_equal(nsmca_open(copy, &pki, &e), NSMCA_ERR_NOT_REGULAR_FILE);
+    test_rmdir(copy);
+    free(copy);
+
+    /* larger than anything the CA writes: refused before reading, not repaired */
+    size_t big_len = 65 * 1024;
+    uint8_t *big = calloc(1, big_len);
+    assert_non_null(big);
+    memset(big, '#', big_len);
+    snprintf(path, sizeof(path), "%s/intermediates.pem", f->dir);
+    size_t saved_len;
+    uint8_t *saved = test_read_file(path, &saved_len);
+    assert_int_equal(nsmkit_file_write(path, big, big_len, 0600, NULL), 0);
+    assert_int_equal(nsmca_open(f->dir, &pki, &e), NSMCA_ERR_FILE_TOO_LARGE);
+    assert_int_equal(nsmkit_file_write(path, saved, saved_len, 0600, NULL), 0);
+    snprintf(path, sizeof(path), "%s/ca.conf", f->dir);
+    size_t conf_len;
+    uint8_t *conf = test_read_file(path, &conf_len);
+    assert_int_equal(nsmkit_file_write(path, big, big_len, 0644, NULL), 0);
+    assert_int_equal(nsmca_open(f->dir, &pki, &e), NSMCA_ERR_FILE_TOO_LARGE);
+    /* a NUL inside a line would cut it short: refused */
+    memcpy(big, conf, conf_len);
+    big[conf_len - 3] = '\0';
+    assert_int_equal(nsmkit_file_write(path, big, conf_len, 0644, NULL), 0);
+    assert_int_equal(nsmca_open(f->dir, &pki, &e), NSMCA_ERR_CONF_MALFORMED);
+    assert_int_equal(nsmkit_file_write(path, conf, conf_len, 0644, NULL), 0);
+    free(conf);
+    free(big);
+
+    /* broken intermediates and a disk that refuses the repair: WRITE_FAILED, file as it was */
+    write_text(f->dir, "intermediates.pem", "junk\n", 0600);
+    fault_plan plan = {.target = 1};
+    ca_store_set_fault_hook(fail_nth_step, &plan);
+    nsmca_code code = nsmca_open(f->dir, &pki, &e);
+    ca_store_set_fault_hook(NULL, NULL);
+    assert_int_equal(code, NSMCA_ERR_WRITE_FAILED);
+    assert_null(pki);
+    snprintf(path, sizeof(path), "%s/intermediates.pem", f->dir);
+    size_t now_len;
+    uint8_t *now = test_read_file(path, &now_len);
+    assert_int_equal(now_len, 5);
+    assert_memory_equal(now, "junk\n", 5);
+    free(now);
+    assert_int_equal(stray_files(f->dir), 0);
+    assert_int_equal(nsmkit_file_write(path, saved, saved_len, 0600, NULL), 0);
+    free(saved);
+
+    /* a lock file that is a symbolic link is not followed */
+    snprintf(path, sizeof(path), "%s/.lock", f->dir);
+    unlink(path);
+    assert_int_equal(symlink("/dev/null", path), 0);
+    assert_int_equal(nsmca_refresh(f->pki, T0 + 2 * DAY, &e), NSMCA_ERR_LOCK_FAILED);
+    assert_non_null(strstr(e.msg, ".lock"));
+}
+
 /* ---- hostile stores: FIFOs, a lock held forever ---------------------------------------------------- */
 
 static void fifos_are_refused_without_blocking(void **state)
@@ -1039,6 +1109,7 @@ int main(void)
         T(refresh_survives_a_crash_at_any_step),
         T(stale_temporary_of_a_reused_pid_is_removed),
         T(broken_intermediates_are_repaired_from_the_root),
+        T(unusable_files_get_their_own_codes),
         T(fifos_are_refused_without_blocking),
         T(a_held_lock_is_waited_for_a_bounded_time_and_named),
         cmocka_unit_test(concurrent_creation_has_one_creator),
