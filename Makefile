@@ -38,9 +38,10 @@ LIBS := -lcbor -lcrypto
 ALL_CFLAGS = $(NSM_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(NSM_LDFLAGS) $(LDFLAGS)
 
-# Debian packages: what building and testing needs.
+# Debian packages: what building and testing needs (groff-base: it_install.sh renders the
+# man pages; binutils, for readelf and nm, comes with gcc).
 DEB_PACKAGES := gcc make libc6-dev pkg-config openssl libssl-dev libcbor-dev libcmocka-dev \
-                libfuse3-dev xxd
+                libfuse3-dev xxd groff-base
 
 # ---- components -------------------------------------------------------------------------
 

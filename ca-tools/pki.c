@@ -80,11 +80,11 @@ static nsmca_code init_locked(nsmca_pki *pki, const nsmca_init_options *options,
                               nsmkit_error *e)
 {
     char *conf = ca_path(pki->dir, CA_CONF_NAME);
-    struct stat st;
-    bool exists = conf && lstat(conf, &st) == 0;
-    free(conf);
     if (!conf)
         return ca_fail(e, NSMCA_ERR_NO_MEMORY, "out of memory");
+    struct stat st;
+    bool exists = lstat(conf, &st) == 0;
+    free(conf);
     if (exists)
         return ca_fail(e, NSMCA_ERR_ALREADY_EXISTS, "%s: already holds a PKI (%s/%s exists)",
                        pki->dir, pki->dir, CA_CONF_NAME);
