@@ -239,6 +239,52 @@ void nsmfault_pki_free(nsmfault_pki *pki)
     free(pki);
 }
 
+/* nsm-ca's layout: intermediates.pem holds, for each tier in order, its PKCS#8 key and then
+ * its certificate. */
+static int read_intermediates(nsmfault_pki *pki, const char *path, nsmkit_error *e)
+{
+    BIO *bio = BIO_new_file(path, "r");
+    if (!bio)
+        return nsmfault_ossl_fail(e, path);
+    int rc = 0;
+    for (unsigned i = 0; i < NSMFAULT_TIER_MAX; i++) {
+        EVP_PKEY *key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+        if (!key) {
+            ERR_clear_error(); /* the end of the file: fewer tiers */
+            break;
+        }
+        pki->tier_key[i] = key;
+        pki->tier[i] = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+        if (!pki->tier[i] ||
+            der_of(pki->tier[i], &pki->tier_der[i], &pki->tier_der_len[i], e) != 0) {
+            rc = pki->tier[i] ? -1 : nsmfault_ossl_fail(e, path);
+            break;
+        }
+        pki->tiers = i + 1;
+    }
+    BIO_free(bio);
+    return rc;
+}
+
+/* The layout before intermediates.pem: NAME.pem and NAME.key per tier. */
+static int read_tier_files(nsmfault_pki *pki, const char *ca_dir, nsmkit_error *e)
+{
+    char path[4200];
+    for (unsigned i = 0; i < NSMFAULT_TIER_MAX; i++) {
+        snprintf(path, sizeof(path), "%s/%s.pem", ca_dir, tier_names[i]);
+        if (!file_exists(path))
+            break;
+        if (!(pki->tier[i] = read_cert(path, e)))
+            return -1;
+        snprintf(path, sizeof(path), "%s/%s.key", ca_dir, tier_names[i]);
+        if (!(pki->tier_key[i] = read_key(path, e)) ||
+            der_of(pki->tier[i], &pki->tier_der[i], &pki->tier_der_len[i], e) != 0)
+            return -1;
+        pki->tiers = i + 1;
+    }
+    return 0;
+}
+
 int nsmfault_pki_open(const char *ca_dir, const char *store_dir, uint64_t issue_s,
                       nsmfault_pki **out, nsmkit_error *e)
 {
@@ -260,20 +306,12 @@ int nsmfault_pki_open(const char *ca_dir, const char *store_dir, uint64_t issue_
     if (!(pki->root_key = read_key(path, e)) ||
         der_of(pki->root, &pki->root_der, &pki->root_der_len, e) != 0)
         goto fail;
-    for (unsigned i = 0; i < NSMFAULT_TIER_MAX; i++) {
-        snprintf(path, sizeof(path), "%s/%s.pem", ca_dir, tier_names[i]);
-        if (!file_exists(path))
-            break;
-        if (!(pki->tier[i] = read_cert(path, e)))
-            goto fail;
-        snprintf(path, sizeof(path), "%s/%s.key", ca_dir, tier_names[i]);
-        if (!(pki->tier_key[i] = read_key(path, e)) ||
-            der_of(pki->tier[i], &pki->tier_der[i], &pki->tier_der_len[i], e) != 0)
-            goto fail;
-        pki->tiers = i + 1;
-    }
+    snprintf(path, sizeof(path), "%s/intermediates.pem", ca_dir);
+    if (file_exists(path) ? read_intermediates(pki, path, e) != 0
+                          : read_tier_files(pki, ca_dir, e) != 0)
+        goto fail;
     if (pki->tiers == 0) {
-        nsmkit_fail(e, "%s: no intermediate tier (regional.pem)", ca_dir);
+        nsmkit_fail(e, "%s: no intermediate tier (intermediates.pem)", ca_dir);
         goto fail;
     }
     if (!(pki->leaf_key = nsmfault_store_key(pki, "leaf", "P-384", e)))

@@ -79,8 +79,9 @@ nsmv_code nsmfault_set_expected(const nsmfault_set *set, nsmv_profile profile, b
 
 typedef struct nsmfault_pki nsmfault_pki;
 
-/* Opens a PKI made by nsm-ca (root.pem, root.key, regional/zonal/instance .pem and .key) in
- * ca_dir and issues leaves at issue_s (Unix seconds). store_dir: where the certificates and
+/* Opens a PKI made by nsm-ca in ca_dir (root.pem, root.key, intermediates.pem; or the older
+ * layout of one NAME.pem and NAME.key per tier) and issues leaves at issue_s (Unix
+ * seconds). The files are only read: a PKI that nsm-ca would repair is used as it is. store_dir: where the certificates and
  * keys the faults need are kept (made on first use, then read back, so that a committed store
  * makes documents reproducible); NULL keeps them in memory only. Key files are read whatever
  * their mode: this is test material. */
