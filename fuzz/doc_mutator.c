@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -334,26 +335,59 @@ static uint64_t interesting_uint(void)
 static EVP_PKEY *issuer_keys[4]; /* root, regional, zonal, instance (the fixture's order) */
 static EVP_PKEY *spare_p384, *spare_p256;
 
-static EVP_PKEY *load_key(const char *name)
+/* Every private key in a PEM file of the fixture PKI (root.key; intermediates.pem holds a
+ * key and a certificate per tier). */
+static size_t load_pem_keys(const char *name, EVP_PKEY **keys, size_t room)
 {
     char path[256];
-    snprintf(path, sizeof(path), "%s/%s.key", fuzz_pki_dir(), name);
+    snprintf(path, sizeof(path), "%s/%s", fuzz_pki_dir(), name);
     FILE *f = fopen(path, "re");
-    EVP_PKEY *k = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
-    if (f)
-        fclose(f);
-    if (!k)
-        fuzz_fail("doc_mutator", "cannot load a fixture issuer key");
-    return k;
+    size_t n = 0;
+    if (!f)
+        return 0;
+    while (n < room) {
+        EVP_PKEY *k = PEM_read_PrivateKey(f, NULL, NULL, NULL); /* skips other PEM blocks */
+        if (!k)
+            break;
+        keys[n++] = k;
+    }
+    fclose(f);
+    ERR_clear_error();
+    return n;
 }
 
+/* The issuer keys in cabundle order, matched by public key against the chain the fixture
+ * leaf was issued under (so a PKI that re-issued its tiers in memory is caught here, not
+ * by certificates that silently never verify). */
 static void load_keys(void)
 {
-    static const char *const names[4] = {"root", "regional", "zonal", "instance"};
+    EVP_PKEY *found[1 + NSMCA_MAX_TIERS];
     if (issuer_keys[0])
         return;
-    for (int i = 0; i < 4; i++)
-        issuer_keys[i] = load_key(names[i]);
+    size_t n = load_pem_keys("root.key", found, 1);
+    n += load_pem_keys("intermediates.pem", found + n, NSMCA_MAX_TIERS);
+    const nsmca_leaf *leaf = fuzz_leaf();
+    if (nsmca_leaf_bundle_count(leaf) != 4)
+        fuzz_fail("doc_mutator", "the fixture PKI does not have three intermediates");
+    for (unsigned i = 0; i < 4; i++) {
+        size_t len;
+        const unsigned char *der = nsmca_leaf_bundle_der(leaf, i, &len);
+        X509 *cert = d2i_X509(NULL, &der, (long)len);
+        for (size_t k = 0; cert && k < n && !issuer_keys[i]; k++)
+            if (X509_check_private_key(cert, found[k]) == 1)
+                issuer_keys[i] = found[k];
+        X509_free(cert);
+        if (!issuer_keys[i])
+            fuzz_fail("doc_mutator", "no fixture key for a tier of the leaf's chain");
+    }
+    ERR_clear_error();
+    for (size_t k = 0; k < n; k++) {
+        bool used = false;
+        for (unsigned i = 0; i < 4; i++)
+            used = used || issuer_keys[i] == found[k];
+        if (!used)
+            EVP_PKEY_free(found[k]);
+    }
     spare_p384 = EVP_EC_gen("P-384");
     spare_p256 = EVP_EC_gen("P-256");
     if (!spare_p384 || !spare_p256)
@@ -704,7 +738,9 @@ static size_t encode_document(const document *d, span payload, bool sign, uint8_
     return n;
 }
 
-static bool mutate_envelope(document *d)
+/* Changes one envelope item. *keep_signature is set when the change is the signature
+ * itself, which signing again would undo. */
+static bool mutate_envelope(document *d, bool *keep_signature)
 {
     static const uint8_t protected_variants[][9] = {
         {4, 0x44, 0xa1, 0x01, 0x38, 0x22},             /* ES384, as the NSM writes it */
@@ -716,10 +752,20 @@ static bool mutate_envelope(document *d)
         {6, 0x45, 0xa2, 0x01, 0x38, 0x22, 0x04},       /* a second key (cut) */
         {5, 0x44, 0xa1, 0x01, 0x38, 0x22, 0x00},       /* trailing byte after the bstr */
     };
-    switch (pick(5)) {
+    switch (pick(6)) {
     case 0:
         d->tagged = !d->tagged;
         return true;
+    case 5: { /* r or s zero or at least the group order: the signature value checks */
+        uint8_t sig[NSMCA_ECDSA_P384_SIG_LEN];
+        uint8_t major;
+        span old = string_content(d->signature_item, &major);
+        memset(sig, 0, sizeof(sig));
+        memcpy(sig, old.p, old.n < sizeof(sig) ? old.n : sizeof(sig));
+        memset(sig + (pick(2) ? 0 : 48), pick(2) ? 0x00 : 0xff, 48);
+        *keep_signature = true;
+        return new_bytes(NSMKIT_CBOR_BYTES, sig, sizeof(sig), &d->signature_item);
+    }
     case 1: {
         size_t i = pick(sizeof(protected_variants) / sizeof(protected_variants[0]));
         uint8_t *p = arena_alloc(protected_variants[i][0]);
@@ -734,6 +780,7 @@ static bool mutate_envelope(document *d)
     case 3: {
         uint8_t major;
         span s = string_content(d->signature_item, &major);
+        *keep_signature = true;
         return mutate_string(s, NSMKIT_CBOR_BYTES, &d->signature_item);
     }
     default: {
@@ -755,8 +802,11 @@ size_t fuzz_doc_mutate(uint8_t *data, size_t size, size_t max_size, unsigned int
     bool ok = true;
     if (!leaf_is_fixture(&d.map) && pick(4) != 0)
         ok = adopt_fixture_chain(&d.map);
-    else if (pick(8) == 0)
-        ok = mutate_envelope(&d);
+    else if (pick(8) == 0) {
+        bool keep_signature = false;
+        ok = mutate_envelope(&d, &keep_signature);
+        sign = sign && !keep_signature;
+    }
     else
         ok = mutate_payload(&d.map);
     span payload;

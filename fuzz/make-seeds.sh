@@ -31,7 +31,7 @@ attest sim-plain
 attest sim-indefinite --map indefinite
 attest sim-all-fields --nonce 6e736d6b69742066757a7a696e672100 --user-data 00 --public-key 0102030405060708
 attest sim-debug --debug-mode --nonce 6e736d6b69742066757a7a696e672100
-head -c 1024 fuzz/pki/zonal.pem > "$work/1024"
+head -c 1024 fuzz/pki/intermediates.pem > "$work/1024"
 attest sim-big-fields --nonce @"$work/1024" --user-data @"$work/1024" --public-key @"$work/1024"
 attest sim-pcr --pcr 3=$(printf '%096d' 7) --map indefinite
 for d in "$work"/*.doc; do
