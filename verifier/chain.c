@@ -260,11 +260,11 @@ static void label(const X509 *x, const X509 *leaf, X509 *const *bundle, size_t n
     snprintf(out, out_size, "%s (CN=%s)", where, cn);
 }
 
-static X509 *parse_der(nsmv_slice der)
+static X509 *parse_der(nsmkit_bytes der)
 {
-    const unsigned char *p = der.data;
+    const unsigned char *p = der.ptr;
     X509 *x = d2i_X509(NULL, &p, (long)der.len);
-    if (x && p != der.data + der.len) { /* every byte must belong to the certificate */
+    if (x && p != der.ptr + der.len) { /* every byte must belong to the certificate */
         X509_free(x);
         return NULL;
     }
@@ -373,10 +373,10 @@ static nsmv_code chain_full(nsmv_verifier *v, const nsmv_payload *p, int64_t tim
     /* 2. the pinned root comes first; its bytes are the root's, so is its parse (which
      * saves decoding a certificate per document) */
     if (p->cabundle[0].len != v->root_len ||
-        memcmp(p->cabundle[0].data, v->root_der, v->root_len) != 0) {
+        memcmp(p->cabundle[0].ptr, v->root_der, v->root_len) != 0) {
         for (size_t i = 1; i < n; i++)
             if (p->cabundle[i].len == v->root_len &&
-                memcmp(p->cabundle[i].data, v->root_der, v->root_len) == 0) {
+                memcmp(p->cabundle[i].ptr, v->root_der, v->root_len) == 0) {
                 c = nsmv_fail(run, NSMV_ERR_CABUNDLE_NOT_ROOT_FIRST,
                               "the pinned root is cabundle[%zu]", i);
                 goto out;
@@ -507,12 +507,12 @@ nsmv_code nsmv_chain_verify(nsmv_verifier *v, const nsmv_payload *p, int64_t tim
 
     *leaf_key = NULL;
     if (v->cache && p->cabundle[0].len == v->root_len &&
-        memcmp(p->cabundle[0].data, v->root_der, v->root_len) == 0) {
+        memcmp(p->cabundle[0].ptr, v->root_der, v->root_len) == 0) {
         memcpy(digests[0], v->root_digest, 32);
         hashed = true;
         for (size_t i = 1; i <= n && hashed; i++) {
-            nsmv_slice der = i < n ? p->cabundle[i] : p->certificate;
-            hashed = EVP_Digest(der.data, der.len, digests[i], NULL, v->sha256, NULL) == 1;
+            nsmkit_bytes der = i < n ? p->cabundle[i] : p->certificate;
+            hashed = EVP_Digest(der.ptr, der.len, digests[i], NULL, v->sha256, NULL) == 1;
         }
         if (hashed && cache_lookup(v->cache, (const uint8_t(*)[32])digests, n, time_s, leaf_key)) {
             run->result->chain_cached = true;

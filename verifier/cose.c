@@ -54,7 +54,7 @@ nsmv_code nsmv_cose_verify(const nsmv_verifier *v, const nsmv_envelope *env,
         return nsmv_fail(run, NSMV_ERR_INTERNAL, "no hash for alg %lld", (long long)env->alg);
     }
 
-    const uint8_t *raw = env->signature.data;
+    const uint8_t *raw = env->signature.ptr;
     if (env->signature.len != NSMV_SIGNATURE_LEN)
         return nsmv_fail(run, NSMV_ERR_INTERNAL, "signature length not checked");
     if (!scalar_in_range(raw))
@@ -76,10 +76,10 @@ nsmv_code nsmv_cose_verify(const nsmv_verifier *v, const nsmv_envelope *env,
     if (EVP_DigestInit_ex(md, hash, NULL) != 1 ||
         EVP_DigestUpdate(md, prefix, sizeof(prefix)) != 1 ||
         EVP_DigestUpdate(md, heads.data, n_protected) != 1 ||
-        EVP_DigestUpdate(md, env->protected_hdr.data, env->protected_hdr.len) != 1 ||
+        EVP_DigestUpdate(md, env->protected_hdr.ptr, env->protected_hdr.len) != 1 ||
         EVP_DigestUpdate(md, &empty_external_aad, 1) != 1 ||
         EVP_DigestUpdate(md, heads.data + n_protected, heads.len - n_protected) != 1 ||
-        EVP_DigestUpdate(md, env->payload.data, env->payload.len) != 1 ||
+        EVP_DigestUpdate(md, env->payload.ptr, env->payload.len) != 1 ||
         EVP_DigestFinal_ex(md, digest, &digest_len) != 1) {
         c = nsmv_fail(run, NSMV_ERR_INTERNAL, "hashing the Sig_structure failed");
         goto out;

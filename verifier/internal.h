@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "nsmkit/bytes.h"
 #include "nsmkit/error.h"
 #include "nsmkit/cbor.h"
 #include "nsmkit/verify.h"
@@ -20,10 +21,6 @@
 #define NSMV_COSE_ALG_ES384 (-35)
 #define NSMV_SIGNATURE_LEN 96
 
-typedef struct {
-    const uint8_t *data;
-    size_t len;
-} nsmv_slice;
 
 /* ---- a run: where the stages report ----------------------------------------------------------- */
 
@@ -46,6 +43,8 @@ typedef struct {
         }                                                                                    \
     } while (0)
 
+/* ---- failure.c: how stages report (depends on the code table only) ----------------------- */
+
 /* Records a failure (stage from the code) and returns the code. */
 nsmv_code nsmv_fail(nsmv_run *run, nsmv_code code, const char *fmt, ...) NSMKIT_PRINTF(3, 4);
 /* Printable-ASCII copy of bytes for messages: others become '?', long input is cut with
@@ -59,9 +58,9 @@ void nsmv_format_utc(int64_t unix_s, char *out, size_t out_size);
 typedef struct {
     bool tagged;            /* tag 18 present */
     int64_t alg;            /* from the protected header (always -35 after success) */
-    nsmv_slice protected_hdr; /* the bytes inside the protected bstr */
-    nsmv_slice payload;
-    nsmv_slice signature;
+    nsmkit_bytes protected_hdr; /* the bytes inside the protected bstr */
+    nsmkit_bytes payload;
+    nsmkit_bytes signature;
 } nsmv_envelope;
 
 nsmv_code nsmv_envelope_parse(const uint8_t *doc, size_t len, nsmv_envelope *env,
@@ -72,7 +71,7 @@ nsmv_code nsmv_envelope_parse(const uint8_t *doc, size_t len, nsmv_envelope *env
 typedef struct {
     bool present;           /* the key is there */
     bool is_null;           /* ... with null */
-    nsmv_slice bytes;
+    nsmkit_bytes bytes;
 } nsmv_optional;
 
 typedef struct {
@@ -98,20 +97,20 @@ typedef struct {
     bool definite_map;
     unsigned valid;         /* NSMV_FIELD_* */
     nsmv_kind kind;
-    nsmv_slice module_id;
-    nsmv_slice digest;
+    nsmkit_bytes module_id;
+    nsmkit_bytes digest;
     uint64_t timestamp_ms;
     nsmv_pcr pcrs[NSMV_PCR_MAX]; /* in document order */
     size_t pcr_count;
     int pcr_slot[NSMV_PCR_MAX];  /* index -> position in pcrs, or -1 */
-    nsmv_slice certificate;
-    nsmv_slice cabundle[NSMV_CABUNDLE_MAX];
+    nsmkit_bytes certificate;
+    nsmkit_bytes cabundle[NSMV_CABUNDLE_MAX];
     size_t cabundle_count;
     nsmv_optional public_key, user_data, nonce;
 } nsmv_payload;
 
 /* The cbor stage: bounded decode of the payload bytes into payload->root. */
-nsmv_code nsmv_payload_load(nsmv_slice bytes, nsmv_payload *payload, nsmv_run *run);
+nsmv_code nsmv_payload_load(nsmkit_bytes bytes, nsmv_payload *payload, nsmv_run *run);
 /* The payload stage: field rules of the profile. */
 nsmv_code nsmv_payload_fields(nsmv_payload *payload, nsmv_profile profile, nsmv_run *run);
 void nsmv_payload_clear(nsmv_payload *payload);
