@@ -46,6 +46,7 @@ typedef struct {
     uint8_t digest[32];
     uint8_t parent[32];
     int64_t not_before, not_after; /* the path's window */
+    int64_t leaf_window[2];        /* leaf entries: the leaf's own notBefore, notAfter */
     EVP_PKEY *key;                 /* leaf entries: owned reference to the leaf key */
     uint64_t stamp;                /* last use */
 } cache_entry;
@@ -144,7 +145,7 @@ static bool window_holds(const cache_entry *e, int64_t t)
 /* digests[0] is the root's, digests[1..n-1] the cabundle's, digests[n] the leaf's.
  * On a hit *leaf_key gets an owned reference. */
 static bool cache_lookup(nsmv_cache *c, const uint8_t (*digests)[32], size_t n, int64_t t,
-                         EVP_PKEY **leaf_key)
+                         EVP_PKEY **leaf_key, int64_t leaf_window[2])
 {
     cache_entry *found[NSMV_CABUNDLE_MAX + 1];
     bool hit = true;
@@ -156,6 +157,7 @@ static bool cache_lookup(nsmv_cache *c, const uint8_t (*digests)[32], size_t n, 
     }
     if (hit && found[n]->key && EVP_PKEY_up_ref(found[n]->key) == 1) {
         *leaf_key = found[n]->key;
+        memcpy(leaf_window, found[n]->leaf_window, 2 * sizeof(int64_t));
         c->clock++;
         for (size_t i = 1; i <= n; i++)
             found[i]->stamp = c->clock;
@@ -170,7 +172,8 @@ static bool cache_lookup(nsmv_cache *c, const uint8_t (*digests)[32], size_t n, 
 
 /* Caller holds the lock. */
 static void cache_put(nsmv_cache *c, const uint8_t digest[32], const uint8_t parent[32],
-                      bool leaf, int64_t not_before, int64_t not_after, EVP_PKEY *key)
+                      bool leaf, int64_t not_before, int64_t not_after, EVP_PKEY *key,
+                      const int64_t *leaf_window)
 {
     cache_entry *e = cache_find(c, digest, parent, leaf);
     if (!e) {
@@ -195,6 +198,8 @@ static void cache_put(nsmv_cache *c, const uint8_t digest[32], const uint8_t par
     e->not_before = not_before;
     e->not_after = not_after;
     e->key = key;
+    if (leaf_window)
+        memcpy(e->leaf_window, leaf_window, sizeof(e->leaf_window));
     e->stamp = ++c->clock;
 }
 
@@ -269,6 +274,36 @@ static X509 *parse_der(nsmkit_bytes der)
         return NULL;
     }
     return x;
+}
+
+bool nsmv_cert_is_der(X509 *x, const uint8_t *der, size_t len)
+{
+    /* i2d_X509 alone replays the tbsCertificate bytes as they were read (OpenSSL keeps
+     * them for the signature check), so BER inside them would survive: i2d_re_X509_tbs
+     * makes every later encoding come from the parsed fields. For a DER certificate those
+     * are the same bytes, so the signature checks that follow see no difference. */
+    unsigned char *tbs = NULL, *out = NULL;
+    int tbs_len = i2d_re_X509_tbs(x, &tbs);
+    int n = tbs_len > 0 ? i2d_X509(x, &out) : -1;
+    bool same = n > 0 && (size_t)n == len && memcmp(out, der, len) == 0;
+    OPENSSL_free(tbs);
+    OPENSSL_free(out);
+    return same;
+}
+
+/* Step 1 for one certificate: one DER certificate and nothing else (parse_code when it
+ * does not decode whole), canonical DER (CERT_NOT_DER). *out is owned on success. */
+static nsmv_code parse_cert(nsmkit_bytes der, nsmv_code parse_code, X509 **out)
+{
+    *out = parse_der(der);
+    if (!*out)
+        return parse_code;
+    if (!nsmv_cert_is_der(*out, der.ptr, der.len)) {
+        X509_free(*out);
+        *out = NULL;
+        return NSMV_ERR_CERT_NOT_DER;
+    }
+    return NSMV_OK;
 }
 
 /* Step 3 for one certificate: the code, and in why what is wrong with it. */
@@ -350,7 +385,8 @@ static nsmv_code map_openssl_error(X509_STORE_CTX *ctx, const X509 *leaf, X509 *
 
 /* Steps 1-6. digests is NULL when there is no cache to fill. */
 static nsmv_code chain_full(nsmv_verifier *v, const nsmv_payload *p, int64_t time_s,
-                            const uint8_t (*digests)[32], EVP_PKEY **leaf_key, nsmv_run *run)
+                            const uint8_t (*digests)[32], EVP_PKEY **leaf_key,
+                            int64_t leaf_window[2], nsmv_run *run)
 {
     X509 *leaf = NULL, *bundle[NSMV_CABUNDLE_MAX] = {0};
     STACK_OF(X509) *untrusted = NULL;
@@ -360,10 +396,11 @@ static nsmv_code chain_full(nsmv_verifier *v, const nsmv_payload *p, int64_t tim
     nsmv_code c = NSMV_OK;
 
     /* 1. the leaf */
-    leaf = parse_der(p->certificate);
-    if (!leaf) {
-        c = nsmv_fail(run, NSMV_ERR_CERT_PARSE, "the %zu-byte certificate does not decode",
-                      p->certificate.len);
+    c = parse_cert(p->certificate, NSMV_ERR_CERT_PARSE, &leaf);
+    if (c != NSMV_OK) {
+        c = nsmv_fail(run, c, "the %zu-byte certificate %s", p->certificate.len,
+                      c == NSMV_ERR_CERT_NOT_DER ? "is BER, not DER: it re-encodes differently"
+                                                 : "does not decode");
         goto out;
     }
     if (nsmv_key_is_p384(X509_get0_pubkey(leaf), name, sizeof(name)) &&
@@ -393,10 +430,12 @@ static nsmv_code chain_full(nsmv_verifier *v, const nsmv_payload *p, int64_t tim
     }
     bundle[0] = v->root; /* borrowed */
     for (size_t i = 1; i < n; i++) {
-        bundle[i] = parse_der(p->cabundle[i]);
-        if (!bundle[i]) {
-            c = nsmv_fail(run, NSMV_ERR_CABUNDLE_CERT_PARSE,
-                          "cabundle[%zu] (%zu bytes) does not decode", i, p->cabundle[i].len);
+        c = parse_cert(p->cabundle[i], NSMV_ERR_CABUNDLE_CERT_PARSE, &bundle[i]);
+        if (c != NSMV_OK) {
+            c = nsmv_fail(run, c, "cabundle[%zu] (%zu bytes) %s", i, p->cabundle[i].len,
+                          c == NSMV_ERR_CERT_NOT_DER
+                              ? "is BER, not DER: it re-encodes differently"
+                              : "does not decode");
             goto out;
         }
     }
@@ -465,6 +504,12 @@ static nsmv_code chain_full(nsmv_verifier *v, const nsmv_payload *p, int64_t tim
         goto out;
     }
 
+    /* OpenSSL compared both times with the verification time: they decode */
+    if (!nsmv_cert_validity(leaf, &leaf_window[0], &leaf_window[1])) {
+        c = nsmv_fail(run, NSMV_ERR_INTERNAL, "the leaf's validity does not decode");
+        goto out;
+    }
+
     if (digests && v->cache && *leaf_key) {
         int64_t nb[NSMV_CABUNDLE_MAX + 1], na[NSMV_CABUNDLE_MAX + 1], b = 0, a = 0;
         bool ok = true;
@@ -479,7 +524,7 @@ static nsmv_code chain_full(nsmv_verifier *v, const nsmv_payload *p, int64_t tim
             pthread_mutex_lock(&v->cache->lock);
             for (size_t i = 1; i <= n; i++)
                 cache_put(v->cache, digests[i], digests[i - 1], i == n, nb[i], na[i],
-                          i == n ? *leaf_key : NULL);
+                          i == n ? *leaf_key : NULL, i == n ? leaf_window : NULL);
             pthread_mutex_unlock(&v->cache->lock);
         }
     }
@@ -498,10 +543,34 @@ out:
     return c;
 }
 
+/* Both profiles: a document is dated inside its own leaf's validity (every real document
+ * is: the NSM signs with a leaf it issued for that moment). The window follows OpenSSL's
+ * rule, in milliseconds: notBefore inclusive, notAfter exclusive, so that --at-doc-time,
+ * which checks the chain at the timestamp's second, agrees with it. */
+static nsmv_code check_doc_time(const nsmv_payload *p, const int64_t leaf_window[2],
+                                nsmv_run *run)
+{
+    if (!(p->valid & NSMV_FIELD_TIMESTAMP))
+        return NSMV_OK; /* reported by the payload stage */
+    /* timestamps above INT64_MAX ms lie after any X.509 time */
+    bool before = leaf_window[0] > 0 && p->timestamp_ms < (uint64_t)leaf_window[0] * 1000u;
+    bool after = leaf_window[1] <= 0 || p->timestamp_ms >= (uint64_t)leaf_window[1] * 1000u;
+    if (!before && !after)
+        return NSMV_OK;
+    char at[32], edge[32];
+    nsmv_format_utc((int64_t)(p->timestamp_ms / 1000u), at, sizeof(at));
+    nsmv_format_utc(before ? leaf_window[0] : leaf_window[1], edge, sizeof(edge));
+    return nsmv_fail(run, NSMV_ERR_DOC_TIME_OUTSIDE_LEAF,
+                     "the document is dated %s (%llu ms), %s its leaf %s %s", at,
+                     (unsigned long long)p->timestamp_ms, before ? "before" : "after",
+                     before ? "becomes valid at" : "expires at", edge);
+}
+
 nsmv_code nsmv_chain_verify(nsmv_verifier *v, const nsmv_payload *p, int64_t time_s,
                             EVP_PKEY **leaf_key, nsmv_run *run)
 {
     uint8_t digests[NSMV_CABUNDLE_MAX + 1][32];
+    int64_t leaf_window[2] = {0, 0};
     size_t n = p->cabundle_count;
     bool hashed = false;
 
@@ -514,11 +583,13 @@ nsmv_code nsmv_chain_verify(nsmv_verifier *v, const nsmv_payload *p, int64_t tim
             nsmkit_bytes der = i < n ? p->cabundle[i] : p->certificate;
             hashed = EVP_Digest(der.ptr, der.len, digests[i], NULL, v->sha256, NULL) == 1;
         }
-        if (hashed && cache_lookup(v->cache, (const uint8_t(*)[32])digests, n, time_s, leaf_key)) {
+        if (hashed && cache_lookup(v->cache, (const uint8_t(*)[32])digests, n, time_s, leaf_key,
+                                   leaf_window)) {
             run->result->chain_cached = true;
-            return NSMV_OK;
+            return check_doc_time(p, leaf_window, run);
         }
     }
-    return chain_full(v, p, time_s, hashed ? (const uint8_t(*)[32])digests : NULL, leaf_key,
-                      run);
+    nsmv_code c = chain_full(v, p, time_s, hashed ? (const uint8_t(*)[32])digests : NULL,
+                             leaf_key, leaf_window, run);
+    return c == NSMV_OK ? check_doc_time(p, leaf_window, run) : c;
 }

@@ -139,6 +139,9 @@ void nsmv_cache_stats(nsmv_cache *cache, uint64_t *hits, uint64_t *misses);
 
 /* Reads a certificate's validity as Unix seconds. */
 bool nsmv_cert_validity(const X509 *cert, int64_t *not_before, int64_t *not_after);
+/* True when x, parsed from der, re-encodes to exactly those bytes (canonical DER). Makes
+ * every later encoding of x come from its parsed fields. */
+bool nsmv_cert_is_der(X509 *x, const uint8_t *der, size_t len);
 /* Checks the key of a certificate: EC, named curve P-384. detail gets why not. */
 bool nsmv_key_is_p384(EVP_PKEY *key, char *detail, size_t detail_size);
 

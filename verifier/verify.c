@@ -107,6 +107,11 @@ int nsmv_verifier_new(const nsmv_config *config, nsmv_verifier **out, nsmv_error
         snprintf(e->msg, sizeof(e->msg), "the root is not one DER certificate");
         goto fail;
     }
+    /* Documents carry the root byte for byte, and every certificate must be DER. */
+    if (!nsmv_cert_is_der(v->root, der, len)) {
+        snprintf(e->msg, sizeof(e->msg), "the root is BER, not DER: it re-encodes differently");
+        goto fail;
+    }
     if (!nsmv_key_is_p384(X509_get0_pubkey(v->root), why, sizeof(why))) {
         snprintf(e->msg, sizeof(e->msg), "the root has %s, not a P-384 key", why);
         goto fail;

@@ -187,6 +187,10 @@ typedef enum {
     X(CERT_SIGNATURE, 412, CHAIN, "a certificate signature does not verify")                 \
     X(PATH_LENGTH, 413, CHAIN, "the chain is longer than a pathLen constraint allows")       \
     X(CHAIN_INVALID, 414, CHAIN, "OpenSSL rejected the certificate chain")                   \
+    X(CERT_NOT_DER, 415, CHAIN,                                                              \
+      "a certificate is not in canonical DER (re-encoding it gives other bytes)")            \
+    X(DOC_TIME_OUTSIDE_LEAF, 416, CHAIN,                                                     \
+      "the document's timestamp lies outside its own leaf certificate's validity")           \
     /* 5xx: the COSE signature */                                                            \
     X(SIGNATURE_INVALID, 500, SIGNATURE, "the COSE signature does not verify under the leaf key") \
     X(SIGNATURE_VALUE, 501, SIGNATURE,                                                       \
