@@ -30,18 +30,21 @@ NSM_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -pthread $(WARNINGS) $(OPTIMISE) \
               -fstack-protector-strong -MMD -MP \
               -Icommon/include -Ica-tools/include -Insm-sim/include -Iverifier/include
 NSM_LDFLAGS := -pthread -Wl,-z,relro,-z,now $(if $(strip $(SANITIZE)),-fsanitize=$(SANITIZE))
-LIBS := -lcbor -lcrypto
+# nettle (libhogweed, on GMP) signs and verifies P-384; OpenSSL does X.509 and the rest.
+LIBS := -lcbor -lcrypto -lhogweed -lnettle -lgmp
 
 ALL_CFLAGS = $(NSM_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(NSM_LDFLAGS) $(LDFLAGS)
 
 # Debian packages: what building and testing needs.
 DEB_PACKAGES := gcc make libc6-dev pkg-config openssl libssl-dev libcbor-dev libcmocka-dev \
-                libfuse3-dev xxd
+                libfuse3-dev xxd \
+                nettle-dev libgmp-dev
 
 # ---- components -------------------------------------------------------------------------
 
-COMMON_SRC := common/reader.c common/cbor.c common/util.c common/json.c
+COMMON_SRC := common/reader.c common/cbor.c common/util.c common/json.c \
+              common/p384.c common/p384_nettle.c common/p384_openssl.c
 CA_SRC     := ca-tools/ca.c
 SIM_SRC    := nsm-sim/core.c nsm-sim/attest.c nsm-sim/options.c \
               nsm-sim/transport.c nsm-sim/server.c nsm-sim/device.c nsm-sim/nsmapi.c \

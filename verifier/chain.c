@@ -47,7 +47,7 @@ typedef struct {
     uint8_t parent[32];
     int64_t not_before, not_after; /* the path's window */
     int64_t leaf_window[2];        /* leaf entries: the leaf's own notBefore, notAfter */
-    EVP_PKEY *key;                 /* leaf entries: owned reference to the leaf key */
+    nsmkit_p384_public *key;       /* leaf entries: owned reference to the leaf key */
     uint64_t stamp;                /* last use */
 } cache_entry;
 
@@ -77,7 +77,7 @@ nsmv_cache *nsmv_cache_new(size_t entries)
 
 static void entry_clear(cache_entry *e)
 {
-    EVP_PKEY_free(e->key);
+    nsmkit_p384_public_free(e->key);
     memset(e, 0, sizeof(*e));
 }
 
@@ -145,9 +145,9 @@ static bool window_holds(const cache_entry *e, int64_t t)
 /* digests[0] is the root's, digests[1..n-1] the cabundle's, digests[n] the leaf's.
  * On a hit *leaf_key gets an owned reference. */
 static bool cache_lookup(nsmv_cache *c, const uint8_t (*digests)[32], size_t n, int64_t t,
-                         EVP_PKEY **leaf_key, int64_t leaf_window[2])
+                         nsmkit_p384_public **leaf_key, int64_t leaf_window[2])
 {
-    cache_entry *found[NSMV_CABUNDLE_MAX + 1];
+    cache_entry *found[NSMV_CABUNDLE_MAX + 1] = {NULL};
     bool hit = true;
 
     pthread_mutex_lock(&c->lock);
@@ -155,8 +155,8 @@ static bool cache_lookup(nsmv_cache *c, const uint8_t (*digests)[32], size_t n, 
         found[i] = cache_find(c, digests[i], digests[i - 1], i == n);
         hit = found[i] && window_holds(found[i], t);
     }
-    if (hit && found[n]->key && EVP_PKEY_up_ref(found[n]->key) == 1) {
-        *leaf_key = found[n]->key;
+    if (hit && n >= 1 && found[n]->key) {
+        *leaf_key = nsmkit_p384_public_ref(found[n]->key);
         memcpy(leaf_window, found[n]->leaf_window, 2 * sizeof(int64_t));
         c->clock++;
         for (size_t i = 1; i <= n; i++)
@@ -172,7 +172,7 @@ static bool cache_lookup(nsmv_cache *c, const uint8_t (*digests)[32], size_t n, 
 
 /* Caller holds the lock. */
 static void cache_put(nsmv_cache *c, const uint8_t digest[32], const uint8_t parent[32],
-                      bool leaf, int64_t not_before, int64_t not_after, EVP_PKEY *key,
+                      bool leaf, int64_t not_before, int64_t not_after, nsmkit_p384_public *key,
                       const int64_t *leaf_window)
 {
     cache_entry *e = cache_find(c, digest, parent, leaf);
@@ -188,8 +188,6 @@ static void cache_put(nsmv_cache *c, const uint8_t digest[32], const uint8_t par
                 e = &set[w];
         }
     }
-    if (key && EVP_PKEY_up_ref(key) != 1)
-        return; /* not cached: the next verification takes the full path again */
     entry_clear(e);
     e->used = true;
     e->leaf = leaf;
@@ -197,7 +195,7 @@ static void cache_put(nsmv_cache *c, const uint8_t digest[32], const uint8_t par
     memcpy(e->parent, parent, 32);
     e->not_before = not_before;
     e->not_after = not_after;
-    e->key = key;
+    e->key = nsmkit_p384_public_ref(key);
     if (leaf_window)
         memcpy(e->leaf_window, leaf_window, sizeof(e->leaf_window));
     e->stamp = ++c->clock;
@@ -243,6 +241,29 @@ bool nsmv_key_is_p384(EVP_PKEY *key, char *detail, size_t detail_size)
         return false;
     }
     return true;
+}
+
+bool nsmv_key_is_uncompressed(const X509 *cert, char *detail, size_t detail_size)
+{
+    const ASN1_BIT_STRING *bits = X509_get0_pubkey_bitstr(cert);
+    const uint8_t *point = bits ? ASN1_STRING_get0_data(bits) : NULL;
+    int len = bits ? ASN1_STRING_length(bits) : 0;
+    if (point && len == NSMKIT_P384_PUBLIC_LEN && point[0] == 0x04)
+        return true;
+    snprintf(detail, detail_size, "a P-384 point that is not in uncompressed form (%d bytes%s)",
+             len, point && len > 0 && (point[0] == 2 || point[0] == 3) ? ", compressed" : "");
+    return false;
+}
+
+/* The leaf's key for the signature stage, from the point in the certificate. */
+static nsmkit_p384_status leaf_public_key(const nsmv_verifier *v, const X509 *leaf,
+                                          nsmkit_p384_public **out)
+{
+    const ASN1_BIT_STRING *bits = X509_get0_pubkey_bitstr(leaf);
+    if (!bits)
+        return NSMKIT_P384_KEY_LENGTH;
+    return nsmkit_p384_public_new(v->crypto, ASN1_STRING_get0_data(bits),
+                                  (size_t)ASN1_STRING_length(bits), out);
 }
 
 /* "leaf (CN=...)", "cabundle[2] (CN=...)", "the pinned root (CN=...)". */
@@ -310,7 +331,8 @@ static nsmv_code parse_cert(nsmkit_bytes der, nsmv_code parse_code, X509 **out)
 static nsmv_code check_profile(X509 *x, bool is_leaf, char *why, size_t why_size)
 {
     char key[80];
-    if (!nsmv_key_is_p384(X509_get0_pubkey(x), key, sizeof(key))) {
+    if (!nsmv_key_is_p384(X509_get0_pubkey(x), key, sizeof(key)) ||
+        !nsmv_key_is_uncompressed(x, key, sizeof(key))) {
         snprintf(why, why_size, "has %s", key);
         return NSMV_ERR_CERT_KEY;
     }
@@ -385,7 +407,7 @@ static nsmv_code map_openssl_error(X509_STORE_CTX *ctx, const X509 *leaf, X509 *
 
 /* Steps 1-6. digests is NULL when there is no cache to fill. */
 static nsmv_code chain_full(nsmv_verifier *v, const nsmv_payload *p, int64_t time_s,
-                            const uint8_t (*digests)[32], EVP_PKEY **leaf_key,
+                            const uint8_t (*digests)[32], nsmkit_p384_public **leaf_key,
                             int64_t leaf_window[2], nsmv_run *run)
 {
     X509 *leaf = NULL, *bundle[NSMV_CABUNDLE_MAX] = {0};
@@ -403,9 +425,12 @@ static nsmv_code chain_full(nsmv_verifier *v, const nsmv_payload *p, int64_t tim
                                                  : "does not decode");
         goto out;
     }
-    if (nsmv_key_is_p384(X509_get0_pubkey(leaf), name, sizeof(name)) &&
-        EVP_PKEY_up_ref(X509_get0_pubkey(leaf)) == 1)
-        *leaf_key = X509_get0_pubkey(leaf); /* signature stage may run even if the chain fails */
+    /* the key the signature stage uses, decoded once for the seam (a compressed or
+     * otherwise unusable point fails the leaf's profile in step 3); the signature stage
+     * may run even if the chain fails */
+    nsmkit_p384_status key_status = NSMKIT_P384_KEY_FORMAT;
+    if (nsmv_key_is_p384(X509_get0_pubkey(leaf), name, sizeof(name)))
+        key_status = leaf_public_key(v, leaf, leaf_key);
 
     /* 2. the pinned root comes first; its bytes are the root's, so is its parse (which
      * saves decoding a certificate per document) */
@@ -445,6 +470,11 @@ static nsmv_code chain_full(nsmv_verifier *v, const nsmv_payload *p, int64_t tim
         X509 *x = i < n ? bundle[i] : leaf;
         char why[128];
         nsmv_code problem = check_profile(x, i == n, why, sizeof(why));
+        if (problem == NSMV_OK && i == n && key_status != NSMKIT_P384_OK) {
+            snprintf(why, sizeof(why), "has a P-384 key the signature check refuses (%s)",
+                     nsmkit_p384_status_name(key_status));
+            problem = key_status == NSMKIT_P384_NO_MEMORY ? NSMV_ERR_NO_MEMORY : NSMV_ERR_CERT_KEY;
+        }
         if (problem != NSMV_OK) {
             label(x, leaf, bundle, n, name, sizeof(name));
             c = nsmv_fail(run, problem, "%s %s", name, why);
@@ -536,7 +566,7 @@ out:
         X509_free(bundle[i]);
     X509_free(leaf);
     if (c != NSMV_OK && !run->all && *leaf_key) {
-        EVP_PKEY_free(*leaf_key);
+        nsmkit_p384_public_free(*leaf_key);
         *leaf_key = NULL;
     }
     ERR_clear_error(); /* nothing of this document stays in the thread's error queue */
@@ -567,7 +597,7 @@ static nsmv_code check_doc_time(const nsmv_payload *p, const int64_t leaf_window
 }
 
 nsmv_code nsmv_chain_verify(nsmv_verifier *v, const nsmv_payload *p, int64_t time_s,
-                            EVP_PKEY **leaf_key, nsmv_run *run)
+                            nsmkit_p384_public **leaf_key, nsmv_run *run)
 {
     uint8_t digests[NSMV_CABUNDLE_MAX + 1][32];
     int64_t leaf_window[2] = {0, 0};

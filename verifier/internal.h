@@ -15,6 +15,7 @@
 
 #include "nsmkit/bytes.h"
 #include "nsmkit/error.h"
+#include "nsmkit/p384.h"
 #include "nsmkit/cbor.h"
 #include "nsmkit/verify.h"
 
@@ -130,6 +131,7 @@ struct nsmv_verifier {
     X509_STORE *store;        /* holds the root only */
     EVP_MD *sha256, *sha384;  /* fetched once */
     nsmv_cache *cache;        /* NULL: no cache */
+    nsmkit_p384_impl crypto;  /* who checks the COSE signature */
 };
 
 nsmv_cache *nsmv_cache_new(size_t entries);
@@ -144,16 +146,19 @@ bool nsmv_cert_validity(const X509 *cert, int64_t *not_before, int64_t *not_afte
 bool nsmv_cert_is_der(X509 *x, const uint8_t *der, size_t len);
 /* Checks the key of a certificate: EC, named curve P-384. detail gets why not. */
 bool nsmv_key_is_p384(EVP_PKEY *key, char *detail, size_t detail_size);
+/* Checks that a certificate's P-384 point is 04 || x || y (97 bytes), the only form the
+ * signature seam takes: a compressed point would verify under OpenSSL and not nettle. */
+bool nsmv_key_is_uncompressed(const X509 *cert, char *detail, size_t detail_size);
 
 /* The chain stage at time_s. On success, and in report_all mode whenever the leaf parsed
  * with a P-384 key, *leaf_key receives an owned reference to the leaf's key. */
 nsmv_code nsmv_chain_verify(nsmv_verifier *v, const nsmv_payload *payload, int64_t time_s,
-                            EVP_PKEY **leaf_key, nsmv_run *run);
+                            nsmkit_p384_public **leaf_key, nsmv_run *run);
 
 /* ---- cose.c ----------------------------------------------------------------------------------- */
 
 nsmv_code nsmv_cose_verify(const nsmv_verifier *v, const nsmv_envelope *env,
-                           EVP_PKEY *leaf_key, nsmv_run *run);
+                           const nsmkit_p384_public *leaf_key, nsmv_run *run);
 
 /* ---- policy.c --------------------------------------------------------------------------------- */
 

@@ -112,7 +112,8 @@ int nsmv_verifier_new(const nsmv_config *config, nsmv_verifier **out, nsmv_error
         snprintf(e->msg, sizeof(e->msg), "the root is BER, not DER: it re-encodes differently");
         goto fail;
     }
-    if (!nsmv_key_is_p384(X509_get0_pubkey(v->root), why, sizeof(why))) {
+    if (!nsmv_key_is_p384(X509_get0_pubkey(v->root), why, sizeof(why)) ||
+        !nsmv_key_is_uncompressed(v->root, why, sizeof(why))) {
         snprintf(e->msg, sizeof(e->msg), "the root has %s, not a P-384 key", why);
         goto fail;
     }
@@ -125,6 +126,11 @@ int nsmv_verifier_new(const nsmv_config *config, nsmv_verifier **out, nsmv_error
         snprintf(e->msg, sizeof(e->msg), "the root's validity does not decode");
         goto fail;
     }
+    if ((unsigned)config->crypto >= NSMKIT_P384_IMPL_COUNT) {
+        snprintf(e->msg, sizeof(e->msg), "unknown crypto implementation %d", (int)config->crypto);
+        goto fail;
+    }
+    v->crypto = config->crypto;
     v->root_der = malloc(len);
     v->store = X509_STORE_new();
     v->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
@@ -226,7 +232,7 @@ nsmv_code nsmv_verify(nsmv_verifier *v, const uint8_t *doc, size_t len,
     nsmv_options defaults;
     nsmv_envelope env;
     nsmv_payload payload;
-    EVP_PKEY *leaf_key = NULL;
+    nsmkit_p384_public *leaf_key = NULL;
     nsmv_code c;
 
     if (!result)
@@ -306,7 +312,7 @@ nsmv_code nsmv_verify(nsmv_verifier *v, const uint8_t *doc, size_t len,
     stage_done(&run, NSMV_STAGE_POLICY);
 
 out:
-    EVP_PKEY_free(leaf_key);
+    nsmkit_p384_public_free(leaf_key);
     nsmv_payload_clear(&payload);
     result->valid = result->code == NSMV_OK && result->failure_count == 0;
     /* A run that ends early leaves later stages NOT_RUN. */

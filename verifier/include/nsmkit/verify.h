@@ -64,6 +64,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "nsmkit/p384.h"
+
 /* Largest document accepted: a real NSM response is at most 12 KiB. */
 #define NSMV_DOC_MAX (64 * 1024)
 #define NSMV_PCR_LEN 48
@@ -326,6 +328,8 @@ typedef struct {
     size_t root_len;
     size_t cache_entries;    /* 0: the default (1024); the cache is bounded by this */
     bool no_cache;           /* every verification takes the full path */
+    nsmkit_p384_impl crypto; /* the COSE signature check: NSMKIT_P384_NETTLE (0, the
+                                default) or NSMKIT_P384_OPENSSL; verdicts are the same */
 } nsmv_config;
 
 /* Creates a verifier that trusts exactly one root. Fails on a root that is not one DER
