@@ -1035,3 +1035,16 @@ out:
     EVP_PKEY_CTX_free(ctx);
     return rc;
 }
+
+int nsmca_leaf_private_scalar(const nsmca_leaf *leaf, uint8_t scalar[NSMCA_P384_SCALAR_LEN])
+{
+    BIGNUM *d = NULL;
+    int rc = -1;
+    /* "priv" is OSSL_PKEY_PARAM_PRIV_KEY; the leaf key is EC P-384, so d < n < 2^384 */
+    if (EVP_PKEY_get_bn_param(leaf->key, "priv", &d) == 1 &&
+        BN_bn2binpad(d, scalar, NSMCA_P384_SCALAR_LEN) == NSMCA_P384_SCALAR_LEN)
+        rc = 0;
+    BN_clear_free(d);
+    ERR_clear_error();
+    return rc;
+}
