@@ -49,8 +49,9 @@ CA_SRC     := ca-tools/ca.c
 SIM_SRC    := nsm-sim/core.c nsm-sim/attest.c nsm-sim/options.c \
               nsm-sim/transport.c nsm-sim/server.c nsm-sim/device.c nsm-sim/nsmapi.c \
               nsm-sim/envopts.c nsm-sim/libnsm.c nsm-sim/serve.c nsm-sim/exec.c
-VERIFY_SRC := verifier/envelope.c verifier/payload.c verifier/chain.c verifier/cose.c \
-              verifier/policy.c verifier/codes.c verifier/failure.c verifier/verify.c verifier/report.c verifier/aws_root.c
+VERIFY_SRC := verifier/envelope.c verifier/payload.c verifier/cert.c verifier/chain.c \
+              verifier/leaflink.c verifier/cose.c verifier/policy.c verifier/codes.c \
+              verifier/failure.c verifier/verify.c verifier/report.c verifier/aws_root.c
 
 COMMON_LIB := $(BUILD)/lib/libnsmkit-common.a
 CA_LIB     := $(BUILD)/lib/libnsmca.a

@@ -118,8 +118,6 @@ void nsmv_payload_clear(nsmv_payload *payload);
 /* PCR0..2 present and all zero. */
 bool nsmv_payload_debug_mode(const nsmv_payload *payload);
 
-/* ---- chain.c ---------------------------------------------------------------------------------- */
-
 typedef struct nsmv_cache nsmv_cache;
 
 struct nsmv_verifier {
@@ -139,21 +137,52 @@ void nsmv_cache_free(nsmv_cache *cache);
 void nsmv_cache_clear(nsmv_cache *cache);
 void nsmv_cache_stats(nsmv_cache *cache, uint64_t *hits, uint64_t *misses);
 
+/* ---- cert.c: certificates --------------------------------------------------------------- */
+
 /* Reads a certificate's validity as Unix seconds. */
 bool nsmv_cert_validity(const X509 *cert, int64_t *not_before, int64_t *not_after);
-/* True when x, parsed from der, re-encodes to exactly those bytes (canonical DER). Makes
- * every later encoding of x come from its parsed fields. */
-bool nsmv_cert_is_der(X509 *x, const uint8_t *der, size_t len);
 /* Checks the key of a certificate: EC, named curve P-384. detail gets why not. */
 bool nsmv_key_is_p384(EVP_PKEY *key, char *detail, size_t detail_size);
 /* Checks that a certificate's P-384 point is 04 || x || y (97 bytes), the only form the
  * signature seam takes: a compressed point would verify under OpenSSL and not nettle. */
 bool nsmv_key_is_uncompressed(const X509 *cert, char *detail, size_t detail_size);
+/* True when x, parsed from der, re-encodes to exactly those bytes (canonical DER). Makes
+ * every later encoding of x come from its parsed fields. */
+bool nsmv_cert_is_der(X509 *x, const uint8_t *der, size_t len);
+/* One certificate, every byte of der (BER accepted: for messages only); NULL if not. */
+X509 *nsmv_cert_decode(nsmkit_bytes der);
+/* One DER certificate and nothing else (parse_code when it does not decode whole), in
+ * canonical DER (NSMV_ERR_CERT_NOT_DER). *out is owned on success. */
+nsmv_code nsmv_cert_parse(nsmkit_bytes der, nsmv_code parse_code, X509 **out);
+/* The key and extension profile of a leaf or CA certificate: the code, and in why what is
+ * wrong with it. */
+nsmv_code nsmv_cert_check_profile(X509 *x, bool is_leaf, char *why, size_t why_size);
+/* The leaf's key for the signature seam, from the point in the certificate. */
+nsmkit_p384_status nsmv_cert_leaf_key(const nsmv_verifier *v, const X509 *leaf,
+                                      nsmkit_p384_public **out);
+
+/* ---- chain.c ---------------------------------------------------------------------------------- */
 
 /* The chain stage at time_s. On success, and in report_all mode whenever the leaf parsed
  * with a P-384 key, *leaf_key receives an owned reference to the leaf's key. */
 nsmv_code nsmv_chain_verify(nsmv_verifier *v, const nsmv_payload *payload, int64_t time_s,
                             nsmkit_p384_public **leaf_key, nsmv_run *run);
+
+/* ---- leaflink.c: the leaf's link outside X509_verify_cert (the fleet path) ------------- */
+
+typedef struct {
+    X509 *issuer;                         /* cabundle[n-1], verified and cached (borrowed) */
+    const nsmkit_p384_public *issuer_key; /* its key, for the seam (borrowed) */
+    X509 *const *others;                  /* the root and cabundle[1..n-2] (borrowed) */
+    size_t other_count;
+} nsmv_leaf_link;
+
+/* True when every check X509_verify_cert makes on the leaf's link passes at time_s (see
+ * leaflink.c); then *leaf_key (owned) is the leaf's key and leaf_window its own validity.
+ * False for anything else: the caller takes the full path, which names the failure. */
+bool nsmv_leaf_link_accept(const nsmv_verifier *v, nsmkit_bytes leaf_der,
+                           const nsmv_leaf_link *link, int64_t time_s,
+                           nsmkit_p384_public **leaf_key, int64_t leaf_window[2]);
 
 /* ---- cose.c ----------------------------------------------------------------------------------- */
 

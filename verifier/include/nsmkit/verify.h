@@ -313,6 +313,8 @@ typedef struct {
     bool has_time;
     uint64_t time_s;                    /* the verification time used for the chain */
     bool chain_cached;                  /* the chain was answered from the cache */
+    bool chain_fleet;                   /* the leaf was checked under remembered
+                                           intermediates (the fleet path) */
 } nsmv_result;
 
 /* ---- the verifier --------------------------------------------------------------------------- */
