@@ -120,6 +120,11 @@ nsmv_code nsmv_cert_check_profile(X509 *x, bool is_leaf, char *why, size_t why_s
         snprintf(why, why_size, "has %s", key);
         return NSMV_ERR_CERT_KEY;
     }
+    return nsmv_cert_check_usage(x, is_leaf, why, why_size);
+}
+
+nsmv_code nsmv_cert_check_usage(X509 *x, bool is_leaf, char *why, size_t why_size)
+{
     int sig = X509_get_signature_nid(x);
     if (sig != NID_ecdsa_with_SHA384) {
         snprintf(why, why_size, "is signed with %s",

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 
 #include <openssl/evp.h>
+#include <openssl/provider.h>
 #include <openssl/x509.h>
 
 #include "nsmkit/bytes.h"
@@ -130,6 +131,11 @@ struct nsmv_verifier {
     EVP_MD *sha256, *sha384;  /* fetched once */
     nsmv_cache *cache;        /* NULL: no cache */
     nsmkit_p384_impl crypto;  /* who checks the COSE signature */
+    /* A library context with no provider but "null", where the fleet path parses leaves:
+     * d2i_X509 then skips OpenSSL 3.0's decoder for the public key (ten times the rest of
+     * the parse); the seam decodes and checks the point instead. */
+    OSSL_LIB_CTX *keyless;
+    OSSL_PROVIDER *keyless_null;
 };
 
 nsmv_cache *nsmv_cache_new(size_t entries);
@@ -157,6 +163,8 @@ nsmv_code nsmv_cert_parse(nsmkit_bytes der, nsmv_code parse_code, X509 **out);
 /* The key and extension profile of a leaf or CA certificate: the code, and in why what is
  * wrong with it. */
 nsmv_code nsmv_cert_check_profile(X509 *x, bool is_leaf, char *why, size_t why_size);
+/* The profile without the key: signature algorithm, basicConstraints, keyUsage. */
+nsmv_code nsmv_cert_check_usage(X509 *x, bool is_leaf, char *why, size_t why_size);
 /* The leaf's key for the signature seam, from the point in the certificate. */
 nsmkit_p384_status nsmv_cert_leaf_key(const nsmv_verifier *v, const X509 *leaf,
                                       nsmkit_p384_public **out);

@@ -131,6 +131,12 @@ int nsmv_verifier_new(const nsmv_config *config, nsmv_verifier **out, nsmv_error
         goto fail;
     }
     v->crypto = config->crypto;
+    v->keyless = OSSL_LIB_CTX_new();
+    v->keyless_null = v->keyless ? OSSL_PROVIDER_load(v->keyless, "null") : NULL;
+    if (!v->keyless_null) {
+        snprintf(e->msg, sizeof(e->msg), "cannot set up OpenSSL (out of memory?)");
+        goto fail;
+    }
     v->root_der = malloc(len);
     v->store = X509_STORE_new();
     v->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
@@ -169,6 +175,8 @@ void nsmv_verifier_free(nsmv_verifier *v)
     X509_STORE_free(v->store);
     X509_free(v->root);
     free(v->root_der);
+    OSSL_PROVIDER_unload(v->keyless_null);
+    OSSL_LIB_CTX_free(v->keyless);
     free(v);
 }
 
