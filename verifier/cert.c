@@ -84,18 +84,64 @@ X509 *nsmv_cert_decode(nsmkit_bytes der)
     return x;
 }
 
+/* The DER header of a SEQUENCE at der: its size, and the size of header and body. Only
+ * the shortest length encoding is accepted (DER's rule). */
+static bool der_sequence_header(const uint8_t *der, size_t len, size_t *header, size_t *total)
+{
+    if (len < 2 || der[0] != 0x30)
+        return false;
+    size_t h = 2, body = der[1];
+    if (der[1] & 0x80) {
+        size_t bytes = der[1] & 0x7f;
+        if (bytes == 0 || bytes > 3 || bytes > len - 2 || der[2] == 0)
+            return false;
+        body = 0;
+        for (size_t i = 0; i < bytes; i++)
+            body = body << 8 | der[2 + i];
+        if (body < 0x80) /* the short form would do */
+            return false;
+        h += bytes;
+    }
+    if (body > len - h)
+        return false;
+    *header = h;
+    *total = h + body;
+    return true;
+}
+
+static bool bytes_equal_encoding(const uint8_t *bytes, size_t len, int n, const unsigned char *enc)
+{
+    return n > 0 && (size_t)n == len && memcmp(bytes, enc, len) == 0;
+}
+
 bool nsmv_cert_is_der(X509 *x, const uint8_t *der, size_t len)
 {
-    /* i2d_X509 alone replays the tbsCertificate bytes as they were read (OpenSSL keeps
+    /* i2d_X509 would replay the tbsCertificate bytes as they were read (OpenSSL keeps
      * them for the signature check), so BER inside them would survive: i2d_re_X509_tbs
-     * makes every later encoding come from the parsed fields. For a DER certificate those
-     * are the same bytes, so the signature checks that follow see no difference. */
-    unsigned char *tbs = NULL, *out = NULL;
-    int tbs_len = i2d_re_X509_tbs(x, &tbs);
-    int n = tbs_len > 0 ? i2d_X509(x, &out) : -1;
-    bool same = n > 0 && (size_t)n == len && memcmp(out, der, len) == 0;
+     * encodes them from the parsed fields. For a DER certificate those are the same
+     * bytes, so the signature checks that follow see no difference. The certificate is
+     * SEQUENCE { tbs, signatureAlgorithm, signature }: each part is compared with its
+     * own encoding (one encoding of the tbs, not two as with i2d_X509 after it). */
+    size_t header, total, tbs_header, tbs_total;
+    if (!der_sequence_header(der, len, &header, &total) || total != len ||
+        !der_sequence_header(der + header, len - header, &tbs_header, &tbs_total))
+        return false;
+    const ASN1_BIT_STRING *sig = NULL;
+    const X509_ALGOR *alg = NULL;
+    unsigned char *tbs = NULL, *alg_der = NULL, *sig_der = NULL;
+    X509_get0_signature(&sig, &alg, x);
+    int tbs_n = i2d_re_X509_tbs(x, &tbs);
+    int alg_n = alg ? i2d_X509_ALGOR(alg, &alg_der) : -1;
+    int sig_n = sig ? i2d_ASN1_BIT_STRING(sig, &sig_der) : -1;
+    const uint8_t *rest = der + header + tbs_total;
+    size_t rest_len = len - header - tbs_total;
+    bool same = bytes_equal_encoding(der + header, tbs_total, tbs_n, tbs) && alg_n > 0 &&
+                (size_t)alg_n <= rest_len &&
+                bytes_equal_encoding(rest, (size_t)alg_n, alg_n, alg_der) &&
+                bytes_equal_encoding(rest + alg_n, rest_len - (size_t)alg_n, sig_n, sig_der);
     OPENSSL_free(tbs);
-    OPENSSL_free(out);
+    OPENSSL_free(alg_der);
+    OPENSSL_free(sig_der);
     return same;
 }
 
