@@ -12,12 +12,16 @@ typedef struct not_libcbor cbor_item_t;
 #include "nsmkit/ca.h"
 #include "nsmkit/sim.h"
 #include "nsmkit/verify.h"
+#include "nsmkit/p384.h"
 
 #ifdef LIBCBOR_H_
 #error "a public nsmkit header includes <cbor.h>"
 #endif
 #ifdef OPENSSL_TYPES_H
 #error "a public nsmkit header includes OpenSSL"
+#endif
+#if defined(NETTLE_ECC_H_INCLUDED) || defined(__GMP_H__)
+#error "a public nsmkit header includes nettle or GMP"
 #endif
 
 #include <stdarg.h>
@@ -33,6 +37,7 @@ static void declarations_are_usable(void **state)
     assert_string_equal(nsmsim_error_code_name(NSMSIM_INVALID_INDEX), "InvalidIndex");
     assert_int_equal(sizeof(struct nsm_raw), 32);
     assert_int_equal(NSM_IOCTL_RAW, 0xC0200A00u);
+    assert_string_equal(nsmkit_p384_impl_name(NSMKIT_P384_NETTLE), "nettle");
 }
 
 int main(void)

@@ -81,6 +81,7 @@ typedef struct {
     bool flip_signature;     /* the last byte of the certificate (its signature's s) */
     bool ber;                /* the outer length in a longer form than needed */
     bool p256;               /* a P-256 subject key */
+    bool compressed;         /* the subject key as a compressed point */
     uint64_t doc_ms;         /* 0: the fixture's timestamp */
     uint64_t at_s;           /* 0: VFX_VERIFY_S */
     nsmv_code code;
@@ -115,6 +116,7 @@ static void leaves_of_every_shape_get_the_same_verdict_both_ways(void **state)
         {"naming the zonal CA as issuer", base, .code = NSMV_ERR_LEAF_ISSUER},
         {"in BER", base, .ber = true, .code = NSMV_ERR_CERT_NOT_DER},
         {"with a P-256 key", base, .p256 = true, .code = NSMV_ERR_CERT_KEY},
+        {"with a compressed point", base, .compressed = true, .code = NSMV_ERR_CERT_KEY},
     };
     cases[1].spec.key_ids = true;
     cases[5].spec.not_after = 2524608000; /* 2050-01-01 */
@@ -132,6 +134,8 @@ static void leaves_of_every_shape_get_the_same_verdict_both_ways(void **state)
         nsmv_verifier *warm = verifier_for(fx->root_der, fx->root_len, true, NSMKIT_P384_NETTLE);
         warm_up(fx, warm);
         EVP_PKEY *key = vfx_key(c->p256 ? "P-256" : "P-384");
+        if (c->compressed)
+            assert_int_equal(EVP_PKEY_set_utf8_string_param(key, "point-format", "compressed"), 1);
         vfx_cert_spec spec = c->spec;
         spec.key = key;
         spec.issuer = i == 13 ? zonal : instance;
