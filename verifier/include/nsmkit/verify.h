@@ -18,9 +18,13 @@
  *              every certificate is EC P-384 signed with ecdsa-with-SHA384, CA certificates
  *              carry basicConstraints CA and keyCertSign, the leaf is not a CA and carries
  *              digitalSignature, and the cabundle is root first with no tier missing;
+ *              every certificate is canonical DER (re-encoding gives the same bytes), with
+ *              its key as an uncompressed point; the document's timestamp lies inside its
+ *              own leaf's validity;
  *   signature  ES384 over Sig_structure ["Signature1", protected, h'', payload], the hash
  *              taken from the header's alg (high-S signatures are accepted: real NSM
- *              signatures are not normalised);
+ *              signatures are not normalised, so a document's hash is no replay
+ *              identifier), checked with nettle or OpenSSL (nsmkit/p384.h);
  *   policy     what the caller expects: PCR values, nonce, user_data, public_key, a
  *              maximum age, and optionally no debug-mode document (PCR0..2 all zero).
  *
@@ -51,8 +55,10 @@
  * Cache: chains that verified are remembered by the SHA-256 of each certificate's DER and
  * of its issuer's, with the window of time in which the whole path is valid. A document
  * whose root, cabundle and leaf are all remembered, at a time inside that window, skips the
- * chain's signature checks (a warm verification is one P-384 verify). Anything else takes
- * the full path, so the cache never changes a verdict.
+ * chain's signature checks (a warm verification is one P-384 verify). A new leaf under
+ * remembered intermediates has its link checked outside X509_verify_cert, with every check
+ * OpenSSL makes on it (the fleet path: two P-384 verifies); that path only accepts, and
+ * anything else takes the full path, so the cache never changes a verdict.
  *
  * This header uses neither OpenSSL nor libcbor types.
  */
