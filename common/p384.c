@@ -191,7 +191,8 @@ nsmkit_p384_status nsmkit_p384_sign(const nsmkit_p384_private *key,
         return ops_of(key->impl)->sign(key, digest, NULL, signature);
     uint8_t k[NSMKIT_P384_SCALAR_LEN];
     nsmkit_p384_status st = NSMKIT_P384_NONCE;
-    if (nonce->fn && nonce->fn(nonce->ctx, digest, k) == 0 && nsmkit_p384_scalar_in_range(k))
+    if (nonce->fn && nonce->fn(nonce->ctx, key->scalar, digest, k) == 0 &&
+        nsmkit_p384_scalar_in_range(k))
         st = ops_of(key->impl)->sign(key, digest, k, signature);
     nsmkit_wipe(k, sizeof(k));
     return st;

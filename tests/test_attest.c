@@ -205,8 +205,9 @@ static void output_limit_is_an_error_not_an_overflow(void **state)
 /* The signature is nettle's (attest.c signs through the P-384 seam); OpenSSL's side of the
  * seam verifies it under the key in the leaf certificate, and a given nonce source makes
  * the document reproducible to the byte (what deterministic test vectors need). */
-static int fixed_k(void *ctx, const uint8_t digest[48], uint8_t k[48])
+static int fixed_k(void *ctx, const uint8_t x[48], const uint8_t digest[48], uint8_t k[48])
 {
+    (void)x;
     (void)digest;
     memcpy(k, ctx, 48);
     return 0;

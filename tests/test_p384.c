@@ -109,12 +109,15 @@ static void each_verifies_what_the_other_signs(void **state)
 typedef struct {
     const uint8_t *k;
     int calls;
+    const uint8_t *x; /* the scalar expected, or NULL */
 } fixed_nonce;
 
-static int give_k(void *ctx, const uint8_t digest[48], uint8_t k[48])
+static int give_k(void *ctx, const uint8_t x[48], const uint8_t digest[48], uint8_t k[48])
 {
     (void)digest;
     fixed_nonce *f = ctx;
+    if (f->x)
+        assert_memory_equal(x, f->x, 48); /* the signing key's scalar reaches the source */
     f->calls++;
     if (!f->k)
         return -1;
@@ -129,7 +132,7 @@ static void a_given_nonce_gives_the_same_signature_in_both(void **state)
     random_scalar(scalar);
     random_scalar(k);
     assert_int_equal(RAND_bytes(digest, sizeof(digest)), 1);
-    fixed_nonce f = {k, 0};
+    fixed_nonce f = {k, 0, scalar};
     nsmkit_p384_nonce_source source = {give_k, &f};
     for (int i = 0; i < 2; i++) {
         nsmkit_p384_private *priv;
@@ -148,7 +151,7 @@ static void a_given_nonce_gives_the_same_signature_in_both(void **state)
         memset(above, 0xff, sizeof(above));
         const uint8_t *bad[] = {NULL, zero, nsmkit_p384_order, above};
         for (size_t b = 0; b < sizeof(bad) / sizeof(bad[0]); b++) {
-            fixed_nonce fb = {bad[b], 0};
+            fixed_nonce fb = {bad[b], 0, NULL};
             nsmkit_p384_nonce_source bad_source = {give_k, &fb};
             uint8_t out[96];
             assert_int_equal(nsmkit_p384_sign(priv, digest, &bad_source, out),

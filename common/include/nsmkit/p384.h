@@ -93,11 +93,13 @@ nsmkit_p384_status nsmkit_p384_private_public(const nsmkit_p384_private *key,
     NSMKIT_WARN_UNUSED;
 
 /* Where the per-signature nonce k comes from. fn writes k (48 bytes, big-endian) for the
- * digest and returns 0; the seam refuses a k outside [1, n-1] (NSMKIT_P384_NONCE). A
- * deterministic derivation (RFC 6979, for reproducible test vectors) plugs in here. */
+ * private scalar x and the digest and returns 0; the seam refuses a k outside [1, n-1]
+ * (NSMKIT_P384_NONCE) and wipes its copy. A deterministic derivation plugs in here: RFC
+ * 6979 section 3.2 is a function of exactly (x, digest), so reproducible test vectors need
+ * nothing else. x is the signing key: fn must not keep or copy it anywhere. */
 typedef struct {
-    int (*fn)(void *ctx, const uint8_t digest[NSMKIT_P384_DIGEST_LEN],
-              uint8_t k[NSMKIT_P384_SCALAR_LEN]);
+    int (*fn)(void *ctx, const uint8_t x[NSMKIT_P384_SCALAR_LEN],
+              const uint8_t digest[NSMKIT_P384_DIGEST_LEN], uint8_t k[NSMKIT_P384_SCALAR_LEN]);
     void *ctx;
 } nsmkit_p384_nonce_source;
 
