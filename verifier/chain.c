@@ -58,7 +58,7 @@ struct nsmv_cache {
     pthread_mutex_t lock;
     size_t sets;
     cache_entry *entries; /* sets * CACHE_WAYS */
-    uint64_t clock, hits, misses, fleet;
+    uint64_t clock, hits, misses;
 };
 
 nsmv_cache *nsmv_cache_new(size_t entries)
@@ -508,7 +508,6 @@ static bool chain_fleet(nsmv_verifier *v, const nsmv_payload *p, int64_t time_s,
         pthread_mutex_lock(&v->cache->lock);
         cache_put(v->cache, digests[n], digests[n - 1], true, nb, na, *leaf_key, leaf_window,
                   NULL, NULL);
-        v->cache->fleet++;
         pthread_mutex_unlock(&v->cache->lock);
     }
     for (size_t i = 1; i + 1 < n; i++)
