@@ -396,6 +396,40 @@ static void every_real_document_gets_the_same_verdict_both_ways(void **state)
                   valid, fleet);
     assert_true(seen >= 17);
     assert_int_equal(valid, seen);
+
+    /* each real leaf through the fleet path itself: its intermediates remembered, the leaf
+     * forgotten, then the document again (nettle and OpenSSL on the COSE side) */
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *ent;
+    size_t by_fleet = 0;
+    o.time_mode = NSMV_TIME_DOCUMENT;
+    nsmv_verifier *warm_openssl = verifier_for(aws, aws_len, true, NSMKIT_P384_OPENSSL);
+    while ((ent = readdir(d)) != NULL) {
+        size_t n = strlen(ent->d_name);
+        if (n < 5 || strcmp(ent->d_name + n - 4, ".bin") != 0)
+            continue;
+        char path[8400];
+        size_t len;
+        snprintf(path, sizeof(path), "%s/%s", dir, ent->d_name);
+        uint8_t *doc = test_read_file(path, &len);
+        nsmv_verifier *both[2] = {warm, warm_openssl};
+        for (int i = 0; i < 2; i++) {
+            nsmv_result r;
+            assert_code(nsmv_verify(both[i], doc, len, &o, &r), NSMV_OK);
+            nsmv_verifier_cache_forget_leaves(both[i]);
+            assert_code(nsmv_verify(both[i], doc, len, &o, &r), NSMV_OK);
+            if (!r.chain_fleet)
+                fail_msg("%s did not take the fleet path", ent->d_name);
+            assert_code(nsmv_verify(both[i], doc, len, &o, &r), NSMV_OK);
+            assert_true(r.chain_cached);
+        }
+        by_fleet++;
+        free(doc);
+    }
+    closedir(d);
+    assert_int_equal(by_fleet, seen);
+    nsmv_verifier_free(warm_openssl);
     nsmv_verifier_free(warm);
     nsmv_verifier_free(cold_nettle);
     nsmv_verifier_free(cold_openssl);

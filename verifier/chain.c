@@ -96,6 +96,17 @@ void nsmv_cache_clear(nsmv_cache *c)
     pthread_mutex_unlock(&c->lock);
 }
 
+void nsmv_cache_forget_leaves(nsmv_cache *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < c->sets * CACHE_WAYS; i++)
+        if (c->entries[i].leaf)
+            entry_clear(&c->entries[i]);
+    pthread_mutex_unlock(&c->lock);
+}
+
 void nsmv_cache_free(nsmv_cache *c)
 {
     if (!c)

@@ -141,6 +141,7 @@ struct nsmv_verifier {
 nsmv_cache *nsmv_cache_new(size_t entries);
 void nsmv_cache_free(nsmv_cache *cache);
 void nsmv_cache_clear(nsmv_cache *cache);
+void nsmv_cache_forget_leaves(nsmv_cache *cache);
 void nsmv_cache_stats(nsmv_cache *cache, uint64_t *hits, uint64_t *misses);
 
 /* ---- cert.c: certificates --------------------------------------------------------------- */

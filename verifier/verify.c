@@ -186,6 +186,12 @@ void nsmv_verifier_cache_clear(nsmv_verifier *v)
         nsmv_cache_clear(v->cache);
 }
 
+void nsmv_verifier_cache_forget_leaves(nsmv_verifier *v)
+{
+    if (v)
+        nsmv_cache_forget_leaves(v->cache);
+}
+
 void nsmv_verifier_cache_stats(nsmv_verifier *v, uint64_t *hits, uint64_t *misses)
 {
     nsmv_cache_stats(v ? v->cache : NULL, hits, misses);

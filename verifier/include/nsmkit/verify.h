@@ -346,6 +346,9 @@ int nsmv_verifier_new(const nsmv_config *config, nsmv_verifier **out, nsmv_error
 void nsmv_verifier_free(nsmv_verifier *v);
 /* Forgets every cached chain. */
 void nsmv_verifier_cache_clear(nsmv_verifier *v);
+/* Forgets every remembered leaf and keeps the intermediates: the next document of each
+ * leaf takes the fleet path (for tests and benchmarks of that path). */
+void nsmv_verifier_cache_forget_leaves(nsmv_verifier *v);
 /* Hits and misses since creation (for benchmarks and tests). */
 void nsmv_verifier_cache_stats(nsmv_verifier *v, uint64_t *hits, uint64_t *misses);
 
