@@ -116,7 +116,7 @@ static int leaf_sign(const nsmca_leaf *leaf, const uint8_t digest[48],
     uint8_t scalar[NSMCA_P384_SCALAR_LEN];
     nsmkit_p384_private *key = NULL;
     int rc = -1;
-    if (nsmca_leaf_private_scalar(leaf, scalar) == 0 &&
+    if (nsmca_leaf_private_scalar(leaf, scalar) == NSMCA_OK &&
         nsmkit_p384_private_new(NSMKIT_P384_NETTLE, scalar, &key) == NSMKIT_P384_OK &&
         nsmkit_p384_sign(key, digest, nonce, signature) == NSMKIT_P384_OK)
         rc = 0;
