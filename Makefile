@@ -33,8 +33,10 @@ NSM_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -pthread $(WARNINGS) $(OPTIMISE) \
               -fstack-protector-strong -MMD -MP \
               -Icommon/include -Ica-tools/include -Insm-sim/include -Iverifier/include
 NSM_LDFLAGS := -pthread -Wl,-z,relro,-z,now $(if $(strip $(SANITIZE)),-fsanitize=$(SANITIZE))
-# nettle (libhogweed, on GMP) signs and verifies P-384; OpenSSL does X.509 and the rest.
-LIBS := -lcbor -lcrypto -lhogweed -lnettle -lgmp
+# nettle's libhogweed (on GMP) signs and verifies P-384; OpenSSL does X.509 and the rest.
+# (libhogweed brings libnettle itself; naming it too would make binaries linked without
+# --as-needed, as under the sanitizers, need a library they never call.)
+LIBS := -lcbor -lcrypto -lhogweed -lgmp
 
 ALL_CFLAGS = $(NSM_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(NSM_LDFLAGS) $(LDFLAGS)
@@ -70,9 +72,9 @@ VERIFY_LIB := $(BUILD)/lib/libnsmverify.a
 PROGRAMS := nsm-ca nsm-sim nsm-verify
 PROG_nsm-ca     := ca-tools/nsm-ca.c $(CA_LIB) $(COMMON_LIB) -lcrypto
 PROG_nsm-sim    := nsm-sim/main.c $(SIM_LIB) $(CA_LIB) $(COMMON_LIB) -lcbor -lcrypto \
-                   -lhogweed -lnettle -lgmp
+                   -lhogweed -lgmp
 PROG_nsm-verify := verifier/nsm-verify.c $(VERIFY_LIB) $(COMMON_LIB) -lcbor -lcrypto \
-                   -lhogweed -lnettle -lgmp
+                   -lhogweed -lgmp
 
 BINS := $(addprefix $(BUILD)/bin/,$(PROGRAMS))
 
@@ -95,7 +97,10 @@ all: $(BINS)
 # ---- flags stamp: a change of compiler or flags rebuilds everything ----------------------
 
 FLAGS_STAMP := $(BUILD)/.flags
-FLAGS_NOW := $(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS)
+# (the libraries each thing links are part of it: a change of them relinks everything)
+FLAGS_NOW = $(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(LIBS) \
+            $(foreach p,$(PROGRAMS),$(filter -l%,$(PROG_$(p)))) \
+            $(foreach n,$(SHARED_NAMES),$(SO_LINK_$(n)))
 $(FLAGS_STAMP): FORCE
 	@mkdir -p $(@D)
 	@echo '$(FLAGS_NOW)' | cmp -s - $@ || echo '$(FLAGS_NOW)' > $@
@@ -276,7 +281,7 @@ SO_SRC_nsmkit    := $(COMMON_SRC)
 SO_SRC_nsmca     := $(CA_SRC)
 SO_SRC_nsmverify := $(VERIFY_SRC)
 SO_SRC_nsmsim    := $(SIM_SRC)
-SO_LINK_nsmkit    := -lcbor -lhogweed -lnettle -lgmp -lcrypto
+SO_LINK_nsmkit    := -lcbor -lhogweed -lgmp -lcrypto
 SO_LINK_nsmca     := -lnsmkit -lcrypto
 SO_LINK_nsmverify := -lnsmkit -lcbor -lcrypto
 SO_LINK_nsmsim    := -lnsmca -lnsmkit -lcbor -lcrypto
