@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <cbor.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
@@ -18,6 +19,7 @@
 #include "nsmkit/hex.h"
 #include "nsmkit/p384.h"
 #include "nsmkit/sim.h"
+#include "nsmkit/det_sign.h"
 
 static const nsmkit_p384_impl impls[NSMKIT_P384_IMPL_COUNT] = {NSMKIT_P384_NETTLE,
                                                                NSMKIT_P384_OPENSSL};
@@ -165,6 +167,41 @@ static void a_given_nonce_gives_the_same_signature_in_both(void **state)
     }
     assert_int_equal(f.calls, 4);
     assert_memory_equal(sig[0], sig[1], 96); /* r and s to the byte */
+}
+
+/* The RFC 6979 derivation of the fault generator (nsm-sim/det_sign.c) plugged into the
+ * seam's nonce source: nettle and OpenSSL then give the fault generator's own
+ * deterministic signature, byte for byte. */
+static int rfc6979_source(void *ctx, const uint8_t x[48], const uint8_t digest[48],
+                          uint8_t k[48])
+{
+    return nsmsim_rfc6979_k_p384(x, digest, k, ctx);
+}
+
+static void rfc6979_through_the_seam_matches_the_fault_generator(void **state)
+{
+    (void)state;
+    nsmkit_error e;
+    nsmkit_p384_nonce_source source = {rfc6979_source, &e};
+    for (int round = 0; round < 5; round++) {
+        EVP_PKEY *key = EVP_EC_gen("P-384");
+        BIGNUM *d = NULL;
+        uint8_t scalar[48], digest[48], want[96], got[96];
+        assert_non_null(key);
+        assert_int_equal(EVP_PKEY_get_bn_param(key, "priv", &d), 1);
+        assert_int_equal(BN_bn2binpad(d, scalar, 48), 48);
+        assert_int_equal(RAND_bytes(digest, sizeof(digest)), 1);
+        assert_int_equal(nsmsim_sign_p384_det(key, digest, want, &e), 0);
+        for (size_t i = 0; i < NSMKIT_P384_IMPL_COUNT; i++) {
+            nsmkit_p384_private *priv = NULL;
+            assert_int_equal(nsmkit_p384_private_new(impls[i], scalar, &priv), NSMKIT_P384_OK);
+            assert_int_equal(nsmkit_p384_sign(priv, digest, &source, got), NSMKIT_P384_OK);
+            assert_memory_equal(got, want, 96);
+            nsmkit_p384_private_free(priv);
+        }
+        BN_clear_free(d);
+        EVP_PKEY_free(key);
+    }
 }
 
 /* ---- bad input, refused alike --------------------------------------------------------------- */
@@ -375,6 +412,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(each_verifies_what_the_other_signs),
         cmocka_unit_test(a_given_nonce_gives_the_same_signature_in_both),
+        cmocka_unit_test(rfc6979_through_the_seam_matches_the_fault_generator),
         cmocka_unit_test(bad_public_keys_are_refused_alike),
         cmocka_unit_test(bad_signatures_are_refused_alike),
         cmocka_unit_test(bad_private_keys_are_refused_alike),
