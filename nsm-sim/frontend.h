@@ -105,14 +105,27 @@ typedef struct {
     const char *socket_path;
     unsigned max_clients; /* 0: NSMSIM_SERVER_MAX_CLIENTS */
     const char *log_prefix; /* e.g. "nsm-sim serve" */
+    /* How long a client may take to send the rest of a frame once its first byte arrived,
+     * or to read its answer. 0: NSMSIM_SERVER_FRAME_TIMEOUT_MS. */
+    int frame_timeout_ms;
 } nsmsim_server_options;
 
 #define NSMSIM_SERVER_MAX_CLIENTS 256
+/* A client writes its frame in one call and reads its answer at once; ten seconds is
+ * generous for one on a loaded machine and short for an attacker holding a slot. */
+#define NSMSIM_SERVER_FRAME_TIMEOUT_MS 10000
+/* Lines of one kind (client dropped, refused, accept failure) per window. */
+#define NSMSIM_SERVER_LOG_BURST 10
+#define NSMSIM_SERVER_LOG_WINDOW_MS 10000
 
 typedef struct {
     uint64_t requests;  /* frames answered */
     uint64_t accepted;  /* connections accepted */
-    uint64_t dropped;   /* connections closed for misbehaving */
+    uint64_t dropped;   /* connections closed for misbehaving (timed_out included) */
+    uint64_t timed_out; /* of which: past the frame deadline */
+    uint64_t evicted;   /* idle connections closed to make room for a newcomer */
+    uint64_t refused;   /* newcomers closed at once (table busy, descriptor limit) */
+    uint64_t log_suppressed; /* log lines held back by the rate limit */
 } nsmsim_server_stats;
 
 typedef struct nsmsim_server nsmsim_server;
