@@ -43,7 +43,7 @@ DEB_PACKAGES := gcc make libc6-dev pkg-config openssl libssl-dev libcbor-dev lib
 
 COMMON_SRC := common/reader.c common/cbor.c common/util.c common/json.c
 CA_SRC     := ca-tools/ca.c
-SIM_SRC    := nsm-sim/core.c nsm-sim/attest.c nsm-sim/options.c \
+SIM_SRC    := nsm-sim/messages.c nsm-sim/request.c nsm-sim/core.c nsm-sim/attest.c nsm-sim/options.c \
               nsm-sim/transport.c nsm-sim/server.c nsm-sim/device.c nsm-sim/nsmapi.c \
               nsm-sim/envopts.c nsm-sim/libnsm.c nsm-sim/serve.c nsm-sim/exec.c
 VERIFY_SRC := verifier/envelope.c verifier/payload.c verifier/chain.c verifier/cose.c \

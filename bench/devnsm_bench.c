@@ -27,8 +27,11 @@
 
 #include <openssl/evp.h>
 
-#include "../nsm-sim/frontend.h"
+#include "../nsm-sim/commands.h"
+#include "../nsm-sim/device.h"
+#include "../nsm-sim/server.h"
 #include "nsmkit/error.h"
+#include "nsmkit/sim.h"
 
 #define DESCRIBE_COUNT 10000
 #define ATTEST_COUNT 150

@@ -23,8 +23,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "frontend.h"
+#include "commands.h"
+#include "device.h"
+#include "server.h"
 #include "nsmkit/error.h"
+#include "nsmkit/sim.h"
 
 #ifndef NSMKIT_LIBDIR
 #define NSMKIT_LIBDIR "/usr/local/lib"

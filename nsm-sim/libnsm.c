@@ -18,10 +18,14 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "frontend.h"
+#include "codec.h"
+#include "device.h"
+#include "envopts.h"
+#include "log.h"
 #include "nsm.h"
 #include "nsmkit/error.h"
 #include "nsmkit/buf.h"
+#include "nsmkit/sim.h"
 
 _Static_assert(sizeof(ErrorCode) == 4 && sizeof(Digest) == 4, "C enums are int-sized");
 _Static_assert(ERROR_CODE_INTERNAL_ERROR == (int)NSMSIM_INTERNAL_ERROR &&
@@ -257,9 +261,9 @@ ErrorCode nsm_get_attestation_doc(int32_t fd, const uint8_t *user_data, uint32_t
 {
     if (!att_doc_len)
         return ERROR_CODE_INVALID_ARGUMENT;
-    nsmsim_api_optional ud = {user_data, user_data_len};
-    nsmsim_api_optional nonce = {nonce_data, nonce_len};
-    nsmsim_api_optional pk = {pub_key_data, pub_key_len};
+    nsmkit_bytes ud = {user_data, user_data_len};
+    nsmkit_bytes nonce = {nonce_data, nonce_len};
+    nsmkit_bytes pk = {pub_key_data, pub_key_len};
     if (nsmsim_api_attestation_size(ud, nonce, pk) > NSM_REQUEST_MAX_SIZE)
         return ERROR_CODE_INPUT_TOO_LARGE;
     nsmkit_buf req;

@@ -44,9 +44,13 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "frontend.h"
+#include "client.h"
+#include "device.h"
+#include "envopts.h"
+#include "log.h"
 #include "nsmkit/error.h"
 #include "nsmkit/hex.h"
+#include "nsmkit/sim.h"
 
 #define LOG_PREFIX "nsm-sim-preload"
 #define DEV_NSM "/dev/nsm"

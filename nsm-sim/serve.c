@@ -10,8 +10,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "frontend.h"
+#include "commands.h"
+#include "device.h"
+#include "server.h"
 #include "nsmkit/error.h"
+#include "nsmkit/sim.h"
 
 static const char serve_usage[] =
     "usage: nsm-sim serve --socket PATH [--ca DIR] [--time UNIX_MS] [--pcr I=HEX]...\n"

@@ -32,7 +32,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "frontend.h"
+#include "client.h"
+#include "device.h"
+#include "frame.h"
+#include "log.h"
+#include "server.h"
 #include "nsmkit/error.h"
 
 typedef struct {

@@ -16,7 +16,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "frontend.h"
+#include "client.h"
+#include "device.h"
+#include "frame.h"
+#include "log.h"
+#include "nsmkit/sim.h"
 #include "nsmkit/error.h"
 
 void nsmsim_frame_header_encode(uint8_t out[NSMSIM_FRAME_HEADER_LEN], uint32_t len)

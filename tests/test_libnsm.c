@@ -11,10 +11,12 @@
 
 #include <openssl/evp.h>
 
-#include "../nsm-sim/frontend.h"
+#include "../nsm-sim/device.h"
+#include "../nsm-sim/server.h"
 #include "nsm.h"
 #include "testutil.h"
 #include "nsmkit/error.h"
+#include "nsmkit/sim.h"
 
 /* ---- without a device: the in-process NSM ----------------------------------------------- */
 

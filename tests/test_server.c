@@ -13,10 +13,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../nsm-sim/frontend.h"
+#include "../nsm-sim/client.h"
+#include "../nsm-sim/frame.h"
+#include "../nsm-sim/server.h"
 #include "testutil.h"
 #include "nsmkit/error.h"
 #include "nsmkit/file.h"
+#include "nsmkit/sim.h"
 
 /* Answers "echo:" + the request; a request starting with 0xee makes the handler fail. */
 static int echo(void *ctx, const uint8_t *req, size_t req_len, uint8_t resp[NSM_RESPONSE_MAX_SIZE],
