@@ -96,17 +96,31 @@ static ErrorCode roundtrip(int32_t fd, const nsmkit_buf *req, nsmsim_api_respons
         return ERROR_CODE_INTERNAL_ERROR; /* out of memory: sizes were checked before */
     if (req->len > NSM_REQUEST_MAX_SIZE)
         return ERROR_CODE_INPUT_TOO_LARGE;
+    bool trace = nsmsim_env_flag("NSM_SIM_TRACE");
     if (nsmsim_devfd_kind_of(fd) == NSMSIM_DEVFD_LIBNSM) {
         nsmsim *sim = inproc_get();
-        if (!sim || nsmsim_handle(sim, req->data, req->len, out, &out_len) != 0)
+        nsmsim_outcome o = {0};
+        if (!sim || nsmsim_handle_traced(sim, req->data, req->len, out, &out_len, &o) != 0)
             return ERROR_CODE_INTERNAL_ERROR;
+        if (trace)
+            nsmsim_log_line("libnsm", "in-process NSM: %zu-byte request, %zu-byte response (%d %s%s%s)",
+                            req->len, out_len, (int)o.code, nsmsim_code_name(o.code),
+                            o.detail[0] ? ": " : "", o.detail);
     } else {
         struct nsm_raw raw = {
             .request = {.addr = (uint64_t)(uintptr_t)req->data, .len = req->len},
             .response = {.addr = (uint64_t)(uintptr_t)out, .len = sizeof(out)},
         };
-        if (ioctl(fd, NSM_IOCTL_RAW, &raw) != 0)
-            return errno == EMSGSIZE ? ERROR_CODE_INPUT_TOO_LARGE : ERROR_CODE_INTERNAL_ERROR;
+        if (ioctl(fd, NSM_IOCTL_RAW, &raw) != 0) {
+            /* errno becomes an ErrorCode as in the official library; the cause stays in
+             * the trace */
+            int err = errno;
+            ErrorCode code = err == EMSGSIZE ? ERROR_CODE_INPUT_TOO_LARGE : ERROR_CODE_INTERNAL_ERROR;
+            if (trace)
+                nsmsim_log_line("libnsm", "ioctl(NSM_IOCTL_RAW) on fd %d: %s -> %s", (int)fd,
+                                strerror(err), nsmsim_error_code_name((nsmsim_error_code)code));
+            return code;
+        }
         out_len = raw.response.len > sizeof(out) ? sizeof(out) : (size_t)raw.response.len;
     }
     if (nsmsim_api_response_decode(out, out_len, resp) != 0)

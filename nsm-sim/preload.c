@@ -144,11 +144,16 @@ static void fork_release(void)
     pthread_mutex_unlock(&core_lock);
 }
 
+/* What the in-process core made of this thread's last request, for the trace line: the
+ * wire answer says InvalidOperation, this says which rule and why. */
+static __thread nsmsim_outcome last_outcome;
+
 static int core_call(void *ctx, const uint8_t *req, size_t req_len,
                      uint8_t resp[NSM_RESPONSE_MAX_SIZE], size_t *resp_len)
 {
     pthread_mutex_lock(&core_lock);
-    int r = nsmsim_core_handler(ctx, req, req_len, resp, resp_len);
+    int r = nsmsim_handle_traced(ctx, req, req_len, resp, resp_len, &last_outcome) == 0 ? 0
+                                                                                       : ENOMEM;
     pthread_mutex_unlock(&core_lock);
     return r;
 }
@@ -446,10 +451,14 @@ static int device_ioctl(int fd, unsigned int request, void *arg)
                   : nsmsim_device_ioctl_raw(&nsmsim_self_copier, argp, core_call, core);
     if (trace) {
         struct nsm_raw raw;
+        char cause[200] = "";
+        if (!use_remote && err == 0 && last_outcome.code != NSMSIM_ERR_OK)
+            snprintf(cause, sizeof(cause), ", refused: %d %s: %s", (int)last_outcome.code,
+                     nsmsim_code_name(last_outcome.code), last_outcome.detail);
         if (err == 0 && nsmsim_user_read(&raw, (uint64_t)(uintptr_t)arg, sizeof(raw)) == 0)
-            log_line("NSM_IOCTL_RAW on fd %d: %llu-byte request, %llu-byte response (%s)", fd,
+            log_line("NSM_IOCTL_RAW on fd %d: %llu-byte request, %llu-byte response (%s%s)", fd,
                      (unsigned long long)raw.request.len, (unsigned long long)raw.response.len,
-                     use_remote ? remote.path : "in-process NSM");
+                     use_remote ? remote.path : "in-process NSM", cause);
         else
             log_line("NSM_IOCTL_RAW on fd %d: %s (%s)", fd, strerror(err),
                      use_remote ? remote.path : "in-process NSM");

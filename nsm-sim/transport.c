@@ -19,6 +19,7 @@
 #include "client.h"
 #include "device.h"
 #include "frame.h"
+#include "envopts.h"
 #include "log.h"
 #include "nsmkit/sim.h"
 #include "nsmkit/error.h"
@@ -386,5 +387,13 @@ int nsmsim_remote_handler(void *ctx, const uint8_t *req, size_t req_len,
 int nsmsim_core_handler(void *ctx, const uint8_t *req, size_t req_len,
                         uint8_t resp[NSM_RESPONSE_MAX_SIZE], size_t *resp_len)
 {
-    return nsmsim_handle(ctx, req, req_len, resp, resp_len) == 0 ? 0 : ENOMEM;
+    nsmsim_outcome o;
+    if (nsmsim_handle_traced(ctx, req, req_len, resp, resp_len, &o) != 0)
+        return ENOMEM;
+    /* The wire answer is the device's ErrorCode; with NSM_SIM_TRACE the rule behind it
+     * (and its cause) is logged where the core runs (nsm-sim serve, exec's server). */
+    if (o.code != NSMSIM_ERR_OK && nsmsim_env_flag("NSM_SIM_TRACE"))
+        nsmsim_log_line("nsm-sim", "request of %zu bytes refused: %d %s: %s", req_len,
+                        (int)o.code, nsmsim_code_name(o.code), o.detail);
+    return 0;
 }
