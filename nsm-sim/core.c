@@ -292,12 +292,11 @@ static nsmsim_code handle_get_random(nsmsim *sim, const nsmsim_request *req, nsm
     return NSMSIM_ERR_OK;
 }
 
+/* The PCR handlers get an index already checked by dispatch (pcr_check). */
 static nsmsim_code handle_describe_pcr(nsmsim *sim, const nsmsim_request *req, nsmsim_outcome *o)
 {
+    (void)o;
     uint64_t index = req->field[NSMSIM_REQF_DESCRIBE_PCR_INDEX].uint;
-    nsmsim_code c = pcr_check(sim, index, false, o);
-    if (c != NSMSIM_ERR_OK)
-        return c;
     respond(&sim->response, NSMSIM_RESP_DESCRIBE_PCR);
     respond_field(&sim->response, NSMSIM_RESPF_DESCRIBE_PCR_LOCK);
     nsmkit_cbor_put_bool(&sim->response, sim->locked[index]);
@@ -310,9 +309,6 @@ static nsmsim_code handle_extend_pcr(nsmsim *sim, const nsmsim_request *req, nsm
 {
     uint64_t index = req->field[NSMSIM_REQF_EXTEND_PCR_INDEX].uint;
     nsmkit_bytes data = req->field[NSMSIM_REQF_EXTEND_PCR_DATA].bytes;
-    nsmsim_code c = pcr_check(sim, index, true, o);
-    if (c != NSMSIM_ERR_OK)
-        return c;
     uint8_t extended[NSMSIM_PCR_LEN];
     if (sha384(sim->pcr[index], NSMSIM_PCR_LEN, data.ptr, data.len, extended) != 0)
         return nsmsim_outcome_set(o, NSMSIM_ERR_HASH, "extending PCR %llu",
@@ -326,11 +322,8 @@ static nsmsim_code handle_extend_pcr(nsmsim *sim, const nsmsim_request *req, nsm
 
 static nsmsim_code handle_lock_pcr(nsmsim *sim, const nsmsim_request *req, nsmsim_outcome *o)
 {
-    uint64_t index = req->field[NSMSIM_REQF_LOCK_PCR_INDEX].uint;
-    nsmsim_code c = pcr_check(sim, index, true, o);
-    if (c != NSMSIM_ERR_OK)
-        return c;
-    sim->locked[index] = true;
+    (void)o;
+    sim->locked[req->field[NSMSIM_REQF_LOCK_PCR_INDEX].uint] = true;
     respond(&sim->response, NSMSIM_RESP_LOCK_PCR);
     return NSMSIM_ERR_OK;
 }
@@ -425,15 +418,23 @@ static nsmsim_code handle_attestation(nsmsim *sim, const nsmsim_request *req, ns
     return NSMSIM_ERR_OK;
 }
 
-/* One handler per request of the table. */
-static const request_handler handlers[NSMSIM_REQ_COUNT] = {
-    [NSMSIM_REQ_DESCRIBE_PCR] = handle_describe_pcr,
-    [NSMSIM_REQ_EXTEND_PCR] = handle_extend_pcr,
-    [NSMSIM_REQ_LOCK_PCR] = handle_lock_pcr,
-    [NSMSIM_REQ_LOCK_PCRS] = handle_lock_pcrs,
-    [NSMSIM_REQ_DESCRIBE_NSM] = handle_describe_nsm,
-    [NSMSIM_REQ_ATTESTATION] = handle_attestation,
-    [NSMSIM_REQ_GET_RANDOM] = handle_get_random,
+/* One handler per request of the table; for a request naming one PCR, the field that
+ * names it and whether the request changes it: dispatch checks those steps once. */
+typedef struct {
+    request_handler fn;
+    bool names_pcr;
+    nsmsim_request_field_id pcr_field;
+    bool changes_pcr;
+} handler_spec;
+
+static const handler_spec handlers[NSMSIM_REQ_COUNT] = {
+    [NSMSIM_REQ_DESCRIBE_PCR] = {handle_describe_pcr, true, NSMSIM_REQF_DESCRIBE_PCR_INDEX, false},
+    [NSMSIM_REQ_EXTEND_PCR] = {handle_extend_pcr, true, NSMSIM_REQF_EXTEND_PCR_INDEX, true},
+    [NSMSIM_REQ_LOCK_PCR] = {handle_lock_pcr, true, NSMSIM_REQF_LOCK_PCR_INDEX, true},
+    [NSMSIM_REQ_LOCK_PCRS] = {handle_lock_pcrs, false, 0, false},
+    [NSMSIM_REQ_DESCRIBE_NSM] = {handle_describe_nsm, false, 0, false},
+    [NSMSIM_REQ_ATTESTATION] = {handle_attestation, false, 0, false},
+    [NSMSIM_REQ_GET_RANDOM] = {handle_get_random, false, 0, false},
 };
 
 static nsmsim_code dispatch(nsmsim *sim, const uint8_t *req, size_t req_len, nsmsim_outcome *o)
@@ -442,11 +443,14 @@ static nsmsim_code dispatch(nsmsim *sim, const uint8_t *req, size_t req_len, nsm
     nsmsim_code c = nsmsim_request_decode(req, req_len, decoded, o);
     if (c != NSMSIM_ERR_OK)
         return c;
-    request_handler handler = handlers[decoded->request.id];
-    if (!handler)
+    const handler_spec *h = &handlers[decoded->request.id];
+    if (!h->fn)
         return nsmsim_outcome_set(o, NSMSIM_ERR_NO_HANDLER, "%s",
                                   nsmsim_requests[decoded->request.id].name);
-    c = handler(sim, &decoded->request, o);
+    if (h->names_pcr)
+        c = pcr_check(sim, decoded->request.field[h->pcr_field].uint, h->changes_pcr, o);
+    if (c == NSMSIM_ERR_OK)
+        c = h->fn(sim, &decoded->request, o);
     nsmkit_wipe(decoded->storage, decoded->used);
     return c;
 }

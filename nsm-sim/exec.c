@@ -249,11 +249,11 @@ static int run_command(nsmsim_server *server, char **argv, char **env, int *stat
     return r;
 }
 
-int nsmsim_cmd_exec(int argc, char **argv)
+/* Parses exec's options up to the command: returns -1 with *command_at set to go on, or
+ * the exit status (0 for --help). */
+static int exec_parse(int argc, char **argv, nsmsim_options *options, int *command_at)
 {
-    nsmsim_options options;
     nsmkit_error e;
-    nsmsim_options_init(&options);
     int i = 0;
     while (i < argc) {
         if (!strcmp(argv[i], "--")) {
@@ -266,7 +266,7 @@ int nsmsim_cmd_exec(int argc, char **argv)
         }
         if (argv[i][0] != '-')
             break;
-        int r = nsmsim_options_parse_arg(&options, argc, argv, &i, &e);
+        int r = nsmsim_options_parse_arg(options, argc, argv, &i, &e);
         if (r < 0) {
             fprintf(stderr, "nsm-sim exec: %s\n", e.msg);
             return EXEC_FAILED;
@@ -280,6 +280,19 @@ int nsmsim_cmd_exec(int argc, char **argv)
         fprintf(stderr, "nsm-sim exec: no command given\n%s", exec_usage);
         return EXEC_FAILED;
     }
+    *command_at = i;
+    return -1;
+}
+
+int nsmsim_cmd_exec(int argc, char **argv)
+{
+    nsmsim_options options;
+    nsmkit_error e;
+    nsmsim_options_init(&options);
+    int i = 0;
+    int parsed = exec_parse(argc, argv, &options, &i);
+    if (parsed >= 0)
+        return parsed;
 
     char preload[PATH_MAX];
     if (find_preload(preload, sizeof(preload)) != 0)
@@ -295,8 +308,9 @@ int nsmsim_cmd_exec(int argc, char **argv)
     nsmsim_server *server = NULL;
     char dir[PATH_MAX] = "";
     char socket_path[PATH_MAX + 16];
-    if (nsmsim_new(&options, &sim, &e) != 0) {
-        fprintf(stderr, "nsm-sim exec: %s\n", e.msg);
+    nsmsim_code code = nsmsim_new(&options, &sim, &e);
+    if (code != NSMSIM_ERR_OK) {
+        fprintf(stderr, "nsm-sim exec: %d %s: %s\n", (int)code, nsmsim_code_name(code), e.msg);
         goto out;
     }
     const char *tmp = getenv("TMPDIR");

@@ -177,6 +177,17 @@ static ErrorCode request_bytes(int32_t fd, nsmkit_buf *req, nsmsim_api_response_
     return r;
 }
 
+/* A request without arguments (DescribeNSM, GetRandom), from the message table. */
+static ErrorCode request_unit(int32_t fd, nsmsim_request_id id, nsmsim_api_response_kind want,
+                              nsmsim_api_response *resp)
+{
+    nsmsim_request q = {.id = id};
+    nsmkit_buf req;
+    nsmkit_buf_init(&req, NSM_REQUEST_MAX_SIZE);
+    nsmsim_request_encode(&q, &req);
+    return request(fd, &req, want, resp);
+}
+
 /* ---- the API ------------------------------------------------------------------------------ */
 
 ErrorCode nsm_extend_pcr(int32_t fd, uint16_t index, const uint8_t *data, uint32_t data_len,
@@ -239,11 +250,8 @@ ErrorCode nsm_get_description(int32_t fd, NsmDescription *nsm_description)
 {
     if (!nsm_description)
         return ERROR_CODE_INVALID_ARGUMENT;
-    nsmkit_buf req;
-    nsmkit_buf_init(&req, NSM_REQUEST_MAX_SIZE);
-    nsmsim_api_encode_describe_nsm(&req);
     nsmsim_api_response resp;
-    ErrorCode r = request(fd, &req, NSMSIM_RESP_DESCRIBE_NSM, &resp);
+    ErrorCode r = request_unit(fd, NSMSIM_REQ_DESCRIBE_NSM, NSMSIM_RESP_DESCRIBE_NSM, &resp);
     if (r != ERROR_CODE_SUCCESS)
         return r;
     if (resp.locked_pcrs_overflow) {
@@ -290,11 +298,8 @@ ErrorCode nsm_get_random(int32_t fd, uint8_t *buf, uintptr_t *buf_len)
 {
     if (fd < 0 || !buf || !buf_len || *buf_len == 0)
         return ERROR_CODE_INVALID_ARGUMENT;
-    nsmkit_buf req;
-    nsmkit_buf_init(&req, NSM_REQUEST_MAX_SIZE);
-    nsmsim_api_encode_get_random(&req);
     nsmsim_api_response resp;
-    ErrorCode r = request(fd, &req, NSMSIM_RESP_GET_RANDOM, &resp);
+    ErrorCode r = request_unit(fd, NSMSIM_REQ_GET_RANDOM, NSMSIM_RESP_GET_RANDOM, &resp);
     if (r != ERROR_CODE_SUCCESS)
         return r;
     if (*buf_len > resp.bytes_len)

@@ -287,8 +287,10 @@ static mode_t mode_arg(int flags, va_list ap)
     return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? (mode_t)va_arg(ap, int) : 0;
 }
 
-#define OPEN_WRAPPER(name)                                                                    \
-    int name(const char *path, int flags, ...)                                                \
+/* open, open64, openat, openat64: params is the full parameter list (ending in flags,
+ * ...), args what goes to the next definition. */
+#define OPEN_WRAPPER(name, params, args)                                                      \
+    int name params                                                                           \
     {                                                                                         \
         va_list ap;                                                                           \
         va_start(ap, flags);                                                                  \
@@ -296,19 +298,7 @@ static mode_t mode_arg(int flags, va_list ap)
         va_end(ap);                                                                           \
         if (is_dev_nsm(path))                                                                 \
             return open_device(flags);                                                        \
-        return next_##name()(path, flags, mode);                                              \
-    }
-
-#define OPENAT_WRAPPER(name)                                                                  \
-    int name(int dirfd, const char *path, int flags, ...)                                     \
-    {                                                                                         \
-        va_list ap;                                                                           \
-        va_start(ap, flags);                                                                  \
-        mode_t mode = mode_arg(flags, ap);                                                    \
-        va_end(ap);                                                                           \
-        if (is_dev_nsm(path))                                                                 \
-            return open_device(flags);                                                        \
-        return next_##name()(dirfd, path, flags, mode);                                       \
+        return next_##name() args;                                                            \
     }
 
 /* Exported by the version script; declared here for -Wmissing-prototypes. */
@@ -335,10 +325,10 @@ ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
 ssize_t __pread_chk(int fd, void *buf, size_t n, off_t offset, size_t buflen);
 ssize_t __pread64_chk(int fd, void *buf, size_t n, off64_t offset, size_t buflen);
 
-OPEN_WRAPPER(open)
-OPEN_WRAPPER(open64)
-OPENAT_WRAPPER(openat)
-OPENAT_WRAPPER(openat64)
+OPEN_WRAPPER(open, (const char *path, int flags, ...), (path, flags, mode))
+OPEN_WRAPPER(open64, (const char *path, int flags, ...), (path, flags, mode))
+OPEN_WRAPPER(openat, (int dirfd, const char *path, int flags, ...), (dirfd, path, flags, mode))
+OPEN_WRAPPER(openat64, (int dirfd, const char *path, int flags, ...), (dirfd, path, flags, mode))
 
 int __open_2(const char *path, int flags)
 {

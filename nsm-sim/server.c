@@ -153,6 +153,62 @@ static int bind_socket(int fd, const struct sockaddr_un *addr)
     return r;
 }
 
+/* The server's memory and settings, before any descriptor exists; NULL when out of
+ * memory. */
+static nsmsim_server *server_alloc(const nsmsim_server_options *options,
+                                   nsmsim_handler_fn handler, void *ctx)
+{
+    nsmsim_server *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->listen_fd = -1;
+    s->spare_fd = -1;
+    memcpy(s->path, options->socket_path, strlen(options->socket_path) + 1);
+    s->frame_timeout_ms = options->frame_timeout_ms > 0 ? options->frame_timeout_ms
+                                                        : NSMSIM_SERVER_FRAME_TIMEOUT_MS;
+    for (int k = 0; k < LOG_KINDS; k++)
+        s->log_limits[k].window_start_ms = INT64_MIN / 2;
+    s->handler = handler;
+    s->ctx = ctx;
+    s->max_clients = options->max_clients ? options->max_clients : NSMSIM_SERVER_MAX_CLIENTS;
+    s->log_prefix = options->log_prefix;
+    s->clients = calloc(s->max_clients, sizeof(*s->clients));
+    s->pfds = calloc(s->max_clients + 2, sizeof(*s->pfds));
+    if (!s->clients || !s->pfds) {
+        free(s->clients);
+        free(s->pfds);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* Binds fd to path. A socket file nobody listens on (left by a server that died) is
+ * replaced; a live server's socket, or a path that is not a socket, is an error. */
+static int bind_or_replace_stale(int fd, const struct sockaddr_un *addr, const char *path,
+                                 nsmkit_error *e)
+{
+    if (bind_socket(fd, addr) == 0)
+        return 0;
+    int err = errno;
+    struct stat st;
+    if (err != EADDRINUSE)
+        return nsmkit_fail(e, "cannot bind %s: %s", path, strerror(err));
+    if (lstat(path, &st) != 0 || !S_ISSOCK(st.st_mode))
+        return nsmkit_fail(e, "cannot bind %s: it exists and is not a socket", path);
+    nsmkit_error ignored;
+    int probe = nsmsim_client_connect(path, &ignored);
+    if (probe >= 0) {
+        close(probe);
+        return nsmkit_fail(e, "cannot bind %s: another server is listening there", path);
+    }
+    if (errno != ECONNREFUSED)
+        return nsmkit_fail(e, "cannot bind %s: %s", path, strerror(err));
+    if (unlink(path) != 0 || bind_socket(fd, addr) != 0)
+        return nsmkit_fail(e, "cannot bind %s: %s", path, strerror(errno));
+    return 0;
+}
+
 int nsmsim_server_open(const nsmsim_server_options *options, nsmsim_handler_fn handler,
                        void *ctx, nsmsim_server **out, nsmkit_error *e)
 {
@@ -169,61 +225,17 @@ int nsmsim_server_open(const nsmsim_server_options *options, nsmsim_handler_fn h
                            sizeof(addr.sun_path) - 1);
     memcpy(addr.sun_path, path, n);
 
-    nsmsim_server *s = calloc(1, sizeof(*s));
+    nsmsim_server *s = server_alloc(options, handler, ctx);
     if (!s)
         return nsmkit_fail(e, "out of memory");
-    s->listen_fd = -1;
-    s->spare_fd = -1;
-    memcpy(s->path, path, n + 1);
-    s->frame_timeout_ms = options->frame_timeout_ms > 0 ? options->frame_timeout_ms
-                                                        : NSMSIM_SERVER_FRAME_TIMEOUT_MS;
-    for (int k = 0; k < LOG_KINDS; k++)
-        s->log_limits[k].window_start_ms = INT64_MIN / 2;
-    s->handler = handler;
-    s->ctx = ctx;
-    s->max_clients = options->max_clients ? options->max_clients : NSMSIM_SERVER_MAX_CLIENTS;
-    s->log_prefix = options->log_prefix;
-    s->clients = calloc(s->max_clients, sizeof(*s->clients));
-    s->pfds = calloc(s->max_clients + 2, sizeof(*s->pfds));
-    if (!s->clients || !s->pfds) {
-        nsmkit_fail(e, "out of memory");
-        goto fail;
-    }
-
     s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (s->listen_fd < 0) {
         nsmkit_fail(e, "cannot bind %s: socket: %s", path, strerror(errno));
         goto fail;
     }
-    if (bind_socket(s->listen_fd, &addr) != 0) {
-        int err = errno;
-        struct stat st;
-        if (err != EADDRINUSE) {
-            nsmkit_fail(e, "cannot bind %s: %s", path, strerror(err));
-            goto fail;
-        }
-        if (lstat(path, &st) != 0 || !S_ISSOCK(st.st_mode)) {
-            nsmkit_fail(e, "cannot bind %s: it exists and is not a socket", path);
-            goto fail;
-        }
-        nsmkit_error ignored;
-        int probe = nsmsim_client_connect(path, &ignored);
-        if (probe >= 0) {
-            close(probe);
-            nsmkit_fail(e, "cannot bind %s: another server is listening there", path);
-            goto fail;
-        }
-        if (errno != ECONNREFUSED) {
-            nsmkit_fail(e, "cannot bind %s: %s", path, strerror(err));
-            goto fail;
-        }
-        /* A socket nobody listens on: left by a server that died. */
-        if (unlink(path) != 0 || bind_socket(s->listen_fd, &addr) != 0) {
-            nsmkit_fail(e, "cannot bind %s: %s", path, strerror(errno));
-            goto fail;
-        }
-    }
+    if (bind_or_replace_stale(s->listen_fd, &addr, path, e) != 0)
+        goto fail;
     struct stat st;
     if (chmod(path, 0600) != 0 || stat(path, &st) != 0) {
         nsmkit_fail(e, "cannot bind %s: %s", path, strerror(errno));

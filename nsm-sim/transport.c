@@ -86,6 +86,17 @@ static nsmsim_io_status wait_ready(int fd, short events, int64_t deadline)
     }
 }
 
+/* After a read or write failed: interrupted, or would block and became ready before the
+ * deadline, means try again (NSMSIM_IO_OK); anything else ends the frame. */
+static nsmsim_io_status retry_after(int fd, short events, int64_t deadline)
+{
+    if (errno == EINTR)
+        return NSMSIM_IO_OK;
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return wait_ready(fd, events, deadline);
+    return NSMSIM_IO_ERROR;
+}
+
 static int64_t deadline_of(int timeout_ms)
 {
     return timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
@@ -119,15 +130,10 @@ nsmsim_io_status nsmsim_frame_write(int fd, const uint8_t *body, size_t len, int
     while (first < 2) {
         ssize_t n = write_vector(fd, iov + first, 2 - first);
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                nsmsim_io_status st = wait_ready(fd, POLLOUT, deadline);
-                if (st != NSMSIM_IO_OK)
-                    return st;
-                continue;
-            }
-            return NSMSIM_IO_ERROR;
+            nsmsim_io_status st = retry_after(fd, POLLOUT, deadline);
+            if (st != NSMSIM_IO_OK)
+                return st;
+            continue;
         }
         size_t done = (size_t)n;
         while (first < 2 && done >= iov[first].iov_len) {
@@ -159,15 +165,9 @@ static nsmsim_io_status read_exact(int fd, uint8_t *buf, size_t n, size_t *got, 
         }
         if (r == 0)
             return NSMSIM_IO_EOF;
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            nsmsim_io_status st = wait_ready(fd, POLLIN, deadline);
-            if (st != NSMSIM_IO_OK)
-                return st;
-            continue;
-        }
-        return NSMSIM_IO_ERROR;
+        nsmsim_io_status st = retry_after(fd, POLLIN, deadline);
+        if (st != NSMSIM_IO_OK)
+            return st;
     }
     return NSMSIM_IO_OK;
 }
