@@ -225,6 +225,30 @@ static void full_table_evicts_the_idlest(void **state)
     assert_true(st.refused >= 1);
 }
 
+/* Eviction costs a well-behaved client nothing: the shim's connection (nsmsim_remote)
+ * finds its idle connection closed, reconnects once and gets its answer. */
+static void evicted_remote_reconnects(void **state)
+{
+    (void)state;
+    harness *h = start(1);
+    nsmsim_remote r;
+    nsmkit_error e;
+    assert_int_equal(nsmsim_remote_init(&r, h->path, 5000, NULL, &e), 0);
+    uint8_t resp[NSM_RESPONSE_MAX_SIZE];
+    size_t n;
+    assert_int_equal(nsmsim_remote_handler(&r, (const uint8_t *)"one", 3, resp, &n), 0);
+    int other = client(h);
+    assert_true(roundtrip(other, "takes the only slot"));
+    assert_int_equal(nsmsim_remote_handler(&r, (const uint8_t *)"two", 3, resp, &n), 0);
+    assert_int_equal(n, 8);
+    assert_memory_equal(resp, "echo:two", 8);
+    assert_true(closed(other)); /* evicted in turn */
+    close(other);
+    nsmsim_remote_close(&r);
+    nsmsim_server_stats st = stop(h);
+    assert_int_equal(st.evicted, 2);
+}
+
 /* Issue 14 item 2: a client that sent part of a frame and nothing more is closed once its
  * deadline passes (before, it held its slot for ever). No time is asserted: only that it
  * is closed, and that a client that keeps to the protocol is not. */
@@ -433,6 +457,7 @@ int main(void)
         cmocka_unit_test(serves_many_clients),
         cmocka_unit_test(misbehaving_clients_are_dropped),
         cmocka_unit_test(full_table_evicts_the_idlest),
+        cmocka_unit_test(evicted_remote_reconnects),
         cmocka_unit_test(stalled_frame_is_closed_at_its_deadline),
         cmocka_unit_test(repeated_log_lines_are_limited),
         cmocka_unit_test(descriptor_limit_does_not_spin),
