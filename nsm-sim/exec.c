@@ -197,8 +197,10 @@ static int supervise(nsmsim_server *server, char **argv, char **env, const sigse
             return 0;
         }
         nsmkit_error e;
-        if (nsmsim_server_run(server, signal_pipe[0], &e) != 0) {
-            fprintf(stderr, "nsm-sim exec: %s\n", e.msg);
+        nsmsim_code code = nsmsim_server_run(server, signal_pipe[0], &e);
+        if (code != NSMSIM_ERR_OK) {
+            fprintf(stderr, "nsm-sim exec: %d %s: %s\n", (int)code, nsmsim_code_name(code),
+                    e.msg);
             kill(pid, SIGTERM);
             waitpid(pid, &w, 0);
             return -1;
@@ -323,8 +325,9 @@ int nsmsim_cmd_exec(int argc, char **argv)
     }
     snprintf(socket_path, sizeof(socket_path), "%s/nsm.sock", dir);
     nsmsim_server_options so = {.socket_path = socket_path, .log_prefix = "nsm-sim exec"};
-    if (nsmsim_server_open(&so, nsmsim_core_handler, sim, &server, &e) != 0) {
-        fprintf(stderr, "nsm-sim exec: %s\n", e.msg);
+    code = nsmsim_server_open(&so, nsmsim_core_handler, sim, &server, &e);
+    if (code != NSMSIM_ERR_OK) {
+        fprintf(stderr, "nsm-sim exec: %d %s: %s\n", (int)code, nsmsim_code_name(code), e.msg);
         goto out;
     }
     char **env = command_environment(preload, socket_path);

@@ -102,15 +102,17 @@ int nsmsim_cmd_serve(int argc, char **argv)
         goto out;
     }
     nsmsim_server_options so = {.socket_path = socket_path, .log_prefix = "nsm-sim serve"};
-    if (nsmsim_server_open(&so, nsmsim_core_handler, sim, &server, &e) != 0) {
-        fprintf(stderr, "nsm-sim serve: %s\n", e.msg);
+    code = nsmsim_server_open(&so, nsmsim_core_handler, sim, &server, &e);
+    if (code != NSMSIM_ERR_OK) {
+        fprintf(stderr, "nsm-sim serve: %d %s: %s\n", (int)code, nsmsim_code_name(code), e.msg);
         goto out;
     }
     serve_signals();
     fprintf(stderr, "nsm-sim serve: listening on %s (module %s)\n", socket_path,
             nsmsim_module_id(sim));
-    if (nsmsim_server_run(server, stop_pipe[0], &e) != 0) {
-        fprintf(stderr, "nsm-sim serve: %s\n", e.msg);
+    code = nsmsim_server_run(server, stop_pipe[0], &e);
+    if (code != NSMSIM_ERR_OK) {
+        fprintf(stderr, "nsm-sim serve: %d %s: %s\n", (int)code, nsmsim_code_name(code), e.msg);
         goto out;
     }
     nsmsim_server_stats stats = nsmsim_server_get_stats(server);

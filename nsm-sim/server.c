@@ -153,6 +153,20 @@ static int bind_socket(int fd, const struct sockaddr_un *addr)
     return r;
 }
 
+/* Sets the message and returns code. */
+static nsmsim_code fail_code(nsmkit_error *e, nsmsim_code code, const char *fmt, ...)
+    NSMKIT_PRINTF(3, 4);
+static nsmsim_code fail_code(nsmkit_error *e, nsmsim_code code, const char *fmt, ...)
+{
+    if (e) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
 /* The server's memory and settings, before any descriptor exists; NULL when out of
  * memory. */
 static nsmsim_server *server_alloc(const nsmsim_server_options *options,
@@ -185,57 +199,63 @@ static nsmsim_server *server_alloc(const nsmsim_server_options *options,
 
 /* Binds fd to path. A socket file nobody listens on (left by a server that died) is
  * replaced; a live server's socket, or a path that is not a socket, is an error. */
-static int bind_or_replace_stale(int fd, const struct sockaddr_un *addr, const char *path,
-                                 nsmkit_error *e)
+static nsmsim_code bind_or_replace_stale(int fd, const struct sockaddr_un *addr,
+                                         const char *path, nsmkit_error *e)
 {
     if (bind_socket(fd, addr) == 0)
-        return 0;
+        return NSMSIM_ERR_OK;
     int err = errno;
     struct stat st;
     if (err != EADDRINUSE)
-        return nsmkit_fail(e, "cannot bind %s: %s", path, strerror(err));
+        return fail_code(e, NSMSIM_ERR_SOCKET_BIND, "cannot bind %s: %s", path, strerror(err));
     if (lstat(path, &st) != 0 || !S_ISSOCK(st.st_mode))
-        return nsmkit_fail(e, "cannot bind %s: it exists and is not a socket", path);
+        return fail_code(e, NSMSIM_ERR_SOCKET_NOT_SOCKET,
+                         "cannot bind %s: it exists and is not a socket", path);
     nsmkit_error ignored;
     int probe = nsmsim_client_connect(path, &ignored);
     if (probe >= 0) {
         close(probe);
-        return nsmkit_fail(e, "cannot bind %s: another server is listening there", path);
+        return fail_code(e, NSMSIM_ERR_SOCKET_TAKEN,
+                         "cannot bind %s: another server is listening there", path);
     }
     if (errno != ECONNREFUSED)
-        return nsmkit_fail(e, "cannot bind %s: %s", path, strerror(err));
+        return fail_code(e, NSMSIM_ERR_SOCKET_BIND, "cannot bind %s: %s", path, strerror(err));
     if (unlink(path) != 0 || bind_socket(fd, addr) != 0)
-        return nsmkit_fail(e, "cannot bind %s: %s", path, strerror(errno));
-    return 0;
+        return fail_code(e, NSMSIM_ERR_SOCKET_BIND, "cannot bind %s: %s", path, strerror(errno));
+    return NSMSIM_ERR_OK;
 }
 
-int nsmsim_server_open(const nsmsim_server_options *options, nsmsim_handler_fn handler,
-                       void *ctx, nsmsim_server **out, nsmkit_error *e)
+nsmsim_code nsmsim_server_open(const nsmsim_server_options *options, nsmsim_handler_fn handler,
+                               void *ctx, nsmsim_server **out, nsmkit_error *e)
 {
     *out = NULL;
     const char *path = options->socket_path;
     if (!path || !*path)
-        return nsmkit_fail(e, "no socket path given");
+        return fail_code(e, NSMSIM_ERR_SOCKET_PATH, "no socket path given");
     struct sockaddr_un addr;
     memset(&addr, 0, sizeof(addr));
     addr.sun_family = AF_UNIX;
     size_t n = strlen(path);
     if (n >= sizeof(addr.sun_path))
-        return nsmkit_fail(e, "cannot bind %s: path too long (%zu bytes, at most %zu)", path, n,
-                           sizeof(addr.sun_path) - 1);
+        return fail_code(e, NSMSIM_ERR_SOCKET_PATH,
+                         "cannot bind %s: path too long (%zu bytes, at most %zu)", path, n,
+                         sizeof(addr.sun_path) - 1);
     memcpy(addr.sun_path, path, n);
 
     nsmsim_server *s = server_alloc(options, handler, ctx);
     if (!s)
-        return nsmkit_fail(e, "out of memory");
+        return fail_code(e, NSMSIM_ERR_NO_MEMORY, "out of memory");
+    nsmsim_code code = NSMSIM_ERR_SOCKET_BIND;
     s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (s->listen_fd < 0) {
         nsmkit_fail(e, "cannot bind %s: socket: %s", path, strerror(errno));
         goto fail;
     }
-    if (bind_or_replace_stale(s->listen_fd, &addr, path, e) != 0)
+    code = bind_or_replace_stale(s->listen_fd, &addr, path, e);
+    if (code != NSMSIM_ERR_OK)
         goto fail;
+    code = NSMSIM_ERR_SOCKET_BIND;
     struct stat st;
     if (chmod(path, 0600) != 0 || stat(path, &st) != 0) {
         nsmkit_fail(e, "cannot bind %s: %s", path, strerror(errno));
@@ -250,7 +270,7 @@ int nsmsim_server_open(const nsmsim_server_options *options, nsmsim_handler_fn h
         goto fail;
     }
     *out = s;
-    return 0;
+    return NSMSIM_ERR_OK;
 
 fail:
     if (s->listen_fd >= 0)
@@ -260,7 +280,7 @@ fail:
     free(s->clients);
     free(s->pfds);
     free(s);
-    return -1;
+    return code;
 }
 
 static void client_close(nsmsim_server *s, size_t index)
@@ -522,7 +542,7 @@ static int expire_stalled_clients(nsmsim_server *s)
     return wait > INT32_MAX ? INT32_MAX : (int)wait;
 }
 
-int nsmsim_server_run(nsmsim_server *s, int stop_fd, nsmkit_error *e)
+nsmsim_code nsmsim_server_run(nsmsim_server *s, int stop_fd, nsmkit_error *e)
 {
     int64_t paused_at = 0;
     for (;;) {
@@ -557,10 +577,10 @@ int nsmsim_server_run(nsmsim_server *s, int stop_fd, nsmkit_error *e)
         if (r < 0) {
             if (errno == EINTR)
                 continue;
-            return nsmkit_fail(e, "poll: %s", strerror(errno));
+            return fail_code(e, NSMSIM_ERR_SERVER_POLL, "poll: %s", strerror(errno));
         }
         if (stop_at != SIZE_MAX && s->pfds[stop_at].revents)
-            return 0;
+            return NSMSIM_ERR_OK;
         /* Walk clients from the end: closing one moves the last client into its slot,
          * which has then already been served. */
         for (size_t k = count; k-- > 0;) {

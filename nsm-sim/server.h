@@ -11,6 +11,7 @@
 
 #include "device.h"
 #include "nsmkit/error.h"
+#include "nsmkit/sim_codes.h"
 
 typedef struct {
     const char *socket_path;
@@ -41,12 +42,15 @@ typedef struct {
 
 typedef struct nsmsim_server nsmsim_server;
 
-/* Binds and listens (socket mode 0600). A stale socket left by a dead server is replaced;
+/* Binds and listens (socket mode 0600). Returns NSMSIM_ERR_OK or SOCKET_PATH,
+ * SOCKET_TAKEN, SOCKET_NOT_SOCKET, SOCKET_BIND, NO_MEMORY with the message in e. A stale socket left by a dead server is replaced;
  * a live one, or a path that is not a socket, is an error. */
-int nsmsim_server_open(const nsmsim_server_options *options, nsmsim_handler_fn handler,
-                       void *ctx, nsmsim_server **out, nsmkit_error *e) NSMKIT_WARN_UNUSED;
+nsmsim_code nsmsim_server_open(const nsmsim_server_options *options, nsmsim_handler_fn handler,
+                               void *ctx, nsmsim_server **out,
+                               nsmkit_error *e) NSMKIT_WARN_UNUSED;
 /* Serves until stop_fd is readable or hung up (-1: forever). */
-int nsmsim_server_run(nsmsim_server *server, int stop_fd, nsmkit_error *e) NSMKIT_WARN_UNUSED;
+nsmsim_code nsmsim_server_run(nsmsim_server *server, int stop_fd,
+                              nsmkit_error *e) NSMKIT_WARN_UNUSED;
 nsmsim_server_stats nsmsim_server_get_stats(const nsmsim_server *server);
 /* Closes every client and the listening socket, and removes the socket file. */
 void nsmsim_server_close(nsmsim_server *server);

@@ -11,7 +11,8 @@
  *     message says what; the CLI prints "NUMBER NAME: message".
  *
  * Ranges: 1xx the request's bytes and fields, 2xx the NSM's state rules, 3xx the
- * simulator while answering, 4xx setup (options, PKI) and the command line. Numbers are
+ * simulator while answering, 4xx setup (options, PKI) and the command line, 5xx the
+ * front-ends (socket server). Numbers are
  * never reused or renumbered; new codes are appended in their range.
  */
 #ifndef NSMKIT_SIM_CODES_H
@@ -53,7 +54,13 @@
     X(BOOT, 405, INTERNAL_ERROR, "the simulated NSM cannot boot (randomness, boot PCRs)")     \
     X(OUTPUT, 406, INTERNAL_ERROR, "the output cannot be written")                            \
     X(UNEXPECTED_RESPONSE, 407, INTERNAL_ERROR, "the NSM gave an unexpected response")        \
-    X(NSM_ERROR, 408, INTERNAL_ERROR, "the NSM answered with an error")
+    X(NSM_ERROR, 408, INTERNAL_ERROR, "the NSM answered with an error")                       \
+    /* 5xx: the front-ends */                                                                 \
+    X(SOCKET_PATH, 500, INTERNAL_ERROR, "the socket path is empty or too long")               \
+    X(SOCKET_TAKEN, 501, INTERNAL_ERROR, "another server is listening on the socket")         \
+    X(SOCKET_NOT_SOCKET, 502, INTERNAL_ERROR, "the socket path exists and is not a socket")   \
+    X(SOCKET_BIND, 503, INTERNAL_ERROR, "the socket cannot be created, bound or listened on") \
+    X(SERVER_POLL, 504, INTERNAL_ERROR, "the server cannot wait for its clients")
 
 typedef enum {
 #define NSMSIM_CODE_ENUM(name, number, wire, sentence) NSMSIM_ERR_##name = number,
