@@ -451,7 +451,6 @@ static nsmsim_code dispatch(nsmsim *sim, const uint8_t *req, size_t req_len, nsm
         c = pcr_check(sim, decoded->request.field[h->pcr_field].uint, h->changes_pcr, o);
     if (c == NSMSIM_ERR_OK)
         c = h->fn(sim, &decoded->request, o);
-    nsmkit_wipe(decoded->storage, decoded->used);
     return c;
 }
 
@@ -470,6 +469,9 @@ int nsmsim_handle_traced(nsmsim *sim, const uint8_t *req, size_t req_len,
     *resp_len = 0;
     pthread_mutex_lock(&sim->lock);
     nsmsim_code rc = dispatch(sim, req, req_len, o);
+    /* the request's bytes (user data, nonces) do not outlive it, whatever became of it */
+    nsmkit_wipe(sim->decoded.storage, sim->decoded.used);
+    sim->decoded.used = 0;
     if (rc == NSMSIM_ERR_OK && sim->response.err)
         rc = nsmsim_outcome_set(o, NSMSIM_ERR_RESPONSE_TOO_LARGE, "response over %d bytes",
                                 NSM_RESPONSE_MAX_SIZE);
