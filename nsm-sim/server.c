@@ -291,6 +291,8 @@ static void client_close(nsmsim_server *s, size_t index)
     s->clients[index] = s->clients[--s->client_count];
     s->clients[s->client_count] = NULL;
     s->listener_paused = false; /* a descriptor and a slot are free again */
+    if (s->spare_fd < 0) /* the spare was lost at the limit: take the descriptor just freed */
+        s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
 static void client_drop(nsmsim_server *s, size_t index, const char *fmt, ...) NSMKIT_PRINTF(3, 4);
@@ -326,9 +328,10 @@ static size_t idlest_client(const nsmsim_server *s)
  * once per episode. */
 static void accept_at_fd_limit(nsmsim_server *s, int err)
 {
-    if (!s->at_fd_limit) {
-        server_log(s, "accept: %s: refusing new clients until descriptors are free",
-                   strerror(err));
+    if (!s->at_fd_limit) { /* once per episode; episodes themselves are rate-limited */
+        server_log_limited(s, LOG_ACCEPT,
+                           "accept: %s: refusing new clients until descriptors are free",
+                           strerror(err));
         s->at_fd_limit = true;
     }
     s->stats.refused++;
@@ -364,7 +367,7 @@ static void accept_clients(nsmsim_server *s)
             return;
         }
         if (s->at_fd_limit) {
-            server_log(s, "accepting new clients again");
+            server_log_limited(s, LOG_ACCEPT, "accepting new clients again");
             s->at_fd_limit = false;
         }
         if (s->spare_fd < 0)
