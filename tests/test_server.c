@@ -345,7 +345,7 @@ static void descriptor_limit_does_not_spin(void **state)
 
     struct rlimit old;
     assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
-    int probe = dup(0);
+    int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
     assert_true(probe >= 0);
     close(probe);
     struct rlimit low = {.rlim_cur = (rlim_t)probe + 16, .rlim_max = old.rlim_max};
@@ -353,7 +353,7 @@ static void descriptor_limit_does_not_spin(void **state)
     int fillers[64];
     int nfill = 0;
     while (nfill < 64) {
-        int fd = dup(0);
+        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (fd < 0)
             break;
         fillers[nfill++] = fd;
