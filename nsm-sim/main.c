@@ -124,22 +124,17 @@ static nsmsim_code attest_parse(int argc, char **argv, attest_args *a, nsmkit_er
     return NSMSIM_ERR_OK;
 }
 
-/* Boots the NSM, saying so when it created the default PKI on the way. */
+/* Boots the NSM, saying so when it created the default PKI on the way (only the process
+ * that created it says so, however many started at once). */
 static nsmsim_code attest_boot(const nsmsim_options *options, nsmsim **sim, nsmkit_error *e)
 {
     char default_dir[4096] = "";
-    bool default_existed = true;
-    if (!options->ca_dir) {
-        if (nsmca_default_dir(default_dir, sizeof(default_dir), e) != 0)
-            return NSMSIM_ERR_PKI;
-        char conf[4200];
-        snprintf(conf, sizeof(conf), "%s/ca.conf", default_dir);
-        default_existed = access(conf, F_OK) == 0;
-    }
+    if (!options->ca_dir && nsmca_default_dir(default_dir, sizeof(default_dir), e) != 0)
+        return NSMSIM_ERR_PKI;
     nsmsim_code code = nsmsim_new(options, sim, e);
     if (code != NSMSIM_ERR_OK)
         return code;
-    if (!default_existed)
+    if (nsmsim_created_default_pki(*sim))
         fprintf(stderr, "nsm-sim: created a simulated Nitro PKI in %s (root: %s/root.pem)\n",
                 default_dir, default_dir);
     return NSMSIM_ERR_OK;
