@@ -80,15 +80,15 @@ int nsmsim_code_wire(nsmsim_code code)
 
 nsmsim_code nsmsim_outcome_set(nsmsim_outcome *outcome, nsmsim_code code, const char *fmt, ...)
 {
-    if (outcome) {
-        outcome->code = code;
-        outcome->detail[0] = '\0';
-        if (fmt) {
-            va_list ap;
-            va_start(ap, fmt);
-            vsnprintf(outcome->detail, sizeof(outcome->detail), fmt, ap);
-            va_end(ap);
-        }
+    if (!outcome)
+        return code;
+    outcome->code = code;
+    outcome->detail[0] = '\0';
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(outcome->detail, sizeof(outcome->detail), fmt, ap);
+        va_end(ap);
     }
     return code;
 }

@@ -153,19 +153,8 @@ static int bind_socket(int fd, const struct sockaddr_un *addr)
     return r;
 }
 
-/* Sets the message and returns code. */
-static nsmsim_code fail_code(nsmkit_error *e, nsmsim_code code, const char *fmt, ...)
-    NSMKIT_PRINTF(3, 4);
-static nsmsim_code fail_code(nsmkit_error *e, nsmsim_code code, const char *fmt, ...)
-{
-    if (e) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
+/* Sets the message and returns the code. */
+#define fail_code(e, code, ...) ((nsmsim_code)nsmkit_fail_with((e), (int)(code), __VA_ARGS__))
 
 /* The server's memory and settings, before any descriptor exists; NULL when out of
  * memory. */
