@@ -13,6 +13,7 @@
 #include "nsmkit/cbor.h"
 #include "nsmkit/hex.h"
 #include "nsmkit/file.h"
+#include "nsmkit/fault.h"
 
 static const char usage_text[] =
     "usage: nsm-sim attest [state options] [--nonce HEX|@FILE] [--user-data HEX|@FILE]\n"
@@ -35,8 +36,14 @@ static const char usage_text[] =
     "  --measurements FILE       boot PCRs from the JSON `nitro-cli build-enclave` prints\n"
     "  --debug-mode              a debug enclave: every boot PCR reads zero\n"
     "  --map definite|indefinite payload map encoding (real documents use both)\n"
+    "  --fault CLASS[,CLASS]     malformed attestation documents (`nsm-vectors list`)\n"
+    "  --fault-every N | --fault-rate P [--seed S]\n"
+    "                            only every Nth document, or each with chance P (default: all)\n"
+    "  --no-resign               keep the valid document's signature after the fault\n"
     "\n"
-    "user_data, nonce and public_key take at most 1024 bytes each.\n";
+    "user_data, nonce and public_key take at most 1024 bytes each.\n"
+    "Faulty documents are signed by a leaf of the same PKI; payload faults are re-signed unless\n"
+    "--no-resign. Under serve and exec the device itself returns them through /dev/nsm.\n";
 
 static int usage(const char *problem)
 {
@@ -95,11 +102,6 @@ static nsmsim_code attest_parse(int argc, char **argv, attest_args *a, nsmkit_er
         int k = 0;
         while (k < 3 && strcmp(arg, field_options[k]) != 0)
             k++;
-        if (strcmp(arg, "--fault") == 0) {
-            nsmkit_fail(e, "--fault is not available yet: the malformed-document classes "
-                           "arrive with the harness");
-            return NSMSIM_ERR_USAGE;
-        }
         if ((k < 3 || strcmp(arg, "-o") == 0) && !value) {
             nsmkit_fail(e, "%s needs a value", arg);
             return NSMSIM_ERR_USAGE;
@@ -173,8 +175,11 @@ static nsmsim_code attest_request(nsmsim *sim, const attest_args *a, uint8_t **d
         goto out;
     if (resp.kind == NSMSIM_RESP_ERROR) {
         code = outcome.code != NSMSIM_ERR_OK ? outcome.code : NSMSIM_ERR_NSM_ERROR;
-        nsmkit_fail(e, "the simulated NSM answered %s (%s)", nsmsim_error_code_name(resp.error),
-                    outcome.detail);
+        if (code == NSMSIM_ERR_FAULT)
+            nsmkit_fail(e, "--fault: %s", outcome.detail);
+        else
+            nsmkit_fail(e, "the simulated NSM answered %s (%s)",
+                        nsmsim_error_code_name(resp.error), outcome.detail);
     } else if (resp.kind == NSMSIM_RESP_ATTESTATION && (*doc = malloc(resp.bytes_len + 1))) {
         memcpy(*doc, resp.bytes, resp.bytes_len);
         *doc_len = resp.bytes_len;
@@ -185,6 +190,23 @@ out:
     free(response);
     nsmkit_buf_free(&request);
     return code;
+}
+
+/* With --fault the core replaced the document every time: say what nsm-verify will make
+ * of it under each profile. */
+static void attest_say_fault(const nsmsim_options *options)
+{
+    nsmfault_set faults;
+    nsmkit_error ignored;
+    if (!options->faults || nsmfault_set_parse(options->faults, &faults, &ignored) != 0)
+        return;
+    bool resign = !options->fault_no_resign;
+    nsmv_code aws = nsmfault_set_expected(&faults, NSMV_PROFILE_AWS, resign);
+    nsmv_code strict = nsmfault_set_expected(&faults, NSMV_PROFILE_STRICT, resign);
+    fprintf(stderr, "nsm-sim: fault %s: nsm-verify expects %s (aws), %s (strict)%s\n",
+            options->faults, aws ? nsmv_code_name(aws) : "valid",
+            strict ? nsmv_code_name(strict) : "valid",
+            resign ? "" : "; the valid document's signature is kept");
 }
 
 static int write_output(const char *path, const uint8_t *data, size_t len, nsmkit_error *e)
@@ -216,6 +238,8 @@ static int cmd_attest(int argc, char **argv)
         code = attest_boot(&a.options, &sim, &e);
     if (code == NSMSIM_ERR_OK)
         code = attest_request(sim, &a, &doc, &doc_len, &e);
+    if (code == NSMSIM_ERR_OK)
+        attest_say_fault(&a.options);
     if (code == NSMSIM_ERR_OK && write_output(a.output, doc, doc_len, &e) != 0)
         code = NSMSIM_ERR_OUTPUT;
     int status = 0;

@@ -44,6 +44,7 @@
     X(HASH, 303, INTERNAL_ERROR, "SHA-384 failed")                                            \
     X(RESPONSE_TOO_LARGE, 304, INTERNAL_ERROR, "the response does not fit in its buffer")     \
     X(NO_HANDLER, 305, INTERNAL_ERROR, "the request has no handler")                          \
+    X(FAULT, 306, INTERNAL_ERROR, "the device fault mode could not make its faulty document") \
     /* 4xx: setup and the command line */                                                     \
     X(USAGE, 400, INTERNAL_ERROR, "the command line is not valid")                            \
     X(OPTION, 401, INTERNAL_ERROR, "a state option is not valid")                             \
@@ -55,6 +56,7 @@
     X(OUTPUT, 406, INTERNAL_ERROR, "the output cannot be written")                            \
     X(UNEXPECTED_RESPONSE, 407, INTERNAL_ERROR, "the NSM gave an unexpected response")        \
     X(NSM_ERROR, 408, INTERNAL_ERROR, "the NSM answered with an error")                       \
+    X(FAULT_MODE, 409, INTERNAL_ERROR, "the device fault mode's options do not fit together") \
     /* 5xx: the front-ends */                                                                 \
     X(SOCKET_PATH, 500, INTERNAL_ERROR, "the socket path is empty or too long")               \
     X(SOCKET_TAKEN, 501, INTERNAL_ERROR, "another server is listening on the socket")         \
