@@ -143,6 +143,24 @@ static void on_signal(int sig)
 
 #define FORWARDED_COUNT (sizeof(forwarded) / sizeof(forwarded[0]))
 
+/* In the child: the signal dispositions and mask the command expects, then the command;
+ * exec's errno goes back through the report pipe. */
+__attribute__((noreturn)) static void exec_child(char **argv, char **env, const sigset_t *old_mask,
+                                                  int report_fd)
+{
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+    sigaction(SIGCHLD, &dfl, NULL);
+    sigaction(SIGPIPE, &dfl, NULL);
+    for (size_t i = 0; i < FORWARDED_COUNT; i++)
+        sigaction(forwarded[i], &dfl, NULL);
+    sigprocmask(SIG_SETMASK, old_mask, NULL);
+    execvpe(argv[0], argv, env);
+    int err = errno;
+    ssize_t w = write(report_fd, &err, sizeof(err));
+    (void)w;
+    _exit(127);
+}
+
 /* Starts the command and serves until it has exited. */
 static int supervise(nsmsim_server *server, char **argv, char **env, const sigset_t *old_mask,
                      int *status)
@@ -153,19 +171,8 @@ static int supervise(nsmsim_server *server, char **argv, char **env, const sigse
         return -1;
     }
     pid_t pid = fork();
-    if (pid == 0) {
-        struct sigaction dfl = {.sa_handler = SIG_DFL};
-        sigaction(SIGCHLD, &dfl, NULL);
-        sigaction(SIGPIPE, &dfl, NULL);
-        for (size_t i = 0; i < FORWARDED_COUNT; i++)
-            sigaction(forwarded[i], &dfl, NULL);
-        sigprocmask(SIG_SETMASK, old_mask, NULL);
-        execvpe(argv[0], argv, env);
-        int err = errno;
-        ssize_t w = write(report[1], &err, sizeof(err));
-        (void)w;
-        _exit(127);
-    }
+    if (pid == 0)
+        exec_child(argv, env, old_mask, report[1]);
     int fork_err = errno;
     close(report[1]);
     if (pid < 0) {
