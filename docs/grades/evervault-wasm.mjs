@@ -56,6 +56,15 @@ if (root !== pinned) {
   wasm.write(root, at, 'latin1');
 }
 
+// The package says why it refuses only through console.error, with fixed context prefixes;
+// keep its last message, without them, for the first line of the verdict.
+let why = '';
+console.error = (...parts) => {
+  why = parts.join(' ').replace(/^ATTESTATION :: /, '')
+    .replace(/^An error occur while validating the attestation doc against the Enclave connection's cert: /, '')
+    .replace(/^An error occurred while attesting the connection received: /, '');
+};
+
 const nowMs = Number(time) * 1000;
 Date.now = () => nowMs;
 
@@ -71,7 +80,7 @@ try {
 } catch (e) {
   fail(1, `invalid: threw ${String(e && e.message ? e.message : e).split('\n')[0]}`);
 }
-if (!verdict) fail(1, 'invalid: validateAttestationDocPcrs returned false');
+if (!verdict) fail(1, `invalid: ${why || 'validateAttestationDocPcrs returned false'}`);
 
 // A field the relying party expects must be present and hold exactly these bytes.
 function same(got, hex) {
