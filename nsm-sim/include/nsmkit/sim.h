@@ -20,8 +20,10 @@
 #include "nsmkit/ca.h"
 #include "nsmkit/error.h"
 #include "nsmkit/buf.h"
+#include "nsmkit/p384.h"
 
 #include "nsmkit/nsm_abi.h"
+#include "nsmkit/sim_codes.h"
 
 /* ---- the NSM error codes (wire names and the official C ABI values) -------------------- */
 
@@ -97,8 +99,10 @@ int nsmsim_options_parse_arg(nsmsim_options *options, int argc, char **argv, int
 typedef struct nsmsim nsmsim;
 
 /* Boots a simulated NSM: opens (or creates) the PKI, draws the enclave id, measures the
- * boot PCRs. */
-int nsmsim_new(const nsmsim_options *options, nsmsim **out, nsmkit_error *e) NSMKIT_WARN_UNUSED;
+ * boot PCRs. Returns NSMSIM_ERR_OK (0), or the code of the step that failed with the
+ * message in e: DEBUG_WITH_PCRS, NO_MEMORY, PKI, FAULT_MODE, BOOT, LEAF_ISSUE. */
+nsmsim_code nsmsim_new(const nsmsim_options *options, nsmsim **out,
+                       nsmkit_error *e) NSMKIT_WARN_UNUSED;
 void nsmsim_free(nsmsim *sim);
 /* True when this nsmsim_new created the default PKI (of several processes starting at
  * once, exactly one did). */
@@ -111,6 +115,12 @@ bool nsmsim_created_default_pki(const nsmsim *sim);
  * response could not be written (out of memory). */
 int nsmsim_handle(nsmsim *sim, const uint8_t *req, size_t req_len,
                   uint8_t resp[NSM_RESPONSE_MAX_SIZE], size_t *resp_len) NSMKIT_WARN_UNUSED;
+/* nsmsim_handle, also saying what became of the request: outcome->code is NSMSIM_ERR_OK
+ * for a success answer, or the rule that refused it (the wire answer is that code's
+ * ErrorCode), with the cause (a CBOR status, a field, a PCR) in outcome->detail. */
+int nsmsim_handle_traced(nsmsim *sim, const uint8_t *req, size_t req_len,
+                         uint8_t resp[NSM_RESPONSE_MAX_SIZE], size_t *resp_len,
+                         nsmsim_outcome *outcome) NSMKIT_WARN_UNUSED;
 
 const char *nsmsim_module_id(const nsmsim *sim);
 /* Back to the PCR state right after boot: boot PCRs measured again, PCR16..31 zero and
@@ -162,8 +172,14 @@ int nsmsim_sig_structure_digest(const uint8_t *protected_hdr, size_t protected_l
                                 const uint8_t *payload, size_t payload_len,
                                 uint8_t digest[48]) NSMKIT_WARN_UNUSED;
 
-/* Appends an untagged COSE_Sign1 [protected, {}, payload, signature] signed by leaf. */
+/* Appends an untagged COSE_Sign1 [protected, {}, payload, signature] signed by leaf
+ * (ES384 with nettle's P-384, the nonce from the system's CSPRNG). */
 int nsmsim_cose_sign1_encode(const uint8_t *payload, size_t payload_len,
                              const nsmca_leaf *leaf, nsmkit_buf *out) NSMKIT_WARN_UNUSED;
+/* The same with the nonce from a source (NULL: the CSPRNG): a deterministic derivation
+ * (RFC 6979) makes reproducible documents. */
+int nsmsim_cose_sign1_encode_nonce(const uint8_t *payload, size_t payload_len,
+                                   const nsmca_leaf *leaf, const nsmkit_p384_nonce_source *nonce,
+                                   nsmkit_buf *out) NSMKIT_WARN_UNUSED;
 
 #endif /* NSMKIT_SIM_H */
