@@ -8,11 +8,11 @@
 #include "../verifier/internal.h"
 #include "fixture.h"
 
-static bool inside(nsmv_slice s, const uint8_t *data, size_t size)
+static bool inside(nsmkit_bytes s, const uint8_t *data, size_t size)
 {
     if (s.len == 0)
         return true;
-    return s.data >= data && s.len <= size && (size_t)(s.data - data) <= size - s.len;
+    return s.ptr >= data && s.len <= size && (size_t)(s.ptr - data) <= size - s.len;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -10,10 +10,10 @@
 
 static volatile uint8_t sink;
 
-static void touch(nsmv_slice s)
+static void touch(nsmkit_bytes s)
 {
     for (size_t i = 0; i < s.len; i++)
-        sink ^= s.data[i];
+        sink ^= s.ptr[i];
 }
 
 static void check_fields(const nsmv_payload *p, nsmv_profile profile)
@@ -39,7 +39,7 @@ static void check_fields(const nsmv_payload *p, nsmv_profile profile)
     for (size_t i = 0; i < p->pcr_count; i++) {
         if (p->pcrs[i].index >= NSMV_PCR_MAX)
             fuzz_fail("fuzz_payload", "a PCR index above 31");
-        touch((nsmv_slice){p->pcrs[i].value, NSMV_PCR_LEN});
+        touch((nsmkit_bytes){p->pcrs[i].value, NSMV_PCR_LEN});
     }
     touch(p->public_key.bytes);
     touch(p->user_data.bytes);
@@ -55,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     nsmv_run run = {&result, true};
     nsmv_payload loaded;
     memset(&loaded, 0, sizeof(loaded));
-    nsmv_code code = nsmv_payload_load((nsmv_slice){data, size}, &loaded, &run);
+    nsmv_code code = nsmv_payload_load((nsmkit_bytes){data, size}, &loaded, &run);
     if (!nsmv_code_name(code))
         fuzz_fail("fuzz_payload", "an unknown code from the load");
     if (code != NSMV_OK) {
