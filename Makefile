@@ -29,15 +29,17 @@ CFLAGS ?= -g
 NSM_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -pthread $(WARNINGS) $(OPTIMISE) \
               -fstack-protector-strong -MMD -MP \
               -Icommon/include -Ica-tools/include -Insm-sim/include -Iverifier/include
-NSM_LDFLAGS := -pthread -Wl,-z,relro,-z,now $(if $(strip $(SANITIZE)),-fsanitize=$(SANITIZE))
-LIBS := -lcbor -lcrypto
+NSM_LDFLAGS := -pthread -Wl,-z,relro,-z,now -Wl,--as-needed $(if $(strip $(SANITIZE)),-fsanitize=$(SANITIZE))
+# libfuse3 serves the FUSE /dev/nsm (nsm-sim/fuse.c); --as-needed keeps it out of the
+# shared objects that do not use it (the shim, libnsm.so).
+LIBS := -lcbor -lcrypto -lfuse3
 
 ALL_CFLAGS = $(NSM_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(NSM_LDFLAGS) $(LDFLAGS)
 
 # Debian packages: what building and testing needs.
 DEB_PACKAGES := gcc make libc6-dev pkg-config openssl libssl-dev libcbor-dev libcmocka-dev \
-                libfuse3-dev xxd
+                libfuse3-dev fuse3 xxd
 
 # ---- components -------------------------------------------------------------------------
 
@@ -45,7 +47,8 @@ COMMON_SRC := common/reader.c common/cbor.c common/util.c common/json.c
 CA_SRC     := ca-tools/ca.c
 SIM_SRC    := nsm-sim/core.c nsm-sim/attest.c nsm-sim/options.c \
               nsm-sim/transport.c nsm-sim/server.c nsm-sim/device.c nsm-sim/nsmapi.c \
-              nsm-sim/envopts.c nsm-sim/libnsm.c nsm-sim/serve.c nsm-sim/exec.c
+              nsm-sim/envopts.c nsm-sim/libnsm.c nsm-sim/serve.c nsm-sim/exec.c \
+              nsm-sim/fuse.c nsm-sim/mountns.c
 VERIFY_SRC := verifier/envelope.c verifier/payload.c verifier/chain.c verifier/cose.c \
               verifier/policy.c verifier/verify.c verifier/report.c verifier/aws_root.c
 
