@@ -7,6 +7,7 @@
  * driver, and every item of the official library's conformance expectations.
  *
  *   devnsm_client conformance [--pcr0 HEX] [--save DIR]  requests, errors, device semantics
+ *                                             (on $NSM_DEVICE when set, else /dev/nsm)
  *   devnsm_client descriptors [--server]      open/dup/fork/exec/close behaviour
  *   devnsm_client exec-child FD               (used by descriptors) a request on FD
  *   devnsm_client worker ID N FILE            N mixed requests; shared-PCR records to FILE
@@ -50,12 +51,20 @@ enum { NSMKIT_CBOR_UINT = 0, NSMKIT_CBOR_BYTES = 2, NSMKIT_CBOR_TEXT = 3 };
 /* The FUSE device is a regular file on a FUSE mount: the kernel answers a few generic
  * ioctls of regular files itself (FIONREAD) before the device sees them. */
 #define FUSE_MAGIC 0x65735546
+
+/* $NSM_DEVICE, for a device mounted elsewhere (`nsm-sim fuse --mount PATH`), or /dev/nsm */
+static const char *device_path(void)
+{
+    const char *p = getenv("NSM_DEVICE");
+    return p && *p ? p : "/dev/nsm";
+}
+
 static bool on_fuse(void)
 {
     struct stat st;
     struct statfs fs;
-    return stat("/dev/nsm", &st) == 0 && S_ISREG(st.st_mode) && statfs("/dev/nsm", &fs) == 0 &&
-           fs.f_type == FUSE_MAGIC;
+    return stat(device_path(), &st) == 0 && S_ISREG(st.st_mode) &&
+           statfs(device_path(), &fs) == 0 && fs.f_type == FUSE_MAGIC;
 }
 
 static int failures;
@@ -270,9 +279,9 @@ static void expect(int fd, const bytes *req, const bytes *want, const char *what
 
 static int open_nsm(void)
 {
-    int fd = open("/dev/nsm", O_RDWR | O_CLOEXEC);
+    int fd = open(device_path(), O_RDWR | O_CLOEXEC);
     if (fd < 0) {
-        printf("FAIL: open /dev/nsm: %s (is the shim preloaded?)\n", strerror(errno));
+        printf("FAIL: open %s: %s (is the shim preloaded?)\n", device_path(), strerror(errno));
         exit(1);
     }
     return fd;
