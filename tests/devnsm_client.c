@@ -12,6 +12,8 @@
  *   devnsm_client exec-child FD               (used by descriptors) a request on FD
  *   devnsm_client worker ID N FILE            N mixed requests; shared-PCR records to FILE
  *   devnsm_client chain WORKERS N FILE...     extends landed once each (own and shared PCRs)
+ *   devnsm_client threads T N                 T threads x N extends of their own PCR on one
+ *                                             descriptor, buffers on each thread's stack
  *   devnsm_client frames SOCKET               misbehaving socket clients against a server
  *   devnsm_client timeout                     a server that never answers -> ETIMEDOUT
  *   devnsm_client unreachable                 NSM_SIM_SOCKET names no server -> EIO
@@ -23,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -784,6 +787,54 @@ static void descriptors(bool server, const char *self)
 
 /* ---- concurrency -------------------------------------------------------------------------- */
 
+typedef struct {
+    int fd;
+    unsigned index, n;
+    int failed;
+    pthread_t thread;
+} thread_job;
+
+/* Every request and response buffer lives on this thread's stack: a device that reads
+ * the memory of the wrong thread or process would see other bytes. */
+static void *thread_extends(void *arg)
+{
+    thread_job *job = arg;
+    uint8_t want[48] = {0};
+    for (unsigned k = 0; k < job->n; k++) {
+        char data[32];
+        snprintf(data, sizeof(data), "thread-%u-%u", job->index, k);
+        bytes req = req_extend(job->index, (const uint8_t *)data, strlen(data));
+        sha384_extend(want, (const uint8_t *)data, strlen(data));
+        bytes w = resp_pcr("ExtendPCR", false, false, want);
+        uint8_t resp[256];
+        size_t n = 0;
+        int err = raw_call(job->fd, req.b, req.n, resp, sizeof(resp), &n);
+        if (err != 0 || !same(&w, resp, n))
+            job->failed++;
+    }
+    return NULL;
+}
+
+static int threads(unsigned count, unsigned n)
+{
+    int fd = open_nsm();
+    thread_job jobs[16];
+    CHECK(count >= 1 && count <= 16, "1..16 threads");
+    if (count < 1 || count > 16)
+        return finish("threads");
+    for (unsigned t = 0; t < count; t++) {
+        jobs[t] = (thread_job){.fd = fd, .index = 16 + t, .n = n};
+        CHECK(pthread_create(&jobs[t].thread, NULL, thread_extends, &jobs[t]) == 0, "thread");
+    }
+    for (unsigned t = 0; t < count; t++) {
+        pthread_join(jobs[t].thread, NULL);
+        CHECK(jobs[t].failed == 0, "thread %u: %d of %u extends wrong", t, jobs[t].failed, n);
+    }
+    close(fd);
+    printf("threads: %u threads x %u extends, each PCR exactly its own chain\n", count, n);
+    return finish("threads");
+}
+
 static void worker_data(unsigned id, unsigned k, char out[32], bool shared)
 {
     snprintf(out, 32, "%s-w%u-k%u", shared ? "shared" : "own", id, k);
@@ -1193,6 +1244,8 @@ int main(int argc, char **argv)
         describe16 = req_index("DescribePCR", "index", 16);
         return worker((unsigned)atoi(argv[2]), (unsigned)atoi(argv[3]), argv[4]);
     }
+    if (!strcmp(cmd, "threads") && argc == 4)
+        return threads((unsigned)atoi(argv[2]), (unsigned)atoi(argv[3]));
     if (!strcmp(cmd, "chain") && argc >= 5)
         return chain((unsigned)atoi(argv[2]), (unsigned)atoi(argv[3]), argv + 4, argc - 4);
     if (!strcmp(cmd, "frames") && argc == 3)
