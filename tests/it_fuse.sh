@@ -157,6 +157,26 @@ if [ "$(id -u)" = 0 ] && command -v unshare > /dev/null; then
 else
     echo "SKIP: not root: the missing-/dev/fuse fallback needs a private mount namespace"
 fi
+# SIGTERM to exec reaches the command, which is in the namespaces; exec cleans up
+"$bin/nsm-sim" exec --device fuse --ca "$work/ca" -- sh -c "echo up > $work/up; exec sleep 30" &
+epid=$!
+i=0; while [ $i -lt 200 ] && [ ! -s "$work/up" ]; do sleep 0.05; i=$((i + 1)); done
+kill -TERM "$epid"; wait "$epid"; rc=$?
+[ $rc -eq 143 ] && ok "SIGTERM to exec --device fuse reaches the command (status 143)" || fail "SIGTERM: status $rc"
+if [ "$(id -u)" = 0 ] && command -v unshare > /dev/null; then
+    # a /dev/nsm that exists already (a real device, a file): mounted over in the private
+    # namespace, found as it was afterwards - here in a /dev of this test's own
+    mkdir -p "$work/devtree"
+    unshare -m sh -c "mount --make-rprivate / && mount -t tmpfs tmpfs $work/devtree &&
+        mknod -m 600 $work/devtree/fuse c 10 229 && mknod -m 666 $work/devtree/null c 1 3 &&
+        echo original > $work/devtree/nsm && mount --bind $work/devtree /dev &&
+        $bin/nsm-sim exec --device fuse --ca $work/ca -- sh -c 'stat -c %F /dev/nsm; $static worker 2 16 $work/ex.rec' &&
+        cat /dev/nsm" > "$work/exist.out" 2>&1
+    [ "$(sed -n 1p "$work/exist.out")" = "regular empty file" ] && grep -q '^original$' "$work/exist.out" &&
+        ! grep -q FAIL "$work/exist.out" &&
+        ok "an existing /dev/nsm is covered for the command only, and untouched afterwards" ||
+        fail "existing /dev/nsm: $(cat "$work/exist.out")"
+fi
 "$bin/nsm-sim" exec --device bogus -- true 2> /dev/null; [ $? -eq 125 ] && ok "--device bogus: 125" || fail "--device bogus"
 host_unchanged "auto and fallback"
 
