@@ -101,7 +101,8 @@ host_unchanged "C API clients"
 if command -v go > /dev/null 2>&1; then
     mkdir -p "$BUILD/go-cache"
     gocache=$(cd "$BUILD/go-cache" && pwd)
-    if (cd tests/go && GOCACHE="$gocache" GOFLAGS=-mod=mod GOPROXY=off CGO_ENABLED=0 \
+    # offline and standard library only: no proxy, no module cache outside this test
+    if (cd tests/go && GOCACHE="$gocache" GOPATH="$work/gopath" GOFLAGS=-mod=mod GOPROXY=off CGO_ENABLED=0 \
         go build -o "$work/devnsmgo" .) > "$work/go.err" 2>&1; then
         nonce=0badc0ffee0ddf00d
         fuse_exec -- "$work/devnsmgo" "${nonce}0" "$work/go.doc" > "$work/go.out" 2>&1 &&
