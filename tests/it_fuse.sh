@@ -29,12 +29,20 @@ pcr0=$(printf 'cd%.0s' $(seq 48))
 if [ -e /dev/nsm ]; then had_nsm=yes; else had_nsm=no; fi
 our_mounts() { grep -E 'fuse\.nsm-sim|nsm-sim' /proc/self/mountinfo | grep -F -e "$work" -e ' /dev/nsm ' ; }
 mounts_before=$(our_mounts | wc -l)
-# host_unchanged STEP: no /dev/nsm appeared, no mount of ours is left, no process of ours
-# (every nsm-sim started here names $work on its command line) is left.
+# Processes whose command line names $work: every nsm-sim and client started here does.
+# (/proc directly: procps is not on every machine.)
+our_processes() {
+    for d in /proc/[0-9]*; do
+        [ "${d#/proc/}" = "$$" ] && continue
+        args=$(tr '\0' ' ' 2> /dev/null < "$d/cmdline") || continue
+        case "$args" in *"$work"*) echo "${d#/proc/} $args" ;; esac
+    done
+}
+# host_unchanged STEP: no /dev/nsm appeared, no mount of ours is left, no process of ours left.
 host_unchanged() {
     sleep 0.1
     now_nsm=no; [ -e /dev/nsm ] && now_nsm=yes
-    left=$(ps -eo pid=,args= | grep -F "$work" | grep -v -e grep -e "ps -eo")
+    left=$(our_processes)
     if [ "$now_nsm" != "$had_nsm" ]; then fail "$1: /dev/nsm on the host changed ($had_nsm -> $now_nsm)"
     elif [ "$(our_mounts | wc -l)" != "$mounts_before" ]; then fail "$1: a mount is left: $(our_mounts)"
     elif [ -n "$left" ]; then fail "$1: processes left: $left"
