@@ -31,6 +31,7 @@
 
 #include "frontend.h"
 #include "fuse.h"
+#include "mountns.h"
 #include "nsmkit/error.h"
 
 #ifndef NSMKIT_LIBDIR

@@ -81,16 +81,6 @@ uint64_t nsmsim_fuse_requests(const nsmsim_fuse_device *device);
 /* Unmounts (nsmsim_fuse_open_mount only) and frees. */
 void nsmsim_fuse_close(nsmsim_fuse_device *device);
 
-/* ---- a private /dev/nsm for one command (mountns.c) ------------------------------------ */
-
-/* In the calling process, which must be single-threaded and about to run the command:
- * a private mount namespace (and, without root, a user namespace mapping only the
- * caller's uid and gid), a private /dev when /dev/nsm does not exist (a tmpfs with every
- * original entry bind-mounted back), and a FUSE mount on /dev/nsm. Returns the /dev/fuse
- * descriptor of the mount (close-on-exec), or -1 with e naming the step that failed. The
- * host's mounts and /dev are never changed: everything happens in the new namespace. */
-int nsmsim_private_dev_nsm(nsmkit_error *e) NSMKIT_WARN_UNUSED;
-
 /* `nsm-sim fuse`: argv holds the arguments after the subcommand's name. */
 int nsmsim_cmd_fuse(int argc, char **argv);
 

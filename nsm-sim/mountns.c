@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fuse.h"
+#include "mountns.h"
 
 static int write_file(const char *path, const char *text)
 {
