@@ -384,6 +384,7 @@ int nsmsim_cmd_fuse(int argc, char **argv)
     static const char *prefix = "nsm-sim fuse";
     const char *mount_path = NULL, *socket_path = NULL;
     unsigned mode = 0600;
+    bool state_options = false;
     nsmsim_options options;
     nsmkit_error e;
     nsmsim_options_init(&options);
@@ -424,9 +425,16 @@ int nsmsim_cmd_fuse(int argc, char **argv)
             fprintf(stderr, "%s: unknown argument %s\n%s", prefix, argv[i], fuse_usage);
             return 2;
         }
+        state_options = true;
     }
     if (!mount_path) {
         fprintf(stderr, "%s: --mount PATH is required\n%s", prefix, fuse_usage);
+        return 2;
+    }
+
+    if (socket_path && state_options) {
+        fprintf(stderr, "%s: state options set up an NSM of its own; with --socket the "
+                        "server's NSM answers (give them to `nsm-sim serve`)\n", prefix);
         return 2;
     }
 

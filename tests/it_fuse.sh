@@ -255,6 +255,9 @@ else fail "fuse --mount --socket did not mount: $(cat "$work/fm2.log")"; kill "$
 kill -TERM "$spid"; wait "$spid"
 
 "$bin/nsm-sim" fuse --ca "$work/ca" 2> /dev/null; [ $? -eq 2 ] && ok "fuse without --mount: usage error" || fail "fuse without --mount"
+"$bin/nsm-sim" fuse --mount "$dev" --socket "$work/s.sock" --ca "$work/ca" 2> "$work/fs.err"; rc=$?
+[ $rc -eq 2 ] && grep -q 'with --socket the server' "$work/fs.err" && [ ! -e "$dev" ] &&
+    ok "fuse --socket with state options: usage error, nothing created" || fail "--socket with --ca: $rc $(cat "$work/fs.err")"
 mkdir -p "$work/adir"
 "$bin/nsm-sim" fuse --mount "$work/adir" --ca "$work/ca" 2> "$work/fd.err"; rc=$?
 [ $rc -eq 1 ] && [ "$(grep -c . "$work/fd.err")" -eq 1 ] && grep -q 'is not a file' "$work/fd.err" &&
