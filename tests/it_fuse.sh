@@ -245,14 +245,22 @@ if wait_mount "$dev"; then
     NSM_DEVICE="$dev" "$static" conformance --pcr0 "$pcr0" > "$work/fm2.out" 2>&1 &&
         ok "fuse --mount --socket: conformance through nsm-sim serve (its --pcr seen)" ||
         fail "fuse --socket: $(grep FAIL "$work/fm2.out" | head -n 5)"
+    # the server behind it dies: each request fails with EIO, one line in the device's log
+    kill -TERM "$spid"; wait "$spid"
+    NSM_DEVICE="$dev" "$static" unreachable > "$work/fm3.out" 2>&1 &&
+        [ "$(grep -c 'cannot reach the NSM simulator' "$work/fm2.log")" = 1 ] &&
+        ok "the server behind fuse --socket died: EIO, and one line: $(grep 'cannot reach' "$work/fm2.log")" ||
+        fail "dead server behind fuse: $(cat "$work/fm3.out" "$work/fm2.log")"
     # SIGKILL: nothing runs our cleanup, fusermount3's auto_unmount still removes the mount
     kill -KILL "$fpid"; wait "$fpid" 2> /dev/null
     i=0; while [ $i -lt 100 ] && grep -q " $dev " /proc/mounts; do sleep 0.05; i=$((i + 1)); done
     ! grep -q " $dev " /proc/mounts && ok "a server killed with SIGKILL leaves no stale mount" ||
         fail "stale mount after SIGKILL"
     rm -f "$dev"
-else fail "fuse --mount --socket did not mount: $(cat "$work/fm2.log")"; kill "$fpid"; wait "$fpid"; fi
-kill -TERM "$spid"; wait "$spid"
+else
+    fail "fuse --mount --socket did not mount: $(cat "$work/fm2.log")"
+    kill "$fpid" "$spid"; wait "$fpid" "$spid"
+fi
 
 "$bin/nsm-sim" fuse --ca "$work/ca" 2> /dev/null; [ $? -eq 2 ] && ok "fuse without --mount: usage error" || fail "fuse without --mount"
 "$bin/nsm-sim" fuse --mount "$dev" --socket "$work/s.sock" --ca "$work/ca" 2> "$work/fs.err"; rc=$?
