@@ -103,6 +103,14 @@ else fail "blog client under --device fuse: $(cat "$work/blog.err")"; fi
 NSM_SIM_REQUIRE_DEVICE=1 fuse_exec -- "$tests/nsm_conformance" > "$work/nc.out" 2>&1 &&
     ok "the official library's conformance expectations through the FUSE device" ||
     fail "nsm_conformance: $(grep FAIL "$work/nc.out" | head -n 5)"
+# the faulty-document modes are state options like the others: through the FUSE device too
+if NSM_SIM_REQUIRE_DEVICE=1 fuse_exec --fault env_trailing_byte -- "$tests/blog_client" > "$work/fault.hex" 2> "$work/fault.err"; then
+    tr -d '\r\n' < "$work/fault.hex" | xxd -r -p > "$work/fault.bin"
+    "$bin/nsm-verify" --root "$root" "$work/fault.bin" > "$work/nv.out" 2>&1
+    [ $? -eq 1 ] && grep -q 'ENV_TRAILING_BYTES' "$work/nv.out" &&
+        ok "exec --device fuse --fault env_trailing_byte: the document is refused with ENV_TRAILING_BYTES" ||
+        fail "faulty document through FUSE: $(head -n 4 "$work/nv.out")"
+else fail "blog client with --fault under --device fuse: $(cat "$work/fault.err")"; fi
 host_unchanged "C API clients"
 
 # ---- 3. a static Go program using syscall.Syscall(SYS_IOCTL) --------------------------------
