@@ -16,8 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -360,6 +362,106 @@ void nsmsim_fuse_close(nsmsim_fuse_device *dev)
     free(dev);
 }
 
+/* ---- the unmount watcher ----------------------------------------------------------------- */
+
+/* mountinfo escapes these in mount points (as \ooo) */
+static void mountinfo_escape(const char *path, char *out, size_t size)
+{
+    size_t k = 0;
+    for (const char *p = path; *p && k + 5 < size; p++) {
+        if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\\')
+            k += (size_t)snprintf(out + k, size - k, "\\%03o", (unsigned char)*p);
+        else
+            out[k++] = *p;
+    }
+    out[k] = '\0';
+}
+
+/* The device number of the topmost fuse.nsm-sim mount on the (escaped) mount point, read
+ * from mountinfo: a stat() would ask our own filesystem, which is not serving yet. */
+static bool find_mount(const char *escaped, unsigned *major_no, unsigned *minor_no)
+{
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    if (!f)
+        return false;
+    char line[8192];
+    bool found = false;
+    while (fgets(line, sizeof(line), f)) {
+        unsigned ma, mi;
+        char mnt[4096];
+        const char *sep = strstr(line, " - ");
+        if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &ma, &mi, mnt) == 3 && sep &&
+            !strncmp(sep + 3, "fuse.nsm-sim ", 13) && !strcmp(mnt, escaped)) {
+            *major_no = ma; /* the last one listed is the one on top */
+            *minor_no = mi;
+            found = true;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+/* True while that very mount (mount point and device number) is still there. */
+static bool still_mounted(const char *escaped, unsigned major_no, unsigned minor_no)
+{
+    unsigned ma, mi;
+    return find_mount(escaped, &ma, &mi) && ma == major_no && mi == minor_no;
+}
+
+/* libfuse's auto_unmount (fusermount3) does not always unmount after a SIGKILL (seen here
+ * about one time in six), so a watcher of our own does: a child that waits until the
+ * server's end of a pipe closes - the server exited, however - and then unmounts the file
+ * if this very mount is still there, and removes the file the server created. Returns the
+ * pipe's write end for the server to keep (close-on-exec), or -1. */
+static int start_unmount_watcher(const char *path, bool created, int fuse_fd, pid_t *out_pid)
+{
+    char escaped[4096];
+    mountinfo_escape(path, escaped, sizeof(escaped));
+    unsigned ma, mi;
+    if (!find_mount(escaped, &ma, &mi)) {
+        errno = ENOENT;
+        return -1;
+    }
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        /* signals for the server's process group are not for us: we outlive the server */
+        signal(SIGINT, SIG_IGN);
+        signal(SIGTERM, SIG_IGN);
+        signal(SIGHUP, SIG_IGN);
+        close(p[1]);
+        close(fuse_fd); /* only the server may keep the connection alive */
+        char c;
+        while (read(p[0], &c, 1) < 0 && errno == EINTR)
+            ;
+        if (still_mounted(escaped, ma, mi)) {
+            if (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) != 0) {
+                pid_t u = fork();
+                if (u == 0) {
+                    execlp("fusermount3", "fusermount3", "-u", "-z", "--", path, (char *)NULL);
+                    _exit(127);
+                }
+                int w;
+                if (u > 0)
+                    waitpid(u, &w, 0);
+            }
+        }
+        if (created && !still_mounted(escaped, ma, mi))
+            unlink(path); /* the server did not live to remove it (ENOENT when it did) */
+        _exit(0);
+    }
+    close(p[0]);
+    *out_pid = pid;
+    return p[1];
+}
+
 /* ---- nsm-sim fuse --mount PATH ----------------------------------------------------------- */
 
 static const char fuse_usage[] =
@@ -471,31 +573,40 @@ int nsmsim_cmd_fuse(int argc, char **argv)
     nsmsim_remote remote;
     bool have_remote = false;
     nsmsim_fuse_device *dev = NULL;
+    int watch_fd = -1;
+    pid_t watcher = 0;
     if (pipe2(fuse_stop_pipe, O_CLOEXEC) != 0) {
         fprintf(stderr, "%s: pipe: %s\n", prefix, strerror(errno));
         goto out;
     }
+    /* Mounted first, the device answering nothing until it serves; then the watcher is
+     * forked, before the simulated NSM (and its keys) exist in this process. */
     nsmsim_fuse_options fo = {.mode = mode, .uid = geteuid(), .gid = getegid(),
                               .log_prefix = prefix};
+    if (nsmsim_fuse_open_mount(&fo, mount_path, &dev, &e) != 0) {
+        fprintf(stderr, "%s: %s\n", prefix, e.msg);
+        goto out;
+    }
+    watch_fd = start_unmount_watcher(mount_path, created, fuse_session_fd(dev->session),
+                                     &watcher);
+    if (watch_fd < 0)
+        fprintf(stderr, "%s: no unmount watcher (%s): a SIGKILL may leave the mount behind\n",
+                prefix, strerror(errno));
     if (socket_path) {
         if (nsmsim_remote_init(&remote, socket_path, NSMSIM_DEFAULT_TIMEOUT_MS, prefix, &e) != 0) {
             fprintf(stderr, "%s: %s\n", prefix, e.msg);
             goto out;
         }
         have_remote = true;
-        fo.handler = nsmsim_remote_handler;
-        fo.handler_ctx = &remote;
+        dev->options.handler = nsmsim_remote_handler;
+        dev->options.handler_ctx = &remote;
     } else {
         if (nsmsim_new(&options, &sim, &e) != 0) {
             fprintf(stderr, "%s: %s\n", prefix, e.msg);
             goto out;
         }
-        fo.handler = nsmsim_core_handler;
-        fo.handler_ctx = sim;
-    }
-    if (nsmsim_fuse_open_mount(&fo, mount_path, &dev, &e) != 0) {
-        fprintf(stderr, "%s: %s\n", prefix, e.msg);
-        goto out;
+        dev->options.handler = nsmsim_core_handler;
+        dev->options.handler_ctx = sim;
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -524,6 +635,12 @@ out:
     nsmsim_fuse_close(dev);
     if (created && unlink(mount_path) != 0)
         fprintf(stderr, "%s: cannot remove %s: %s\n", prefix, mount_path, strerror(errno));
+    if (watch_fd >= 0) { /* the watcher finds nothing left to do and exits */
+        close(watch_fd);
+        int w;
+        while (waitpid(watcher, &w, 0) < 0 && errno == EINTR)
+            ;
+    }
     if (have_remote)
         nsmsim_remote_close(&remote);
     if (sim)

@@ -63,8 +63,8 @@ typedef struct {
 /* A session on a /dev/fuse descriptor that is already mounted (the device takes it). */
 int nsmsim_fuse_open_fd(const nsmsim_fuse_options *options, int fuse_fd,
                         nsmsim_fuse_device **out, nsmkit_error *e) NSMKIT_WARN_UNUSED;
-/* A session mounted on path by libfuse (mount(2) as root, fusermount3 otherwise), with
- * auto_unmount so that a server that dies leaves no stale mount. */
+/* A session mounted on path by libfuse (through fusermount3, with auto_unmount); the
+ * device answers nothing until nsmsim_fuse_serve runs. */
 int nsmsim_fuse_open_mount(const nsmsim_fuse_options *options, const char *path,
                            nsmsim_fuse_device **out, nsmkit_error *e) NSMKIT_WARN_UNUSED;
 

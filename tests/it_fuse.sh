@@ -262,9 +262,10 @@ if wait_mount "$dev"; then
     # SIGKILL: nothing runs our cleanup, fusermount3's auto_unmount still removes the mount
     kill -KILL "$fpid"; wait "$fpid" 2> /dev/null
     i=0; while [ $i -lt 100 ] && grep -q " $dev " /proc/mounts; do sleep 0.05; i=$((i + 1)); done
-    ! grep -q " $dev " /proc/mounts && ok "a server killed with SIGKILL leaves no stale mount" ||
-        fail "stale mount after SIGKILL"
-    rm -f "$dev"
+    i=0; while [ $i -lt 100 ] && [ -e "$dev" ]; do sleep 0.05; i=$((i + 1)); done
+    ! grep -q " $dev " /proc/mounts && [ ! -e "$dev" ] &&
+        ok "a server killed with SIGKILL leaves no stale mount and no file it created" ||
+        fail "after SIGKILL: $(grep " $dev " /proc/mounts) $(ls -la "$dev" 2>&1)"
 else
     fail "fuse --mount --socket did not mount: $(cat "$work/fm2.log")"
     kill "$fpid" "$spid"; wait "$fpid" "$spid"
