@@ -56,7 +56,7 @@ CA_SRC     := ca-tools/codes.c ca-tools/keys.c ca-tools/x509.c ca-tools/conf.c \
               ca-tools/leaf.c
 # The FUSE /dev/nsm (libfuse3), used by `nsm-sim exec --device fuse` and `nsm-sim fuse`.
 FUSE_SRC   := nsm-sim/fuse.c nsm-sim/mountns.c
-SIM_SRC    := nsm-sim/core.c nsm-sim/attest.c nsm-sim/options.c \
+SIM_SRC    := nsm-sim/messages.c nsm-sim/request.c nsm-sim/core.c nsm-sim/attest.c nsm-sim/options.c \
               nsm-sim/transport.c nsm-sim/server.c nsm-sim/device.c nsm-sim/nsmapi.c \
               nsm-sim/envopts.c nsm-sim/libnsm.c nsm-sim/serve.c nsm-sim/exec.c \
               nsm-sim/surgery.c nsm-sim/det_sign.c nsm-sim/fault.c nsm-sim/fault_pki.c \
@@ -185,14 +185,19 @@ TEST_PROGS := $(BUILD)/tests/devnsm_client $(BUILD)/tests/blog_client \
 $(BUILD)/tests/devnsm_client $(BUILD)/tests/weak_verifier: $(BUILD)/tests/%: $(call obj,tests/%.c) $(STATIC_LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(filter %.o,$^) $(STATIC_LIBS) $(ALL_LDFLAGS) $(LIBS) -o $@
-# The same raw-ioctl client linked -static (it needs only libc and libcrypto): the FUSE
-# device's stand-in for static enclave programs, which the LD_PRELOAD shim cannot reach.
-# Never sanitized: the sanitizers have no static runtime. --no-warnings: glibc's notes on
-# getaddrinfo/dlopen in static programs (libcrypto's, unused here).
-$(BUILD)/tests/devnsm_client_static: tests/devnsm_client.c nsm-sim/include/nsmkit/nsm_abi.h
+# The same raw-ioctl client linked -static: the FUSE device's stand-in for static enclave
+# programs, which the LD_PRELOAD shim cannot reach. Debian ships no libcbor.a, so its
+# sources are compiled here with one section per function and the unused ones (the libcbor
+# users among them) dropped by the linker. Never sanitized: the sanitizers have no static
+# runtime. --no-warnings: glibc's notes on getaddrinfo/dlopen in static programs
+# (libcrypto's, unused here).
+STATIC_CLIENT_SRC := tests/devnsm_client.c nsm-sim/messages.c nsm-sim/request.c \
+                     common/cbor.c common/util.c common/reader.c
+$(BUILD)/tests/devnsm_client_static: $(STATIC_CLIENT_SRC) nsm-sim/messages.def
 	@mkdir -p $(@D)
-	$(CC) -std=c11 -D_GNU_SOURCE $(WARNINGS) -O2 $(CFLAGS) -Insm-sim/include -static $< \
-	    -lcrypto -pthread -Wl,--no-warnings -o $@
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARNINGS) -O2 $(CFLAGS) -Icommon/include -Ica-tools/include \
+	    -Insm-sim/include -ffunction-sections -fdata-sections -static $(STATIC_CLIENT_SRC) \
+	    -Wl,--gc-sections -lcrypto -pthread -Wl,--no-warnings -o $@
 $(BUILD)/tests/blog_client $(BUILD)/tests/nsm_conformance: $(BUILD)/tests/%: tests/%.c $(NSM_H) $(LIBNSM_SO)
 	@mkdir -p $(@D)
 	$(CC) -std=c11 $(WARNINGS) $(OPTIMISE) $(CFLAGS) -I$(BUILD)/include $< -L$(BUILD)/lib -lnsm \
@@ -329,8 +334,8 @@ HEADERS_nsmkit    := $(addprefix common/include/nsmkit/,error.h bytes.h buf.h re
                        cbor_head.h hex.h file.h json.h)
 HEADERS_nsmca     := ca-tools/include/nsmkit/ca.h
 HEADERS_nsmverify := verifier/include/nsmkit/verify.h
-HEADERS_nsmsim    := $(addprefix nsm-sim/include/nsmkit/,sim.h nsm_abi.h fault.h faults.def \
-                       surgery.h det_sign.h)
+HEADERS_nsmsim    := $(addprefix nsm-sim/include/nsmkit/,sim.h sim_codes.h nsm_abi.h fault.h \
+                       faults.def surgery.h det_sign.h)
 
 SHARED_LIBS := $(foreach n,$(SHARED_NAMES),$(BUILD)/lib/lib$(n).so.$(SO_VERSION))
 PC_FILES := $(foreach n,$(SHARED_NAMES),$(BUILD)/pkgconfig/$(n).pc)

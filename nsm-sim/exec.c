@@ -29,10 +29,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "frontend.h"
+#include "commands.h"
+#include "device.h"
 #include "fuse.h"
 #include "mountns.h"
+#include "server.h"
 #include "nsmkit/error.h"
+#include "nsmkit/sim.h"
 
 #ifndef NSMKIT_LIBDIR
 #define NSMKIT_LIBDIR "/usr/local/lib"
@@ -162,9 +165,9 @@ typedef struct {
     int prepared_ctl;  /* ... this socket, which then reports a failed exec like report[] */
 } exec_plan;
 
-/* In the child: the command, with the signal state exec found; exec's errno goes to
- * report when the command cannot run. */
-static _Noreturn void become_command(char **argv, char **env, const sigset_t *mask, int report)
+/* In the child: the signal dispositions and mask the command expects, then the command;
+ * exec's errno goes back through the report pipe (or the prepared child's socket). */
+static _Noreturn void exec_child(char **argv, char **env, const sigset_t *mask, int report)
 {
     struct sigaction dfl = {.sa_handler = SIG_DFL};
     sigaction(SIGCHLD, &dfl, NULL);
@@ -201,7 +204,7 @@ static int supervise(const exec_plan *plan, char **argv, char **env, const sigse
         }
         pid = fork();
         if (pid == 0)
-            become_command(argv, env, old_mask, report[1]);
+            exec_child(argv, env, old_mask, report[1]);
         int fork_err = errno;
         close(report[1]);
         if (pid < 0) {
@@ -298,7 +301,12 @@ static int run_command(const exec_plan *plan, char **argv, char **env, int *stat
 
 static int serve_socket(void *ctx, int stop_fd, nsmkit_error *e)
 {
-    return nsmsim_server_run(ctx, stop_fd, e) == 0 ? 0 : -1;
+    nsmkit_error inner;
+    nsmsim_code code = nsmsim_server_run(ctx, stop_fd, &inner);
+    if (code == NSMSIM_ERR_OK)
+        return 0;
+    nsmkit_fail(e, "%d %s: %s", (int)code, nsmsim_code_name(code), inner.msg);
+    return -1;
 }
 
 static int serve_fuse(void *ctx, int stop_fd, nsmkit_error *e)
@@ -348,7 +356,7 @@ static _Noreturn void fuse_child(int ctl, char **argv)
         _exit(0); /* the launcher gave up before starting the command */
     sigset_t mask;
     sigprocmask(SIG_SETMASK, NULL, &mask);
-    become_command(argv, environ, &mask, ctl);
+    exec_child(argv, environ, &mask, ctl);
 }
 
 /* Forks the prepared child and waits for its descriptor. On failure the child is gone and
@@ -497,8 +505,9 @@ int nsmsim_cmd_exec(int argc, char **argv)
     char **env = NULL;
     char dir[PATH_MAX] = "";
     char socket_path[PATH_MAX + 16];
-    if (nsmsim_new(&options, &sim, &e) != 0) {
-        fprintf(stderr, "nsm-sim exec: %s\n", e.msg);
+    nsmsim_code code = nsmsim_new(&options, &sim, &e);
+    if (code != NSMSIM_ERR_OK) {
+        fprintf(stderr, "nsm-sim exec: %d %s: %s\n", (int)code, nsmsim_code_name(code), e.msg);
         goto out;
     }
     if (use_fuse) {
@@ -526,8 +535,10 @@ int nsmsim_cmd_exec(int argc, char **argv)
         }
         snprintf(socket_path, sizeof(socket_path), "%s/nsm.sock", dir);
         nsmsim_server_options so = {.socket_path = socket_path, .log_prefix = "nsm-sim exec"};
-        if (nsmsim_server_open(&so, nsmsim_core_handler, sim, &server, &e) != 0) {
-            fprintf(stderr, "nsm-sim exec: %s\n", e.msg);
+        code = nsmsim_server_open(&so, nsmsim_core_handler, sim, &server, &e);
+        if (code != NSMSIM_ERR_OK) {
+            fprintf(stderr, "nsm-sim exec: %d %s: %s\n", (int)code, nsmsim_code_name(code),
+                    e.msg);
             goto out;
         }
         env = command_environment(preload, socket_path);

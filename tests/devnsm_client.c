@@ -1,7 +1,8 @@
 /*
  * devnsm_client: a raw-ioctl client of /dev/nsm, driven by tests/it_devnsm.sh under the
- * LD_PRELOAD shim (in-process or against `nsm-sim serve`) and, built -static (it needs only
- * libc and libcrypto), by tests/it_fuse.sh on the FUSE device. It talks to the device the way
+ * LD_PRELOAD shim (in-process or against `nsm-sim serve`) and, built -static (libc,
+ * libcrypto and the message table's codec, no libcbor), by tests/it_fuse.sh on the FUSE
+ * device. It talks to the device the way
  * the kernel ABI allows - struct nsm_raw and NSM_IOCTL_RAW - and checks every response
  * byte for byte against what NSM-FACTS says the real NSM answers, every errno against the
  * driver, and every item of the official library's conformance expectations.
@@ -45,11 +46,10 @@
 
 #include <openssl/evp.h>
 
-#include "nsmkit/nsm_abi.h"
-
-/* CBOR major types, written by this client's own encoder below (so that it links
- * statically without libcbor, and checks the simulator against an independent encoder). */
-enum { NSMKIT_CBOR_UINT = 0, NSMKIT_CBOR_BYTES = 2, NSMKIT_CBOR_TEXT = 3 };
+#include "../nsm-sim/messages.h"
+#include "nsmkit/sim.h"
+#include "nsmkit/buf.h"
+#include "nsmkit/cbor_head.h"
 
 /* The FUSE device is a regular file on a FUSE mount: the kernel answers a few generic
  * ioctls of regular files itself (FIONREAD) before the device sees them. */
@@ -122,17 +122,13 @@ static void put_hex(bytes *x, const char *hex)
     }
 }
 
-/* A CBOR head with the shortest argument, as the NSM and serde_cbor write it. */
 static void put_head(bytes *x, uint8_t major, uint64_t arg)
 {
-    uint8_t h[9];
-    size_t n;
-    int extra = arg < 24 ? 0 : arg <= 0xff ? 1 : arg <= 0xffff ? 2 : arg <= 0xffffffffu ? 4 : 8;
-    h[0] = (uint8_t)(major << 5 | (extra == 0 ? arg : extra == 1 ? 24 : extra == 2 ? 25
-                                                   : extra == 4 ? 26 : 27));
-    for (n = 0; n < (size_t)extra; n++)
-        h[1 + n] = (uint8_t)(arg >> (8 * (extra - 1 - (int)n)));
-    put(x, h, 1 + n);
+    nsmkit_buf b;
+    nsmkit_buf_init(&b, 16);
+    nsmkit_cbor_put_head(&b, major, arg);
+    put(x, b.data, b.len);
+    nsmkit_buf_free(&b);
 }
 
 static void put_text(bytes *x, const char *t)
@@ -179,49 +175,63 @@ static void sha384_extend(uint8_t pcr[48], const uint8_t *data, size_t n)
     memcpy(pcr, out, 48);
 }
 
-/* ---- requests --------------------------------------------------------------------------- */
+/* ---- requests ---------------------------------------------------------------------------
+ * Requests come from the message table through the codec (nsm-sim/messages.def), as the
+ * official client writes them. The expected responses below are written out by hand from
+ * NSM-FACTS on purpose: they are the oracle the core and the table are checked against. */
+
+static nsmsim_request_id request_id(const char *name)
+{
+    for (unsigned i = 0; i < NSMSIM_REQ_COUNT; i++)
+        if (strcmp(nsmsim_requests[i].name, name) == 0)
+            return (nsmsim_request_id)i;
+    abort();
+}
+
+static nsmsim_request_field_id request_field(nsmsim_request_id id, const char *name)
+{
+    for (unsigned f = 0; f < NSMSIM_REQF_COUNT; f++)
+        if (nsmsim_request_fields[f].message == id && strcmp(nsmsim_request_fields[f].name, name) == 0)
+            return (nsmsim_request_field_id)f;
+    abort();
+}
+
+static bytes encoded(const nsmsim_request *r)
+{
+    bytes x = {.n = 0};
+    nsmkit_buf b;
+    nsmkit_buf_init(&b, sizeof(x.b));
+    nsmsim_request_encode(r, &b);
+    if (b.err)
+        abort();
+    put(&x, b.data, b.len);
+    nsmkit_buf_free(&b);
+    return x;
+}
 
 static bytes req_index(const char *name, const char *field, uint64_t v)
 {
-    bytes x = {.n = 0};
-    put_hex(&x, "a1");
-    put_text(&x, name);
-    put_hex(&x, "a1");
-    put_text(&x, field);
-    put_head(&x, NSMKIT_CBOR_UINT, v);
-    return x;
+    nsmsim_request r = {.id = request_id(name)};
+    r.field[request_field(r.id, field)].uint = v;
+    return encoded(&r);
 }
 
 static bytes req_extend(unsigned index, const uint8_t *data, size_t n)
 {
-    bytes x = {.n = 0};
-    put_hex(&x, "a1");
-    put_text(&x, "ExtendPCR");
-    put_hex(&x, "a2");
-    put_text(&x, "index");
-    put_head(&x, NSMKIT_CBOR_UINT, index);
-    put_text(&x, "data");
-    put_bstr(&x, data, n);
-    return x;
+    nsmsim_request r = {.id = NSMSIM_REQ_EXTEND_PCR};
+    r.field[NSMSIM_REQF_EXTEND_PCR_INDEX].uint = index;
+    r.field[NSMSIM_REQF_EXTEND_PCR_DATA].bytes = nsmkit_bytes_of(data, n);
+    return encoded(&r);
 }
 
 static bytes req_attestation(const uint8_t *ud, const uint8_t *nonce, const uint8_t *pk,
                              size_t n)
 {
-    bytes x = {.n = 0};
-    put_hex(&x, "a1");
-    put_text(&x, "Attestation");
-    put_hex(&x, "a3");
-    const char *names[3] = {"user_data", "nonce", "public_key"};
-    const uint8_t *values[3] = {ud, nonce, pk};
-    for (int i = 0; i < 3; i++) {
-        put_text(&x, names[i]);
-        if (values[i])
-            put_bstr(&x, values[i], n);
-        else
-            put_hex(&x, "f6");
-    }
-    return x;
+    nsmsim_request r = {.id = NSMSIM_REQ_ATTESTATION};
+    r.field[NSMSIM_REQF_ATTESTATION_USER_DATA].bytes = ud ? nsmkit_bytes_of(ud, n) : NSMKIT_BYTES_NONE;
+    r.field[NSMSIM_REQF_ATTESTATION_NONCE].bytes = nonce ? nsmkit_bytes_of(nonce, n) : NSMKIT_BYTES_NONE;
+    r.field[NSMSIM_REQF_ATTESTATION_PUBLIC_KEY].bytes = pk ? nsmkit_bytes_of(pk, n) : NSMKIT_BYTES_NONE;
+    return encoded(&r);
 }
 
 static bytes resp_error(const char *name)
