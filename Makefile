@@ -191,7 +191,7 @@ $(BUILD)/tests/devnsm_client $(BUILD)/tests/weak_verifier: $(BUILD)/tests/%: $(c
 # users among them) dropped by the linker. Never sanitized: the sanitizers have no static
 # runtime. --no-warnings: glibc's notes on getaddrinfo/dlopen in static programs
 # (libcrypto's, unused here).
-STATIC_CLIENT_SRC := tests/devnsm_client.c nsm-sim/messages.c nsm-sim/request.c \
+STATIC_CLIENT_SRC := tests/devnsm_client.c nsm-sim/messages.c nsm-sim/request.c nsm-sim/nsmapi.c \
                      common/cbor.c common/util.c common/reader.c
 $(BUILD)/tests/devnsm_client_static: $(STATIC_CLIENT_SRC) nsm-sim/messages.def
 	@mkdir -p $(@D)
