@@ -189,15 +189,15 @@ $(BUILD)/tests/devnsm_client $(BUILD)/tests/weak_verifier: $(BUILD)/tests/%: $(c
 # programs, which the LD_PRELOAD shim cannot reach. Debian ships no libcbor.a, so its
 # sources are compiled here with one section per function and the unused ones (the libcbor
 # users among them) dropped by the linker. Never sanitized: the sanitizers have no static
-# runtime. --no-warnings: glibc's notes on getaddrinfo/dlopen in static programs
-# (libcrypto's, unused here).
+# runtime. The linker's notes on getaddrinfo/dlopen in static programs are libcrypto's
+# (unused here); they are not silenced, since ld's --no-warnings hides errors too.
 STATIC_CLIENT_SRC := tests/devnsm_client.c nsm-sim/messages.c nsm-sim/request.c nsm-sim/nsmapi.c \
                      common/cbor.c common/util.c common/reader.c
 $(BUILD)/tests/devnsm_client_static: $(STATIC_CLIENT_SRC) nsm-sim/messages.def
 	@mkdir -p $(@D)
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARNINGS) -O2 $(CFLAGS) -Icommon/include -Ica-tools/include \
 	    -Insm-sim/include -ffunction-sections -fdata-sections -static $(STATIC_CLIENT_SRC) \
-	    -Wl,--gc-sections -lcrypto -pthread -Wl,--no-warnings -o $@
+	    -Wl,--gc-sections -lcrypto -pthread -o $@
 $(BUILD)/tests/blog_client $(BUILD)/tests/nsm_conformance: $(BUILD)/tests/%: tests/%.c $(NSM_H) $(LIBNSM_SO)
 	@mkdir -p $(@D)
 	$(CC) -std=c11 $(WARNINGS) $(OPTIMISE) $(CFLAGS) -I$(BUILD)/include $< -L$(BUILD)/lib -lnsm \
