@@ -6,6 +6,7 @@
 
 #include "codec.h"
 #include "commands.h"
+#include "fuse.h"
 #include "nsmkit/sim.h"
 #include "nsmkit/error.h"
 #include "nsmkit/buf.h"
@@ -19,14 +20,18 @@ static const char usage_text[] =
     "usage: nsm-sim attest [state options] [--nonce HEX|@FILE] [--user-data HEX|@FILE]\n"
     "                      [--public-key HEX|@FILE] -o FILE\n"
     "       nsm-sim serve --socket PATH [state options]\n"
-    "       nsm-sim exec [state options] [--] COMMAND [ARGS]\n"
+    "       nsm-sim exec [--device preload|fuse|auto] [state options] [--] COMMAND [ARGS]\n"
+    "       nsm-sim fuse --mount PATH [--socket SERVER] [--mode OCTAL] [state options]\n"
     "\n"
     "attest  boots a simulated NSM and writes one attestation document (COSE_Sign1) to\n"
     "        FILE ('-' for standard output).\n"
     "serve   serves one simulated NSM on a unix socket (u32 LE length || CBOR frames),\n"
     "        shared by every client; stops on SIGINT or SIGTERM.\n"
     "exec    runs COMMAND with a simulated /dev/nsm (LD_PRELOAD shim and a private\n"
-    "        server); exits with COMMAND's status.\n"
+    "        server, or with --device fuse a FUSE /dev/nsm in private namespaces);\n"
+    "        exits with COMMAND's status.\n"
+    "fuse    serves a simulated /dev/nsm as a FUSE file mounted on PATH; stops on SIGINT\n"
+    "        or SIGTERM and unmounts.\n"
     "\n"
     "state options:\n"
     "  --ca DIR                  the simulated PKI (default: ${XDG_STATE_HOME:-$HOME/.local/state}\n"
@@ -263,6 +268,7 @@ static const command commands[] = {
     {"attest", cmd_attest},
     {"serve", nsmsim_cmd_serve},
     {"exec", nsmsim_cmd_exec},
+    {"fuse", nsmsim_cmd_fuse},
 };
 
 int main(int argc, char **argv)
