@@ -7,6 +7,7 @@
 #   make demo      deps + all + the main job end to end on the embedded default setup
 #   make bench     benchmarks, printed as ratios against OpenSSL's own speed
 #   make vectors   regenerate the vectors/ corpus byte for byte from its committed test PKI
+#   make fuzz      libFuzzer targets (clang); make fuzz-smoke runs each briefly (fuzz/README.md)
 #   make install   PREFIX=/usr/local DESTDIR= (LIBDIR, INCLUDEDIR, MANDIR below PREFIX)
 #   make clean
 #
@@ -49,7 +50,7 @@ ALL_LDFLAGS = $(NSM_LDFLAGS) $(LDFLAGS)
 # `nsm-sim fuse --mount`; golang-go: the FUSE device's test of a static Go program using the
 # raw ioctl system call).
 DEB_PACKAGES := gcc make libc6-dev pkg-config openssl libssl-dev libcbor-dev libcmocka-dev \
-                libfuse3-dev fuse3 xxd groff-base golang-go \
+                libfuse3-dev fuse3 xxd groff-base golang-go valgrind \
                 nettle-dev libgmp-dev
 
 # ---- components -------------------------------------------------------------------------
@@ -263,29 +264,82 @@ demo:
 
 # ---- fuzzing ---------------------------------------------------------------------------------------
 
-# libFuzzer targets (fuzz/fuzz_*.c) built with clang, ASan and UBSan; each runs FUZZ_SECONDS
-# from its seed corpus (fuzz/corpus/<target>/, new finds kept in $(BUILD)/fuzz/corpus/).
+# libFuzzer targets: fuzz/fuzz_*.c, with the fixture and checks they share (fuzz/README.md).
+#
+#   make fuzz         builds every target with clang, the project's flags, ASan+UBSan and
+#                     $(LIB_FUZZING_ENGINE), into $(BUILD)/fuzz/bin/
+#   make fuzz-smoke   builds, then runs each target for FUZZ_SECONDS from its seeds
+#   make fuzz-targets the targets with whatever CC/CFLAGS/BUILD are given (what
+#                     .clusterfuzzlite/build.sh calls with the builder's $CC and $CFLAGS)
+#
+# `make check` replays fuzz/regressions/ and the seed corpora through every target built by
+# the project's own compiler with a small main() (fuzz/replay.c): no clang needed.
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
-FUZZ_LIB_SRC := $(COMMON_SRC) $(CA_SRC) $(SIM_SRC)
+FUZZ_SANITIZE ?= address,undefined
+FUZZ_CFLAGS ?= -g -fsanitize=fuzzer-no-link
+LIB_FUZZING_ENGINE ?= -fsanitize=fuzzer
+FUZZ_LINK ?= $(CC)
 FUZZ_DEB_PACKAGES := clang libclang-rt-14-dev
 
-$(BUILD)/fuzz/%: fuzz/%.c $(FUZZ_LIB_SRC)
-	@mkdir -p $(@D)
-	$(FUZZ_CC) -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
-	  -Icommon/include -Ica-tools/include -Insm-sim/include -Iverifier/include \
-	  $< $(FUZZ_LIB_SRC) $(LIBS) -o $@
+FUZZ_NAMES := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_PKI_FILES := $(sort $(wildcard fuzz/pki/*.conf fuzz/pki/*.pem fuzz/pki/*.key))
+FUZZ_EMBED := $(BUILD)/gen/fuzz/pki_embed.c
+FUZZ_SUPPORT_OBJ := $(call obj,fuzz/fixture.c fuzz/verify_target.c fuzz/request_check.c) \
+                    $(BUILD)/obj/gen/fuzz/pki_embed.o
+FUZZ_BINS := $(addprefix $(BUILD)/fuzz/bin/,$(FUZZ_NAMES))
+FUZZ_REPLAYS := $(addprefix $(BUILD)/fuzz/replay/,$(FUZZ_NAMES))
 
-.PHONY: fuzz
+$(FUZZ_EMBED): fuzz/gen-embed.sh $(FUZZ_PKI_FILES)
+	@mkdir -p $(@D)
+	sh fuzz/gen-embed.sh $(FUZZ_PKI_FILES) > $@.tmp && mv $@.tmp $@
+$(BUILD)/obj/gen/fuzz/pki_embed.o: $(FUZZ_EMBED) $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Ifuzz -c $< -o $@
+
+# The structure-aware target alone carries the document mutator (its hooks replace
+# libFuzzer's mutations).
+$(BUILD)/fuzz/bin/fuzz_verify_structured $(BUILD)/fuzz/replay/fuzz_verify_structured: \
+    $(call obj,fuzz/doc_mutator.c)
+$(BUILD)/fuzz/bin/%: $(call obj,fuzz/%.c) $(FUZZ_SUPPORT_OBJ) $(STATIC_LIBS)
+	@mkdir -p $(@D)
+	$(FUZZ_LINK) $(ALL_CFLAGS) $(filter %.o,$^) $(STATIC_LIBS) $(LIB_FUZZING_ENGINE) \
+	    $(ALL_LDFLAGS) $(LIBS) -o $@
+$(BUILD)/fuzz/replay/%: $(call obj,fuzz/%.c) $(call obj,fuzz/replay.c) $(FUZZ_SUPPORT_OBJ) \
+    $(STATIC_LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(filter %.o,$^) $(STATIC_LIBS) $(ALL_LDFLAGS) $(LIBS) -o $@
+
+# make check replays fuzz/regressions/ and the seeds through these (tests/it_fuzz_replay.sh).
+check: $(FUZZ_REPLAYS)
+
+.PHONY: fuzz fuzz-targets fuzz-smoke
+fuzz-targets: $(FUZZ_BINS)
+
+FUZZ_BUILD = $(BUILD)/fuzz-build
 fuzz:
 	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(FUZZ_DEB_PACKAGES)"
-	@$(MAKE) --no-print-directory $(FUZZ_TARGETS)
-	@for t in $(FUZZ_TARGETS); do name=$$(basename $$t); \
-	  mkdir -p $(BUILD)/fuzz/corpus/$$name; \
-	  echo "== $$name for $(FUZZ_SECONDS) s"; \
-	  $$t -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -artifact_prefix=$(BUILD)/fuzz/ \
-	    $(BUILD)/fuzz/corpus/$$name fuzz/corpus/$$name || exit 1; done
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) SANITIZE=$(FUZZ_SANITIZE) \
+	    CFLAGS="$(FUZZ_CFLAGS)" LIB_FUZZING_ENGINE="$(LIB_FUZZING_ENGINE)" fuzz-targets
+	@echo "fuzz: targets in $(FUZZ_BUILD)/fuzz/bin/"
+
+# Each target for FUZZ_SECONDS (CI: at most 60) from its seeds and dictionary; new inputs
+# go to $(BUILD)/fuzz-corpus/<target>/, crashes to $(BUILD)/fuzz-artifacts/, the whole
+# output to $(BUILD)/fuzz-logs/. Not part of `make test` (which replays fuzz/regressions/
+# and the seeds without clang): nine targets for a minute each is CI's job.
+fuzz-smoke: fuzz
+	@mkdir -p $(BUILD)/fuzz-artifacts $(BUILD)/fuzz-logs
+	@for name in $(FUZZ_NAMES); do t=$(FUZZ_BUILD)/fuzz/bin/$$name; log=$(BUILD)/fuzz-logs/$$name.log; \
+	  mkdir -p $(BUILD)/fuzz-corpus/$$name; \
+	  dict=""; [ -f fuzz/dict/$$name.dict ] && dict="-dict=fuzz/dict/$$name.dict"; \
+	  $$t -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -rss_limit_mb=2048 -timeout=30 \
+	    -print_final_stats=1 $$dict -artifact_prefix=$(BUILD)/fuzz-artifacts/$$name- \
+	    $(BUILD)/fuzz-corpus/$$name fuzz/corpus/$$name > $$log 2>&1; rc=$$?; \
+	  echo "$$name: $$(grep -E '^#[0-9]+[[:space:]]+DONE' $$log | sed 's/[[:space:]]*lim:.*//')" \
+	    "($$(sed -n 's/^stat::average_exec_per_sec: *//p' $$log) exec/s)"; \
+	  if [ $$rc -ne 0 ]; then echo "fuzz-smoke: $$name failed (exit $$rc); see $$log"; \
+	    grep -E 'ERROR|SUMMARY|Test unit written' $$log | head -5; exit 1; fi; \
+	done
 
 # ---- benchmarks -------------------------------------------------------------------------------
 

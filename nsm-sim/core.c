@@ -244,6 +244,14 @@ void nsmsim_free(nsmsim *sim)
     free(sim);
 }
 
+int nsmsim_reboot(nsmsim *sim)
+{
+    pthread_mutex_lock(&sim->lock);
+    int r = measure_boot_pcrs(sim);
+    pthread_mutex_unlock(&sim->lock);
+    return r;
+}
+
 bool nsmsim_created_default_pki(const nsmsim *sim)
 {
     return sim->created_default_pki;

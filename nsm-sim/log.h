@@ -13,6 +13,6 @@
 /* Writes "prefix: message\n" to stderr in one write(), so that lines from concurrent
  * processes and threads never interleave. */
 void nsmsim_log_line(const char *prefix, const char *fmt, ...) NSMKIT_PRINTF(2, 3);
-void nsmsim_log_vline(const char *prefix, const char *fmt, va_list ap);
+void nsmsim_log_vline(const char *prefix, const char *fmt, va_list ap) NSMKIT_PRINTF(2, 0);
 
 #endif /* NSMSIM_LOG_H */

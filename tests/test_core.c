@@ -754,6 +754,29 @@ static void error_code_names_match_the_wire(void **state)
     assert_null(nsmsim_error_code_name((nsmsim_error_code)9));
 }
 
+/* nsmsim_reboot: the PCR state of a fresh boot, whatever happened before (the fuzz targets
+ * rely on it to answer every input from the same state). */
+static void reboot_restores_the_boot_state(void **state)
+{
+    fixture *f = *state;
+    const char *describe16 = "a1 6b 4465736372696265504352 a1 65 696e646578 10";
+    char before[2 * NSM_RESPONSE_MAX_SIZE + 1], nsm_before[2 * NSM_RESPONSE_MAX_SIZE + 1];
+    strcpy(before, ask_hex(f, describe16));
+    strcpy(nsm_before, ask_hex(f, "6b 44657363726962654e534d"));
+    const uint8_t data[1] = {7};
+    char *ext = req_extend(16, data, 1);
+    char extended[2 * NSM_RESPONSE_MAX_SIZE + 1];
+    strcpy(extended, ask_hex(f, ext));
+    expect_hex(f, lock_pcr_16, "67 4c6f636b504352");
+    expect_error(f, ext, NSMSIM_READ_ONLY_INDEX);
+    assert_string_not_equal(ask_hex(f, describe16), before);
+    assert_int_equal(nsmsim_reboot(f->sim), 0);
+    assert_string_equal(ask_hex(f, describe16), before);       /* zero and unlocked again */
+    assert_string_equal(ask_hex(f, "6b 44657363726962654e534d"), nsm_before); /* locks 0..15 */
+    assert_string_equal(ask_hex(f, ext), extended); /* extendable again, from zero again */
+    free(ext);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -779,6 +802,7 @@ int main(void)
         T(bad_input_leaves_the_state_alone),
         T(mutated_requests_always_get_a_wellformed_answer),
         T(concurrent_extends_land_exactly_once),
+        T(reboot_restores_the_boot_state),
         cmocka_unit_test(error_code_names_match_the_wire),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -123,6 +123,11 @@ int nsmsim_handle_traced(nsmsim *sim, const uint8_t *req, size_t req_len,
                          nsmsim_outcome *outcome) NSMKIT_WARN_UNUSED;
 
 const char *nsmsim_module_id(const nsmsim *sim);
+/* Back to the PCR state right after boot: boot PCRs measured again, PCR16..31 zero and
+ * unlocked. The PKI, the leaf and the module id are kept. For harnesses that must answer
+ * every input from the same state (the fuzz targets) without booting a new NSM, which
+ * costs a leaf key and certificate. Returns 0, or -1 when hashing failed. */
+int nsmsim_reboot(nsmsim *sim) NSMKIT_WARN_UNUSED;
 /* In the device fault mode: why the last faulty document could not be made (the request
  * then got InternalError); NULL when none failed. */
 const char *nsmsim_fault_error(const nsmsim *sim);
