@@ -46,6 +46,8 @@ CA_SRC     := ca-tools/ca.c
 SIM_SRC    := nsm-sim/core.c nsm-sim/attest.c nsm-sim/options.c \
               nsm-sim/transport.c nsm-sim/server.c nsm-sim/device.c nsm-sim/nsmapi.c \
               nsm-sim/envopts.c nsm-sim/libnsm.c nsm-sim/serve.c nsm-sim/exec.c
+# the CUSE /dev/nsm (`nsm-sim cuse`; its static guest build is in the QEMU section)
+SIM_SRC    += nsm-sim/cuse.c nsm-sim/cuse_cmd.c
 VERIFY_SRC := verifier/envelope.c verifier/payload.c verifier/chain.c verifier/cose.c \
               verifier/policy.c verifier/verify.c verifier/report.c verifier/aws_root.c
 

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cuse.h"
 #include "frontend.h"
 #include "nsmkit/sim.h"
 #include "nsmkit/error.h"
@@ -18,6 +19,7 @@ static const char usage_text[] =
     "                      [--public-key HEX|@FILE] -o FILE\n"
     "       nsm-sim serve --socket PATH [state options]\n"
     "       nsm-sim exec [state options] [--] COMMAND [ARGS]\n"
+    "       nsm-sim cuse (--port PATH|auto | --socket PATH) [--name NAME] [--background]\n"
     "\n"
     "attest  boots a simulated NSM and writes one attestation document (COSE_Sign1) to\n"
     "        FILE ('-' for standard output).\n"
@@ -25,6 +27,8 @@ static const char usage_text[] =
     "        shared by every client; stops on SIGINT or SIGTERM.\n"
     "exec    runs COMMAND with a simulated /dev/nsm (LD_PRELOAD shim and a private\n"
     "        server); exits with COMMAND's status.\n"
+    "cuse    creates a character device /dev/nsm through CUSE whose requests go to a\n"
+    "        server (--socket PATH) or a virtio-serial port (--port auto, in a guest).\n"
     "\n"
     "state options:\n"
     "  --ca DIR                  the simulated PKI (default: ${XDG_STATE_HOME:-$HOME/.local/state}\n"
@@ -245,6 +249,7 @@ static const command commands[] = {
     {"attest", cmd_attest},
     {"serve", nsmsim_cmd_serve},
     {"exec", nsmsim_cmd_exec},
+    {"cuse", nsmsim_cmd_cuse},
 };
 
 int main(int argc, char **argv)
