@@ -337,8 +337,9 @@ int nsmsim_cmd_cuse(int argc, char **argv)
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
 
-    nsmsim_log_line(LOG_PREFIX, "serving %s through %s", dev_path,
-                    port ? port_path : socket_path);
+    if (!background) /* in the background, our parent's exit status says it */
+        nsmsim_log_line(LOG_PREFIX, "serving %s through %s", dev_path,
+                        port ? port_path : socket_path);
     while (!stop_requested) {
         ssize_t n = cuse_read(cuse_fd, msg, NSMSIM_CUSE_READ_SIZE);
         if (n < 0)

@@ -1,0 +1,64 @@
+#!/bin/sh
+# The guest half of tests/it_qemu.sh, run inside the guest by nsm-qemu:
+#   guest-tests.sh main      /dev/nsm end to end (prints ok:/FAIL: lines, and the documents
+#                            as "DOC-<name> <hex>" for the host to verify)
+#   guest-tests.sh garbage   bad frames from the guest straight onto the port
+# Exits 1 if any check failed.
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+ok() { echo "ok: $*"; }
+
+main() {
+    nsm-probe stat > /tmp/stat.out 2>&1 && ok "$(cat /tmp/stat.out)" || fail "$(cat /tmp/stat.out)"
+    # bad pointers: EFAULT, state untouched
+    nsm-probe efault 20 > /tmp/efault.out 2>&1 && ok "$(cat /tmp/efault.out)" || fail "$(cat /tmp/efault.out)"
+    # concurrent processes: four workers, every extend lands exactly once
+    for i in 0 1 2 3; do devnsm_client worker $i 40 /tmp/w$i.rec > /tmp/w$i.out 2>&1 & done
+    wait
+    grep -h FAIL /tmp/w*.out > /tmp/wfail.out && fail "workers: $(head -n 3 /tmp/wfail.out)"
+    devnsm_client chain 4 40 /tmp/w0.rec /tmp/w1.rec /tmp/w2.rec /tmp/w3.rec > /tmp/chain.out 2>&1 &&
+        ok "concurrent: $(head -n 1 /tmp/chain.out)" || fail "chain: $(grep FAIL /tmp/chain.out | head -n 3)"
+    # an extend made here shows in a document
+    value=$(nsm-probe extend 24 "$EXTEND_HEX") && ok "PCR24 extended to $value" || fail "extend: $value"
+    echo "PCR24 $value"
+    printf 'DOC-extended ' && nsm-probe attest "$NONCE_HEX" || fail "attestation after the extend"
+    # the blog client, dynamically linked against the drop-in libnsm
+    printf 'DOC-blog ' && NSM_SIM_REQUIRE_DEVICE=1 blog_client || fail "blog client"
+    # every request through /dev/nsm with the raw-ioctl client (locks every PCR: last)
+    devnsm_client conformance > /tmp/conf.out 2>&1 &&
+        ok "raw-ioctl $(tail -n 1 /tmp/conf.out)" || fail "conformance: $(grep FAIL /tmp/conf.out | head -n 5)"
+}
+
+port() { for d in /sys/class/virtio-ports/*; do [ "$(cat "$d/name")" = nsm ] && echo "/dev/${d##*/}"; done; }
+
+garbage() {
+    p=$(port)
+    nsm-probe describe 0 > /dev/null && ok "served before the garbage" || fail "not served before the garbage"
+    # The port belongs to the daemon; stop it to write to the port ourselves.
+    kill "$(pidof nsm-sim)"
+    i=0; while [ -e /dev/nsm ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+    [ -e /dev/nsm ] && fail "/dev/nsm still there after the daemon stopped"
+    # 1. a frame whose CBOR is garbage: an NSM error comes back, the connection stays
+    printf '\003\000\000\000\377\377\377' > "$p"
+    # 2. a frame declared larger than any request: the server drops this connection
+    printf '\377\377\377\177' > "$p"
+    # QEMU reconnects (reconnect=1); a new daemon serves again on a fresh stream
+    sleep 2
+    nsm-sim cuse --port auto --background --timeout-ms 5000 || fail "daemon restart"
+    n=0
+    until nsm-probe describe 0 > /tmp/after.out 2>&1 || [ $n -ge 10 ]; do sleep 0.5; n=$((n + 1)); done
+    grep -q '^lock=1 ' /tmp/after.out && ok "served again after the garbage (retries: $n)" ||
+        fail "not served after the garbage: $(cat /tmp/after.out)"
+    # 3. a request cut off mid-frame by the guest's end: the host sees QEMU go away
+    kill "$(pidof nsm-sim)"
+    i=0; while [ -e /dev/nsm ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+    printf '\100\000\000\000\241\153' > "$p"
+    ok "left a partial frame on the port"
+}
+
+case "${1:-}" in
+    main) main ;;
+    garbage) garbage ;;
+    *) echo "usage: guest-tests.sh main|garbage"; exit 2 ;;
+esac
+[ $failures -eq 0 ]
