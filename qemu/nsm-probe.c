@@ -8,6 +8,7 @@
  *                                 medians as NSMQEMU-RTT describe_pcr_us=.. attestation_us=..
  *   nsm-probe extend I HEX        ExtendPCR(I, bytes); prints the new value in hex
  *   nsm-probe describe I          prints "lock=0|1 <value hex>"
+ *   nsm-probe lock I              LockPCR(I): a locked PCR is in every later document
  *   nsm-probe attest [NONCE_HEX]  prints an attestation document in hex
  *   nsm-probe efault I            bad argument and request pointers give EFAULT and leave
  *                                 PCR I untouched
@@ -334,7 +335,7 @@ int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) {
-        fprintf(stderr, "usage: nsm-probe first|rtt N|extend I HEX|describe I|attest "
+        fprintf(stderr, "usage: nsm-probe first|rtt N|extend I HEX|describe I|lock I|attest "
                         "[NONCE_HEX]|efault I|stat\n");
         return 2;
     }
@@ -381,6 +382,20 @@ int main(int argc, char **argv)
             return fail("DescribePCR: %s", strerror(err));
         printf("lock=%d ", lock);
         print_hex(v, PCR_LEN);
+        return 0;
+    }
+    if (!strcmp(cmd, "lock") && argc == 3) {
+        request r = {.n = 0};
+        put_head(&r, 5, 1);
+        put_text(&r, "LockPCR");
+        put_head(&r, 5, 1);
+        put_text(&r, "index");
+        put_head(&r, 0, strtoul(argv[2], NULL, 10));
+        static const uint8_t ok[] = {0x67, 'L', 'o', 'c', 'k', 'P', 'C', 'R'};
+        if ((err = call(fd, &r, &len)) != 0)
+            return fail("LockPCR: %s", strerror(err));
+        if (len != sizeof(ok) || memcmp(response, ok, sizeof(ok)) != 0)
+            return fail("LockPCR %s: the NSM refused", argv[2]);
         return 0;
     }
     if (!strcmp(cmd, "extend") && argc == 4) {

@@ -97,7 +97,8 @@ fi
 
 # ---- the host side: one simulated NSM for this guest ---------------------------------------
 sock="$tmp/nsm.sock"
-eval "\"\$nsm_sim\" serve --socket \"\$sock\" $state" 2> "$tmp/serve.log" &
+# exec: $! is the server itself, so that cleanup stops it and nothing holds our output open
+eval "exec \"\$nsm_sim\" serve --socket \"\$sock\" $state" < /dev/null > /dev/null 2> "$tmp/serve.log" &
 server_pid=$!
 i=0
 while [ ! -S "$sock" ]; do
@@ -140,15 +141,15 @@ mkfifo "$tmp/console" || die "mkfifo failed"
 start_ns=$(date +%s%N)
 "$qemu" -accel tcg -m "$memory" -nodefaults -no-user-config -display none -no-reboot \
     -chardev file,id=con,path="$tmp/console" -serial chardev:con \
-    -kernel "$kernel" -initrd "$tmp/initrd" \
-    -append "console=ttyS0 quiet loglevel=1 panic=-1 rdinit=/nsmkit/init" \
+    -bios qboot.rom -kernel "$kernel" -initrd "$tmp/initrd" \
+    -append "console=ttyS0 quiet loglevel=1 panic=-1 mitigations=off rdinit=/nsmkit/init" \
     -device virtio-serial-pci \
     -chardev socket,id=nsm,path="$sock",reconnect=1 -device virtserialport,chardev=nsm,name=nsm \
-    < /dev/null 2> "$tmp/qemu.err" &
+    < /dev/null > /dev/null 2> "$tmp/qemu.err" &
 qemu_pid=$!
 (
     trap 'kill $s 2> /dev/null; exit 0' TERM
-    sleep "$timeout" & s=$!
+    sleep "$timeout" < /dev/null > /dev/null 2>&1 & s=$!
     wait $s
     echo "$prog: watchdog: the guest did not finish within $timeout s; stopping it" >&2
     : > "$tmp/watchdog"
