@@ -304,3 +304,40 @@ bool nsmkit_cbor_text_equals(const cbor_item_t *item, const char *text)
     return cbor_string_length(item) == n &&
            (n == 0 || memcmp(cbor_string_handle(item), text, n) == 0);
 }
+
+nsmkit_map_status nsmkit_cbor_map_fields(const cbor_item_t *map, const char *const *names,
+                                         size_t count, const cbor_item_t **values,
+                                         size_t *pos)
+{
+    if (!map || !cbor_isa_map(map))
+        return NSMKIT_MAP_NOT_MAP;
+    size_t n = cbor_map_size(map);
+    struct cbor_pair *pairs = cbor_map_handle(map);
+    for (; *pos < n; (*pos)++) {
+        const cbor_item_t *key = pairs[*pos].key;
+        if (!cbor_isa_string(key) || !cbor_string_is_definite(key))
+            return NSMKIT_MAP_KEY_NOT_TEXT;
+        size_t k = 0;
+        while (k < count && !nsmkit_cbor_text_equals(key, names[k]))
+            k++;
+        if (k == count)
+            return NSMKIT_MAP_UNKNOWN_KEY;
+        if (values[k])
+            return NSMKIT_MAP_DUPLICATE_KEY;
+        values[k] = pairs[*pos].value;
+    }
+    return NSMKIT_MAP_OK;
+}
+
+nsmkit_map_status nsmkit_cbor_map_fields_lenient(const cbor_item_t *map,
+                                                 const char *const *names, size_t count,
+                                                 const cbor_item_t **values)
+{
+    size_t pos = 0;
+    for (;;) {
+        nsmkit_map_status status = nsmkit_cbor_map_fields(map, names, count, values, &pos);
+        if (status != NSMKIT_MAP_KEY_NOT_TEXT && status != NSMKIT_MAP_UNKNOWN_KEY)
+            return status;
+        pos++;
+    }
+}

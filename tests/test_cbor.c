@@ -231,6 +231,73 @@ static void status_names_are_distinct(void **state)
                                     nsmkit_cbor_status_name((nsmkit_cbor_status)b));
 }
 
+static cbor_item_t *load_hex(const char *hex)
+{
+    uint8_t *bytes;
+    size_t len;
+    nsmkit_error e;
+    assert_int_equal(nsmkit_hex_decode(hex, 4096, &bytes, &len, &e), 0);
+    cbor_item_t *item = NULL;
+    nsmkit_cbor_limits limits = {.max_depth = 8, .max_items = 64};
+    assert_int_equal(nsmkit_cbor_load(bytes, len, &limits, &item, NULL), NSMKIT_CBOR_OK);
+    free(bytes);
+    return item;
+}
+
+static void map_fields_by_key(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"index", "data"};
+    const cbor_item_t *values[2] = {NULL, NULL};
+    size_t pos = 0;
+
+    /* {"index": 16, "data": h'0102'} */
+    cbor_item_t *map = load_hex("a265696e646578106464617461420102");
+    assert_int_equal(nsmkit_cbor_map_fields(map, names, 2, values, &pos), NSMKIT_MAP_OK);
+    assert_int_equal(pos, 2);
+    assert_int_equal(cbor_get_int(values[0]), 16);
+    assert_true(cbor_isa_bytestring(values[1]));
+    cbor_decref(&map);
+
+    /* {"index": 1, "x": 2, "index": 3}: unknown at 1, then the duplicate at 2 */
+    map = load_hex("a365696e64657801617802" "65696e64657803");
+    values[0] = values[1] = NULL;
+    pos = 0;
+    assert_int_equal(nsmkit_cbor_map_fields(map, names, 2, values, &pos), NSMKIT_MAP_UNKNOWN_KEY);
+    assert_int_equal(pos, 1);
+    pos++;
+    assert_int_equal(nsmkit_cbor_map_fields(map, names, 2, values, &pos),
+                     NSMKIT_MAP_DUPLICATE_KEY);
+    assert_int_equal(pos, 2);
+    assert_int_equal(cbor_get_int(values[0]), 1); /* the first value is kept */
+    values[0] = values[1] = NULL;
+    assert_int_equal(nsmkit_cbor_map_fields_lenient(map, names, 2, values),
+                     NSMKIT_MAP_DUPLICATE_KEY);
+    cbor_decref(&map);
+
+    /* {1: 2, "data": h''}: a key that is not text; lenient skips it */
+    map = load_hex("a20102646461746140");
+    values[0] = values[1] = NULL;
+    pos = 0;
+    assert_int_equal(nsmkit_cbor_map_fields(map, names, 2, values, &pos),
+                     NSMKIT_MAP_KEY_NOT_TEXT);
+    assert_int_equal(pos, 0);
+    assert_int_equal(nsmkit_cbor_map_fields_lenient(map, names, 2, values), NSMKIT_MAP_OK);
+    assert_null(values[0]);
+    assert_non_null(values[1]);
+    cbor_decref(&map);
+
+    /* not a map at all; a float key never reaches libcbor's string accessors */
+    map = load_hex("8101");
+    values[0] = values[1] = NULL;
+    pos = 0;
+    assert_int_equal(nsmkit_cbor_map_fields(map, names, 2, values, &pos), NSMKIT_MAP_NOT_MAP);
+    cbor_decref(&map);
+    map = load_hex("a1f93c0001");
+    assert_int_equal(nsmkit_cbor_map_fields_lenient(map, names, 2, values), NSMKIT_MAP_OK);
+    cbor_decref(&map);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -244,6 +311,7 @@ int main(void)
         cmocka_unit_test(load_returns_owned_items),
         cmocka_unit_test(is_null_survives_floats),
         cmocka_unit_test(status_names_are_distinct),
+        cmocka_unit_test(map_fields_by_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -75,4 +75,31 @@ bool nsmkit_cbor_is_null(const cbor_item_t *item);
 /* True when item is a definite text string equal to text. */
 bool nsmkit_cbor_text_equals(const cbor_item_t *item, const char *text);
 
+/* ---- fields of a map by key ---------------------------------------------------------- */
+
+typedef enum {
+    NSMKIT_MAP_OK = 0,
+    NSMKIT_MAP_NOT_MAP,       /* the item is not a map */
+    NSMKIT_MAP_KEY_NOT_TEXT,  /* a key that is not a definite text string */
+    NSMKIT_MAP_UNKNOWN_KEY,   /* a text key that is none of the names */
+    NSMKIT_MAP_DUPLICATE_KEY, /* a name given a second time (values[k] keeps the first) */
+} nsmkit_map_status;
+
+/* The one walk of a map by key, shared by the NSM request decoder, the drop-in library's
+ * response decoder and the verifier's payload rules; each caller decides what a problem
+ * means for it. For each pair from *pos on, a key equal to names[k] stores its value in
+ * values[k] (borrowed from map; values[] must start NULL). It stops at the first problem
+ * and returns it with *pos at the offending pair, so a caller that tolerates that
+ * problem (the NSM ignores unknown keys) goes on from *pos + 1; NSMKIT_MAP_OK means the
+ * whole map was walked. Types of the values are for the caller to check. */
+nsmkit_map_status nsmkit_cbor_map_fields(const cbor_item_t *map, const char *const *names,
+                                         size_t count, const cbor_item_t **values,
+                                         size_t *pos) NSMKIT_WARN_UNUSED;
+
+/* nsmkit_cbor_map_fields for callers that ignore unknown keys (and keys that are not
+ * text): NSMKIT_MAP_OK, NSMKIT_MAP_NOT_MAP or NSMKIT_MAP_DUPLICATE_KEY. */
+nsmkit_map_status nsmkit_cbor_map_fields_lenient(const cbor_item_t *map,
+                                                 const char *const *names, size_t count,
+                                                 const cbor_item_t **values) NSMKIT_WARN_UNUSED;
+
 #endif /* NSMKIT_CBOR_H */
