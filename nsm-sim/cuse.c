@@ -86,9 +86,11 @@ static size_t reply_retry(nsmsim_cuse *cuse, uint64_t unique, uint8_t *reply,
     uint8_t *p = reply + sizeof(struct fuse_out_header);
     memcpy(p, &out, sizeof(out));
     p += sizeof(out);
-    memcpy(p, in_iov, in_count * sizeof(*in_iov));
+    if (in_count) /* memcpy from NULL is undefined even for 0 bytes */
+        memcpy(p, in_iov, in_count * sizeof(*in_iov));
     p += in_count * sizeof(*in_iov);
-    memcpy(p, out_iov, out_count * sizeof(*out_iov));
+    if (out_count)
+        memcpy(p, out_iov, out_count * sizeof(*out_iov));
     p += out_count * sizeof(*out_iov);
     cuse->stats.retries++;
     return reply_ok(reply, unique, (size_t)(p - (reply + sizeof(struct fuse_out_header))));

@@ -223,7 +223,8 @@ static reply three_passes(nsmsim_cuse *c, const uint8_t *req, size_t req_len, ui
     /* 3: the struct and the request, room for the struct and the response */
     uint8_t in[32 + NSM_REQUEST_MAX_SIZE];
     memcpy(in, &raw, sizeof(raw));
-    memcpy(in + sizeof(raw), req, req_len);
+    if (req_len)
+        memcpy(in + sizeof(raw), req, req_len);
     m = ioctl_msg(NSM_IOCTL_RAW, FUSE_IOCTL_UNRESTRICTED, in, (uint32_t)(sizeof(raw) + req_len),
                   (uint32_t)(sizeof(raw) + cap));
     return dispatch(c, &m);
