@@ -16,7 +16,8 @@
 # usage: build-image.sh --build BUILD_DIR --out OUT_DIR [--add HOST_PATH:GUEST_PATH]...
 # Environment: NSMKIT_QEMU_KERNEL_PKG names the kernel package (default: what
 # linux-image-cloud-amd64 depends on); NSMKIT_QEMU_DEBS is the download cache
-# (default BUILD_DIR/qemu/debs).
+# (default BUILD_DIR/qemu/debs); NSMKIT_QEMU_APT_UPDATE=0 forbids the one `apt-get update`
+# tried (as root) when apt does not know a package.
 set -eu
 
 die() { echo "nsm-qemu image: $*" >&2; exit 1; }
@@ -55,7 +56,9 @@ fetch() {
     ver=$(apt-cache policy "$pkg" 2> /dev/null | awk '/Candidate:/ { print $2 }')
     if [ -z "$ver" ] || [ "$ver" = "(none)" ]; then
         # a fresh machine may have no package lists yet
-        if [ "$(id -u)" = 0 ]; then apt-get update -qq > /dev/null 2>&1 || true; fi
+        if [ "$(id -u)" = 0 ] && [ "${NSMKIT_QEMU_APT_UPDATE:-1}" != 0 ]; then
+            apt-get update -qq > /dev/null 2>&1 || true
+        fi
         ver=$(apt-cache policy "$pkg" 2> /dev/null | awk '/Candidate:/ { print $2 }')
     fi
     [ -n "$ver" ] && [ "$ver" != "(none)" ] || die "Debian package $pkg is not known to apt (apt-get update?)"

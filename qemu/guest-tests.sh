@@ -4,6 +4,7 @@
 #                            as "DOC-<name> <hex>" for the host to verify)
 #   guest-tests.sh conformance  the raw-ioctl client's conformance run (a fresh NSM)
 #   guest-tests.sh garbage   bad frames from the guest straight onto the port
+#   guest-tests.sh socket    nsm-sim cuse --socket in front of a server in the guest
 # Exits 1 if any check failed.
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
@@ -60,13 +61,33 @@ garbage() {
     kill "$(pidof nsm-sim)"
     i=0; while [ -e /dev/nsm ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
     printf '\100\000\000\000\241\153' > "$p"
+    sleep 1 # for QEMU to pass the bytes on before the guest powers off
     ok "left a partial frame on the port"
+}
+
+# `nsm-sim cuse --socket`: the same daemon in front of a server socket, as on a host whose
+# kernel has CUSE. The guest plays that host: the test adds the host's (dynamically linked)
+# nsm-sim as /usr/local/bin/nsm-sim-host, which serves a simulated NSM inside the guest.
+socket_mode() {
+    kill "$(pidof nsm-sim)"
+    i=0; while [ -e /dev/nsm ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+    nsm-sim-host serve --socket /tmp/nsm.sock 2> /tmp/serve.err &
+    i=0; while [ ! -S /tmp/nsm.sock ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+    [ -S /tmp/nsm.sock ] || fail "the in-guest server did not start: $(cat /tmp/serve.err)"
+    nsm-sim cuse --socket /tmp/nsm.sock --background || fail "nsm-sim cuse --socket did not start"
+    nsm-probe stat > /tmp/stat.out 2>&1 && ok "socket mode: $(cat /tmp/stat.out)" || fail "socket mode: $(cat /tmp/stat.out)"
+    nsm-probe describe 0 > /tmp/d.out 2>&1 && grep -q '^lock=1 ' /tmp/d.out &&
+        ok "socket mode: DescribePCR through /dev/nsm and the socket" || fail "socket mode describe: $(cat /tmp/d.out)"
+    nsm-probe attest > /tmp/a.out 2>&1 && ok "socket mode: a $(($(wc -c < /tmp/a.out) / 2))-byte document" ||
+        fail "socket mode attest: $(cat /tmp/a.out)"
+    nsm-probe efault 20 > /tmp/e.out 2>&1 && ok "socket mode: $(cat /tmp/e.out)" || fail "socket mode: $(cat /tmp/e.out)"
 }
 
 case "${1:-}" in
     main) main ;;
     conformance) conformance ;;
+    socket) socket_mode ;;
     garbage) garbage ;;
-    *) echo "usage: guest-tests.sh main|conformance|garbage"; exit 2 ;;
+    *) echo "usage: guest-tests.sh main|conformance|garbage|socket"; exit 2 ;;
 esac
 [ $failures -eq 0 ]

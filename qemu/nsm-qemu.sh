@@ -173,6 +173,9 @@ while IFS= read -r line || [ -n "$line" ]; do
 done < "$tmp/console"
 wait "$qemu_pid"; qemu_rc=$?; qemu_pid=""
 kill "$watchdog_pid" 2> /dev/null; wait "$watchdog_pid" 2> /dev/null; watchdog_pid=""
+# A moment for the server to see the guest's connection close (and log a frame it cut
+# short) before it is told to stop.
+sleep 0.5
 kill "$server_pid" 2> /dev/null; wait "$server_pid" 2> /dev/null; server_pid=""
 if [ -n "${NSM_QEMU_SERVER_LOG:-}" ]; then cp "$tmp/serve.log" "$NSM_QEMU_SERVER_LOG"; fi
 

@@ -93,7 +93,17 @@ grep -q 'short frame: closed after' "$work/serve.log" &&
 grep -q 'stopped after' "$work/serve.log" &&
     ok "the server stopped cleanly after the bad guest" || fail "the server did not stop cleanly: $(tail -n 3 "$work/serve.log")"
 
-# ---- 4. exit statuses, arguments, --add -----------------------------------------------------
+# ---- 4. nsm-sim cuse --socket: the daemon in front of a server socket ----------------------
+# (as on a host whose kernel has CUSE; this machine's has none, so the guest plays that host
+# with the host build of nsm-sim added to it)
+qrun --timeout 120 --add "$bin/nsm-sim:/usr/local/bin/nsm-sim-host" -- sh /nsmkit/tests/guest-tests.sh socket \
+    > "$work/socket.out" 2>&1
+rc=$?
+grep -E '^(ok|FAIL):' "$work/socket.out"
+[ $rc -eq 0 ] && [ "$(grep -c '^ok: socket mode' "$work/socket.out")" -eq 4 ] &&
+    ok "nsm-sim cuse --socket serves /dev/nsm" || fail "socket mode exited $rc: $(tail -n 3 "$work/socket.out")"
+
+# ---- 4b. exit statuses, arguments, --add -----------------------------------------------------
 qrun --timeout 120 -- sh -c 'exit 7' > /dev/null 2>&1
 rc=$?
 [ $rc -eq 7 ] && ok "the guest command's status is nsm-qemu's" || fail "exit 7 came back as $rc"
@@ -119,6 +129,13 @@ out=$(qrun --timeout 120 --kernel "$image/vmlinuz" --initrd "$work/empty.cpio" -
 rc=$?
 [ $rc -eq 125 ] && printf '%s' "$out" | grep -q 'no /dev/cuse: this kernel has no CUSE (kernel module cuse' &&
     ok "a kernel without the cuse module: $(printf '%s' "$out" | head -n 1)" || fail "missing module: exit $rc, $out"
+
+NSMKIT_QEMU_APT_UPDATE=0 NSMKIT_QEMU_KERNEL_PKG=linux-image-nsmkit-missing \
+    sh qemu/build-image.sh --build "$BUILD" --out "$work/imgx" > "$work/imgx.out" 2>&1
+rc=$?
+[ $rc -ne 0 ] && [ "$(wc -l < "$work/imgx.out")" -eq 1 ] &&
+    grep -q 'Debian package linux-image-nsmkit-missing is not known to apt' "$work/imgx.out" &&
+    ok "a kernel package apt cannot find: $(cat "$work/imgx.out")" || fail "missing package: exit $rc, $(cat "$work/imgx.out")"
 
 # ---- 7. nothing left behind ---------------------------------------------------------------------
 left=$(ls -A "$work/tmp")
