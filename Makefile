@@ -6,12 +6,16 @@
 #                  ASan/UBSan in $(BUILD)/sanitize
 #   make demo      deps + all + the main job end to end on the embedded default setup
 #   make bench     benchmarks, printed as ratios against OpenSSL's own speed
-#   make install   PREFIX=/usr/local DESTDIR=
+#   make vectors   regenerate the vectors/ corpus byte for byte from its committed test PKI
+#   make install   PREFIX=/usr/local DESTDIR= (LIBDIR, INCLUDEDIR, MANDIR below PREFIX)
 #   make clean
 #
 # SANITIZE=address,undefined builds (and tests) with sanitizers.
 
 PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
 BUILD ?= build
 CC ?= cc
@@ -35,17 +39,22 @@ LIBS := -lcbor -lcrypto
 ALL_CFLAGS = $(NSM_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(NSM_LDFLAGS) $(LDFLAGS)
 
-# Debian packages: what building and testing needs.
+# Debian packages: what building and testing needs (groff-base: it_install.sh renders the
+# man pages; binutils, for readelf and nm, comes with gcc).
 DEB_PACKAGES := gcc make libc6-dev pkg-config openssl libssl-dev libcbor-dev libcmocka-dev \
-                libfuse3-dev xxd
+                libfuse3-dev xxd groff-base
 
 # ---- components -------------------------------------------------------------------------
 
 COMMON_SRC := common/reader.c common/cbor.c common/util.c common/json.c
-CA_SRC     := ca-tools/ca.c
+CA_SRC     := ca-tools/codes.c ca-tools/keys.c ca-tools/x509.c ca-tools/conf.c \
+              ca-tools/store.c ca-tools/tiers.c ca-tools/pki.c ca-tools/rotate.c \
+              ca-tools/leaf.c
 SIM_SRC    := nsm-sim/core.c nsm-sim/attest.c nsm-sim/options.c \
               nsm-sim/transport.c nsm-sim/server.c nsm-sim/device.c nsm-sim/nsmapi.c \
-              nsm-sim/envopts.c nsm-sim/libnsm.c nsm-sim/serve.c nsm-sim/exec.c
+              nsm-sim/envopts.c nsm-sim/libnsm.c nsm-sim/serve.c nsm-sim/exec.c \
+              nsm-sim/surgery.c nsm-sim/det_sign.c nsm-sim/fault.c nsm-sim/fault_pki.c \
+              nsm-sim/fault_build.c nsm-sim/corpus.c
 # the CUSE /dev/nsm (`nsm-sim cuse`; its static guest build is in the QEMU section)
 SIM_SRC    += nsm-sim/cuse.c nsm-sim/cuse_cmd.c
 VERIFY_SRC := verifier/envelope.c verifier/payload.c verifier/chain.c verifier/cose.c \
@@ -56,7 +65,17 @@ CA_LIB     := $(BUILD)/lib/libnsmca.a
 SIM_LIB    := $(BUILD)/lib/libnsmsim.a
 VERIFY_LIB := $(BUILD)/lib/libnsmverify.a
 
-BINS := $(BUILD)/bin/nsm-ca $(BUILD)/bin/nsm-sim $(BUILD)/bin/nsm-verify
+# Programs. Adding one is two lines: its name in PROGRAMS, and PROG_<name> listing its
+# sources, the libraries of ours it uses and the system libraries it uses (it links those
+# and nothing else); its man page is man/<name>.1.
+PROGRAMS := nsm-ca nsm-sim nsm-verify nsm-vectors
+PROG_nsm-ca      := ca-tools/nsm-ca.c $(CA_LIB) $(COMMON_LIB) -lcrypto
+PROG_nsm-sim     := nsm-sim/main.c $(SIM_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB) -lcbor -lcrypto
+PROG_nsm-verify  := verifier/nsm-verify.c $(VERIFY_LIB) $(COMMON_LIB) -lcbor -lcrypto
+PROG_nsm-vectors := harness/nsm-vectors.c $(SIM_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB) \
+                    -lcbor -lcrypto
+
+BINS := $(addprefix $(BUILD)/bin/,$(PROGRAMS))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -99,14 +118,15 @@ $(BUILD)/lib/%.a:
 	rm -f $@ && ar rcs $@ $^
 
 # Libraries in link order: users first.
-STATIC_LIBS := $(VERIFY_LIB) $(SIM_LIB) $(CA_LIB) $(COMMON_LIB)
+STATIC_LIBS := $(SIM_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB)
 
-$(BUILD)/bin/nsm-ca: $(call obj,ca-tools/nsm-ca.c) $(STATIC_LIBS)
-$(BUILD)/bin/nsm-sim: $(call obj,nsm-sim/main.c) $(STATIC_LIBS)
-$(BUILD)/bin/nsm-verify: $(call obj,verifier/nsm-verify.c) $(STATIC_LIBS)
-$(BUILD)/bin/%:
-	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -pie $(filter %.o,$^) $(STATIC_LIBS) $(ALL_LDFLAGS) $(LIBS) -o $@
+define program_rule
+$(BUILD)/bin/$(1): $(call obj,$(filter %.c,$(PROG_$(1)))) $(filter %.a,$(PROG_$(1)))
+	@mkdir -p $$(@D)
+	$$(CC) $$(ALL_CFLAGS) -pie $$(filter %.o,$$^) $(filter %.a,$(PROG_$(1))) $$(ALL_LDFLAGS) \
+	    $(filter -l%,$(PROG_$(1))) -o $$@
+endef
+$(foreach p,$(PROGRAMS),$(eval $(call program_rule,$(p))))
 
 # The verifier's tests share a fixture (a simulated PKI and document builder).
 $(filter $(BUILD)/tests/test_verify%,$(UNIT_TESTS)): $(call obj,tests/verify_fixture.c)
@@ -129,7 +149,9 @@ NSM_H      := $(BUILD)/include/nsm.h
 DEVNSM     := $(PRELOAD_SO) $(LIBNSM_SO) $(LIBNSM_A) $(NSM_H)
 all: $(DEVNSM)
 
-$(call obj,nsm-sim/exec.c): ALL_CFLAGS += -DNSMKIT_LIBDIR='"$(PREFIX)/lib"'
+$(call obj,nsm-sim/exec.c): ALL_CFLAGS += -DNSMKIT_LIBDIR='"$(LIBDIR)"'
+# OpenSSL 3.0 signs with a chosen nonce only through deprecated EC_KEY calls (det_sign.c).
+$(call obj,nsm-sim/det_sign.c): ALL_CFLAGS += -Wno-deprecated-declarations
 
 $(PRELOAD_SO): $(call obj,nsm-sim/preload.c) $(STATIC_LIBS) nsm-sim/preload.map
 	@mkdir -p $(@D)
@@ -153,8 +175,8 @@ $(NSM_H): nsm-sim/include/nsm.h
 # Programs the integration tests drive. The nsm.h clients build the way a user builds
 # against the drop-in library (only build/include and build/lib), plus our warnings.
 TEST_PROGS := $(BUILD)/tests/devnsm_client $(BUILD)/tests/blog_client \
-              $(BUILD)/tests/nsm_conformance
-$(BUILD)/tests/devnsm_client: $(call obj,tests/devnsm_client.c) $(STATIC_LIBS)
+              $(BUILD)/tests/nsm_conformance $(BUILD)/tests/weak_verifier
+$(BUILD)/tests/devnsm_client $(BUILD)/tests/weak_verifier: $(BUILD)/tests/%: $(call obj,tests/%.c) $(STATIC_LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(filter %.o,$^) $(STATIC_LIBS) $(ALL_LDFLAGS) $(LIBS) -o $@
 $(BUILD)/tests/blog_client $(BUILD)/tests/nsm_conformance: $(BUILD)/tests/%: tests/%.c $(NSM_H) $(LIBNSM_SO)
@@ -196,6 +218,13 @@ test:
 check: all $(UNIT_TESTS) $(TEST_PROGS)
 	@BUILD=$(BUILD) SANITIZE='$(SANITIZE)' sh tests/run.sh $(UNIT_TESTS) $(INTEGRATION_TESTS)
 
+# ---- the vectors corpus (issue 8) -----------------------------------------------------------
+
+# Regenerates vectors/ byte for byte from the committed test PKI in vectors/pki.
+.PHONY: vectors
+vectors: $(BUILD)/bin/nsm-vectors
+	$(BUILD)/bin/nsm-vectors gen vectors
+
 # ---- demo -------------------------------------------------------------------------------------
 
 demo:
@@ -235,19 +264,116 @@ $(BENCHES): $(PRELOAD_SO)
 bench: all $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
 
-# ---- install ----------------------------------------------------------------------------------
+# ---- install: what a C user links against -------------------------------------------------
+# Versioned shared libraries (libNAME.so.MAJOR -> libNAME.so.VERSION, SONAME libNAME.so.MAJOR)
+# exporting only their own prefix, static archives, the public headers, a pkg-config file per
+# library, a man page per program, and the drop-in libnsm as before.
+#
+#   library    objects          prefix   public headers                      links
+#   nsmkit     common/          nsmkit_  error bytes buf reader cbor_head    libcbor
+#                                        hex file json
+#   nsmca      ca-tools/        nsmca_   ca                                  nsmkit libcrypto
+#   nsmverify  verifier/        nsmv_    verify                              nsmkit libcbor libcrypto
+#   nsmsim     nsm-sim/         nsmsim_  sim nsm_abi                         nsmverify nsmca nsmkit
+#                               nsmfault_ fault faults.def surgery det_sign  libcbor libcrypto
+#
+# nsmkit/cbor.h (libcbor's types) is not installed: no public API needs it.
+
+SO_VERSION := 0.1.0
+SO_MAJOR := 0
+
+SHARED_NAMES := nsmkit nsmca nsmverify nsmsim
+SO_SRC_nsmkit    := $(COMMON_SRC)
+SO_SRC_nsmca     := $(CA_SRC)
+SO_SRC_nsmverify := $(VERIFY_SRC)
+SO_SRC_nsmsim    := $(SIM_SRC)
+SO_LINK_nsmkit    := -lcbor
+SO_LINK_nsmca     := -lnsmkit -lcrypto
+SO_LINK_nsmverify := -lnsmkit -lcbor -lcrypto
+SO_LINK_nsmsim    := -lnsmverify -lnsmca -lnsmkit -lcbor -lcrypto
+SO_EXPORT_nsmkit    := nsmkit_
+SO_EXPORT_nsmca     := nsmca_
+SO_EXPORT_nsmverify := nsmv_
+SO_EXPORT_nsmsim    := nsmsim_*; nsmfault_
+# pkg-config: Requires for libraries whose types the public headers use, Requires.private
+# for what only the library's own code calls.
+PC_DESC_nsmkit    := nsmkit common helpers: errors, byte slices, buffers, bounded reader, hex, files, JSON
+PC_DESC_nsmca     := nsmkit fake Nitro PKI: a simulated root, AWS-shaped intermediates, enclave leaves
+PC_DESC_nsmverify := nsmkit strict verifier of AWS Nitro attestation documents
+PC_DESC_nsmsim    := nsmkit simulated Nitro Secure Module: the NSM core and the attestation builder
+PC_REQ_nsmkit     :=
+PC_REQ_nsmca      :=
+PC_REQ_nsmverify  :=
+PC_REQ_nsmsim     := nsmverify nsmca nsmkit
+PC_PRIV_nsmkit    := libcbor
+PC_PRIV_nsmca     := nsmkit libcrypto
+PC_PRIV_nsmverify := nsmkit libcbor libcrypto
+PC_PRIV_nsmsim    := libcbor libcrypto
+HEADERS_nsmkit    := $(addprefix common/include/nsmkit/,error.h bytes.h buf.h reader.h \
+                       cbor_head.h hex.h file.h json.h)
+HEADERS_nsmca     := ca-tools/include/nsmkit/ca.h
+HEADERS_nsmverify := verifier/include/nsmkit/verify.h
+HEADERS_nsmsim    := $(addprefix nsm-sim/include/nsmkit/,sim.h nsm_abi.h fault.h faults.def \
+                       surgery.h det_sign.h)
+
+SHARED_LIBS := $(foreach n,$(SHARED_NAMES),$(BUILD)/lib/lib$(n).so.$(SO_VERSION))
+PC_FILES := $(foreach n,$(SHARED_NAMES),$(BUILD)/pkgconfig/$(n).pc)
+all: $(SHARED_LIBS) $(PC_FILES)
+
+define shared_rule
+$(BUILD)/lib/lib$(1).so.$(SO_VERSION): $(call obj,$(SO_SRC_$(1))) \
+    $(foreach d,$(filter -lnsm%,$(SO_LINK_$(1))),$(BUILD)/lib/lib$(d:-l%=%).so.$(SO_VERSION))
+	@mkdir -p $$(@D)
+	printf '{ global: $(SO_EXPORT_$(1))*; local: *; };\n' > $$(@D)/lib$(1).map
+	$$(CC) $$(ALL_CFLAGS) -shared -Wl,-soname,lib$(1).so.$(SO_MAJOR) \
+	    -Wl,--version-script=$$(@D)/lib$(1).map -Wl,--no-undefined $$(filter %.o,$$^) -L$$(@D) \
+	    $$(ALL_LDFLAGS) \
+	    $(SO_LINK_$(1)) -o $$@
+	ln -sf lib$(1).so.$(SO_VERSION) $$(@D)/lib$(1).so.$(SO_MAJOR)
+	ln -sf lib$(1).so.$(SO_MAJOR) $$(@D)/lib$(1).so
+$(BUILD)/pkgconfig/$(1).pc: Makefile
+	@mkdir -p $$(@D)
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
+	    'Name: $(1)' 'Description: $(PC_DESC_$(1))' 'Version: $(SO_VERSION)' \
+	    'Requires: $(PC_REQ_$(1))' 'Requires.private: $(PC_PRIV_$(1))' \
+	    'Libs: -L$$$${libdir} -l$(1)' 'Cflags: -I$$$${includedir}' > $$@
+endef
+$(foreach n,$(SHARED_NAMES),$(eval $(call shared_rule,$(n))))
+
+# Static archives under their installed names (libnsmkit.a is libnsmkit-common.a).
+STATIC_nsmkit := $(COMMON_LIB)
+STATIC_nsmca := $(CA_LIB)
+STATIC_nsmverify := $(VERIFY_LIB)
+STATIC_nsmsim := $(SIM_LIB)
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/pkgconfig \
+	    $(DESTDIR)$(INCLUDEDIR)/nsmkit $(DESTDIR)$(MANDIR)/man1
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0755 $(PRELOAD_SO) $(LIBNSM_SO) $(DESTDIR)$(PREFIX)/lib/
-	install -m 0644 $(LIBNSM_A) $(DESTDIR)$(PREFIX)/lib/
-	install -m 0644 $(NSM_H) $(DESTDIR)$(PREFIX)/include/
+	install -m 0755 $(PRELOAD_SO) $(LIBNSM_SO) $(DESTDIR)$(LIBDIR)/
+	install -m 0644 $(LIBNSM_A) $(DESTDIR)$(LIBDIR)/
+	install -m 0644 $(NSM_H) $(DESTDIR)$(INCLUDEDIR)/
+	set -e; for n in $(SHARED_NAMES); do \
+	  install -m 0755 $(BUILD)/lib/lib$$n.so.$(SO_VERSION) $(DESTDIR)$(LIBDIR)/; \
+	  ln -sf lib$$n.so.$(SO_VERSION) $(DESTDIR)$(LIBDIR)/lib$$n.so.$(SO_MAJOR); \
+	  ln -sf lib$$n.so.$(SO_MAJOR) $(DESTDIR)$(LIBDIR)/lib$$n.so; \
+	  install -m 0644 $(BUILD)/pkgconfig/$$n.pc $(DESTDIR)$(LIBDIR)/pkgconfig/; \
+	done
+	$(foreach n,$(SHARED_NAMES),install -m 0644 $(STATIC_$(n)) $(DESTDIR)$(LIBDIR)/lib$(n).a;)
+	install -m 0644 $(foreach n,$(SHARED_NAMES),$(HEADERS_$(n))) $(DESTDIR)$(INCLUDEDIR)/nsmkit/
+	install -m 0644 $(addprefix man/,$(addsuffix .1,$(PROGRAMS))) $(DESTDIR)$(MANDIR)/man1/
 
 uninstall:
-	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(BINS)))
-	rm -f $(addprefix $(DESTDIR)$(PREFIX)/lib/,$(notdir $(PRELOAD_SO) $(LIBNSM_SO) $(LIBNSM_A)))
-	rm -f $(DESTDIR)$(PREFIX)/include/nsm.h
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(PROGRAMS))
+	rm -f $(addprefix $(DESTDIR)$(LIBDIR)/,$(notdir $(PRELOAD_SO) $(LIBNSM_SO) $(LIBNSM_A)))
+	rm -f $(DESTDIR)$(INCLUDEDIR)/nsm.h
+	for n in $(SHARED_NAMES); do \
+	  rm -f $(DESTDIR)$(LIBDIR)/lib$$n.so $(DESTDIR)$(LIBDIR)/lib$$n.so.$(SO_MAJOR) \
+	    $(DESTDIR)$(LIBDIR)/lib$$n.so.$(SO_VERSION) $(DESTDIR)$(LIBDIR)/lib$$n.a \
+	    $(DESTDIR)$(LIBDIR)/pkgconfig/$$n.pc; done
+	rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/nsmkit/,$(notdir $(foreach n,$(SHARED_NAMES),$(HEADERS_$(n)))))
+	-rmdir $(DESTDIR)$(INCLUDEDIR)/nsmkit 2>/dev/null
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(addsuffix .1,$(PROGRAMS)))
 
 clean:
 	rm -rf $(BUILD)

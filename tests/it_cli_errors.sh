@@ -43,7 +43,15 @@ expect 2 "cannot open" -- "$bin/nsm-sim" attest --ca "$ca" --nonce "@$work/missi
 expect 2 "not a boot PCR" -- "$bin/nsm-sim" attest --ca "$ca" --pcr "16=00" -o "$work/d"
 expect 2 "needs a value" -- "$bin/nsm-sim" attest --ca
 expect 2 "Unix milliseconds" -- "$bin/nsm-sim" attest --ca "$ca" --time yesterday -o "$work/d"
-expect 2 "not available yet" -- "$bin/nsm-sim" attest --ca "$ca" --fault bad_alg -o "$work/d"
+expect 2 "unknown fault class \"bad_alg\"" -- "$bin/nsm-sim" attest --ca "$ca" --fault bad_alg -o "$work/d"
+expect 2 "cannot combine" -- "$bin/nsm-sim" attest --ca "$ca" --fault sig_der,sig_short -o "$work/d"
+expect 2 "exists only in a corpus" -- "$bin/nsm-sim" attest --ca "$ca" --fault pki_leaf_expired -o "$work/d"
+expect 125 "need --fault" -- "$bin/nsm-sim" exec --ca "$ca" --fault-every 2 -- true
+expect 1 "exclude each other" -- "$bin/nsm-sim" serve --socket "$work/s" --ca "$ca" --fault sig_der --fault-every 2 --fault-rate 0.5
+expect 125 "probability" -- "$bin/nsm-sim" exec --ca "$ca" --fault sig_der --fault-rate 2 -- true
+expect 2 "unknown fault class" -- "$bin/nsm-sim" serve --socket "$work/s" --ca "$ca" --fault nope
+"$bin/nsm-ca" init "$work/ca1" --intermediates 1 > /dev/null || { echo "cannot create a one-tier CA"; exit 1; }
+expect 1 "needs 2 tiers" -- "$bin/nsm-sim" attest --ca "$work/ca1" --fault pki_zonal_expired -o "$work/d"
 expect 1 "cannot be combined" -- "$bin/nsm-sim" attest --ca "$ca" --debug-mode --pcr "0=$(head -c 48 /dev/zero | od -An -v -tx1 | tr -d ' \n')" -o "$work/d"
 expect 1 "no CA directory" -- "$bin/nsm-sim" attest --ca "$work/nope" -o "$work/d"
 expect 1 "outside the root's validity" -- "$bin/nsm-sim" attest --ca "$ca" --time 1000000000000 -o "$work/d"
@@ -52,12 +60,17 @@ expect 1 "cannot create" -- "$bin/nsm-sim" attest --ca "$ca" -o "$work/no/such/d
 # a CA whose key others can read, a CA file that is garbage, a CA directory that is a file
 cp -r "$ca" "$work/open"; chmod 0644 "$work/open/root.key"
 expect 1 "too open" -- "$bin/nsm-sim" attest --ca "$work/open" -o "$work/d"
-cp -r "$ca" "$work/garbage"; echo junk > "$work/garbage/instance.pem"
+cp -r "$ca" "$work/garbage"; echo junk > "$work/garbage/root.pem"
 expect 1 "not a PEM certificate" -- "$bin/nsm-sim" attest --ca "$work/garbage" -o "$work/d"
+expect 1 "CERT_MALFORMED (301)" -- "$bin/nsm-ca" show "$work/garbage"
+# a FIFO where a CA file should be: refused at once, not waited on
+cp -r "$ca" "$work/fifo"; rm "$work/fifo/ca.conf"; mkfifo "$work/fifo/ca.conf"
+expect 1 "not a regular file" -- timeout 20 "$bin/nsm-sim" attest --ca "$work/fifo" -o "$work/d"
+expect 1 "NOT_REGULAR_FILE (205)" -- timeout 20 "$bin/nsm-ca" show "$work/fifo"
 echo x > "$work/file"
 expect 1 "not a directory" -- "$bin/nsm-sim" attest --ca "$work/file" -o "$work/d"
 # An unreadable key: as root every file is readable, so run that one as nobody.
-cp -r "$ca" "$work/locked"; chmod 000 "$work/locked/zonal.key"
+cp -r "$ca" "$work/locked"; chmod 000 "$work/locked/intermediates.pem"
 as_user=""
 if [ "$(id -u)" = 0 ]; then
     chown -R nobody "$work/locked"; chmod o+x "$work"
@@ -73,8 +86,8 @@ expect 2 "init needs a DIR" -- "$bin/nsm-ca" init
 expect 2 "must be 1, 2 or 3" -- "$bin/nsm-ca" init "$work/x" --intermediates 4
 expect 2 "Unix seconds" -- "$bin/nsm-ca" init "$work/x" --time soon
 expect 1 "bad region" -- "$bin/nsm-ca" init "$work/x" --region "US East"
-expect 1 "already holds a PKI" -- "$bin/nsm-ca" init "$ca"
-expect 1 "no CA directory" -- "$bin/nsm-ca" show "$work/nope"
+expect 1 "ALREADY_EXISTS (202): .*already holds a PKI" -- "$bin/nsm-ca" init "$ca"
+expect 1 "NO_DIRECTORY (200)" -- "$bin/nsm-ca" show "$work/nope"
 
 # and what works: the first command a newcomer types, with no set-up at all
 expect 0 "created a simulated Nitro PKI" -- "$bin/nsm-sim" attest -o "$work/first.bin"
