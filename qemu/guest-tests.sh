@@ -37,19 +37,26 @@ conformance() {
         ok "raw-ioctl $(tail -n 1 /tmp/conf.out)" || fail "conformance: $(grep FAIL /tmp/conf.out | head -n 5)"
 }
 
+# Stops the CUSE daemon and waits until it is gone: the port is free only once the process
+# has closed it (a virtio-serial port has one opener at a time).
+stop_daemon() {
+    kill "$(pidof nsm-sim)"
+    i=0; while pidof nsm-sim > /dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+    pidof nsm-sim > /dev/null && fail "the daemon did not stop"
+    [ -e /dev/nsm ] && fail "/dev/nsm still there after the daemon stopped"
+}
+
 port() { for d in /sys/class/virtio-ports/*; do [ "$(cat "$d/name")" = nsm ] && echo "/dev/${d##*/}"; done; }
 
 garbage() {
     p=$(port)
     nsm-probe describe 0 > /dev/null && ok "served before the garbage" || fail "not served before the garbage"
     # The port belongs to the daemon; stop it to write to the port ourselves.
-    kill "$(pidof nsm-sim)"
-    i=0; while [ -e /dev/nsm ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-    [ -e /dev/nsm ] && fail "/dev/nsm still there after the daemon stopped"
+    stop_daemon
     # 1. a frame whose CBOR is garbage: an NSM error comes back, the connection stays
-    printf '\003\000\000\000\377\377\377' > "$p"
+    printf '\003\000\000\000\377\377\377' > "$p" || fail "cannot write to $p"
     # 2. a frame declared larger than any request: the server drops this connection
-    printf '\377\377\377\177' > "$p"
+    printf '\377\377\377\177' > "$p" || fail "cannot write to $p"
     # QEMU reconnects (reconnect=1); a new daemon serves again on a fresh stream
     sleep 2
     nsm-sim cuse --port auto --background --timeout-ms 5000 || fail "daemon restart"
@@ -58,9 +65,8 @@ garbage() {
     grep -q '^lock=1 ' /tmp/after.out && ok "served again after the garbage (retries: $n)" ||
         fail "not served after the garbage: $(cat /tmp/after.out)"
     # 3. a request cut off mid-frame by the guest's end: the host sees QEMU go away
-    kill "$(pidof nsm-sim)"
-    i=0; while [ -e /dev/nsm ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-    printf '\100\000\000\000\241\153' > "$p"
+    stop_daemon
+    printf '\100\000\000\000\241\153' > "$p" || fail "cannot write to $p"
     sleep 1 # for QEMU to pass the bytes on before the guest powers off
     ok "left a partial frame on the port"
 }
@@ -69,8 +75,7 @@ garbage() {
 # kernel has CUSE. The guest plays that host: the test adds the host's (dynamically linked)
 # nsm-sim as /usr/local/bin/nsm-sim-host, which serves a simulated NSM inside the guest.
 socket_mode() {
-    kill "$(pidof nsm-sim)"
-    i=0; while [ -e /dev/nsm ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+    stop_daemon
     nsm-sim-host serve --socket /tmp/nsm.sock 2> /tmp/serve.err &
     i=0; while [ ! -S /tmp/nsm.sock ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
     [ -S /tmp/nsm.sock ] || fail "the in-guest server did not start: $(cat /tmp/serve.err)"
