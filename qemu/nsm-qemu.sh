@@ -18,7 +18,8 @@
 #   --timings            print boot-to-first-attestation and round-trip times
 #   --rtt-count N        round trips per request kind for --timings (default 30)
 # state options: every option of `nsm-sim serve` (--ca, --time, --pcr, --measurements,
-#   --debug-mode, --map, and whatever modes nsm-sim serve grows)
+#   --debug-mode, --map, and the faulty-document modes --fault, --fault-every,
+#   --fault-rate, --seed, --no-resign)
 #
 # COMMAND runs in the guest under /bin/sh as root in /root, its output (stdout and stderr)
 # streamed here; nsm-qemu exits with its status, 124 when the watchdog stopped the guest,
@@ -65,7 +66,7 @@ while [ $# -gt 0 ]; do
             esac
             shift 2 ;;
         --timings) timings=1; shift ;;
-        --debug-mode) state="$state $(quote "$1")"; shift ;;
+        --debug-mode|--no-resign) state="$state $(quote "$1")"; shift ;; # nsm-sim's flags
         --*)
             [ $# -ge 2 ] || die "$1 needs a value (or is unknown: see nsm-sim serve --help)"
             state="$state $(quote "$1") $(quote "$2")"; shift 2 ;;

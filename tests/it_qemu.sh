@@ -106,6 +106,18 @@ pcr0=$(printf 'cd%.0s' $(seq 48))
 out=$(qrun --timeout 120 --pcr "0=$pcr0" -- nsm-probe describe 0 2>&1)
 [ "$out" = "lock=1 $pcr0" ] && ok "--pcr 0=... is the guest's PCR0" || fail "--pcr: $out"
 
+# the faulty-document modes too: a document with a trailing byte, refused for exactly that
+qrun --timeout 120 --fault env_trailing_byte -- nsm-probe attest > "$work/fault.hex" 2> "$work/fault.err"
+rc=$?
+xxd -r -p "$work/fault.hex" > "$work/fault.bin"
+if [ $rc -eq 0 ] && [ -s "$work/fault.bin" ]; then
+    "$bin/nsm-verify" --root "$root" "$work/fault.bin" > "$work/nv.out" 2>&1
+    vrc=$?
+    [ $vrc -eq 1 ] && grep -q 'ENV_TRAILING_BYTES' "$work/nv.out" &&
+        ok "--fault env_trailing_byte reaches the guest's documents (nsm-verify: ENV_TRAILING_BYTES)" ||
+        fail "--fault: nsm-verify exit $vrc: $(tail -n 2 "$work/nv.out")"
+else fail "--fault run exited $rc: $(tail -n 2 "$work/fault.err")"; fi
+
 # ---- 3. bad input from the guest ----------------------------------------------------------
 NSM_QEMU_SERVER_LOG="$work/serve.log" qrun --timeout 120 -- sh /nsmkit/tests/guest-tests.sh garbage \
     > "$work/garbage.out" 2>&1
