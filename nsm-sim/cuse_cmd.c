@@ -24,7 +24,9 @@
 #include <unistd.h>
 
 #include "cuse.h"
-#include "frontend.h"
+#include "client.h"
+#include "frame.h"
+#include "log.h"
 #include "nsmkit/error.h"
 #include "nsmkit/hex.h"
 
