@@ -398,7 +398,7 @@ GUEST_CUSE_SRC := nsm-sim/cuse_main.c nsm-sim/cuse.c nsm-sim/cuse_cmd.c nsm-sim/
 GUEST_PROGS := $(QEMU_GUEST)/nsm-sim $(QEMU_GUEST)/nsm-probe $(QEMU_GUEST)/devnsm_client \
                $(QEMU_GUEST)/blog_client
 
-$(QEMU_GUEST)/nsm-sim: $(GUEST_CUSE_SRC) nsm-sim/cuse.h nsm-sim/device.h nsm-sim/frontend.h
+$(QEMU_GUEST)/nsm-sim: $(GUEST_CUSE_SRC) $(wildcard nsm-sim/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(GUEST_CFLAGS) $(GUEST_CUSE_SRC) $(GUEST_LDFLAGS) -o $@
 $(QEMU_GUEST)/nsm-probe: qemu/nsm-probe.c nsm-sim/include/nsmkit/nsm_abi.h
