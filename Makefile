@@ -33,19 +33,23 @@ CFLAGS ?= -g
 NSM_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -pthread $(WARNINGS) $(OPTIMISE) \
               -fstack-protector-strong -MMD -MP \
               -Icommon/include -Ica-tools/include -Insm-sim/include -Iverifier/include
-NSM_LDFLAGS := -pthread -Wl,-z,relro,-z,now $(if $(strip $(SANITIZE)),-fsanitize=$(SANITIZE))
+NSM_LDFLAGS := -pthread -Wl,-z,relro,-z,now -Wl,--as-needed $(if $(strip $(SANITIZE)),-fsanitize=$(SANITIZE))
 # nettle's libhogweed (on GMP) signs and verifies P-384; OpenSSL does X.509 and the rest.
 # (libhogweed brings libnettle itself; naming it too would make binaries linked without
-# --as-needed, as under the sanitizers, need a library they never call.)
-LIBS := -lcbor -lcrypto -lhogweed -lgmp
+# --as-needed, as under the sanitizers, need a library they never call.) libfuse3 serves
+# the FUSE /dev/nsm (nsm-sim/fuse.c); --as-needed keeps it out of the shared objects that
+# do not use it (the shim, libnsm.so).
+LIBS := -lcbor -lcrypto -lhogweed -lgmp -lfuse3
 
 ALL_CFLAGS = $(NSM_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(NSM_LDFLAGS) $(LDFLAGS)
 
 # Debian packages: what building and testing needs (groff-base: it_install.sh renders the
-# man pages; binutils, for readelf and nm, comes with gcc).
+# man pages; binutils, for readelf and nm, comes with gcc; fuse3: fusermount3 for
+# `nsm-sim fuse --mount`; golang-go: the FUSE device's test of a static Go program using the
+# raw ioctl system call).
 DEB_PACKAGES := gcc make libc6-dev pkg-config openssl libssl-dev libcbor-dev libcmocka-dev \
-                libfuse3-dev xxd groff-base \
+                libfuse3-dev fuse3 xxd groff-base golang-go \
                 nettle-dev libgmp-dev
 
 # ---- components -------------------------------------------------------------------------
@@ -55,11 +59,13 @@ COMMON_SRC := common/reader.c common/cbor.c common/util.c common/json.c \
 CA_SRC     := ca-tools/codes.c ca-tools/keys.c ca-tools/x509.c ca-tools/conf.c \
               ca-tools/store.c ca-tools/tiers.c ca-tools/pki.c ca-tools/rotate.c \
               ca-tools/leaf.c
+# The FUSE /dev/nsm (libfuse3), used by `nsm-sim exec --device fuse` and `nsm-sim fuse`.
+FUSE_SRC   := nsm-sim/fuse.c nsm-sim/mountns.c
 SIM_SRC    := nsm-sim/messages.c nsm-sim/request.c nsm-sim/core.c nsm-sim/attest.c nsm-sim/options.c \
               nsm-sim/transport.c nsm-sim/server.c nsm-sim/device.c nsm-sim/nsmapi.c \
               nsm-sim/envopts.c nsm-sim/libnsm.c nsm-sim/serve.c nsm-sim/exec.c \
               nsm-sim/surgery.c nsm-sim/det_sign.c nsm-sim/fault.c nsm-sim/fault_pki.c \
-              nsm-sim/fault_build.c nsm-sim/corpus.c
+              nsm-sim/fault_build.c nsm-sim/corpus.c $(FUSE_SRC)
 # the CUSE /dev/nsm (`nsm-sim cuse`; its static guest build is in the QEMU section)
 SIM_SRC    += nsm-sim/cuse.c nsm-sim/cuse_cmd.c
 VERIFY_SRC := verifier/envelope.c verifier/payload.c verifier/cert.c verifier/chain.c \
@@ -77,7 +83,7 @@ VERIFY_LIB := $(BUILD)/lib/libnsmverify.a
 PROGRAMS := nsm-ca nsm-sim nsm-verify nsm-vectors
 PROG_nsm-ca      := ca-tools/nsm-ca.c $(CA_LIB) $(COMMON_LIB) -lcrypto
 PROG_nsm-sim     := nsm-sim/main.c $(SIM_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB) -lcbor -lcrypto \
-                    -lhogweed -lgmp
+                    -lhogweed -lgmp -lfuse3
 PROG_nsm-verify  := verifier/nsm-verify.c $(VERIFY_LIB) $(COMMON_LIB) -lcbor -lcrypto \
                     -lhogweed -lgmp
 PROG_nsm-vectors := harness/nsm-vectors.c $(SIM_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB) \
@@ -186,10 +192,24 @@ $(NSM_H): nsm-sim/include/nsm.h
 # Programs the integration tests drive. The nsm.h clients build the way a user builds
 # against the drop-in library (only build/include and build/lib), plus our warnings.
 TEST_PROGS := $(BUILD)/tests/devnsm_client $(BUILD)/tests/blog_client \
-              $(BUILD)/tests/nsm_conformance $(BUILD)/tests/weak_verifier
+              $(BUILD)/tests/nsm_conformance $(BUILD)/tests/weak_verifier \
+              $(BUILD)/tests/devnsm_client_static
 $(BUILD)/tests/devnsm_client $(BUILD)/tests/weak_verifier: $(BUILD)/tests/%: $(call obj,tests/%.c) $(STATIC_LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(filter %.o,$^) $(STATIC_LIBS) $(ALL_LDFLAGS) $(LIBS) -o $@
+# The same raw-ioctl client linked -static: the FUSE device's stand-in for static enclave
+# programs, which the LD_PRELOAD shim cannot reach. Debian ships no libcbor.a, so its
+# sources are compiled here with one section per function and the unused ones (the libcbor
+# users among them) dropped by the linker. Never sanitized: the sanitizers have no static
+# runtime. The linker's notes on getaddrinfo/dlopen in static programs are libcrypto's
+# (unused here); they are not silenced, since ld's --no-warnings hides errors too.
+STATIC_CLIENT_SRC := tests/devnsm_client.c nsm-sim/messages.c nsm-sim/request.c nsm-sim/nsmapi.c \
+                     common/cbor.c common/util.c common/reader.c
+$(BUILD)/tests/devnsm_client_static: $(STATIC_CLIENT_SRC) nsm-sim/messages.def
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARNINGS) -O2 $(CFLAGS) -Icommon/include -Ica-tools/include \
+	    -Insm-sim/include -ffunction-sections -fdata-sections -static $(STATIC_CLIENT_SRC) \
+	    -Wl,--gc-sections -lcrypto -pthread -o $@
 $(BUILD)/tests/blog_client $(BUILD)/tests/nsm_conformance: $(BUILD)/tests/%: tests/%.c $(NSM_H) $(LIBNSM_SO)
 	@mkdir -p $(@D)
 	$(CC) -std=c11 $(WARNINGS) $(OPTIMISE) $(CFLAGS) -I$(BUILD)/include $< -L$(BUILD)/lib -lnsm \
@@ -297,7 +317,9 @@ SHARED_NAMES := nsmkit nsmca nsmverify nsmsim
 SO_SRC_nsmkit    := $(COMMON_SRC)
 SO_SRC_nsmca     := $(CA_SRC)
 SO_SRC_nsmverify := $(VERIFY_SRC)
-SO_SRC_nsmsim    := $(SIM_SRC)
+# The commands' FUSE device (and exec, which starts it) stay out of the library: nothing
+# public calls them, and the library then needs no libfuse3.
+SO_SRC_nsmsim    := $(filter-out nsm-sim/exec.c $(FUSE_SRC),$(SIM_SRC))
 SO_LINK_nsmkit    := -lcbor -lhogweed -lgmp -lcrypto
 SO_LINK_nsmca     := -lnsmkit -lcrypto
 SO_LINK_nsmverify := -lnsmkit -lcbor -lcrypto

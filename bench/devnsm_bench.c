@@ -6,6 +6,8 @@
  *   core      nsmsim_handle called directly (no transport at all)
  *   shim      ioctl(NSM_IOCTL_RAW) under the LD_PRELOAD shim, core in the process
  *   server    the same ioctl, forwarded by the shim to `nsm-sim serve`'s loop over a socket
+ *   fuse      the ioctl system call on the FUSE /dev/nsm of `nsm-sim exec --device fuse`
+ *             (kernel round trip to the launcher, process_vm_readv/writev of the caller)
  *
  * beside OpenSSL's own P-384 signing rate. The transport's cost is the difference of the
  * medians against the core; the target is under 50 microseconds per request.
@@ -144,8 +146,10 @@ static int child(void)
     return 0;
 }
 
-/* Runs this binary as a child with the shim and the given extra variable; reads its figures. */
-static int run_child(const char *self, const char *shim, const char *extra, figure *d, figure *a)
+/* Runs this binary as a child with the shim and the given extra variable, or (nsm_sim set)
+ * under `nsm-sim exec --device fuse --ca ca_dir`; reads its figures. */
+static int run_child(const char *self, const char *shim, const char *extra, const char *nsm_sim,
+                     const char *ca_dir, figure *d, figure *a)
 {
     int p[2];
     if (pipe(p) != 0)
@@ -155,6 +159,11 @@ static int run_child(const char *self, const char *shim, const char *extra, figu
         dup2(p[1], STDOUT_FILENO);
         close(p[0]);
         close(p[1]);
+        if (nsm_sim) {
+            execl(nsm_sim, "nsm-sim", "exec", "--device", "fuse", "--ca", ca_dir, "--", self,
+                  "--child", (char *)NULL);
+            _exit(127);
+        }
         char preload[8192];
         const char *runtime = nsmsim_sanitizer_runtime();
         snprintf(preload, sizeof(preload), "%s%s%s", runtime ? runtime : "", runtime ? ":" : "",
@@ -236,15 +245,17 @@ int main(int argc, char **argv)
     if (argc > 1 && !strcmp(argv[1], "--child"))
         return child();
 
-    char self[4096], shim[4200];
+    char self[4096], shim[4200], nsm_sim[4200];
     ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
     if (n <= 0)
         return 1;
     self[n] = '\0';
     snprintf(shim, sizeof(shim), "%.*s/../lib/libnsm-sim-preload.so",
              (int)(strrchr(self, '/') - self), self);
-    if (access(shim, R_OK) != 0) {
-        fprintf(stderr, "devnsm_bench: %s is missing (make all)\n", shim);
+    snprintf(nsm_sim, sizeof(nsm_sim), "%.*s/../bin/nsm-sim", (int)(strrchr(self, '/') - self),
+             self);
+    if (access(shim, R_OK) != 0 || access(nsm_sim, X_OK) != 0) {
+        fprintf(stderr, "devnsm_bench: %s or %s is missing (make all)\n", shim, nsm_sim);
         return 1;
     }
     char dir[] = "/tmp/nsmkit-devnsm-bench-XXXXXX";
@@ -274,6 +285,14 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    /* The FUSE path needs /dev/fuse and a mount namespace: measured where they exist. */
+    char probe[9000];
+    snprintf(probe, sizeof(probe), "'%s' exec --device fuse --ca '%s' -- true", nsm_sim, dir);
+    bool fuse_ok = system(probe) == 0;
+    if (!fuse_ok)
+        printf("SKIP: the FUSE device cannot work here (the line above says why): no FUSE row\n");
+    figure fuse_d = {0, 1e18}, fuse_a = {0, 1e18};
+
     double sign_rate = 0;
     figure core_d = {0, 1e18}, core_a = {0, 1e18}, shim_d = {0, 1e18}, shim_a = {0, 1e18},
            srv_d = {0, 1e18}, srv_a = {0, 1e18};
@@ -282,9 +301,11 @@ int main(int argc, char **argv)
         double s = openssl_sign_rate();
         figure cd = measure(core_request, sim, describe_req, describe_req_len, DESCRIBE_COUNT);
         figure ca = measure(core_request, sim, attest_req, attest_req_len, ATTEST_COUNT);
-        figure sd, sa, vd, va;
-        if (s == 0 || cd.rate == 0 || ca.rate == 0 || run_child(self, shim, NULL, &sd, &sa) != 0 ||
-            run_child(self, shim, socket_env, &vd, &va) != 0) {
+        figure sd, sa, vd, va, fd = {0, 0}, fa = {0, 0};
+        if (s == 0 || cd.rate == 0 || ca.rate == 0 ||
+            run_child(self, shim, NULL, NULL, NULL, &sd, &sa) != 0 ||
+            run_child(self, shim, socket_env, NULL, NULL, &vd, &va) != 0 ||
+            (fuse_ok && run_child(self, NULL, NULL, nsm_sim, dir, &fd, &fa) != 0)) {
             fprintf(stderr, "devnsm_bench: a measurement failed\n");
             rc = 1;
             break;
@@ -296,6 +317,10 @@ int main(int argc, char **argv)
         best(&shim_a, sa);
         best(&srv_d, vd);
         best(&srv_a, va);
+        if (fuse_ok) {
+            best(&fuse_d, fd);
+            best(&fuse_a, fa);
+        }
     }
     if (rc == 0) {
         printf("simulated /dev/nsm, one client, best of %d rounds (%d DescribePCR, %d Attestation"
@@ -305,10 +330,14 @@ int main(int argc, char **argv)
         row("core (nsmsim_handle, no transport)", core_d, 0);
         row("shim, in-process core (ioctl)", shim_d, core_d.median_us);
         row("shim -> socket -> server (ioctl)", srv_d, core_d.median_us);
+        if (fuse_ok)
+            row("FUSE /dev/nsm -> exec's core (ioctl syscall)", fuse_d, core_d.median_us);
         printf(" Attestation (one P-384 signature each)\n");
         row("core (nsmsim_handle, no transport)", core_a, 0);
         row("shim, in-process core (ioctl)", shim_a, core_a.median_us);
         row("shim -> socket -> server (ioctl)", srv_a, core_a.median_us);
+        if (fuse_ok)
+            row("FUSE /dev/nsm -> exec's core (ioctl syscall)", fuse_a, core_a.median_us);
         printf(" OpenSSL P-384 sign (EVP_PKEY_sign):          %9.0f /s  (%.1f us each)\n",
                sign_rate, 1e6 / sign_rate);
         printf(" attestation signing cost: core attestation %.1f us = %.2f x OpenSSL's sign\n",
@@ -316,6 +345,9 @@ int main(int argc, char **argv)
         double worst = srv_d.median_us - core_d.median_us;
         printf(" transport cost per request (server path, DescribePCR): %.1f us (target < 50 us)\n",
                worst);
+        if (fuse_ok)
+            printf(" transport cost per request (FUSE device, DescribePCR): %.1f us (target < 50 us)\n",
+                   fuse_d.median_us - core_d.median_us);
     }
     if (write(stop_pipe[1], "x", 1) != 1)
         rc = 1;

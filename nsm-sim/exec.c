@@ -9,6 +9,11 @@
  *
  * The shim is looked for in $NSM_SIM_PRELOAD, then ../lib beside the nsm-sim binary
  * (build/bin -> build/lib, PREFIX/bin -> PREFIX/lib), then NSMKIT_LIBDIR.
+ *
+ * --device fuse gives COMMAND a kernel-visible /dev/nsm instead (fuse.h): a child sets up
+ * private namespaces with a FUSE file mounted on /dev/nsm, hands the /dev/fuse descriptor
+ * back, and becomes COMMAND when told to; exec serves the device. --device auto tries that
+ * and falls back to the shim with one line saying why.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -19,12 +24,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "commands.h"
 #include "device.h"
+#include "fuse.h"
+#include "mountns.h"
 #include "server.h"
 #include "nsmkit/error.h"
 #include "nsmkit/sim.h"
@@ -38,9 +46,13 @@
 extern char **environ;
 
 static const char exec_usage[] =
-    "usage: nsm-sim exec [--ca DIR] [--time UNIX_MS] [--pcr I=HEX]... [--measurements FILE]\n"
-    "                    [--debug-mode] [--map definite|indefinite] [--] COMMAND [ARGS]\n"
-    "Runs COMMAND with a simulated /dev/nsm shared by every process it starts.\n";
+    "usage: nsm-sim exec [--device preload|fuse|auto] [--ca DIR] [--time UNIX_MS] [--pcr I=HEX]...\n"
+    "                    [--measurements FILE] [--debug-mode] [--map definite|indefinite]\n"
+    "                    [--] COMMAND [ARGS]\n"
+    "Runs COMMAND with a simulated /dev/nsm shared by every process it starts.\n"
+    "--device preload (default): the LD_PRELOAD shim (dynamically linked programs);\n"
+    "         fuse: a FUSE file on /dev/nsm in private namespaces (any program);\n"
+    "         auto: fuse when it can be mounted, else preload.\n";
 
 static int find_preload(char *out, size_t size)
 {
@@ -143,42 +155,63 @@ static void on_signal(int sig)
 
 #define FORWARDED_COUNT (sizeof(forwarded) / sizeof(forwarded[0]))
 
+/* What serves the command's device: the socket server of the shim, or the FUSE device.
+ * serve returns 0 when stop_fd became readable, 1 when there is nothing left to serve
+ * (the device's mount is gone), -1 on an error. */
+typedef struct {
+    int (*serve)(void *ctx, int stop_fd, nsmkit_error *e);
+    void *ctx;
+    pid_t prepared;    /* a child already set up (FUSE) waiting for a byte on ... */
+    int prepared_ctl;  /* ... this socket, which then reports a failed exec like report[] */
+} exec_plan;
+
 /* In the child: the signal dispositions and mask the command expects, then the command;
- * exec's errno goes back through the report pipe. */
-__attribute__((noreturn)) static void exec_child(char **argv, char **env, const sigset_t *old_mask,
-                                                  int report_fd)
+ * exec's errno goes back through the report pipe (or the prepared child's socket). */
+static _Noreturn void exec_child(char **argv, char **env, const sigset_t *mask, int report)
 {
     struct sigaction dfl = {.sa_handler = SIG_DFL};
     sigaction(SIGCHLD, &dfl, NULL);
     sigaction(SIGPIPE, &dfl, NULL);
     for (size_t i = 0; i < FORWARDED_COUNT; i++)
         sigaction(forwarded[i], &dfl, NULL);
-    sigprocmask(SIG_SETMASK, old_mask, NULL);
+    sigprocmask(SIG_SETMASK, mask, NULL);
     execvpe(argv[0], argv, env);
     int err = errno;
-    ssize_t w = write(report_fd, &err, sizeof(err));
+    ssize_t w = write(report, &err, sizeof(err));
     (void)w;
     _exit(127);
 }
 
 /* Starts the command and serves until it has exited. */
-static int supervise(nsmsim_server *server, char **argv, char **env, const sigset_t *old_mask,
+static int supervise(const exec_plan *plan, char **argv, char **env, const sigset_t *old_mask,
                      int *status)
 {
     int report[2];
-    if (pipe2(report, O_CLOEXEC) != 0) {
-        fprintf(stderr, "nsm-sim exec: pipe: %s\n", strerror(errno));
-        return -1;
-    }
-    pid_t pid = fork();
-    if (pid == 0)
-        exec_child(argv, env, old_mask, report[1]);
-    int fork_err = errno;
-    close(report[1]);
-    if (pid < 0) {
-        close(report[0]);
-        fprintf(stderr, "nsm-sim exec: fork: %s\n", strerror(fork_err));
-        return -1;
+    pid_t pid;
+    if (plan->prepared > 0) {
+        pid = plan->prepared;
+        report[0] = plan->prepared_ctl;
+        report[1] = -1;
+        char go = 'g';
+        if (write(report[0], &go, 1) != 1) {
+            fprintf(stderr, "nsm-sim exec: the prepared command is gone: %s\n", strerror(errno));
+            return -1;
+        }
+    } else {
+        if (pipe2(report, O_CLOEXEC) != 0) {
+            fprintf(stderr, "nsm-sim exec: pipe: %s\n", strerror(errno));
+            return -1;
+        }
+        pid = fork();
+        if (pid == 0)
+            exec_child(argv, env, old_mask, report[1]);
+        int fork_err = errno;
+        close(report[1]);
+        if (pid < 0) {
+            close(report[0]);
+            fprintf(stderr, "nsm-sim exec: fork: %s\n", strerror(fork_err));
+            return -1;
+        }
     }
     command_pid = pid;
     sigprocmask(SIG_SETMASK, old_mask, NULL);
@@ -189,7 +222,8 @@ static int supervise(nsmsim_server *server, char **argv, char **env, const sigse
     do
         got = read(report[0], &err, sizeof(err));
     while (got < 0 && errno == EINTR);
-    close(report[0]);
+    if (plan->prepared <= 0)
+        close(report[0]);
     int w;
     if (got == (ssize_t)sizeof(err)) {
         fprintf(stderr, "nsm-sim exec: cannot run %s: %s\n", argv[0], strerror(err));
@@ -204,13 +238,18 @@ static int supervise(nsmsim_server *server, char **argv, char **env, const sigse
             return 0;
         }
         nsmkit_error e;
-        nsmsim_code code = nsmsim_server_run(server, signal_pipe[0], &e);
-        if (code != NSMSIM_ERR_OK) {
-            fprintf(stderr, "nsm-sim exec: %d %s: %s\n", (int)code, nsmsim_code_name(code),
-                    e.msg);
+        int r = plan->serve(plan->ctx, signal_pipe[0], &e);
+        if (r < 0) {
+            fprintf(stderr, "nsm-sim exec: %s\n", e.msg);
             kill(pid, SIGTERM);
             waitpid(pid, &w, 0);
             return -1;
+        }
+        if (r > 0) { /* nothing left to serve: wait for the command alone */
+            while (waitpid(pid, &w, 0) < 0 && errno == EINTR)
+                ;
+            *status = WIFEXITED(w) ? WEXITSTATUS(w) : WIFSIGNALED(w) ? 128 + WTERMSIG(w) : 1;
+            return 0;
         }
         char drain[64];
         while (read(signal_pipe[0], drain, sizeof(drain)) > 0)
@@ -220,7 +259,7 @@ static int supervise(nsmsim_server *server, char **argv, char **env, const sigse
 
 /* Signals: SIGCHLD wakes the server loop; the others go on to the command. Everything is
  * put back as it was afterwards. */
-static int run_command(nsmsim_server *server, char **argv, char **env, int *status)
+static int run_command(const exec_plan *plan, char **argv, char **env, int *status)
 {
     if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
         fprintf(stderr, "nsm-sim exec: pipe: %s\n", strerror(errno));
@@ -243,7 +282,7 @@ static int run_command(nsmsim_server *server, char **argv, char **env, int *stat
     struct sigaction ignore = {.sa_handler = SIG_IGN};
     sigaction(SIGPIPE, &ignore, &saved_pipe);
 
-    int r = supervise(server, argv, env, &old_mask, status);
+    int r = supervise(plan, argv, env, &old_mask, status);
 
     sigprocmask(SIG_BLOCK, &block, NULL);
     command_pid = 0;
@@ -258,11 +297,138 @@ static int run_command(nsmsim_server *server, char **argv, char **env, int *stat
     return r;
 }
 
-/* Parses exec's options up to the command: returns -1 with *command_at set to go on, or
- * the exit status (0 for --help). */
-static int exec_parse(int argc, char **argv, nsmsim_options *options, int *command_at)
+/* ---- the two ways of serving ------------------------------------------------------------- */
+
+static int serve_socket(void *ctx, int stop_fd, nsmkit_error *e)
 {
+    nsmkit_error inner;
+    nsmsim_code code = nsmsim_server_run(ctx, stop_fd, &inner);
+    if (code == NSMSIM_ERR_OK)
+        return 0;
+    nsmkit_fail(e, "%d %s: %s", (int)code, nsmsim_code_name(code), inner.msg);
+    return -1;
+}
+
+static int serve_fuse(void *ctx, int stop_fd, nsmkit_error *e)
+{
+    nsmsim_fuse_status s = nsmsim_fuse_serve(ctx, stop_fd, e);
+    return s == NSMSIM_FUSE_STOPPED ? 0 : s == NSMSIM_FUSE_GONE ? 1 : -1;
+}
+
+/* ---- --device fuse: the prepared child ---------------------------------------------------- */
+
+/* In the child: private namespaces with the device mounted, then the /dev/fuse descriptor
+ * (or the reason there is none) to the launcher over ctl; then, on the launcher's byte, it
+ * becomes COMMAND. The launcher never enters the namespaces, so a failure leaves it as it
+ * was and --device auto can fall back to the shim. */
+static _Noreturn void fuse_child(int ctl, char **argv)
+{
+    nsmkit_error e = {{0}};
+    int fd = nsmsim_private_dev_nsm(&e);
+    if (fd < 0) {
+        ssize_t w = send(ctl, e.msg, strlen(e.msg), MSG_NOSIGNAL);
+        (void)w;
+        _exit(1);
+    }
+    char ok = 0;
+    struct iovec iov = {.iov_base = &ok, .iov_len = 1};
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } control;
+    memset(&control, 0, sizeof(control));
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                         .msg_controllen = sizeof(control.buf)};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    if (sendmsg(ctl, &msg, MSG_NOSIGNAL) != 1)
+        _exit(1);
+    close(fd); /* only the launcher serves the device */
+    char go;
+    ssize_t got;
+    do
+        got = read(ctl, &go, 1);
+    while (got < 0 && errno == EINTR);
+    if (got != 1)
+        _exit(0); /* the launcher gave up before starting the command */
+    sigset_t mask;
+    sigprocmask(SIG_SETMASK, NULL, &mask);
+    exec_child(argv, environ, &mask, ctl);
+}
+
+/* Forks the prepared child and waits for its descriptor. On failure the child is gone and
+ * e says why in one line. */
+static int prepare_fuse(char **argv, exec_plan *plan, int *fuse_fd, nsmkit_error *e)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+        return nsmkit_fail(e, "socketpair: %s", strerror(errno));
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(sv[0]);
+        fuse_child(sv[1], argv);
+    }
+    int fork_err = errno;
+    close(sv[1]);
+    if (pid < 0) {
+        close(sv[0]);
+        return nsmkit_fail(e, "fork: %s", strerror(fork_err));
+    }
+    char text[sizeof(e->msg)];
+    struct iovec iov = {.iov_base = text, .iov_len = sizeof(text) - 1};
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } control;
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                         .msg_controllen = sizeof(control.buf)};
+    ssize_t n;
+    do
+        n = recvmsg(sv[0], &msg, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
+    if (n == 1 && text[0] == 0 && c && c->cmsg_type == SCM_RIGHTS &&
+        c->cmsg_len == CMSG_LEN(sizeof(int))) {
+        memcpy(fuse_fd, CMSG_DATA(c), sizeof(int));
+        plan->prepared = pid;
+        plan->prepared_ctl = sv[0];
+        return 0;
+    }
+    close(sv[0]);
+    int w;
+    while (waitpid(pid, &w, 0) < 0 && errno == EINTR)
+        ;
+    if (n > 0) {
+        text[n] = '\0';
+        return nsmkit_fail(e, "%s", text);
+    }
+    return nsmkit_fail(e, "the child setting up the namespaces died (status %d)", w);
+}
+
+/* A prepared child that will not run the command exits when its socket closes; one that
+ * ran it was reaped by supervise already (waitpid then fails at once with ECHILD). */
+static void dismiss_prepared(exec_plan *plan)
+{
+    if (plan->prepared <= 0)
+        return;
+    close(plan->prepared_ctl);
+    int w;
+    while (waitpid(plan->prepared, &w, 0) < 0 && errno == EINTR)
+        ;
+    plan->prepared = 0;
+    plan->prepared_ctl = -1;
+}
+
+int nsmsim_cmd_exec(int argc, char **argv)
+{
+    enum { DEVICE_PRELOAD, DEVICE_FUSE, DEVICE_AUTO } device = DEVICE_PRELOAD;
+    nsmsim_options options;
     nsmkit_error e;
+    nsmsim_options_init(&options);
     int i = 0;
     while (i < argc) {
         if (!strcmp(argv[i], "--")) {
@@ -275,7 +441,23 @@ static int exec_parse(int argc, char **argv, nsmsim_options *options, int *comma
         }
         if (argv[i][0] != '-')
             break;
-        int r = nsmsim_options_parse_arg(options, argc, argv, &i, &e);
+        if (!strcmp(argv[i], "--device")) {
+            const char *v = i + 1 < argc ? argv[i + 1] : "";
+            if (!strcmp(v, "preload"))
+                device = DEVICE_PRELOAD;
+            else if (!strcmp(v, "fuse"))
+                device = DEVICE_FUSE;
+            else if (!strcmp(v, "auto"))
+                device = DEVICE_AUTO;
+            else {
+                fprintf(stderr, "nsm-sim exec: --device takes preload, fuse or auto\n%s",
+                        exec_usage);
+                return EXEC_FAILED;
+            }
+            i += 2;
+            continue;
+        }
+        int r = nsmsim_options_parse_arg(&options, argc, argv, &i, &e);
         if (r < 0) {
             fprintf(stderr, "nsm-sim exec: %s\n", e.msg);
             return EXEC_FAILED;
@@ -289,32 +471,38 @@ static int exec_parse(int argc, char **argv, nsmsim_options *options, int *comma
         fprintf(stderr, "nsm-sim exec: no command given\n%s", exec_usage);
         return EXEC_FAILED;
     }
-    *command_at = i;
-    return -1;
-}
 
-int nsmsim_cmd_exec(int argc, char **argv)
-{
-    nsmsim_options options;
-    nsmkit_error e;
-    nsmsim_options_init(&options);
-    int i = 0;
-    int parsed = exec_parse(argc, argv, &options, &i);
-    if (parsed >= 0)
-        return parsed;
+    /* The FUSE device first, before the simulated NSM's keys exist in this process: the
+     * prepared child never holds a copy of them. */
+    exec_plan plan = {.prepared = 0, .prepared_ctl = -1};
+    int fuse_fd = -1;
+    if (device != DEVICE_PRELOAD && prepare_fuse(argv + i, &plan, &fuse_fd, &e) != 0) {
+        if (device == DEVICE_FUSE) {
+            fprintf(stderr, "nsm-sim exec: --device fuse: %s\n", e.msg);
+            return EXEC_FAILED;
+        }
+        fprintf(stderr, "nsm-sim exec: --device auto: %s; using the LD_PRELOAD shim\n", e.msg);
+        device = DEVICE_PRELOAD;
+    }
+    bool use_fuse = device != DEVICE_PRELOAD;
 
     char preload[PATH_MAX];
-    if (find_preload(preload, sizeof(preload)) != 0)
-        return EXEC_FAILED;
-    if (strpbrk(preload, ": ")) {
-        fprintf(stderr, "nsm-sim exec: %s contains ':' or ' ', which LD_PRELOAD cannot hold\n",
-                preload);
-        return EXEC_FAILED;
+    if (!use_fuse) {
+        if (find_preload(preload, sizeof(preload)) != 0)
+            return EXEC_FAILED;
+        if (strpbrk(preload, ": ")) {
+            fprintf(stderr,
+                    "nsm-sim exec: %s contains ':' or ' ', which LD_PRELOAD cannot hold\n",
+                    preload);
+            return EXEC_FAILED;
+        }
     }
 
     int status = EXEC_FAILED;
     nsmsim *sim = NULL;
     nsmsim_server *server = NULL;
+    nsmsim_fuse_device *fuse_device = NULL;
+    char **env = NULL;
     char dir[PATH_MAX] = "";
     char socket_path[PATH_MAX + 16];
     nsmsim_code code = nsmsim_new(&options, &sim, &e);
@@ -322,31 +510,55 @@ int nsmsim_cmd_exec(int argc, char **argv)
         fprintf(stderr, "nsm-sim exec: %d %s: %s\n", (int)code, nsmsim_code_name(code), e.msg);
         goto out;
     }
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof(dir), "%s/nsm-sim-exec.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(dir)) {
-        fprintf(stderr, "nsm-sim exec: cannot create a directory in %s: %s\n",
-                tmp && *tmp ? tmp : "/tmp", strerror(errno));
-        dir[0] = '\0';
-        goto out;
-    }
-    snprintf(socket_path, sizeof(socket_path), "%s/nsm.sock", dir);
-    nsmsim_server_options so = {.socket_path = socket_path, .log_prefix = "nsm-sim exec"};
-    code = nsmsim_server_open(&so, nsmsim_core_handler, sim, &server, &e);
-    if (code != NSMSIM_ERR_OK) {
-        fprintf(stderr, "nsm-sim exec: %d %s: %s\n", (int)code, nsmsim_code_name(code), e.msg);
-        goto out;
-    }
-    char **env = command_environment(preload, socket_path);
-    if (!env) {
-        fprintf(stderr, "nsm-sim exec: out of memory\n");
-        goto out;
+    if (use_fuse) {
+        /* 0666: only the command's processes see this file, in their own namespace */
+        nsmsim_fuse_options fo = {.handler = nsmsim_core_handler, .handler_ctx = sim,
+                                  .mode = 0666, .uid = geteuid(), .gid = getegid(),
+                                  .log_prefix = "nsm-sim exec"};
+        int fd = fuse_fd;
+        fuse_fd = -1;
+        if (nsmsim_fuse_open_fd(&fo, fd, &fuse_device, &e) != 0) {
+            fprintf(stderr, "nsm-sim exec: %s\n", e.msg);
+            goto out;
+        }
+        plan.serve = serve_fuse;
+        plan.ctx = fuse_device;
+        env = environ;
+    } else {
+        const char *tmp = getenv("TMPDIR");
+        snprintf(dir, sizeof(dir), "%s/nsm-sim-exec.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        if (!mkdtemp(dir)) {
+            fprintf(stderr, "nsm-sim exec: cannot create a directory in %s: %s\n",
+                    tmp && *tmp ? tmp : "/tmp", strerror(errno));
+            dir[0] = '\0';
+            goto out;
+        }
+        snprintf(socket_path, sizeof(socket_path), "%s/nsm.sock", dir);
+        nsmsim_server_options so = {.socket_path = socket_path, .log_prefix = "nsm-sim exec"};
+        code = nsmsim_server_open(&so, nsmsim_core_handler, sim, &server, &e);
+        if (code != NSMSIM_ERR_OK) {
+            fprintf(stderr, "nsm-sim exec: %d %s: %s\n", (int)code, nsmsim_code_name(code),
+                    e.msg);
+            goto out;
+        }
+        env = command_environment(preload, socket_path);
+        if (!env) {
+            fprintf(stderr, "nsm-sim exec: out of memory\n");
+            goto out;
+        }
+        plan.serve = serve_socket;
+        plan.ctx = server;
     }
     int command_status;
-    if (run_command(server, argv + i, env, &command_status) == 0)
+    if (run_command(&plan, argv + i, env, &command_status) == 0)
         status = command_status;
-    free_environment(env);
 out:
+    dismiss_prepared(&plan);
+    if (fuse_fd >= 0)
+        close(fuse_fd);
+    if (env && !use_fuse)
+        free_environment(env);
+    nsmsim_fuse_close(fuse_device);
     nsmsim_server_close(server);
     if (dir[0])
         rmdir(dir);

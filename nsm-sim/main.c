@@ -7,6 +7,7 @@
 #include "codec.h"
 #include "commands.h"
 #include "cuse.h"
+#include "fuse.h"
 #include "nsmkit/sim.h"
 #include "nsmkit/error.h"
 #include "nsmkit/buf.h"
@@ -20,7 +21,8 @@ static const char usage_text[] =
     "usage: nsm-sim attest [state options] [--nonce HEX|@FILE] [--user-data HEX|@FILE]\n"
     "                      [--public-key HEX|@FILE] -o FILE\n"
     "       nsm-sim serve --socket PATH [state options]\n"
-    "       nsm-sim exec [state options] [--] COMMAND [ARGS]\n"
+    "       nsm-sim exec [--device preload|fuse|auto] [state options] [--] COMMAND [ARGS]\n"
+    "       nsm-sim fuse --mount PATH [--socket SERVER] [--mode OCTAL] [state options]\n"
     "       nsm-sim cuse (--port PATH|auto | --socket PATH) [--name NAME] [--background]\n"
     "\n"
     "attest  boots a simulated NSM and writes one attestation document (COSE_Sign1) to\n"
@@ -28,7 +30,10 @@ static const char usage_text[] =
     "serve   serves one simulated NSM on a unix socket (u32 LE length || CBOR frames),\n"
     "        shared by every client; stops on SIGINT or SIGTERM.\n"
     "exec    runs COMMAND with a simulated /dev/nsm (LD_PRELOAD shim and a private\n"
-    "        server); exits with COMMAND's status.\n"
+    "        server, or with --device fuse a FUSE /dev/nsm in private namespaces);\n"
+    "        exits with COMMAND's status.\n"
+    "fuse    serves a simulated /dev/nsm as a FUSE file mounted on PATH; stops on SIGINT\n"
+    "        or SIGTERM and unmounts.\n"
     "cuse    creates a character device /dev/nsm through CUSE whose requests go to a\n"
     "        server (--socket PATH) or a virtio-serial port (--port auto, in a guest).\n"
     "\n"
@@ -267,6 +272,7 @@ static const command commands[] = {
     {"attest", cmd_attest},
     {"serve", nsmsim_cmd_serve},
     {"exec", nsmsim_cmd_exec},
+    {"fuse", nsmsim_cmd_fuse},
     {"cuse", nsmsim_cmd_cuse},
 };
 

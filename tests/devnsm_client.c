@@ -1,15 +1,20 @@
 /*
  * devnsm_client: a raw-ioctl client of /dev/nsm, driven by tests/it_devnsm.sh under the
- * LD_PRELOAD shim (in-process or against `nsm-sim serve`). It talks to the device the way
+ * LD_PRELOAD shim (in-process or against `nsm-sim serve`) and, built -static (libc,
+ * libcrypto and the message table's codec, no libcbor), by tests/it_fuse.sh on the FUSE
+ * device. It talks to the device the way
  * the kernel ABI allows - struct nsm_raw and NSM_IOCTL_RAW - and checks every response
  * byte for byte against what NSM-FACTS says the real NSM answers, every errno against the
  * driver, and every item of the official library's conformance expectations.
  *
  *   devnsm_client conformance [--pcr0 HEX] [--save DIR]  requests, errors, device semantics
+ *                                             (on $NSM_DEVICE when set, else /dev/nsm)
  *   devnsm_client descriptors [--server]      open/dup/fork/exec/close behaviour
  *   devnsm_client exec-child FD               (used by descriptors) a request on FD
  *   devnsm_client worker ID N FILE            N mixed requests; shared-PCR records to FILE
  *   devnsm_client chain WORKERS N FILE...     extends landed once each (own and shared PCRs)
+ *   devnsm_client threads T N                 T threads x N extends of their own PCR on one
+ *                                             descriptor, buffers on each thread's stack
  *   devnsm_client frames SOCKET               misbehaving socket clients against a server
  *   devnsm_client timeout                     a server that never answers -> ETIMEDOUT
  *   devnsm_client unreachable                 NSM_SIM_SOCKET names no server -> EIO
@@ -21,8 +26,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +37,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -42,6 +50,25 @@
 #include "nsmkit/sim.h"
 #include "nsmkit/buf.h"
 #include "nsmkit/cbor_head.h"
+
+/* The FUSE device is a regular file on a FUSE mount: the kernel answers a few generic
+ * ioctls of regular files itself (FIONREAD) before the device sees them. */
+#define FUSE_MAGIC 0x65735546
+
+/* $NSM_DEVICE, for a device mounted elsewhere (`nsm-sim fuse --mount PATH`), or /dev/nsm */
+static const char *device_path(void)
+{
+    const char *p = getenv("NSM_DEVICE");
+    return p && *p ? p : "/dev/nsm";
+}
+
+static bool on_fuse(void)
+{
+    struct stat st;
+    struct statfs fs;
+    return stat(device_path(), &st) == 0 && S_ISREG(st.st_mode) &&
+           statfs(device_path(), &fs) == 0 && fs.f_type == FUSE_MAGIC;
+}
 
 static int failures;
 static int checks;
@@ -265,9 +292,9 @@ static void expect(int fd, const bytes *req, const bytes *want, const char *what
 
 static int open_nsm(void)
 {
-    int fd = open("/dev/nsm", O_RDWR | O_CLOEXEC);
+    int fd = open(device_path(), O_RDWR | O_CLOEXEC);
     if (fd < 0) {
-        printf("FAIL: open /dev/nsm: %s (is the shim preloaded?)\n", strerror(errno));
+        printf("FAIL: open %s: %s (is the shim preloaded?)\n", device_path(), strerror(errno));
         exit(1);
     }
     return fd;
@@ -507,9 +534,12 @@ static void conformance_device(int fd)
           "ioctl nr 1: %s", strerror(errno));
     CHECK(ioctl(fd, _IOR(NSM_MAGIC, 0, struct nsm_raw), resp_buf) == -1 && errno == EINVAL,
           "ioctl _IOR: %s", strerror(errno));
-    int avail;
-    CHECK(ioctl(fd, FIONREAD, &avail) == -1 && errno == EINVAL, "FIONREAD: %s",
-          strerror(errno));
+    int avail = -1;
+    if (on_fuse()) /* the kernel's answer for a regular file: 0 bytes to read */
+        CHECK(ioctl(fd, FIONREAD, &avail) == 0 && avail == 0, "FIONREAD on FUSE: %d", avail);
+    else
+        CHECK(ioctl(fd, FIONREAD, &avail) == -1 && errno == EINVAL, "FIONREAD: %s",
+              strerror(errno));
     CHECK(ioctl(fd, TCGETS, resp_buf) == -1 && errno == EINVAL, "TCGETS: %s", strerror(errno));
     CHECK(ioctl(fd, FIONCLEX) == 0 && !(fcntl(fd, F_GETFD) & FD_CLOEXEC), "FIONCLEX");
     CHECK(ioctl(fd, FIOCLEX) == 0 && (fcntl(fd, F_GETFD) & FD_CLOEXEC), "FIOCLEX");
@@ -766,6 +796,54 @@ static void descriptors(bool server, const char *self)
 }
 
 /* ---- concurrency -------------------------------------------------------------------------- */
+
+typedef struct {
+    int fd;
+    unsigned index, n;
+    int failed;
+    pthread_t thread;
+} thread_job;
+
+/* Every request and response buffer lives on this thread's stack: a device that reads
+ * the memory of the wrong thread or process would see other bytes. */
+static void *thread_extends(void *arg)
+{
+    thread_job *job = arg;
+    uint8_t want[48] = {0};
+    for (unsigned k = 0; k < job->n; k++) {
+        char data[32];
+        snprintf(data, sizeof(data), "thread-%u-%u", job->index, k);
+        bytes req = req_extend(job->index, (const uint8_t *)data, strlen(data));
+        sha384_extend(want, (const uint8_t *)data, strlen(data));
+        bytes w = resp_pcr("ExtendPCR", false, false, want);
+        uint8_t resp[256];
+        size_t n = 0;
+        int err = raw_call(job->fd, req.b, req.n, resp, sizeof(resp), &n);
+        if (err != 0 || !same(&w, resp, n))
+            job->failed++;
+    }
+    return NULL;
+}
+
+static int threads(unsigned count, unsigned n)
+{
+    int fd = open_nsm();
+    thread_job jobs[16];
+    CHECK(count >= 1 && count <= 16, "1..16 threads");
+    if (count < 1 || count > 16)
+        return finish("threads");
+    for (unsigned t = 0; t < count; t++) {
+        jobs[t] = (thread_job){.fd = fd, .index = 16 + t, .n = n};
+        CHECK(pthread_create(&jobs[t].thread, NULL, thread_extends, &jobs[t]) == 0, "thread");
+    }
+    for (unsigned t = 0; t < count; t++) {
+        pthread_join(jobs[t].thread, NULL);
+        CHECK(jobs[t].failed == 0, "thread %u: %d of %u extends wrong", t, jobs[t].failed, n);
+    }
+    close(fd);
+    printf("threads: %u threads x %u extends, each PCR exactly its own chain\n", count, n);
+    return finish("threads");
+}
 
 static void worker_data(unsigned id, unsigned k, char out[32], bool shared)
 {
@@ -1176,6 +1254,8 @@ int main(int argc, char **argv)
         describe16 = req_index("DescribePCR", "index", 16);
         return worker((unsigned)atoi(argv[2]), (unsigned)atoi(argv[3]), argv[4]);
     }
+    if (!strcmp(cmd, "threads") && argc == 4)
+        return threads((unsigned)atoi(argv[2]), (unsigned)atoi(argv[3]));
     if (!strcmp(cmd, "chain") && argc >= 5)
         return chain((unsigned)atoi(argv[2]), (unsigned)atoi(argv[3]), argv + 4, argc - 4);
     if (!strcmp(cmd, "frames") && argc == 3)

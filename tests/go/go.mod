@@ -1,0 +1,3 @@
+module nsmkit.test/devnsmgo
+
+go 1.19
