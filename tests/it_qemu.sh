@@ -134,8 +134,14 @@ grep -q 'stopped after' "$work/serve.log" &&
 # ---- 4. nsm-sim cuse --socket: the daemon in front of a server socket ----------------------
 # (as on a host whose kernel has CUSE; this machine's has none, so the guest plays that host
 # with the host build of nsm-sim added to it)
-qrun --timeout 120 --add "$bin/nsm-sim:/usr/local/bin/nsm-sim-host" -- sh /nsmkit/tests/guest-tests.sh socket \
-    > "$work/socket.out" 2>&1
+# with the shared libraries it loads (the image has only those of the guest's own clients)
+libadds=""
+for lib in $(ldd "$bin/nsm-sim" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }'); do
+    libadds="$libadds --add $(readlink -f "$lib"):/lib/x86_64-linux-gnu/$(basename "$lib")"
+done
+# shellcheck disable=SC2086 # libadds is a list of options
+qrun --timeout 120 --add "$bin/nsm-sim:/usr/local/bin/nsm-sim-host" $libadds \
+    -- sh /nsmkit/tests/guest-tests.sh socket > "$work/socket.out" 2>&1
 rc=$?
 grep -E '^(ok|FAIL):' "$work/socket.out"
 [ $rc -eq 0 ] && [ "$(grep -c '^ok: socket mode' "$work/socket.out")" -eq 4 ] &&
