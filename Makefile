@@ -67,6 +67,8 @@ SIM_SRC    := nsm-sim/messages.c nsm-sim/request.c nsm-sim/core.c nsm-sim/attest
               nsm-sim/envopts.c nsm-sim/libnsm.c nsm-sim/serve.c nsm-sim/exec.c \
               nsm-sim/surgery.c nsm-sim/det_sign.c nsm-sim/fault.c nsm-sim/fault_pki.c \
               nsm-sim/fault_build.c nsm-sim/corpus.c $(FUSE_SRC)
+# the CUSE /dev/nsm (`nsm-sim cuse`; its static guest build is in the QEMU section)
+SIM_SRC    += nsm-sim/cuse.c nsm-sim/cuse_cmd.c
 VERIFY_SRC := verifier/envelope.c verifier/payload.c verifier/cert.c verifier/chain.c \
               verifier/leaflink.c verifier/cose.c verifier/policy.c verifier/codes.c \
               verifier/failure.c verifier/verify.c verifier/report.c verifier/aws_root.c
@@ -462,3 +464,54 @@ uninstall:
 
 clean:
 	rm -rf $(BUILD)
+
+# ---- QEMU guests: a CUSE /dev/nsm served by the host over virtio-serial ---------------------
+# `make qemu-image` builds the guest image (qemu/build-image.sh: Debian's cloud kernel and
+# busybox-static, fetched with apt-get download into $(BUILD)/qemu/debs, never installed);
+# `make qemu-test` runs the guest suite (tests/it_qemu.sh), which `make check` runs too.
+# The guest's CUSE daemon and nsm-probe are static and carry neither libcbor nor OpenSSL:
+# --gc-sections drops the parts of transport.c they do not use (its core handler).
+
+QEMU_DEB_PACKAGES := qemu-system-x86 cpio
+DEB_PACKAGES += $(QEMU_DEB_PACKAGES)
+QEMU_GUEST := $(BUILD)/qemu/guest
+QEMU_IMAGE := $(BUILD)/qemu/image
+GUEST_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARNINGS) -O2 -fstack-protector-strong \
+                -ffunction-sections -fdata-sections -Icommon/include -Ica-tools/include \
+                -Insm-sim/include -Insm-sim $(CFLAGS) -g0 -ffile-prefix-map=$(CURDIR)=.
+GUEST_LDFLAGS := -static -pthread -Wl,--gc-sections $(LDFLAGS)
+GUEST_CUSE_SRC := nsm-sim/cuse_main.c nsm-sim/cuse.c nsm-sim/cuse_cmd.c nsm-sim/transport.c \
+                  nsm-sim/device.c common/util.c
+GUEST_PROGS := $(QEMU_GUEST)/nsm-sim $(QEMU_GUEST)/nsm-probe $(QEMU_GUEST)/devnsm_client \
+               $(QEMU_GUEST)/blog_client
+
+$(QEMU_GUEST)/nsm-sim: $(GUEST_CUSE_SRC) $(wildcard nsm-sim/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(GUEST_CFLAGS) $(GUEST_CUSE_SRC) $(GUEST_LDFLAGS) -o $@
+$(QEMU_GUEST)/nsm-probe: qemu/nsm-probe.c nsm-sim/include/nsmkit/nsm_abi.h
+	@mkdir -p $(@D)
+	$(CC) $(GUEST_CFLAGS) $< $(GUEST_LDFLAGS) -o $@
+# libcbor has no static library in Debian: these two run dynamically linked in the guest,
+# with the shared libraries they need copied into the image.
+$(QEMU_GUEST)/devnsm_client $(QEMU_GUEST)/blog_client: $(QEMU_GUEST)/%: $(BUILD)/tests/%
+	@mkdir -p $(@D)
+	cp $< $@
+
+.PHONY: qemu-image qemu-test qemu-deps
+qemu-deps:
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(QEMU_DEB_PACKAGES)"
+$(QEMU_IMAGE)/initramfs.cpio: $(GUEST_PROGS) $(LIBNSM_SO) qemu/build-image.sh qemu/init \
+                              qemu/guest-tests.sh
+	@if [ -n "$(strip $(SANITIZE))" ]; then \
+	  echo "qemu-image: build it without SANITIZE (static guest programs cannot carry ASan)"; exit 1; fi
+	sh qemu/build-image.sh --build $(BUILD) --out $(QEMU_IMAGE)
+$(BUILD)/bin/nsm-qemu: qemu/nsm-qemu.sh
+	@mkdir -p $(@D)
+	install -m 0755 $< $@
+all: $(BUILD)/bin/nsm-qemu
+qemu-image: $(QEMU_IMAGE)/initramfs.cpio $(BUILD)/bin/nsm-qemu
+qemu-test: all qemu-image $(TEST_PROGS)
+	@BUILD=$(BUILD) SANITIZE='$(SANITIZE)' sh tests/run.sh tests/it_qemu.sh
+ifeq ($(strip $(SANITIZE)),)
+check: qemu-image
+endif

@@ -6,6 +6,7 @@
 
 #include "codec.h"
 #include "commands.h"
+#include "cuse.h"
 #include "fuse.h"
 #include "nsmkit/sim.h"
 #include "nsmkit/error.h"
@@ -22,6 +23,7 @@ static const char usage_text[] =
     "       nsm-sim serve --socket PATH [state options]\n"
     "       nsm-sim exec [--device preload|fuse|auto] [state options] [--] COMMAND [ARGS]\n"
     "       nsm-sim fuse --mount PATH [--socket SERVER] [--mode OCTAL] [state options]\n"
+    "       nsm-sim cuse (--port PATH|auto | --socket PATH) [--name NAME] [--background]\n"
     "\n"
     "attest  boots a simulated NSM and writes one attestation document (COSE_Sign1) to\n"
     "        FILE ('-' for standard output).\n"
@@ -32,6 +34,8 @@ static const char usage_text[] =
     "        exits with COMMAND's status.\n"
     "fuse    serves a simulated /dev/nsm as a FUSE file mounted on PATH; stops on SIGINT\n"
     "        or SIGTERM and unmounts.\n"
+    "cuse    creates a character device /dev/nsm through CUSE whose requests go to a\n"
+    "        server (--socket PATH) or a virtio-serial port (--port auto, in a guest).\n"
     "\n"
     "state options:\n"
     "  --ca DIR                  the simulated PKI (default: ${XDG_STATE_HOME:-$HOME/.local/state}\n"
@@ -269,6 +273,7 @@ static const command commands[] = {
     {"serve", nsmsim_cmd_serve},
     {"exec", nsmsim_cmd_exec},
     {"fuse", nsmsim_cmd_fuse},
+    {"cuse", nsmsim_cmd_cuse},
 };
 
 int main(int argc, char **argv)
