@@ -365,6 +365,7 @@ static void run_one(grader *g, row *r)
      * (and keep writing) for ever: the command's own exit is the verdict, not the pipe's
      * end. */
     bool exited = false, eof = false;
+    long eof_pause_ms = 1; /* the exit usually follows the pipe's end within microseconds */
     for (;;) {
         long left_ms = ms_left(&start, g->timeout_s);
         exited = exited || command_exited(pid);
@@ -375,7 +376,8 @@ static void run_one(grader *g, row *r)
         if (eof) { /* the pipe is closed but the command runs on: wait for its exit */
             if (exited)
                 break;
-            sleep_slice_ms(left_ms < 20 ? left_ms : 20);
+            sleep_slice_ms(left_ms < eof_pause_ms ? left_ms : eof_pause_ms);
+            eof_pause_ms = eof_pause_ms < 20 ? eof_pause_ms * 2 : 20;
             continue;
         }
         struct pollfd pfd = {fds[0], POLLIN, 0};
