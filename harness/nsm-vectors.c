@@ -573,6 +573,21 @@ static int cmd_grade(int argc, char **argv)
     char *text = NULL;
     if (read_manifest(g.dir, &g.rows, &g.count, &text) != 0)
         return 2;
+    /* A document the manifest names but the corpus lacks is the corpus's fault: graded, it
+     * would count as a wrong verdict of the command (it cannot open the file). */
+    for (size_t i = 0; i < g.count; i++) {
+        char doc[4200];
+        struct stat st;
+        if (!path_join(doc, sizeof(doc), g.dir, g.rows[i].col[COL_FILE]) || stat(doc, &st) != 0 ||
+            !S_ISREG(st.st_mode)) {
+            fprintf(stderr, "nsm-vectors: %s/manifest.tsv: %s: its document %s is missing or not "
+                            "a regular file\n", g.dir, g.rows[i].col[COL_NAME],
+                    g.rows[i].col[COL_FILE]);
+            free(g.rows);
+            free(text);
+            return 2;
+        }
+    }
     for (size_t i = 0; i < g.count; i++)
         g.rows[i].expect_accept =
             strcmp(g.rows[i].col[profile == NSMV_PROFILE_STRICT ? COL_STRICT : COL_AWS],

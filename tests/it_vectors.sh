@@ -118,6 +118,13 @@ printf 'not a manifest\n' > "$mini/manifest.tsv"
 [ $? -eq 2 ] && grep -q 'no header row' "$work/g.out" && ok "a broken manifest: $(head -n1 "$work/g.out")" ||
     fail "a broken manifest: $(cat "$work/g.out")"
 
+# issue 14 probe: a document the manifest names but the corpus lacks was graded as the
+# command's wrong verdict; it is the corpus's error
+{ head -n 1 vectors/manifest.tsv; sed -n 2p vectors/manifest.tsv | awk -F'\t' -v OFS='\t' '{$4 = "docs/gone.cose"; print}'; } > "$mini/manifest.tsv"
+"$bin/nsm-vectors" grade --dir "$mini" --cmd true > "$work/g.out" 2>&1
+[ $? -eq 2 ] && grep -q 'docs/gone.cose is missing' "$work/g.out" && ok "a corpus missing a document: $(head -n1 "$work/g.out")" ||
+    fail "a corpus missing a document: $(cat "$work/g.out")"
+
 # ---- nsm-sim attest --fault: the verifier gives each class's code --------------------------------------
 "$bin/nsm-ca" init "$work/ca" > /dev/null || { echo "cannot create a CA"; exit 1; }
 for pair in timestamp_zero:TIMESTAMP_ZERO pki_rogue_root:ROOT_MISMATCH sig_bit_flip:SIGNATURE_INVALID \
