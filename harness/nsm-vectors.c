@@ -300,6 +300,30 @@ static char *expand(const grader *g, const row *r)
     return (char *)b.data;
 }
 
+/* Milliseconds left of timeout_s since start. */
+static long ms_left(const struct timespec *start, unsigned timeout_s)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long)timeout_s * 1000 -
+           ((now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000);
+}
+
+/* True once the command has exited. WNOWAIT leaves it a zombie, so its process group id
+ * cannot be reused before the group is killed. */
+static bool command_exited(pid_t pid)
+{
+    siginfo_t si;
+    memset(&si, 0, sizeof(si));
+    return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid;
+}
+
+static void sleep_slice_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
 static void run_one(grader *g, row *r)
 {
     char *cmd = expand(g, r);
@@ -333,36 +357,55 @@ static void run_one(grader *g, row *r)
         close(fds[0]);
         return;
     }
-    struct timespec start, now;
+    struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
     bool hung = false;
+    /* Until the command exits, its output is read as it comes; once it has exited, only
+     * what is already written is taken. A child it left behind may hold the pipe open
+     * (and keep writing) for ever: the command's own exit is the verdict, not the pipe's
+     * end. */
+    bool exited = false, eof = false;
+    long eof_pause_ms = 1; /* the exit usually follows the pipe's end within microseconds */
     for (;;) {
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long left_ms = (long)g->timeout_s * 1000 - ((now.tv_sec - start.tv_sec) * 1000 +
-                                                    (now.tv_nsec - start.tv_nsec) / 1000000);
-        if (left_ms <= 0) {
+        long left_ms = ms_left(&start, g->timeout_s);
+        exited = exited || command_exited(pid);
+        if (left_ms <= 0 && !exited) {
             hung = true;
             break;
         }
+        if (eof) { /* the pipe is closed but the command runs on: wait for its exit */
+            if (exited)
+                break;
+            sleep_slice_ms(left_ms < eof_pause_ms ? left_ms : eof_pause_ms);
+            eof_pause_ms = eof_pause_ms < 20 ? eof_pause_ms * 2 : 20;
+            continue;
+        }
         struct pollfd pfd = {fds[0], POLLIN, 0};
-        int n = poll(&pfd, 1, (int)left_ms);
+        /* Short slices while the command runs, to notice its exit; none once it has. */
+        int n = poll(&pfd, 1, exited ? 0 : (int)(left_ms < 20 ? left_ms : 20));
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0) {
-            hung = n == 0;
+        if (n < 0 || (n == 0 && exited))
             break;
-        }
+        if (n == 0)
+            continue;
         char chunk[4096];
         ssize_t got = read(fds[0], chunk, sizeof(chunk));
-        if (got <= 0)
-            break;
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0) {
+            eof = true;
+            continue;
+        }
         size_t keep = (size_t)got < sizeof(out) - 1 - out_len ? (size_t)got : sizeof(out) - 1 - out_len;
         memcpy(out + out_len, chunk, keep);
         out_len += keep;
+        if (exited && out_len == sizeof(out) - 1)
+            break; /* a leftover child flooding the pipe: what the command wrote is in */
     }
     close(fds[0]);
-    if (hung)
-        kill(-pid, SIGKILL);
+    /* The command and anything it started in its group: nothing outlives its grading. */
+    kill(-pid, SIGKILL);
     int st = 0;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
@@ -530,6 +573,21 @@ static int cmd_grade(int argc, char **argv)
     char *text = NULL;
     if (read_manifest(g.dir, &g.rows, &g.count, &text) != 0)
         return 2;
+    /* A document the manifest names but the corpus lacks is the corpus's fault: graded, it
+     * would count as a wrong verdict of the command (it cannot open the file). */
+    for (size_t i = 0; i < g.count; i++) {
+        char doc[4200];
+        struct stat st;
+        if (!path_join(doc, sizeof(doc), g.dir, g.rows[i].col[COL_FILE]) || stat(doc, &st) != 0 ||
+            !S_ISREG(st.st_mode)) {
+            fprintf(stderr, "nsm-vectors: %s/manifest.tsv: %s: its document %s is missing or not "
+                            "a regular file\n", g.dir, g.rows[i].col[COL_NAME],
+                    g.rows[i].col[COL_FILE]);
+            free(g.rows);
+            free(text);
+            return 2;
+        }
+    }
     for (size_t i = 0; i < g.count; i++)
         g.rows[i].expect_accept =
             strcmp(g.rows[i].col[profile == NSMV_PROFILE_STRICT ? COL_STRICT : COL_AWS],

@@ -87,8 +87,8 @@ int nsmfault_set_parse(const char *list, nsmfault_set *set, nsmkit_error *e)
                                    nsmfault_table[other].name, name, nsmfault_table[c].target);
         nsmfault_set_add(set, (nsmfault_class)c);
         p += n;
-        if (*p == ',')
-            p++;
+        if (*p == ',' && !*++p) /* "a,": a class was forgotten, not nothing meant */
+            return nsmkit_fail(e, "fault list \"%.80s\" ends with a comma", list);
     }
     return 0;
 }

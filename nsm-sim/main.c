@@ -132,6 +132,13 @@ static nsmsim_code attest_parse(int argc, char **argv, attest_args *a, nsmkit_er
         nsmkit_fail(e, "attest needs -o FILE");
         return NSMSIM_ERR_USAGE;
     }
+    /* One document: with every Nth or a chance it could come out valid while attest says
+     * which failure to expect. The modes are for serve and exec, which answer many. */
+    if (a->options.fault_every || a->options.fault_rate_ppm) {
+        nsmkit_fail(e, "--fault-every and --fault-rate choose among many documents: use them "
+                       "with serve or exec (attest issues one, faulty whenever --fault is given)");
+        return NSMSIM_ERR_FAULT_MODE;
+    }
     return NSMSIM_ERR_OK;
 }
 

@@ -145,6 +145,10 @@ int nsmsim_options_parse_arg(nsmsim_options *options, int argc, char **argv, int
         if (nsmsim_options_load_measurements(options, value, e) != 0)
             return -1;
     } else if (strcmp(arg, "--fault") == 0) {
+        /* A second --fault would silently replace the first: say how to combine them. */
+        if (options->faults)
+            return nsmkit_fail(e, "--fault given twice ('%s', then '%s'): give the classes once, "
+                                  "separated by commas", options->faults, value);
         nsmfault_set set; /* checked here for a usage error; the core parses it again */
         if (nsmfault_set_parse(value, &set, e) != 0 || nsmfault_set_document_only(&set, e) != 0)
             return -1;

@@ -47,6 +47,9 @@ expect 2 "unknown fault class \"bad_alg\"" -- "$bin/nsm-sim" attest --ca "$ca" -
 expect 2 "cannot combine" -- "$bin/nsm-sim" attest --ca "$ca" --fault sig_der,sig_short -o "$work/d"
 expect 2 "exists only in a corpus" -- "$bin/nsm-sim" attest --ca "$ca" --fault pki_leaf_expired -o "$work/d"
 expect 125 "need --fault" -- "$bin/nsm-sim" exec --ca "$ca" --fault-every 2 -- true
+# issue 14 probe: attest wrote a valid document while saying which failure to expect
+expect 1 "use them with serve or exec" -- "$bin/nsm-sim" attest --ca "$ca" --fault sig_der --fault-every 2 -o "$work/d"
+expect 1 "use them with serve or exec" -- "$bin/nsm-sim" attest --ca "$ca" --fault sig_der --fault-rate 0.5 -o "$work/d"
 expect 1 "exclude each other" -- "$bin/nsm-sim" serve --socket "$work/s" --ca "$ca" --fault sig_der --fault-every 2 --fault-rate 0.5
 expect 125 "probability" -- "$bin/nsm-sim" exec --ca "$ca" --fault sig_der --fault-rate 2 -- true
 expect 2 "unknown fault class" -- "$bin/nsm-sim" serve --socket "$work/s" --ca "$ca" --fault nope

@@ -93,6 +93,22 @@ grade --accept-regex '^valid' --cmd 'true'
 check_report "a command that prints nothing" 'ERROR .* no output'
 grade --cmd 'exit 127'
 check_report "a command that cannot run" 'ERROR .* error (exit 127'
+# A command that leaves a child behind (issue 14 probe): the verdict is the command's own exit
+# even while the child holds its output open (not a hang), and no child outlives the grading.
+: > "$work/children"
+child="sh -c 'echo \$\$ >> $work/children; exec sleep 60'"
+grade --timeout 10 --cmd "$child & $bin/nsm-verify --quiet --root {root} --time {time} {doc}"
+check_report "a command whose child holds its output open: its own verdict" ' 3 right, 0 wrongly accepted, 0 wrongly rejected, 0 errors'
+grade --cmd "$child > /dev/null 2>&1 & $bin/nsm-verify --quiet --root {root} --time {time} {doc}"
+left=""
+for pid in $(cat "$work/children"); do
+    state=$(sed "s/.*) //" "/proc/$pid/stat" 2> /dev/null | cut -c1)
+    case "$state" in ''|Z*) ;; *) left="$left $pid" ;; esac
+done
+[ "$(wc -l < "$work/children")" -eq 6 ] && [ -z "$left" ] &&
+    ok "a command whose child outlives it: its 6 children were stopped with it" ||
+    fail "children left running after grading:${left:- none, but $(wc -l < "$work/children") of 6 started}"
+for pid in $left; do kill "$pid" 2> /dev/null; done
 grade --reject-regex 'invalid' --cmd "$BUILD/tests/weak_verifier {doc}"
 check_report "verdict by pattern (the weak verifier refuses tagged documents)" ' 2 right, 0 wrongly accepted, 1 wrongly rejected'
 "$bin/nsm-vectors" grade --dir "$work/nowhere" --cmd true > "$work/g.out" 2>&1
@@ -102,6 +118,13 @@ printf 'not a manifest\n' > "$mini/manifest.tsv"
 "$bin/nsm-vectors" grade --dir "$mini" --cmd true > "$work/g.out" 2>&1
 [ $? -eq 2 ] && grep -q 'no header row' "$work/g.out" && ok "a broken manifest: $(head -n1 "$work/g.out")" ||
     fail "a broken manifest: $(cat "$work/g.out")"
+
+# issue 14 probe: a document the manifest names but the corpus lacks was graded as the
+# command's wrong verdict; it is the corpus's error
+{ head -n 1 vectors/manifest.tsv; sed -n 2p vectors/manifest.tsv | awk -F'\t' -v OFS='\t' '{$4 = "docs/gone.cose"; print}'; } > "$mini/manifest.tsv"
+"$bin/nsm-vectors" grade --dir "$mini" --cmd true > "$work/g.out" 2>&1
+[ $? -eq 2 ] && grep -q 'docs/gone.cose is missing' "$work/g.out" && ok "a corpus missing a document: $(head -n1 "$work/g.out")" ||
+    fail "a corpus missing a document: $(cat "$work/g.out")"
 
 # ---- nsm-sim attest --fault: the verifier gives each class's code --------------------------------------
 "$bin/nsm-ca" init "$work/ca" > /dev/null || { echo "cannot create a CA"; exit 1; }

@@ -167,6 +167,28 @@ static void parse_arg_takes_state_options(void **state)
     assert_int_equal(parse_one(&o, "--pcr", "99=00", &i, &e), -1);
 }
 
+/* Issue 14 probe: `--fault a --fault b` applied only b, silently. */
+static void repeated_fault_is_refused(void **state)
+{
+    (void)state;
+    nsmsim_options o;
+    nsmsim_options_init(&o);
+    nsmkit_error e;
+    int i;
+    assert_int_equal(parse_one(&o, "--fault", "sig_bit_flip", &i, &e), 1);
+    assert_string_equal(o.faults, "sig_bit_flip");
+    assert_int_equal(parse_one(&o, "--fault", "timestamp_zero", &i, &e), -1);
+    assert_non_null(strstr(e.msg, "--fault given twice"));
+    assert_string_equal(o.faults, "sig_bit_flip");
+    nsmsim_options_init(&o);
+    assert_int_equal(parse_one(&o, "--fault", "sig_bit_flip,timestamp_zero", &i, &e), 1);
+    /* a list that ends with a comma forgot a class */
+    nsmsim_options_init(&o);
+    assert_int_equal(parse_one(&o, "--fault", "sig_bit_flip,", &i, &e), -1);
+    assert_non_null(strstr(e.msg, "ends with a comma"));
+    assert_null(o.faults);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -174,6 +196,7 @@ int main(void)
         cmocka_unit_test(measurements_from_nitro_cli_json),
         cmocka_unit_test(bad_measurement_files_are_named),
         cmocka_unit_test(parse_arg_takes_state_options),
+        cmocka_unit_test(repeated_fault_is_refused),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
