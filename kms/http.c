@@ -187,13 +187,13 @@ int kms_http_start(const kms_http_config *config, kms_http **out, nsmkit_error *
     }
     server->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-        on_request, server, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)config->listen_fd,
+        on_request, server, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, server,
+        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)config->listen_fd,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)server->config.threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)server->config.connection_limit,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)server->config.timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, server, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, server, MHD_OPTION_END);
     if (server->daemon == NULL) {
         free(server);
         return nsmkit_fail(e, "libmicrohttpd could not start on the listening socket");

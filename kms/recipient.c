@@ -7,6 +7,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/cms.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
@@ -124,24 +125,46 @@ kms_code kms_recipient_from_document(nsmv_verifier *verifier, nsmkit_bytes doc,
 }
 
 /* A certificate that exists only to carry the key and its subjectKeyIdentifier into
- * OpenSSL's CMS code, which names a KeyTransRecipientInfo's recipient from a certificate.
- * It is never signed and never leaves this function's caller. */
+ * OpenSSL's CMS code, which names a KeyTransRecipientInfo's recipient from a certificate
+ * (only the key and the identifier are used). It must encode, so it gets a serial, names,
+ * a validity and a signature by a throwaway Ed25519 key; it never leaves this process. */
 static X509 *carrier_certificate(EVP_PKEY *key)
 {
-    X509 *cert = X509_new(); /* owned until returned */
+    X509 *cert = X509_new();                      /* owned until returned */
     ASN1_OCTET_STRING *skid = ASN1_OCTET_STRING_new(); /* owned */
+    EVP_PKEY *signer = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"); /* owned */
+    X509_NAME *name = X509_NAME_new();            /* owned */
     uint8_t digest[EVP_MAX_MD_SIZE];
     unsigned int digest_len = 0;
-    if (cert == NULL || skid == NULL || X509_set_version(cert, 2) != 1 ||
+    if (cert == NULL || skid == NULL || signer == NULL || name == NULL ||
+        X509_set_version(cert, 2) != 1 ||
+        ASN1_INTEGER_set(X509_get_serialNumber(cert), 1) != 1 ||
+        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                                   (const unsigned char *)"nsm-kms recipient", -1, -1, 0) != 1 ||
+        X509_set_subject_name(cert, name) != 1 || X509_set_issuer_name(cert, name) != 1 ||
+        X509_gmtime_adj(X509_getm_notBefore(cert), 0) == NULL ||
+        X509_gmtime_adj(X509_getm_notAfter(cert), 60) == NULL ||
         X509_set_pubkey(cert, key) != 1 ||
         X509_pubkey_digest(cert, EVP_sha1(), digest, &digest_len) != 1 ||
         ASN1_OCTET_STRING_set(skid, digest, (int)digest_len) != 1 ||
-        X509_add1_ext_i2d(cert, NID_subject_key_identifier, skid, 0, X509V3_ADD_DEFAULT) != 1) {
+        X509_add1_ext_i2d(cert, NID_subject_key_identifier, skid, 0, X509V3_ADD_DEFAULT) != 1 ||
+        X509_sign(cert, signer, NULL) <= 0) {
         X509_free(cert);
         cert = NULL;
     }
+    X509_NAME_free(name);
+    EVP_PKEY_free(signer);
     ASN1_OCTET_STRING_free(skid);
     return cert;
+}
+
+/* A message with OpenSSL's first queued error, so that the cause survives into the log. */
+static void openssl_fail(nsmkit_error *e, const char *what)
+{
+    char reason[256];
+    ERR_error_string_n(ERR_get_error(), reason, sizeof(reason));
+    ERR_clear_error();
+    nsmkit_fail(e, "%s (%s)", what, reason);
 }
 
 int kms_recipient_seal(const kms_recipient *recipient, nsmkit_bytes secret, uint8_t **out,
@@ -160,19 +183,23 @@ int kms_recipient_seal(const kms_recipient *recipient, nsmkit_bytes secret, uint
     }
     cms = CMS_encrypt(NULL, NULL, EVP_aes_256_cbc(), flags);
     if (cms == NULL) {
-        nsmkit_fail(e, "CMS_encrypt failed");
+        openssl_fail(e, "CMS_encrypt failed");
         goto done;
     }
     CMS_RecipientInfo *ri = CMS_add1_recipient_cert(cms, cert, flags); /* borrowed */
     EVP_PKEY_CTX *pctx = ri != NULL ? CMS_RecipientInfo_get0_pkey_ctx(ri) : NULL; /* borrowed */
+    if (ri == NULL) {
+        openssl_fail(e, "cannot add the document's key as a CMS recipient");
+        goto done;
+    }
     if (pctx == NULL || EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_OAEP_PADDING) <= 0 ||
         EVP_PKEY_CTX_set_rsa_oaep_md(pctx, EVP_sha256()) <= 0 ||
         EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) <= 0) {
-        nsmkit_fail(e, "cannot set up RSAES-OAEP-SHA256 key transport");
+        openssl_fail(e, "cannot set up RSAES-OAEP-SHA256 key transport");
         goto done;
     }
     if (CMS_final(cms, in, NULL, flags) != 1) {
-        nsmkit_fail(e, "CMS_final failed");
+        openssl_fail(e, "CMS_final failed");
         goto done;
     }
     int len = i2d_CMS_ContentInfo(cms, &der);
