@@ -98,11 +98,15 @@ done:
     return code;
 }
 
-kms_code kms_recipient_from_document(nsmv_verifier *verifier, nsmkit_bytes doc,
+kms_code kms_recipient_from_document(nsmv_verifier *verifier, nsmkit_bytes doc, uint64_t time_s,
                                      kms_recipient **out, kms_error *e)
 {
     nsmv_options options;
     nsmv_options_init(&options);
+    if (time_s != 0) {
+        options.time_mode = NSMV_TIME_FIXED;
+        options.time_s = time_s;
+    }
     nsmv_result result;
     if (nsmv_verify(verifier, doc.ptr, doc.len, &options, &result) != NSMV_OK) {
         const char *detail = result.failure_count > 0 ? result.failures[0].detail : "";

@@ -25,10 +25,10 @@
 
 typedef struct kms_recipient kms_recipient;
 
-/* Verifies doc (now, aws profile) and reads its PCRs and public key. Fails with
- * ATTESTATION_REFUSED naming the verifier's code, or VALIDATION for a document without a
- * usable RSA public key. */
-kms_code kms_recipient_from_document(nsmv_verifier *verifier, nsmkit_bytes doc,
+/* Verifies doc (aws profile, at time_s in Unix seconds, 0 meaning now) and reads its PCRs
+ * and public key. Fails with ATTESTATION_REFUSED naming the verifier's code, or VALIDATION
+ * for a document without a usable RSA public key. */
+kms_code kms_recipient_from_document(nsmv_verifier *verifier, nsmkit_bytes doc, uint64_t time_s,
                                      kms_recipient **out, kms_error *e);
 const kms_claims *kms_recipient_claims(const kms_recipient *recipient);
 /* Encrypts secret to the recipient's key as CMS EnvelopedData (DER) in a new allocation. */

@@ -232,7 +232,8 @@ static kms_code get_recipient(const kms_service *s, json_t *req, kms_recipient *
     code = get_blob(v, "AttestationDocument", true, 1, NSMV_DOC_MAX, &doc, &doc_len, e);
     if (code != KMS_ERR_OK)
         return code;
-    code = kms_recipient_from_document(s->verifier, nsmkit_bytes_of(doc, doc_len), out, e);
+    code = kms_recipient_from_document(s->verifier, nsmkit_bytes_of(doc, doc_len),
+                                       s->verify_time_s, out, e);
     free(doc);
     return code;
 }

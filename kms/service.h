@@ -24,6 +24,7 @@
 typedef struct {
     kms_store *store;          /* borrowed */
     nsmv_verifier *verifier;   /* borrowed: the root Recipient documents must chain to */
+    uint64_t verify_time_s;    /* when documents are verified (Unix seconds); 0: now */
 } kms_service;
 
 typedef struct {
