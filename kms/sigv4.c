@@ -66,8 +66,9 @@ int kms_credentials_load(const char *path, kms_credentials *out, nsmkit_error *e
             nsmkit_fail(e, "%s: more than %d access keys", path, KMS_CREDENTIALS_MAX);
             goto done;
         }
-        snprintf(out->keys[out->count].access_key_id, sizeof(out->keys[0].access_key_id), "%s", id);
-        snprintf(out->keys[out->count].secret, sizeof(out->keys[0].secret), "%s", secret);
+        /* lengths checked above */
+        memcpy(out->keys[out->count].access_key_id, id, strlen(id) + 1);
+        memcpy(out->keys[out->count].secret, secret, strlen(secret) + 1);
         out->count++;
         nsmkit_wipe(secret, sizeof(secret));
     }

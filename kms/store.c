@@ -250,14 +250,20 @@ static int store_load(kms_store *store, nsmkit_error *e)
         if (len != KMS_KEY_ID_LEN + 5 || strcmp(entry->d_name + KMS_KEY_ID_LEN, ".json") != 0 ||
             !kms_key_id_valid(entry->d_name, KMS_KEY_ID_LEN))
             continue; /* temporary files of interrupted writes, and anything else */
+        char id[KMS_KEY_ID_LEN + 1];
+        memcpy(id, entry->d_name, KMS_KEY_ID_LEN);
+        id[KMS_KEY_ID_LEN] = '\0';
         char file[4096 + 64];
-        snprintf(file, sizeof(file), "%s/%s", path, entry->d_name);
-        rc = key_load(store, file, e);
+        if (key_path(store, id, file, sizeof(file)) != 0)
+            rc = nsmkit_fail(e, "state directory path too long");
+        else
+            rc = key_load(store, file, e);
     }
     closedir(d);
     if (rc != 0)
         return -1;
-    qsort(store->keys, store->key_count, sizeof(kms_key), by_creation);
+    if (store->key_count > 1)
+        qsort(store->keys, store->key_count, sizeof(kms_key), by_creation);
 
     snprintf(path, sizeof(path), "%s/aliases.json", store->dir);
     if (access(path, F_OK) != 0)
