@@ -30,14 +30,14 @@ NSM_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -pthread $(WARNINGS) $(OPTIMISE) \
               -fstack-protector-strong -MMD -MP \
               -Icommon/include -Ica-tools/include -Insm-sim/include -Iverifier/include
 NSM_LDFLAGS := -pthread -Wl,-z,relro,-z,now $(if $(strip $(SANITIZE)),-fsanitize=$(SANITIZE))
-LIBS := -lcbor -lcrypto
+LIBS := -lcbor -lcrypto -ljansson
 
 ALL_CFLAGS = $(NSM_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(NSM_LDFLAGS) $(LDFLAGS)
 
 # Debian packages: what building and testing needs.
 DEB_PACKAGES := gcc make libc6-dev pkg-config openssl libssl-dev libcbor-dev libcmocka-dev \
-                libfuse3-dev xxd
+                libfuse3-dev libjansson-dev xxd
 
 # ---- components -------------------------------------------------------------------------
 
@@ -161,13 +161,13 @@ $(BUILD)/tests/blog_client $(BUILD)/tests/nsm_conformance: $(BUILD)/tests/%: tes
 	    -Wl,-rpath,'$$ORIGIN/../lib' $(ALL_LDFLAGS) -o $@
 
 # ---- nsm-kms: a local KMS for secret injection (issue 13) ----------------------------------
-# HTTP from libmicrohttpd, JSON from jansson; its tests drive it with Debian's AWS CLI and boto3.
+# HTTP from libmicrohttpd, JSON from jansson (in LIBS: common/json.c uses it too); its tests drive it with Debian's AWS CLI and boto3.
 
-DEB_PACKAGES += libmicrohttpd-dev libjansson-dev awscli python3-boto3
+DEB_PACKAGES += libmicrohttpd-dev awscli python3-boto3
 KMS_SRC  := kms/errors.c kms/service.c kms/policy.c kms/sigv4.c kms/blob.c kms/base64.c kms/recipient.c \
             kms/store.c kms/http.c
 KMS_LIB  := $(BUILD)/lib/libnsmkms.a
-KMS_LIBS := -lmicrohttpd -ljansson
+KMS_LIBS := -lmicrohttpd
 $(KMS_LIB): $(call obj,$(KMS_SRC))
 BINS += $(BUILD)/bin/nsm-kms
 all: $(BUILD)/bin/nsm-kms
@@ -192,7 +192,7 @@ TEST_PROGS += $(KMS_ENCLAVE)
 $(KMS_ENCLAVE): $(call obj,tests/kms_enclave.c) $(call obj,kms/sigv4.c) $(call obj,kms/base64.c) $(call obj,kms/errors.c) $(STATIC_LIBS) $(LIBNSM_SO)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(filter %.o,$^) -L$(BUILD)/lib -lnsm -Wl,-rpath,'$$ORIGIN/../lib' \
-	    $(COMMON_LIB) $(ALL_LDFLAGS) -ljansson -lcrypto -o $@
+	    $(COMMON_LIB) $(ALL_LDFLAGS) -ljansson -lcbor -lcrypto -o $@
 $(call obj,tests/kms_enclave.c): ALL_CFLAGS += -I$(BUILD)/include
 $(call obj,tests/kms_enclave.c): $(NSM_H)
 
