@@ -388,6 +388,18 @@ static char *open_for_recipient(json_t *answer)
     ASN1_OCTET_STRING *keyid = NULL;
     assert_int_equal(CMS_RecipientInfo_ktri_get0_signer_id(ri, &keyid, NULL, NULL), 1);
     assert_non_null(keyid); /* subjectKeyIdentifier: KeyTransRecipientInfo version 2 */
+    /* ... the SHA-1 of the enclave key's subjectPublicKey bits (RFC 5280 method 1) */
+    X509_PUBKEY *xpk = NULL;
+    assert_int_equal(X509_PUBKEY_set(&xpk, K->rsa), 1);
+    const unsigned char *bits = NULL;
+    int bits_len = 0;
+    assert_int_equal(X509_PUBKEY_get0_param(NULL, &bits, &bits_len, NULL, xpk), 1);
+    uint8_t sha1[20];
+    unsigned int sha1_len = 0;
+    assert_int_equal(EVP_Digest(bits, (size_t)bits_len, sha1, &sha1_len, EVP_sha1(), NULL), 1);
+    assert_int_equal(ASN1_STRING_length(keyid), 20);
+    assert_memory_equal(ASN1_STRING_get0_data(keyid), sha1, 20);
+    X509_PUBKEY_free(xpk);
     BIO *out = BIO_new(BIO_s_mem());
     assert_int_equal(CMS_decrypt(cms, K->rsa, NULL, NULL, out, CMS_BINARY), 1);
     char *data = NULL;
