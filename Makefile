@@ -6,12 +6,15 @@
 #                  ASan/UBSan in $(BUILD)/sanitize
 #   make demo      deps + all + the main job end to end on the embedded default setup
 #   make bench     benchmarks, printed as ratios against OpenSSL's own speed
-#   make install   PREFIX=/usr/local DESTDIR=
+#   make install   PREFIX=/usr/local DESTDIR= (LIBDIR, INCLUDEDIR, MANDIR below PREFIX)
 #   make clean
 #
 # SANITIZE=address,undefined builds (and tests) with sanitizers.
 
 PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
 BUILD ?= build
 CC ?= cc
@@ -35,14 +38,17 @@ LIBS := -lcbor -lcrypto -ljansson
 ALL_CFLAGS = $(NSM_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(NSM_LDFLAGS) $(LDFLAGS)
 
-# Debian packages: what building and testing needs.
+# Debian packages: what building and testing needs (groff-base: it_install.sh renders the
+# man pages; binutils, for readelf and nm, comes with gcc).
 DEB_PACKAGES := gcc make libc6-dev pkg-config openssl libssl-dev libcbor-dev libcmocka-dev \
-                libfuse3-dev libjansson-dev xxd
+                libfuse3-dev libjansson-dev xxd groff-base
 
 # ---- components -------------------------------------------------------------------------
 
 COMMON_SRC := common/reader.c common/cbor.c common/util.c common/json.c
-CA_SRC     := ca-tools/ca.c
+CA_SRC     := ca-tools/codes.c ca-tools/keys.c ca-tools/x509.c ca-tools/conf.c \
+              ca-tools/store.c ca-tools/tiers.c ca-tools/pki.c ca-tools/rotate.c \
+              ca-tools/leaf.c
 SIM_SRC    := nsm-sim/core.c nsm-sim/attest.c nsm-sim/options.c \
               nsm-sim/transport.c nsm-sim/server.c nsm-sim/device.c nsm-sim/nsmapi.c \
               nsm-sim/envopts.c nsm-sim/libnsm.c nsm-sim/serve.c nsm-sim/exec.c
@@ -53,8 +59,19 @@ COMMON_LIB := $(BUILD)/lib/libnsmkit-common.a
 CA_LIB     := $(BUILD)/lib/libnsmca.a
 SIM_LIB    := $(BUILD)/lib/libnsmsim.a
 VERIFY_LIB := $(BUILD)/lib/libnsmverify.a
+KMS_LIB    := $(BUILD)/lib/libnsmkms.a
 
-BINS := $(BUILD)/bin/nsm-ca $(BUILD)/bin/nsm-sim $(BUILD)/bin/nsm-verify
+# Programs. Adding one is two lines: its name in PROGRAMS, and PROG_<name> listing its
+# sources, the libraries of ours it uses and the system libraries it uses (it links those
+# and nothing else); its man page is man/<name>.1.
+PROGRAMS := nsm-ca nsm-sim nsm-verify nsm-kms
+PROG_nsm-ca     := ca-tools/nsm-ca.c $(CA_LIB) $(COMMON_LIB) -lcrypto
+PROG_nsm-sim    := nsm-sim/main.c $(SIM_LIB) $(CA_LIB) $(COMMON_LIB) -ljansson -lcbor -lcrypto
+PROG_nsm-verify := verifier/nsm-verify.c $(VERIFY_LIB) $(COMMON_LIB) -lcbor -lcrypto
+PROG_nsm-kms    := kms/main.c $(KMS_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB) -lmicrohttpd \
+                   -ljansson -lcbor -lcrypto
+
+BINS := $(addprefix $(BUILD)/bin/,$(PROGRAMS))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -99,12 +116,13 @@ $(BUILD)/lib/%.a:
 # Libraries in link order: users first.
 STATIC_LIBS := $(VERIFY_LIB) $(SIM_LIB) $(CA_LIB) $(COMMON_LIB)
 
-$(BUILD)/bin/nsm-ca: $(call obj,ca-tools/nsm-ca.c) $(STATIC_LIBS)
-$(BUILD)/bin/nsm-sim: $(call obj,nsm-sim/main.c) $(STATIC_LIBS)
-$(BUILD)/bin/nsm-verify: $(call obj,verifier/nsm-verify.c) $(STATIC_LIBS)
-$(BUILD)/bin/%:
-	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -pie $(filter %.o,$^) $(STATIC_LIBS) $(ALL_LDFLAGS) $(LIBS) -o $@
+define program_rule
+$(BUILD)/bin/$(1): $(call obj,$(filter %.c,$(PROG_$(1)))) $(filter %.a,$(PROG_$(1)))
+	@mkdir -p $$(@D)
+	$$(CC) $$(ALL_CFLAGS) -pie $$(filter %.o,$$^) $(filter %.a,$(PROG_$(1))) $$(ALL_LDFLAGS) \
+	    $(filter -l%,$(PROG_$(1))) -o $$@
+endef
+$(foreach p,$(PROGRAMS),$(eval $(call program_rule,$(p))))
 
 # The verifier's tests share a fixture (a simulated PKI and document builder).
 $(filter $(BUILD)/tests/test_verify%,$(UNIT_TESTS)): $(call obj,tests/verify_fixture.c)
@@ -127,7 +145,7 @@ NSM_H      := $(BUILD)/include/nsm.h
 DEVNSM     := $(PRELOAD_SO) $(LIBNSM_SO) $(LIBNSM_A) $(NSM_H)
 all: $(DEVNSM)
 
-$(call obj,nsm-sim/exec.c): ALL_CFLAGS += -DNSMKIT_LIBDIR='"$(PREFIX)/lib"'
+$(call obj,nsm-sim/exec.c): ALL_CFLAGS += -DNSMKIT_LIBDIR='"$(LIBDIR)"'
 
 $(PRELOAD_SO): $(call obj,nsm-sim/preload.c) $(STATIC_LIBS) nsm-sim/preload.map
 	@mkdir -p $(@D)
@@ -161,21 +179,15 @@ $(BUILD)/tests/blog_client $(BUILD)/tests/nsm_conformance: $(BUILD)/tests/%: tes
 	    -Wl,-rpath,'$$ORIGIN/../lib' $(ALL_LDFLAGS) -o $@
 
 # ---- nsm-kms: a local KMS for secret injection (issue 13) ----------------------------------
-# HTTP from libmicrohttpd, JSON from jansson (in LIBS: common/json.c uses it too); its tests drive it with Debian's AWS CLI and boto3.
+# HTTP from libmicrohttpd, JSON from jansson (in LIBS: common/json.c uses it too); its tests
+# drive it with Debian's AWS CLI and boto3.
 
 DEB_PACKAGES += libmicrohttpd-dev awscli python3-boto3
-KMS_SRC  := kms/errors.c kms/service.c kms/policy.c kms/sigv4.c kms/blob.c kms/base64.c kms/recipient.c \
-            kms/store.c kms/http.c
-KMS_LIB  := $(BUILD)/lib/libnsmkms.a
+KMS_SRC  := kms/errors.c kms/service.c kms/policy.c kms/sigv4.c kms/blob.c kms/base64.c \
+            kms/recipient.c kms/store.c kms/http.c
 KMS_LIBS := -lmicrohttpd
 $(KMS_LIB): $(call obj,$(KMS_SRC))
-BINS += $(BUILD)/bin/nsm-kms
-all: $(BUILD)/bin/nsm-kms
-
-$(BUILD)/bin/nsm-kms: $(call obj,kms/main.c) $(KMS_LIB) $(STATIC_LIBS)
-	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -pie $(filter %.o,$^) $(KMS_LIB) $(STATIC_LIBS) $(ALL_LDFLAGS) \
-	    $(KMS_LIBS) $(LIBS) -o $@
+# nsm-kms itself is in PROGRAMS (PROG_nsm-kms, man/nsm-kms.1); KMS_LIB sits with the others.
 $(BUILD)/tests/test_kms_%: $(call obj,tests/test_kms_%.c) $(call obj,tests/testutil.c) \
                            $(call obj,tests/verify_fixture.c) $(KMS_LIB) $(STATIC_LIBS)
 	@mkdir -p $(@D)
@@ -189,7 +201,8 @@ $(BUILD)/bench/kms_%: $(call obj,bench/kms_%.c) $(KMS_LIB) $(STATIC_LIBS)
 # against the drop-in nsm.h and libnsm, with OpenSSL, jansson and the project's SigV4 signer.
 KMS_ENCLAVE := $(BUILD)/tests/kms_enclave
 TEST_PROGS += $(KMS_ENCLAVE)
-$(KMS_ENCLAVE): $(call obj,tests/kms_enclave.c) $(call obj,kms/sigv4.c) $(call obj,kms/base64.c) $(call obj,kms/errors.c) $(STATIC_LIBS) $(LIBNSM_SO)
+$(KMS_ENCLAVE): $(call obj,tests/kms_enclave.c kms/sigv4.c kms/base64.c kms/errors.c) \
+                $(STATIC_LIBS) $(LIBNSM_SO)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(filter %.o,$^) -L$(BUILD)/lib -lnsm -Wl,-rpath,'$$ORIGIN/../lib' \
 	    $(COMMON_LIB) $(ALL_LDFLAGS) -ljansson -lcbor -lcrypto -o $@
@@ -275,19 +288,114 @@ $(BENCHES): $(PRELOAD_SO)
 bench: all $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
 
-# ---- install ----------------------------------------------------------------------------------
+# ---- install: what a C user links against -------------------------------------------------
+# Versioned shared libraries (libNAME.so.MAJOR -> libNAME.so.VERSION, SONAME libNAME.so.MAJOR)
+# exporting only their own prefix, static archives, the public headers, a pkg-config file per
+# library, a man page per program, and the drop-in libnsm as before.
+#
+#   library    objects          prefix   public headers                      links
+#   nsmkit     common/          nsmkit_  error bytes buf reader cbor_head    libcbor jansson
+#                                        hex file json
+#   nsmca      ca-tools/        nsmca_   ca                                  nsmkit libcrypto
+#   nsmverify  verifier/        nsmv_    verify                              nsmkit libcbor libcrypto
+#   nsmsim     nsm-sim/         nsmsim_  sim nsm_abi                         nsmca nsmkit libcbor libcrypto
+#
+# nsmkit/cbor.h (libcbor's types) is not installed: no public API needs it.
+
+SO_VERSION := 0.1.0
+SO_MAJOR := 0
+
+SHARED_NAMES := nsmkit nsmca nsmverify nsmsim
+SO_SRC_nsmkit    := $(COMMON_SRC)
+SO_SRC_nsmca     := $(CA_SRC)
+SO_SRC_nsmverify := $(VERIFY_SRC)
+SO_SRC_nsmsim    := $(SIM_SRC)
+SO_LINK_nsmkit    := -lcbor -ljansson
+SO_LINK_nsmca     := -lnsmkit -lcrypto
+SO_LINK_nsmverify := -lnsmkit -lcbor -lcrypto
+SO_LINK_nsmsim    := -lnsmca -lnsmkit -lcbor -lcrypto
+SO_EXPORT_nsmkit    := nsmkit_
+SO_EXPORT_nsmca     := nsmca_
+SO_EXPORT_nsmverify := nsmv_
+SO_EXPORT_nsmsim    := nsmsim_
+# pkg-config: Requires for libraries whose types the public headers use, Requires.private
+# for what only the library's own code calls.
+PC_DESC_nsmkit    := nsmkit common helpers: errors, byte slices, buffers, bounded reader, hex, files, JSON
+PC_DESC_nsmca     := nsmkit fake Nitro PKI: a simulated root, AWS-shaped intermediates, enclave leaves
+PC_DESC_nsmverify := nsmkit strict verifier of AWS Nitro attestation documents
+PC_DESC_nsmsim    := nsmkit simulated Nitro Secure Module: the NSM core and the attestation builder
+PC_REQ_nsmkit     :=
+PC_REQ_nsmca      :=
+PC_REQ_nsmverify  :=
+PC_REQ_nsmsim     := nsmca nsmkit
+PC_PRIV_nsmkit    := libcbor jansson
+PC_PRIV_nsmca     := nsmkit libcrypto
+PC_PRIV_nsmverify := nsmkit libcbor libcrypto
+PC_PRIV_nsmsim    := libcbor libcrypto
+HEADERS_nsmkit    := $(addprefix common/include/nsmkit/,error.h bytes.h buf.h reader.h \
+                       cbor_head.h hex.h file.h json.h)
+HEADERS_nsmca     := ca-tools/include/nsmkit/ca.h
+HEADERS_nsmverify := verifier/include/nsmkit/verify.h
+HEADERS_nsmsim    := nsm-sim/include/nsmkit/sim.h nsm-sim/include/nsmkit/nsm_abi.h
+
+SHARED_LIBS := $(foreach n,$(SHARED_NAMES),$(BUILD)/lib/lib$(n).so.$(SO_VERSION))
+PC_FILES := $(foreach n,$(SHARED_NAMES),$(BUILD)/pkgconfig/$(n).pc)
+all: $(SHARED_LIBS) $(PC_FILES)
+
+define shared_rule
+$(BUILD)/lib/lib$(1).so.$(SO_VERSION): $(call obj,$(SO_SRC_$(1))) \
+    $(foreach d,$(filter -lnsm%,$(SO_LINK_$(1))),$(BUILD)/lib/lib$(d:-l%=%).so.$(SO_VERSION))
+	@mkdir -p $$(@D)
+	printf '{ global: $(SO_EXPORT_$(1))*; local: *; };\n' > $$(@D)/lib$(1).map
+	$$(CC) $$(ALL_CFLAGS) -shared -Wl,-soname,lib$(1).so.$(SO_MAJOR) \
+	    -Wl,--version-script=$$(@D)/lib$(1).map -Wl,--no-undefined $$(filter %.o,$$^) -L$$(@D) \
+	    $$(ALL_LDFLAGS) \
+	    $(SO_LINK_$(1)) -o $$@
+	ln -sf lib$(1).so.$(SO_VERSION) $$(@D)/lib$(1).so.$(SO_MAJOR)
+	ln -sf lib$(1).so.$(SO_MAJOR) $$(@D)/lib$(1).so
+$(BUILD)/pkgconfig/$(1).pc: Makefile
+	@mkdir -p $$(@D)
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
+	    'Name: $(1)' 'Description: $(PC_DESC_$(1))' 'Version: $(SO_VERSION)' \
+	    'Requires: $(PC_REQ_$(1))' 'Requires.private: $(PC_PRIV_$(1))' \
+	    'Libs: -L$$$${libdir} -l$(1)' 'Cflags: -I$$$${includedir}' > $$@
+endef
+$(foreach n,$(SHARED_NAMES),$(eval $(call shared_rule,$(n))))
+
+# Static archives under their installed names (libnsmkit.a is libnsmkit-common.a).
+STATIC_nsmkit := $(COMMON_LIB)
+STATIC_nsmca := $(CA_LIB)
+STATIC_nsmverify := $(VERIFY_LIB)
+STATIC_nsmsim := $(SIM_LIB)
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/pkgconfig \
+	    $(DESTDIR)$(INCLUDEDIR)/nsmkit $(DESTDIR)$(MANDIR)/man1
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0755 $(PRELOAD_SO) $(LIBNSM_SO) $(DESTDIR)$(PREFIX)/lib/
-	install -m 0644 $(LIBNSM_A) $(DESTDIR)$(PREFIX)/lib/
-	install -m 0644 $(NSM_H) $(DESTDIR)$(PREFIX)/include/
+	install -m 0755 $(PRELOAD_SO) $(LIBNSM_SO) $(DESTDIR)$(LIBDIR)/
+	install -m 0644 $(LIBNSM_A) $(DESTDIR)$(LIBDIR)/
+	install -m 0644 $(NSM_H) $(DESTDIR)$(INCLUDEDIR)/
+	set -e; for n in $(SHARED_NAMES); do \
+	  install -m 0755 $(BUILD)/lib/lib$$n.so.$(SO_VERSION) $(DESTDIR)$(LIBDIR)/; \
+	  ln -sf lib$$n.so.$(SO_VERSION) $(DESTDIR)$(LIBDIR)/lib$$n.so.$(SO_MAJOR); \
+	  ln -sf lib$$n.so.$(SO_MAJOR) $(DESTDIR)$(LIBDIR)/lib$$n.so; \
+	  install -m 0644 $(BUILD)/pkgconfig/$$n.pc $(DESTDIR)$(LIBDIR)/pkgconfig/; \
+	done
+	$(foreach n,$(SHARED_NAMES),install -m 0644 $(STATIC_$(n)) $(DESTDIR)$(LIBDIR)/lib$(n).a;)
+	install -m 0644 $(foreach n,$(SHARED_NAMES),$(HEADERS_$(n))) $(DESTDIR)$(INCLUDEDIR)/nsmkit/
+	install -m 0644 $(addprefix man/,$(addsuffix .1,$(PROGRAMS))) $(DESTDIR)$(MANDIR)/man1/
 
 uninstall:
-	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(BINS)))
-	rm -f $(addprefix $(DESTDIR)$(PREFIX)/lib/,$(notdir $(PRELOAD_SO) $(LIBNSM_SO) $(LIBNSM_A)))
-	rm -f $(DESTDIR)$(PREFIX)/include/nsm.h
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(PROGRAMS))
+	rm -f $(addprefix $(DESTDIR)$(LIBDIR)/,$(notdir $(PRELOAD_SO) $(LIBNSM_SO) $(LIBNSM_A)))
+	rm -f $(DESTDIR)$(INCLUDEDIR)/nsm.h
+	for n in $(SHARED_NAMES); do \
+	  rm -f $(DESTDIR)$(LIBDIR)/lib$$n.so $(DESTDIR)$(LIBDIR)/lib$$n.so.$(SO_MAJOR) \
+	    $(DESTDIR)$(LIBDIR)/lib$$n.so.$(SO_VERSION) $(DESTDIR)$(LIBDIR)/lib$$n.a \
+	    $(DESTDIR)$(LIBDIR)/pkgconfig/$$n.pc; done
+	rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/nsmkit/,$(notdir $(foreach n,$(SHARED_NAMES),$(HEADERS_$(n)))))
+	-rmdir $(DESTDIR)$(INCLUDEDIR)/nsmkit 2>/dev/null
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(addsuffix .1,$(PROGRAMS)))
 
 clean:
 	rm -rf $(BUILD)

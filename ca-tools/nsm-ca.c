@@ -19,8 +19,17 @@ static const char usage_text[] =
     "      (regional, zonal, instance) in DIR; DIR/root.pem is the root to pin in tests.\n"
     "      --time makes a PKI whose life starts at that time (for documents in the past).\n"
     "show  prints each certificate's subject, validity, serial and SHA-256 fingerprint.\n"
+    "      Intermediates found missing or inconsistent are re-issued from the root first.\n"
     "\n"
     "The PKI is a simulation (O=NSM Simulator, OU=NOT AWS): never trust it outside tests.\n";
+
+/* "nsm-ca: NAME (number): details", the name first so that scripts can match it. */
+static int fail(nsmca_code code, const nsmkit_error *e)
+{
+    const char *name = nsmca_code_name(code);
+    fprintf(stderr, "nsm-ca: %s (%d): %s\n", name ? name : "UNKNOWN", (int)code, e->msg);
+    return 1;
+}
 
 static int usage(const char *problem)
 {
@@ -62,10 +71,9 @@ static int cmd_init(int argc, char **argv)
     if (!dir)
         return usage("init needs a DIR");
     nsmkit_error e;
-    if (nsmca_init(dir, &options, &e) != 0) {
-        fprintf(stderr, "nsm-ca: %s\n", e.msg);
-        return 1;
-    }
+    nsmca_code code = nsmca_init(dir, &options, &e);
+    if (code != NSMCA_OK)
+        return fail(code, &e);
     printf("created a simulated Nitro PKI in %s (root: %s/root.pem)\n", dir, dir);
     return 0;
 }
@@ -113,10 +121,11 @@ static int cmd_show(int argc, char **argv)
         return usage("show needs exactly one DIR");
     nsmca_pki *pki;
     nsmkit_error e;
-    if (nsmca_open(argv[0], &pki, &e) != 0) {
-        fprintf(stderr, "nsm-ca: %s\n", e.msg);
-        return 1;
-    }
+    nsmca_code code = nsmca_open(argv[0], &pki, &e);
+    if (code != NSMCA_OK)
+        return fail(code, &e);
+    if (nsmca_repaired(pki))
+        fprintf(stderr, "nsm-ca: note: %s\n", nsmca_repaired(pki));
     static const char *const labels[] = {"root", "regional", "zonal", "instance"};
     printf("simulated Nitro PKI in %s: region %s, %u intermediate tier(s), instance %s\n",
            argv[0], nsmca_region(pki), nsmca_tier_count(pki), nsmca_instance_id(pki));

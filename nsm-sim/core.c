@@ -48,6 +48,7 @@ struct nsmsim {
     nsmsim_options options;
     nsmca_pki *pki;
     nsmca_leaf *leaf; /* issued at the first attestation, replaced when it expires */
+    bool created_default_pki;
     uint8_t enclave_id[NSMCA_ENCLAVE_ID_LEN];
     char module_id[64];
     uint8_t pcr[NSMSIM_PCR_COUNT][NSMSIM_PCR_LEN];
@@ -155,7 +156,7 @@ int nsmsim_new(const nsmsim_options *options, nsmsim **out, nsmkit_error *e)
     } else {
         char dir[4096];
         if (nsmca_default_dir(dir, sizeof(dir), e) != 0 ||
-            nsmca_open_or_init(dir, &sim->pki, NULL, e) != 0)
+            nsmca_open_or_init(dir, &sim->pki, &sim->created_default_pki, e) != 0)
             goto fail;
     }
 
@@ -196,6 +197,11 @@ void nsmsim_free(nsmsim *sim)
     nsmkit_buf_free(&sim->response);
     pthread_mutex_destroy(&sim->lock);
     free(sim);
+}
+
+bool nsmsim_created_default_pki(const nsmsim *sim)
+{
+    return sim->created_default_pki;
 }
 
 const char *nsmsim_module_id(const nsmsim *sim)

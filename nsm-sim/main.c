@@ -182,21 +182,16 @@ static int cmd_attest(int argc, char **argv)
     }
 
     char default_dir[4096] = "";
-    bool default_existed = true;
-    if (!options.ca_dir) {
-        if (nsmca_default_dir(default_dir, sizeof(default_dir), &e) != 0) {
-            fprintf(stderr, "nsm-sim: %s\n", e.msg);
-            goto out;
-        }
-        char conf[4200];
-        snprintf(conf, sizeof(conf), "%s/ca.conf", default_dir);
-        default_existed = access(conf, F_OK) == 0;
+    if (!options.ca_dir && nsmca_default_dir(default_dir, sizeof(default_dir), &e) != 0) {
+        fprintf(stderr, "nsm-sim: %s\n", e.msg);
+        goto out;
     }
     if (nsmsim_new(&options, &sim, &e) != 0) {
         fprintf(stderr, "nsm-sim: %s\n", e.msg);
         goto out;
     }
-    if (!default_existed)
+    /* Only the process that created it says so, however many started at once. */
+    if (nsmsim_created_default_pki(sim))
         fprintf(stderr, "nsm-sim: created a simulated Nitro PKI in %s (root: %s/root.pem)\n",
                 default_dir, default_dir);
 

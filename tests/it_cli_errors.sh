@@ -52,12 +52,17 @@ expect 1 "cannot create" -- "$bin/nsm-sim" attest --ca "$ca" -o "$work/no/such/d
 # a CA whose key others can read, a CA file that is garbage, a CA directory that is a file
 cp -r "$ca" "$work/open"; chmod 0644 "$work/open/root.key"
 expect 1 "too open" -- "$bin/nsm-sim" attest --ca "$work/open" -o "$work/d"
-cp -r "$ca" "$work/garbage"; echo junk > "$work/garbage/instance.pem"
+cp -r "$ca" "$work/garbage"; echo junk > "$work/garbage/root.pem"
 expect 1 "not a PEM certificate" -- "$bin/nsm-sim" attest --ca "$work/garbage" -o "$work/d"
+expect 1 "CERT_MALFORMED (301)" -- "$bin/nsm-ca" show "$work/garbage"
+# a FIFO where a CA file should be: refused at once, not waited on
+cp -r "$ca" "$work/fifo"; rm "$work/fifo/ca.conf"; mkfifo "$work/fifo/ca.conf"
+expect 1 "not a regular file" -- timeout 20 "$bin/nsm-sim" attest --ca "$work/fifo" -o "$work/d"
+expect 1 "NOT_REGULAR_FILE (205)" -- timeout 20 "$bin/nsm-ca" show "$work/fifo"
 echo x > "$work/file"
 expect 1 "not a directory" -- "$bin/nsm-sim" attest --ca "$work/file" -o "$work/d"
 # An unreadable key: as root every file is readable, so run that one as nobody.
-cp -r "$ca" "$work/locked"; chmod 000 "$work/locked/zonal.key"
+cp -r "$ca" "$work/locked"; chmod 000 "$work/locked/intermediates.pem"
 as_user=""
 if [ "$(id -u)" = 0 ]; then
     chown -R nobody "$work/locked"; chmod o+x "$work"
@@ -73,8 +78,8 @@ expect 2 "init needs a DIR" -- "$bin/nsm-ca" init
 expect 2 "must be 1, 2 or 3" -- "$bin/nsm-ca" init "$work/x" --intermediates 4
 expect 2 "Unix seconds" -- "$bin/nsm-ca" init "$work/x" --time soon
 expect 1 "bad region" -- "$bin/nsm-ca" init "$work/x" --region "US East"
-expect 1 "already holds a PKI" -- "$bin/nsm-ca" init "$ca"
-expect 1 "no CA directory" -- "$bin/nsm-ca" show "$work/nope"
+expect 1 "ALREADY_EXISTS (202): .*already holds a PKI" -- "$bin/nsm-ca" init "$ca"
+expect 1 "NO_DIRECTORY (200)" -- "$bin/nsm-ca" show "$work/nope"
 
 # and what works: the first command a newcomer types, with no set-up at all
 expect 0 "created a simulated Nitro PKI" -- "$bin/nsm-sim" attest -o "$work/first.bin"

@@ -1,8 +1,12 @@
 /* The fake Nitro PKI: the certificate profile of every tier (parsed back and checked field
  * by field against the shape of the real chain), files and permissions, re-issue. */
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,6 +19,7 @@
 #include "testutil.h"
 #include "nsmkit/error.h"
 #include "nsmkit/file.h"
+#include "../ca-tools/store.h"
 
 #define T0 1790000000ull /* creation time of the test PKI */
 #define HOUR 3600ull
@@ -382,9 +387,19 @@ static void fewer_tiers_shorten_the_chain(void **state)
             assert_int_equal(path_len(c), (long)(tiers - i)); /* CA tiers below it */
             X509_free(c);
         }
+        /* one key and one certificate per tier in the intermediates file, no more */
         char path[4200];
-        snprintf(path, sizeof(path), "%s/%s.pem", dir, tiers == 1 ? "zonal" : "instance");
-        assert_int_equal(access(path, F_OK), -1);
+        snprintf(path, sizeof(path), "%s/intermediates.pem", dir);
+        size_t len;
+        uint8_t *pem = test_read_file(path, &len);
+        unsigned certs = 0, keys = 0;
+        for (const char *p = (const char *)pem; (p = strstr(p, "-----BEGIN ")) != NULL; p++) {
+            certs += strncmp(p, "-----BEGIN CERTIFICATE-----", 27) == 0;
+            keys += strncmp(p, "-----BEGIN PRIVATE KEY-----", 27) == 0;
+        }
+        assert_int_equal(certs, tiers);
+        assert_int_equal(keys, tiers);
+        free(pem);
         nsmca_close(pki);
         test_rmdir(dir);
         free(dir);
@@ -396,21 +411,27 @@ static void fewer_tiers_shorten_the_chain(void **state)
 static void keys_are_0600_and_refused_when_open(void **state)
 {
     fixture *f = *state;
-    static const char *const names[] = {"root", "regional", "zonal", "instance"};
+    static const char *const names[] = {"root.key", "intermediates.pem"};
     char path[4200];
     struct stat st;
-    for (int i = 0; i < 4; i++) {
-        snprintf(path, sizeof(path), "%s/%s.key", f->dir, names[i]);
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof(path), "%s/%s", f->dir, names[i]);
         assert_int_equal(stat(path, &st), 0);
         assert_int_equal(st.st_mode & 0777, 0600);
     }
-    snprintf(path, sizeof(path), "%s/zonal.key", f->dir);
-    chmod(path, 0640);
     nsmca_pki *pki;
     nsmkit_error e;
-    assert_int_equal(nsmca_open(f->dir, &pki, &e), -1);
-    assert_null(pki);
-    assert_non_null(strstr(e.msg, "zonal.key: permissions 0640 are too open"));
+    for (int i = 0; i < 2; i++) {
+        /* refused, never repaired: whoever could read the key may have it */
+        snprintf(path, sizeof(path), "%s/%s", f->dir, names[i]);
+        chmod(path, 0640);
+        assert_int_equal(nsmca_open(f->dir, &pki, &e), NSMCA_ERR_KEY_PERMISSIONS);
+        assert_null(pki);
+        char want[64];
+        snprintf(want, sizeof(want), "%s: permissions 0640 are too open", names[i]);
+        assert_non_null(strstr(e.msg, want));
+        chmod(path, 0600);
+    }
 }
 
 static void bad_directories_get_clear_errors(void **state)
@@ -420,29 +441,40 @@ static void bad_directories_get_clear_errors(void **state)
     nsmkit_error e;
     char path[4200];
 
-    assert_int_equal(nsmca_open("/nonexistent/nsmkit-ca", &pki, &e), -1);
+    assert_int_equal(nsmca_open("/nonexistent/nsmkit-ca", &pki, &e), NSMCA_ERR_NO_DIRECTORY);
     assert_non_null(strstr(e.msg, "no CA directory"));
 
-    assert_int_equal(nsmca_init(f->dir, NULL, &e), -1);
+    assert_int_equal(nsmca_init(f->dir, NULL, &e), NSMCA_ERR_ALREADY_EXISTS);
     assert_non_null(strstr(e.msg, "already holds a PKI"));
 
     char *empty = test_mkdtemp();
-    assert_int_equal(nsmca_open(empty, &pki, &e), -1);
+    assert_int_equal(nsmca_open(empty, &pki, &e), NSMCA_ERR_NO_PKI);
     assert_non_null(strstr(e.msg, "ca.conf"));
     nsmca_init_options bad_region = {.region = "us-east-1/../x"};
-    assert_int_equal(nsmca_init(empty, &bad_region, &e), -1);
+    assert_int_equal(nsmca_init(empty, &bad_region, &e), NSMCA_ERR_BAD_REGION);
     assert_non_null(strstr(e.msg, "bad region"));
     nsmca_init_options bad_tiers = {.intermediates = 4};
-    assert_int_equal(nsmca_init(empty, &bad_tiers, &e), -1);
+    assert_int_equal(nsmca_init(empty, &bad_tiers, &e), NSMCA_ERR_BAD_TIER_COUNT);
     assert_non_null(strstr(e.msg, "intermediates"));
+    nsmca_init_options too_early = {.now_s = 5};
+    assert_int_equal(nsmca_init(empty, &too_early, &e), NSMCA_ERR_TIME_TOO_EARLY);
+    snprintf(path, sizeof(path), "%s/file", empty);
+    assert_int_equal(nsmkit_file_write(path, (const uint8_t *)"x", 1, 0644, &e), 0);
+    assert_int_equal(nsmca_open(path, &pki, &e), NSMCA_ERR_NOT_A_DIRECTORY);
+    snprintf(path, sizeof(path), "%s/file/sub", empty);
+    assert_int_equal(nsmca_init(path, NULL, &e), NSMCA_ERR_MKDIR_FAILED);
     test_rmdir(empty);
     free(empty);
 
-    /* a certificate that is not PEM */
-    snprintf(path, sizeof(path), "%s/regional.pem", f->dir);
+    /* a root certificate that is not PEM: refused (the root is never re-issued) */
+    snprintf(path, sizeof(path), "%s/root.pem", f->dir);
     assert_int_equal(nsmkit_file_write(path, (const uint8_t *)"junk\n", 5, 0644, &e), 0);
-    assert_int_equal(nsmca_open(f->dir, &pki, &e), -1);
-    assert_non_null(strstr(e.msg, "regional.pem: not a PEM certificate"));
+    assert_int_equal(nsmca_open(f->dir, &pki, &e), NSMCA_ERR_CERT_MALFORMED);
+    assert_non_null(strstr(e.msg, "root.pem: not a PEM certificate"));
+    snprintf(path, sizeof(path), "%s/root.key", f->dir);
+    assert_int_equal(nsmkit_file_write(path, (const uint8_t *)"junk\n", 5, 0600, &e), 0);
+    assert_int_equal(nsmca_open(f->dir, &pki, &e), NSMCA_ERR_KEY_MALFORMED);
+    assert_non_null(strstr(e.msg, "root.key: not a P-384 private key"));
 }
 
 static void swapped_certificates_are_refused(void **state)
@@ -451,16 +483,25 @@ static void swapped_certificates_are_refused(void **state)
     char a[4200], b[4200];
     nsmkit_error e;
     nsmca_pki *pki;
-    /* the zonal certificate where the instance one should be: wrong key */
-    snprintf(a, sizeof(a), "%s/zonal.pem", f->dir);
-    snprintf(b, sizeof(b), "%s/instance.pem", f->dir);
+    /* another PKI's root certificate beside this root's key: refused, never repaired */
+    char *other = test_mkdtemp();
+    assert_int_equal(nsmca_init(other, NULL, &e), NSMCA_OK);
+    snprintf(a, sizeof(a), "%s/root.pem", other);
+    snprintf(b, sizeof(b), "%s/root.pem", f->dir);
     uint8_t *data;
     size_t len;
     assert_int_equal(nsmkit_file_read(a, 1 << 16, &data, &len, &e), 0);
     assert_int_equal(nsmkit_file_write(b, data, len, 0644, &e), 0);
-    free(data);
-    assert_int_equal(nsmca_open(f->dir, &pki, &e), -1);
+    assert_int_equal(nsmca_open(f->dir, &pki, &e), NSMCA_ERR_CERT_KEY_MISMATCH);
     assert_non_null(strstr(e.msg, "does not match"));
+    size_t now_len;
+    uint8_t *now = test_read_file(b, &now_len);
+    assert_int_equal(now_len, len);
+    assert_memory_equal(now, data, len);
+    free(now);
+    free(data);
+    test_rmdir(other);
+    free(other);
 }
 
 static void corrupt_conf_is_refused(void **state)
@@ -477,7 +518,8 @@ static void corrupt_conf_is_refused(void **state)
                          "no equals sign\n"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(nsmkit_file_write(path, (const uint8_t *)bad[i], strlen(bad[i]), 0644, &e), 0);
-        assert_int_equal(nsmca_open(f->dir, &pki, &e), -1);
+        assert_int_equal(nsmca_open(f->dir, &pki, &e),
+                         i == 1 ? NSMCA_ERR_CONF_INCOMPLETE : NSMCA_ERR_CONF_MALFORMED);
         assert_non_null(strstr(e.msg, "ca.conf"));
     }
 }
@@ -556,10 +598,14 @@ static void times_outside_the_root_are_refused(void **state)
     const uint8_t enclave[8] = {0};
     nsmca_leaf *leaf;
     nsmkit_error e;
-    assert_int_equal(nsmca_leaf_issue(f->pki, enclave, T0 - 2 * HOUR, &leaf, &e), -1);
+    assert_int_equal(nsmca_leaf_issue(f->pki, enclave, T0 - 2 * HOUR, &leaf, &e),
+                     NSMCA_ERR_TIME_OUTSIDE_ROOT);
     assert_null(leaf);
     assert_non_null(strstr(e.msg, "outside the root's validity"));
-    assert_int_equal(nsmca_leaf_issue(f->pki, enclave, T0 + 31ull * 366 * DAY, &leaf, &e), -1);
+    assert_int_equal(nsmca_leaf_issue(f->pki, enclave, T0 + 31ull * 366 * DAY, &leaf, &e),
+                     NSMCA_ERR_TIME_OUTSIDE_ROOT);
+    assert_int_equal(nsmca_leaf_issue(f->pki, enclave, 1ull << 32, &leaf, &e),
+                     NSMCA_ERR_TIME_NOT_U32);
 }
 
 static void default_dir_follows_xdg(void **state)
@@ -575,7 +621,7 @@ static void default_dir_follows_xdg(void **state)
     assert_string_equal(dir, "/home/someone/.local/state/nsmkit/ca");
     unsetenv("HOME");
     nsmkit_error e;
-    assert_int_equal(nsmca_default_dir(dir, sizeof(dir), &e), -1);
+    assert_int_equal(nsmca_default_dir(dir, sizeof(dir), &e), NSMCA_ERR_NO_DEFAULT_DIR);
     assert_non_null(strstr(e.msg, "--ca"));
 }
 
@@ -603,6 +649,439 @@ static void open_or_init_creates_once(void **state)
     free(base);
 }
 
+/* ---- codes ------------------------------------------------------------------------------------------ */
+
+static void code_table_is_consistent(void **state)
+{
+    (void)state;
+    assert_true(nsmca_code_count() > 20);
+    assert_int_equal(nsmca_code_at(0), NSMCA_OK);
+    for (size_t i = 0; i < nsmca_code_count(); i++) {
+        nsmca_code c = nsmca_code_at(i);
+        assert_non_null(nsmca_code_name(c));
+        assert_true(strlen(nsmca_code_sentence(c)) > 5);
+        if (i > 0)
+            assert_true(c > nsmca_code_at(i - 1)); /* numeric order, no number twice */
+        for (size_t j = 0; j < i; j++)
+            assert_string_not_equal(nsmca_code_name(c), nsmca_code_name(nsmca_code_at(j)));
+    }
+    assert_string_equal(nsmca_code_name(NSMCA_ERR_KEY_PERMISSIONS), "KEY_PERMISSIONS");
+    assert_int_equal(NSMCA_ERR_KEY_PERMISSIONS, 207); /* numbers are stable */
+    assert_null(nsmca_code_name((nsmca_code)12345));
+}
+
+/* ---- the store: all-or-nothing refresh, crashes, temporaries, repair ----------------------------------- */
+
+/* Everything a reader can see of a store: the certificates, root first. */
+typedef struct {
+    uint8_t der[1 + NSMCA_MAX_TIERS][2048];
+    size_t len[1 + NSMCA_MAX_TIERS];
+    unsigned count;
+} chain_copy;
+
+static void chain_of(const nsmca_pki *pki, chain_copy *c)
+{
+    c->count = nsmca_cert_count(pki);
+    for (unsigned i = 0; i < c->count; i++) {
+        const uint8_t *der = nsmca_cert_der(pki, i, &c->len[i]);
+        assert_true(c->len[i] <= sizeof(c->der[i]));
+        memcpy(c->der[i], der, c->len[i]);
+    }
+}
+
+static bool chains_equal(const chain_copy *a, const chain_copy *b)
+{
+    if (a->count != b->count)
+        return false;
+    for (unsigned i = 0; i < a->count; i++)
+        if (a->len[i] != b->len[i] || memcmp(a->der[i], b->der[i], a->len[i]) != 0)
+            return false;
+    return true;
+}
+
+/* Opens dir afresh: it must load as a whole chain without repair, with the same root, and
+ * be the old chain or the new one (or, when the step that failed came after the rename,
+ * any whole chain: `any`). */
+static void expect_store_whole(const char *dir, const chain_copy *old, const chain_copy *new_,
+                               chain_copy *seen, bool any)
+{
+    nsmca_pki *pki;
+    nsmkit_error e;
+    nsmca_code code = nsmca_open(dir, &pki, &e);
+    if (code != NSMCA_OK)
+        fail_msg("store not whole: %s", e.msg);
+    assert_null(nsmca_repaired(pki));
+    chain_of(pki, seen);
+    nsmca_close(pki);
+    assert_memory_equal(seen->der[0], old->der[0], old->len[0]); /* the root never moves */
+    if (!any && !chains_equal(seen, old) && !(new_ && chains_equal(seen, new_)))
+        fail_msg("the stored chain is neither the old one nor the new one");
+}
+
+/* Names in dir other than the store's own: temporaries left behind. */
+static unsigned stray_files(const char *dir)
+{
+    static const char *const own[] = {".", "..", ".lock", "ca.conf", "root.key", "root.pem",
+                                      "intermediates.pem"};
+    unsigned stray = 0;
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *entry;
+    while ((entry = readdir(d)) != NULL) {
+        bool known = false;
+        for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+            known = known || strcmp(entry->d_name, own[i]) == 0;
+        stray += !known;
+    }
+    closedir(d);
+    return stray;
+}
+
+typedef struct {
+    unsigned target; /* the step that fails (1-based) */
+    unsigned seen;
+    bool crash;      /* end the process there instead of failing the step */
+    bool after_rename; /* the failed step came after the rename */
+} fault_plan;
+
+static bool fail_nth_step(const char *op, const char *path, void *ctx)
+{
+    (void)path;
+    fault_plan *plan = ctx;
+    if (++plan->seen != plan->target)
+        return false;
+    plan->after_rename = strcmp(op, "fsync-dir") == 0;
+    if (plan->crash)
+        _exit(0);
+    return true;
+}
+
+/* Thirty days on, every intermediate is re-issued: one refresh switches all three. Each
+ * step of the save fails in turn; each time the store stays the old chain or becomes the
+ * new one, whole, and the PKI in memory stays usable. */
+static void refresh_is_all_or_nothing_when_any_step_fails(void **state)
+{
+    fixture *f = *state;
+    chain_copy old, mem, seen;
+    chain_of(f->pki, &old);
+    unsigned steps = 0;
+    for (unsigned n = 1; n < 64; n++) {
+        nsmca_pki *pki;
+        assert_int_equal(nsmca_open(f->dir, &pki, NULL), NSMCA_OK);
+        fault_plan plan = {.target = n};
+        ca_store_set_fault_hook(fail_nth_step, &plan);
+        nsmkit_error e;
+        nsmca_code code = nsmca_refresh(pki, T0 + 30 * DAY, &e);
+        ca_store_set_fault_hook(NULL, NULL);
+        chain_of(pki, &mem);
+        nsmca_close(pki);
+        if (plan.seen < n) { /* no step left to fail: done */
+            assert_int_equal(code, NSMCA_OK);
+            steps = n - 1;
+            expect_store_whole(f->dir, &old, &mem, &seen, false);
+            assert_true(chains_equal(&seen, &mem));
+            break;
+        }
+        assert_int_equal(code, NSMCA_ERR_WRITE_FAILED);
+        assert_non_null(strstr(e.msg, "intermediates.pem"));
+        expect_store_whole(f->dir, &old, NULL, &seen, plan.after_rename);
+        /* a failed refresh changes nothing in memory either */
+        assert_true(chains_equal(&mem, &old));
+        assert_int_equal(stray_files(f->dir), 0);
+    }
+    /* create, write, fsync, rename, fsync-dir at least */
+    assert_true(steps >= 5);
+}
+
+/* The same steps, but the process dies there (as with SIGKILL or a power loss). */
+static void refresh_survives_a_crash_at_any_step(void **state)
+{
+    fixture *f = *state;
+    chain_copy old, seen, after;
+    chain_of(f->pki, &old);
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/intermediates.pem", f->dir);
+    size_t start_len;
+    uint8_t *start = test_read_file(path, &start_len);
+    for (unsigned n = 1; n < 64; n++) {
+        pid_t child = fork();
+        assert_true(child >= 0);
+        if (child == 0) {
+            nsmca_pki *pki;
+            fault_plan plan = {.target = n, .crash = true};
+            if (nsmca_open(f->dir, &pki, NULL) != NSMCA_OK)
+                _exit(3);
+            ca_store_set_fault_hook(fail_nth_step, &plan);
+            nsmca_code code = nsmca_refresh(pki, T0 + 30 * DAY, NULL);
+            _exit(code == NSMCA_OK ? 1 : 2); /* 1: every step passed */
+        }
+        int status;
+        assert_int_equal(waitpid(child, &status, 0), child);
+        assert_true(WIFEXITED(status));
+        int rc = WEXITSTATUS(status);
+        assert_true(rc == 0 || rc == 1);
+        /* a reader sees a whole chain (the old one, unless the rename was done) */
+        expect_store_whole(f->dir, &old, NULL, &seen, true);
+        /* then a writer goes on over whatever the dead one left */
+        nsmca_pki *pki;
+        assert_int_equal(nsmca_open(f->dir, &pki, NULL), NSMCA_OK);
+        assert_int_equal(nsmca_refresh(pki, T0 + 60 * DAY, NULL), NSMCA_OK);
+        chain_of(pki, &after);
+        nsmca_close(pki);
+        expect_store_whole(f->dir, &old, &after, &seen, false);
+        assert_true(chains_equal(&seen, &after));
+        assert_int_equal(stray_files(f->dir), 0);
+        if (rc == 1)
+            break;
+        /* back to the starting chain for the next step */
+        assert_int_equal(nsmkit_file_write(path, start, start_len, 0600, NULL), 0);
+    }
+    free(start);
+}
+
+/* A temporary by the name this process would use, left by a dead one with the same PID:
+ * the old O_EXCL failure. */
+static void stale_temporary_of_a_reused_pid_is_removed(void **state)
+{
+    fixture *f = *state;
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/intermediates.pem.tmp%ld", f->dir, (long)getpid());
+    assert_int_equal(nsmkit_file_write(path, (const uint8_t *)"half", 4, 0600, NULL), 0);
+    snprintf(path, sizeof(path), "%s/regional.pem.tmp99999", f->dir); /* the old layout's */
+    assert_int_equal(nsmkit_file_write(path, (const uint8_t *)"half", 4, 0600, NULL), 0);
+    nsmkit_error e;
+    nsmca_code code = nsmca_refresh(f->pki, T0 + 2 * DAY, &e);
+    if (code != NSMCA_OK)
+        fail_msg("%s", e.msg);
+    assert_int_equal(stray_files(f->dir), 0);
+}
+
+static void write_text(const char *dir, const char *name, const char *text, unsigned mode)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    assert_int_equal(nsmkit_file_write(path, (const uint8_t *)text, strlen(text), mode, NULL), 0);
+}
+
+/* Intermediates missing, garbled, or not chaining (a store of the old layout, a hand
+ * edit): re-issued from the root, which stays byte for byte. */
+static void broken_intermediates_are_repaired_from_the_root(void **state)
+{
+    fixture *f = *state;
+    chain_copy old, seen;
+    chain_of(f->pki, &old);
+    char other_pem[4200];
+    char *other = test_mkdtemp();
+    assert_int_equal(nsmca_init(other, NULL, NULL), NSMCA_OK);
+    snprintf(other_pem, sizeof(other_pem), "%s/intermediates.pem", other);
+    size_t other_len;
+    uint8_t *other_tiers = test_read_file(other_pem, &other_len);
+    for (int kind = 0; kind < 4; kind++) {
+        char path[4200];
+        snprintf(path, sizeof(path), "%s/intermediates.pem", f->dir);
+        if (kind == 0) {
+            unlink(path); /* the old layout: one file per tier, half switched */
+            write_text(f->dir, "regional.key", "old\n", 0600);
+            write_text(f->dir, "regional.pem", "old\n", 0644);
+        } else if (kind == 1) {
+            write_text(f->dir, "intermediates.pem", "junk\n", 0600);
+        } else if (kind == 2) { /* another PKI's intermediates: not signed by this root */
+            assert_int_equal(nsmkit_file_write(path, other_tiers, other_len, 0600, NULL), 0);
+        } else { /* one tier too few */
+            assert_int_equal(nsmkit_file_write(path, other_tiers, other_len / 2, 0600, NULL), 0);
+        }
+        nsmca_pki *pki;
+        nsmkit_error e;
+        nsmca_code code = nsmca_open(f->dir, &pki, &e);
+        if (code != NSMCA_OK)
+            fail_msg("kind %d: %s", kind, e.msg);
+        assert_non_null(nsmca_repaired(pki));
+        chain_of(pki, &seen);
+        nsmca_close(pki);
+        assert_int_equal(seen.len[0], old.len[0]);
+        assert_memory_equal(seen.der[0], old.der[0], old.len[0]);
+        expect_store_whole(f->dir, &old, &seen, &seen, false);
+        assert_int_equal(stray_files(f->dir), 0); /* the old layout's files are gone */
+    }
+    free(other_tiers);
+    test_rmdir(other);
+    free(other);
+}
+
+/* Files the store cannot use, each with its own code; and a repair that cannot be written
+ * leaves the store as it found it. */
+static void unusable_files_get_their_own_codes(void **state)
+{
+    fixture *f = *state;
+    char path[4200];
+    nsmca_pki *pki;
+    nsmkit_error e;
+
+    /* a directory where root.pem should be */
+    char *copy = test_mkdtemp();
+    assert_int_equal(nsmca_init(copy, NULL, NULL), NSMCA_OK);
+    snprintf(path, sizeof(path), "%s/root.pem", copy);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_int_equal(nsmca_open(copy, &pki, &e), NSMCA_ERR_NOT_REGULAR_FILE);
+    test_rmdir(copy);
+    free(copy);
+
+    /* larger than anything the CA writes: refused before reading, not repaired */
+    size_t big_len = 65 * 1024;
+    uint8_t *big = calloc(1, big_len);
+    assert_non_null(big);
+    memset(big, '#', big_len);
+    snprintf(path, sizeof(path), "%s/intermediates.pem", f->dir);
+    size_t saved_len;
+    uint8_t *saved = test_read_file(path, &saved_len);
+    assert_int_equal(nsmkit_file_write(path, big, big_len, 0600, NULL), 0);
+    assert_int_equal(nsmca_open(f->dir, &pki, &e), NSMCA_ERR_FILE_TOO_LARGE);
+    assert_int_equal(nsmkit_file_write(path, saved, saved_len, 0600, NULL), 0);
+    snprintf(path, sizeof(path), "%s/ca.conf", f->dir);
+    size_t conf_len;
+    uint8_t *conf = test_read_file(path, &conf_len);
+    assert_int_equal(nsmkit_file_write(path, big, big_len, 0644, NULL), 0);
+    assert_int_equal(nsmca_open(f->dir, &pki, &e), NSMCA_ERR_FILE_TOO_LARGE);
+    /* a NUL inside a line would cut it short: refused */
+    memcpy(big, conf, conf_len);
+    big[conf_len - 3] = '\0';
+    assert_int_equal(nsmkit_file_write(path, big, conf_len, 0644, NULL), 0);
+    assert_int_equal(nsmca_open(f->dir, &pki, &e), NSMCA_ERR_CONF_MALFORMED);
+    assert_int_equal(nsmkit_file_write(path, conf, conf_len, 0644, NULL), 0);
+    free(conf);
+    free(big);
+
+    /* broken intermediates and a disk that refuses the repair: WRITE_FAILED, file as it was */
+    write_text(f->dir, "intermediates.pem", "junk\n", 0600);
+    fault_plan plan = {.target = 1};
+    ca_store_set_fault_hook(fail_nth_step, &plan);
+    nsmca_code code = nsmca_open(f->dir, &pki, &e);
+    ca_store_set_fault_hook(NULL, NULL);
+    assert_int_equal(code, NSMCA_ERR_WRITE_FAILED);
+    assert_null(pki);
+    snprintf(path, sizeof(path), "%s/intermediates.pem", f->dir);
+    size_t now_len;
+    uint8_t *now = test_read_file(path, &now_len);
+    assert_int_equal(now_len, 5);
+    assert_memory_equal(now, "junk\n", 5);
+    free(now);
+    assert_int_equal(stray_files(f->dir), 0);
+    assert_int_equal(nsmkit_file_write(path, saved, saved_len, 0600, NULL), 0);
+    free(saved);
+
+    /* a lock file that is a symbolic link is not followed */
+    snprintf(path, sizeof(path), "%s/.lock", f->dir);
+    unlink(path);
+    assert_int_equal(symlink("/dev/null", path), 0);
+    assert_int_equal(nsmca_refresh(f->pki, T0 + 2 * DAY, &e), NSMCA_ERR_LOCK_FAILED);
+    assert_non_null(strstr(e.msg, ".lock"));
+}
+
+/* ---- hostile stores: FIFOs, a lock held forever ---------------------------------------------------- */
+
+static void fifos_are_refused_without_blocking(void **state)
+{
+    fixture *f = *state;
+    static const char *const names[] = {"ca.conf", "root.key", "root.pem", "intermediates.pem"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char *copy = test_mkdtemp();
+        nsmca_init_options options = {.now_s = T0};
+        assert_int_equal(nsmca_init(copy, &options, NULL), NSMCA_OK);
+        char path[4200];
+        snprintf(path, sizeof(path), "%s/%s", copy, names[i]);
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(mkfifo(path, 0600), 0);
+        nsmca_pki *pki;
+        nsmkit_error e;
+        assert_int_equal(nsmca_open(copy, &pki, &e), NSMCA_ERR_NOT_REGULAR_FILE);
+        assert_non_null(strstr(e.msg, names[i]));
+        test_rmdir(copy);
+        free(copy);
+    }
+    /* and the lock file, which only writers open */
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/.lock", f->dir);
+    unlink(path);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    nsmkit_error e;
+    assert_int_equal(nsmca_refresh(f->pki, T0 + 2 * DAY, &e), NSMCA_ERR_NOT_REGULAR_FILE);
+    assert_non_null(strstr(e.msg, ".lock"));
+}
+
+static void a_held_lock_is_waited_for_a_bounded_time_and_named(void **state)
+{
+    fixture *f = *state;
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/.lock", f->dir);
+    int holder = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    assert_true(holder >= 0);
+    assert_int_equal(flock(holder, LOCK_EX), 0);
+    assert_int_equal(ftruncate(holder, 0), 0);
+    assert_int_equal(pwrite(holder, "424242\n", 7, 0), 7);
+    ca_store_set_lock_timeout_ms(200);
+    nsmkit_error e;
+    nsmca_code code = nsmca_refresh(f->pki, T0 + 2 * DAY, &e);
+    ca_store_set_lock_timeout_ms(0);
+    assert_int_equal(code, NSMCA_ERR_LOCK_TIMEOUT);
+    assert_non_null(strstr(e.msg, "held by process 424242"));
+    /* and once it is released, the same refresh goes through */
+    close(holder);
+    assert_int_equal(nsmca_refresh(f->pki, T0 + 2 * DAY, NULL), NSMCA_OK);
+}
+
+/* ---- several processes at once ---------------------------------------------------------------------- */
+
+static void concurrent_creation_has_one_creator(void **state)
+{
+    (void)state;
+    char *base = test_mkdtemp();
+    char dir[4200];
+    snprintf(dir, sizeof(dir), "%s/ca", base);
+    enum { N = 6 };
+    pid_t children[N];
+    for (int i = 0; i < N; i++) {
+        children[i] = fork();
+        assert_true(children[i] >= 0);
+        if (children[i] == 0) {
+            nsmca_pki *pki;
+            bool created = false;
+            nsmca_code code = nsmca_open_or_init(dir, &pki, &created, NULL);
+            if (code != NSMCA_OK)
+                _exit(3);
+            nsmca_close(pki);
+            _exit(created ? 1 : 0);
+        }
+    }
+    int creators = 0;
+    for (int i = 0; i < N; i++) {
+        int status;
+        assert_int_equal(waitpid(children[i], &status, 0), children[i]);
+        assert_true(WIFEXITED(status));
+        assert_true(WEXITSTATUS(status) <= 1);
+        creators += WEXITSTATUS(status);
+    }
+    assert_int_equal(creators, 1);
+    test_rmdir(base);
+    free(base);
+}
+
+/* Two simulators on one PKI: the second finds the chain the first stored and uses it
+ * instead of rotating again. */
+static void a_stored_fresh_chain_is_adopted(void **state)
+{
+    fixture *f = *state;
+    nsmca_pki *other;
+    assert_int_equal(nsmca_open(f->dir, &other, NULL), NSMCA_OK);
+    assert_int_equal(nsmca_refresh(f->pki, T0 + 2 * DAY, NULL), NSMCA_OK);
+    assert_int_equal(nsmca_refresh(other, T0 + 2 * DAY, NULL), NSMCA_OK);
+    chain_copy a, b;
+    chain_of(f->pki, &a);
+    chain_of(other, &b);
+    assert_true(chains_equal(&a, &b));
+    nsmca_close(other);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -625,6 +1104,16 @@ int main(void)
         T(times_outside_the_root_are_refused),
         cmocka_unit_test(default_dir_follows_xdg),
         cmocka_unit_test(open_or_init_creates_once),
+        cmocka_unit_test(code_table_is_consistent),
+        T(refresh_is_all_or_nothing_when_any_step_fails),
+        T(refresh_survives_a_crash_at_any_step),
+        T(stale_temporary_of_a_reused_pid_is_removed),
+        T(broken_intermediates_are_repaired_from_the_root),
+        T(unusable_files_get_their_own_codes),
+        T(fifos_are_refused_without_blocking),
+        T(a_held_lock_is_waited_for_a_bounded_time_and_named),
+        cmocka_unit_test(concurrent_creation_has_one_creator),
+        T(a_stored_fresh_chain_is_adopted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

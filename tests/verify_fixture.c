@@ -368,13 +368,25 @@ EVP_PKEY *vfx_key(const char *curve)
 
 EVP_PKEY *vfx_tier_key(const vfx *fx, const char *tier)
 {
+    /* The root's key has a file of its own; the intermediates' keys sit in one file, in
+     * tier order, each followed by its certificate (which the key reader skips). */
+    static const char *const below_root[] = {"regional", "zonal", "instance"};
+    bool root = strcmp(tier, "root") == 0;
+    unsigned skip = 0;
+    while (!root && skip < 3 && strcmp(tier, below_root[skip]) != 0)
+        skip++;
+    assert_true(root || skip < 3);
     char path[4200];
-    snprintf(path, sizeof(path), "%s/ca/%s.key", fx->dir, tier);
+    snprintf(path, sizeof(path), "%s/ca/%s", fx->dir, root ? "root.key" : "intermediates.pem");
     BIO *bio = BIO_new_file(path, "r");
     assert_non_null(bio);
-    EVP_PKEY *key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+    EVP_PKEY *key = NULL;
+    for (unsigned i = 0; i <= skip; i++) {
+        EVP_PKEY_free(key);
+        key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+        assert_non_null(key);
+    }
     BIO_free(bio);
-    assert_non_null(key);
     return key;
 }
 

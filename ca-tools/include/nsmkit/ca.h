@@ -10,6 +10,21 @@
  * periods, basicConstraints/pathLen, keyUsage criticality, serial formats, a leaf without
  * SKI/AKI. Every subject says O=NSM Simulator, OU=NOT AWS.
  *
+ * Files: DIR/ca.conf (region, tier count, instance id; written last, so a directory without
+ * it holds no PKI), DIR/root.key (0600) and DIR/root.pem (the root to pin), and
+ * DIR/intermediates.pem (0600): every intermediate tier's key and certificate in one file,
+ * replaced by one atomic rename, so that a refresh is all or nothing whatever happens
+ * (full disk, SIGKILL, power loss). Intermediates found missing, unreadable as PEM or not
+ * chaining are re-issued from the root when the directory is writable (nsmca_repaired
+ * says so); the root is never replaced. Writers hold DIR/.lock (with their pid in it) and
+ * wait for it a bounded time; readers need no lock. Every file is opened without blocking
+ * and refused unless it is a regular file.
+ *
+ * Errors: every function that can fail returns an nsmca_code from NSMCA_CODES below
+ * (0 is success) and, when e is not NULL, a one-line message with the details. Numbers
+ * are stable: 1xx arguments and times, 2xx the CA directory and its files, 3xx keys and
+ * certificates, 9xx internal. New codes are appended in their range, never renumbered.
+ *
  * Ownership: nsmca_open and nsmca_leaf_issue return objects the caller frees with
  * nsmca_close / nsmca_leaf_free. Byte pointers returned by accessors are borrowed and
  * live as long as the object they came from.
@@ -31,6 +46,63 @@
 #define NSMCA_ECDSA_P384_SIG_LEN 96
 #define NSMCA_ENCLAVE_ID_LEN 8
 
+/* X(NAME, number, sentence): the sentence says what is wrong in general; the nsmkit_error
+ * message adds the file and the detail. */
+#define NSMCA_CODES(X)                                                                        \
+    X(OK, 0, "success")                                                                       \
+    /* 1xx: arguments and times */                                                            \
+    X(BAD_REGION, 100, "the region is not 1-32 characters of a-z, 0-9 and '-'")               \
+    X(BAD_TIER_COUNT, 101, "the number of intermediate tiers is not 1, 2 or 3")               \
+    X(TIME_TOO_EARLY, 102, "the creation time is too early")                                  \
+    X(TIME_OUTSIDE_ROOT, 103, "the time is outside the root's validity")                      \
+    X(TIME_NOT_U32, 104, "the issue time does not fit the 4-byte serial field")               \
+    X(NO_DEFAULT_DIR, 105, "neither XDG_STATE_HOME nor HOME is set")                          \
+    X(NAME_TOO_LONG, 106, "a directory or file name is too long")                             \
+    X(BAD_ARGUMENT, 107, "a required argument is missing or out of range")                    \
+    /* 2xx: the CA directory and its files */                                                 \
+    X(NO_DIRECTORY, 200, "the CA directory does not exist or cannot be searched")             \
+    X(NOT_A_DIRECTORY, 201, "the CA path is not a directory")                                 \
+    X(ALREADY_EXISTS, 202, "the directory already holds a PKI")                               \
+    X(NO_PKI, 203, "the directory holds no PKI (no ca.conf)")                                 \
+    X(FILE_UNREADABLE, 204, "a CA file cannot be opened or read")                             \
+    X(NOT_REGULAR_FILE, 205, "a CA file is not a regular file")                               \
+    X(FILE_TOO_LARGE, 206, "a CA file is larger than any the CA writes")                      \
+    X(KEY_PERMISSIONS, 207, "a private key file is readable by group or others")              \
+    X(WRITE_FAILED, 208, "a CA file cannot be written")                                       \
+    X(LOCK_TIMEOUT, 209, "another process held the CA directory's lock for too long")         \
+    X(LOCK_FAILED, 210, "the CA directory's lock cannot be taken")                            \
+    X(CONF_MALFORMED, 211, "ca.conf holds a bad or unknown line")                             \
+    X(CONF_INCOMPLETE, 212, "ca.conf lacks a setting")                                        \
+    X(MKDIR_FAILED, 213, "the CA directory cannot be created")                                \
+    X(FILE_MISSING, 214, "a CA file does not exist")                                          \
+    /* 3xx: keys and certificates */                                                          \
+    X(KEY_MALFORMED, 300, "a key file does not hold a P-384 private key in PEM")              \
+    X(CERT_MALFORMED, 301, "a certificate file does not hold a PEM certificate")              \
+    X(CERT_KEY_MISMATCH, 302, "a certificate does not match its key")                         \
+    X(CHAIN_BROKEN, 303, "a certificate is not signed by the tier above it")                  \
+    X(INTERMEDIATES_MALFORMED, 304,                                                           \
+      "the intermediates file does not hold one key and one certificate per tier")            \
+    /* 9xx: internal */                                                                       \
+    X(NO_MEMORY, 900, "out of memory")                                                        \
+    X(CRYPTO, 901, "an OpenSSL operation failed")                                             \
+    X(RANDOM, 902, "no random bytes")                                                         \
+    X(INTERNAL, 903, "internal error")
+
+typedef enum {
+#define NSMCA_CODE_ENUM(name, number, sentence) NSMCA_ERR_##name = number,
+    NSMCA_CODES(NSMCA_CODE_ENUM)
+#undef NSMCA_CODE_ENUM
+} nsmca_code;
+#define NSMCA_OK NSMCA_ERR_OK
+
+/* "KEY_PERMISSIONS"; NULL for a number that is not a code. */
+const char *nsmca_code_name(nsmca_code code);
+/* The code's general sentence; NULL for a number that is not a code. */
+const char *nsmca_code_sentence(nsmca_code code);
+/* Every code in numeric order (for manifests and tests). */
+size_t nsmca_code_count(void);
+nsmca_code nsmca_code_at(size_t i);
+
 typedef struct {
     const char *region;      /* NULL: NSMCA_DEFAULT_REGION */
     unsigned intermediates;  /* 1..3; 0 means 3 */
@@ -41,19 +113,24 @@ typedef struct nsmca_pki nsmca_pki;
 typedef struct nsmca_leaf nsmca_leaf;
 
 /* Creates a new PKI in dir (created 0700 if missing). Fails if dir already holds one. */
-int nsmca_init(const char *dir, const nsmca_init_options *options,
-               nsmkit_error *e) NSMKIT_WARN_UNUSED;
+nsmca_code nsmca_init(const char *dir, const nsmca_init_options *options,
+                      nsmkit_error *e) NSMKIT_WARN_UNUSED;
 
-/* Loads a PKI. Refuses key files readable by group or others, and certificates that do
- * not match their keys or do not chain. */
-int nsmca_open(const char *dir, nsmca_pki **out, nsmkit_error *e) NSMKIT_WARN_UNUSED;
+/* Loads a PKI. Refuses key files readable by group or others, any file that is not a
+ * regular file, and a root that does not match its key; repairs the intermediates (see
+ * above) when it can and refuses them when it cannot. */
+nsmca_code nsmca_open(const char *dir, nsmca_pki **out, nsmkit_error *e) NSMKIT_WARN_UNUSED;
 void nsmca_close(nsmca_pki *pki);
+/* NULL, or why nsmca_open re-issued the intermediates from the root (their file was
+ * missing or inconsistent, e.g. a store of an older nsmkit); the root is never re-issued. */
+const char *nsmca_repaired(const nsmca_pki *pki);
 
 /* The default PKI directory: ${XDG_STATE_HOME:-$HOME/.local/state}/nsmkit/ca. */
-int nsmca_default_dir(char *out, size_t out_size, nsmkit_error *e) NSMKIT_WARN_UNUSED;
-/* Opens dir, creating it with default options first when it does not exist yet. */
-int nsmca_open_or_init(const char *dir, nsmca_pki **out, bool *created,
-                       nsmkit_error *e) NSMKIT_WARN_UNUSED;
+nsmca_code nsmca_default_dir(char *out, size_t out_size, nsmkit_error *e) NSMKIT_WARN_UNUSED;
+/* Opens dir, creating it with default options first when it does not exist yet. When
+ * several processes do this at once, exactly one creates it and sees *created true. */
+nsmca_code nsmca_open_or_init(const char *dir, nsmca_pki **out, bool *created,
+                              nsmkit_error *e) NSMKIT_WARN_UNUSED;
 
 const char *nsmca_region(const nsmca_pki *pki);
 unsigned nsmca_tier_count(const nsmca_pki *pki);    /* intermediates, 1..3 */
@@ -65,13 +142,13 @@ unsigned nsmca_cert_count(const nsmca_pki *pki); /* 1 + tiers */
 /* Re-issues (under the root, with fresh keys) every intermediate that is not valid for
  * the whole life of a leaf issued at unix_s, and the tiers below it. Newer certificates
  * replace the stored ones; older (time-travelling) ones live only in memory. */
-int nsmca_refresh(nsmca_pki *pki, uint64_t unix_s, nsmkit_error *e) NSMKIT_WARN_UNUSED;
+nsmca_code nsmca_refresh(nsmca_pki *pki, uint64_t unix_s, nsmkit_error *e) NSMKIT_WARN_UNUSED;
 
 /* Issues a leaf for an enclave at issue time unix_s (refreshing intermediates first):
  * notBefore = unix_s - 3 s, notAfter = unix_s + 3 h, serial = enclave id || 0000 ||
  * u32 unix_s, subject CN "<instance>-enc<enclave hex>.<region>.aws". */
-int nsmca_leaf_issue(nsmca_pki *pki, const uint8_t enclave_id[NSMCA_ENCLAVE_ID_LEN],
-                     uint64_t unix_s, nsmca_leaf **out, nsmkit_error *e) NSMKIT_WARN_UNUSED;
+nsmca_code nsmca_leaf_issue(nsmca_pki *pki, const uint8_t enclave_id[NSMCA_ENCLAVE_ID_LEN],
+                            uint64_t unix_s, nsmca_leaf **out, nsmkit_error *e) NSMKIT_WARN_UNUSED;
 void nsmca_leaf_free(nsmca_leaf *leaf);
 
 const uint8_t *nsmca_leaf_der(const nsmca_leaf *leaf, size_t *len);
@@ -83,7 +160,7 @@ bool nsmca_leaf_valid_at(const nsmca_leaf *leaf, uint64_t unix_s);
 
 /* ECDSA P-384 over a SHA-384 digest, as raw r||s (48 bytes each, big-endian).
  * Safe to call from several threads on the same leaf. */
-int nsmca_leaf_sign_digest(const nsmca_leaf *leaf, const uint8_t digest[48],
-                           uint8_t signature[NSMCA_ECDSA_P384_SIG_LEN]) NSMKIT_WARN_UNUSED;
+nsmca_code nsmca_leaf_sign_digest(const nsmca_leaf *leaf, const uint8_t digest[48],
+                                  uint8_t signature[NSMCA_ECDSA_P384_SIG_LEN]) NSMKIT_WARN_UNUSED;
 
 #endif /* NSMKIT_CA_H */

@@ -92,6 +92,9 @@ typedef struct nsmsim nsmsim;
  * boot PCRs. */
 int nsmsim_new(const nsmsim_options *options, nsmsim **out, nsmkit_error *e) NSMKIT_WARN_UNUSED;
 void nsmsim_free(nsmsim *sim);
+/* True when this nsmsim_new created the default PKI (of several processes starting at
+ * once, exactly one did). */
+bool nsmsim_created_default_pki(const nsmsim *sim);
 
 /* Answers one raw request with the response the real NSM would give: a success or an
  * NSM error, both as CBOR in resp (at most NSM_RESPONSE_MAX_SIZE bytes). Requests longer

@@ -1,0 +1,88 @@
+#!/bin/sh
+# `make install` into a DESTDIR, then what a C user does with it: build a program with
+# pkg-config alone (shared, then static), run it, and read the man pages. Also checks the
+# shape of what was installed: SONAMEs and their links, exported symbols, headers without
+# libcbor's, programs linking only the libraries they use.
+set -u
+BUILD=${BUILD:-build}
+SANITIZE=${SANITIZE:-}
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+root="$work/root"
+prefix=/usr/local
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+${MAKE:-make} --no-print-directory -s BUILD="$BUILD" SANITIZE="$SANITIZE" PREFIX="$prefix" \
+    DESTDIR="$root" install > "$work/install.log" 2>&1 || { cat "$work/install.log"; echo "FAIL: make install"; exit 1; }
+lib="$root$prefix/lib"; inc="$root$prefix/include"
+
+# libraries: real file, SONAME link, development link; only their own prefix exported
+for pair in nsmkit:nsmkit_ nsmca:nsmca_ nsmverify:nsmv_ nsmsim:nsmsim_; do
+    n=${pair%%:*}; prefix_sym=${pair#*:}
+    [ -f "$lib/lib$n.so.0.1.0" ] || fail "lib$n.so.0.1.0 missing"
+    [ "$(readlink "$lib/lib$n.so.0")" = "lib$n.so.0.1.0" ] || fail "lib$n.so.0 does not point at lib$n.so.0.1.0"
+    [ "$(readlink "$lib/lib$n.so")" = "lib$n.so.0" ] || fail "lib$n.so does not point at lib$n.so.0"
+    readelf -d "$lib/lib$n.so.0.1.0" | grep -q "SONAME.*\[lib$n.so.0\]" || fail "lib$n: SONAME is not lib$n.so.0"
+    others=$(nm -D --defined-only "$lib/lib$n.so.0.1.0" | awk '{print $3}' | grep -v "^$prefix_sym" | head -3)
+    [ -z "$others" ] || fail "lib$n exports more than $prefix_sym*: $others"
+    [ -f "$lib/lib$n.a" ] || fail "lib$n.a missing"
+    [ -f "$lib/pkgconfig/$n.pc" ] || fail "$n.pc missing"
+done
+# the drop-in libnsm, as before
+for f in lib/libnsm.so lib/libnsm.a lib/libnsm-sim-preload.so include/nsm.h; do
+    [ -f "$root$prefix/$f" ] || fail "$f missing"
+done
+[ ! -e "$inc/nsmkit/cbor.h" ] || fail "nsmkit/cbor.h (libcbor's types) installed though no public API needs it"
+# programs link only what they use
+needed() { readelf -d "$root$prefix/bin/$1" | sed -n 's/.*NEEDED.*\[\(.*\)\]/\1/p' | sed 's/\.so.*//' | sort | tr '\n' ' '; }
+[ -z "$SANITIZE" ] || echo "(sanitizer build: its runtime libraries are left out of the comparison)"
+check_needed() {
+    got=$(needed "$1" | tr ' ' '\n' | grep -v -e '^libasan' -e '^libubsan' -e '^$' | tr '\n' ' ')
+    [ "$got" = "$2" ] || fail "$1 links $got, want $2"
+}
+check_needed nsm-ca "libc libcrypto "
+check_needed nsm-verify "libc libcbor libcrypto "
+check_needed nsm-sim "libc libcbor libcrypto "
+
+# a program built with pkg-config alone
+export PKG_CONFIG_PATH="$lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$root"
+san=${SANITIZE:+-fsanitize=$SANITIZE}
+cflags=$(pkg-config --cflags nsmsim nsmverify) && libs=$(pkg-config --libs nsmsim nsmverify) ||
+    fail "pkg-config cannot resolve nsmsim nsmverify"
+echo "pkg-config --cflags --libs nsmsim nsmverify: $cflags $libs"
+if cc -std=c11 -Wall -Wextra -Werror $san $cflags tests/install_client.c $libs -o "$work/client" 2> "$work/cc.log"; then
+    mkdir "$work/ca-shared"
+    LD_LIBRARY_PATH="$lib" "$work/client" "$work/ca-shared/pki" || fail "the program built against the shared libraries failed"
+    readelf -d "$work/client" | grep -q 'NEEDED.*libnsmverify.so.0' || fail "the program does not use libnsmverify.so.0"
+else
+    cat "$work/cc.log"; fail "cannot build a program with pkg-config (shared)"
+fi
+# and statically: our archives by the names pkg-config --static gives, system libraries shared
+static_libs=$(pkg-config --static --libs nsmsim nsmverify | tr ' ' '\n' |
+    sed -e "s|^-l\(nsm[a-z]*\)$|$lib/lib\1.a|" | tr '\n' ' ')
+echo "static: $static_libs"
+if cc -std=c11 $san $cflags tests/install_client.c $static_libs -pthread -o "$work/client-static" 2> "$work/cc.log"; then
+    mkdir "$work/ca-static"
+    "$work/client-static" "$work/ca-static/pki" || fail "the statically linked program failed"
+    readelf -d "$work/client-static" | grep -q 'NEEDED.*libnsm' && fail "the static program still needs a shared nsmkit library"
+else
+    cat "$work/cc.log"; fail "cannot build a program with pkg-config --static (Libs.private/Requires.private wrong?)"
+fi
+
+# man pages: one per program, rendering without warnings
+for p in nsm-ca nsm-sim nsm-verify nsm-kms; do
+    page="$root$prefix/share/man/man1/$p.1"
+    [ -f "$page" ] || { fail "man page $p.1 missing"; continue; }
+    if command -v groff > /dev/null 2>&1; then
+        warnings=$(groff -man -Tutf8 -ww -z "$page" 2>&1)
+        [ -z "$warnings" ] || fail "$p.1: $warnings"
+        groff -man -Tutf8 "$page" 2> /dev/null | grep -q "$p" || fail "$p.1 renders without its name"
+    elif command -v man > /dev/null 2>&1; then
+        MANWIDTH=80 man -l "$page" 2> /dev/null | grep -q "$p" || fail "$p.1 does not render"
+    else
+        echo "SKIP: neither groff nor man is installed: $p.1 not rendered"
+    fi
+done
+
+[ "$failures" -eq 0 ] || { echo "$failures failure(s)"; exit 1; }
+echo "install: libraries, headers, pkg-config files and man pages work from a DESTDIR"
