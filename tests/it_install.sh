@@ -42,7 +42,8 @@ check_needed() {
 }
 check_needed nsm-ca "libc libcrypto "
 check_needed nsm-verify "libc libcbor libcrypto "
-check_needed nsm-sim "libc libcbor libcrypto "
+check_needed nsm-sim "libc libcbor libcrypto libjansson "   # jansson: --measurements
+check_needed nsm-kms "libc libcbor libcrypto libjansson libmicrohttpd "
 
 # a program built with pkg-config alone
 export PKG_CONFIG_PATH="$lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$root"
