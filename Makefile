@@ -6,6 +6,7 @@
 #                  ASan/UBSan in $(BUILD)/sanitize
 #   make demo      deps + all + the main job end to end on the embedded default setup
 #   make bench     benchmarks, printed as ratios against OpenSSL's own speed
+#   make vectors   regenerate the vectors/ corpus byte for byte from its committed test PKI
 #   make install   PREFIX=/usr/local DESTDIR= (LIBDIR, INCLUDEDIR, MANDIR below PREFIX)
 #   make clean
 #
@@ -51,7 +52,9 @@ CA_SRC     := ca-tools/codes.c ca-tools/keys.c ca-tools/x509.c ca-tools/conf.c \
               ca-tools/leaf.c
 SIM_SRC    := nsm-sim/core.c nsm-sim/attest.c nsm-sim/options.c \
               nsm-sim/transport.c nsm-sim/server.c nsm-sim/device.c nsm-sim/nsmapi.c \
-              nsm-sim/envopts.c nsm-sim/libnsm.c nsm-sim/serve.c nsm-sim/exec.c
+              nsm-sim/envopts.c nsm-sim/libnsm.c nsm-sim/serve.c nsm-sim/exec.c \
+              nsm-sim/surgery.c nsm-sim/det_sign.c nsm-sim/fault.c nsm-sim/fault_pki.c \
+              nsm-sim/fault_build.c nsm-sim/corpus.c
 VERIFY_SRC := verifier/envelope.c verifier/payload.c verifier/chain.c verifier/cose.c \
               verifier/policy.c verifier/verify.c verifier/report.c verifier/aws_root.c
 
@@ -64,12 +67,15 @@ KMS_LIB    := $(BUILD)/lib/libnsmkms.a
 # Programs. Adding one is two lines: its name in PROGRAMS, and PROG_<name> listing its
 # sources, the libraries of ours it uses and the system libraries it uses (it links those
 # and nothing else); its man page is man/<name>.1.
-PROGRAMS := nsm-ca nsm-sim nsm-verify nsm-kms
-PROG_nsm-ca     := ca-tools/nsm-ca.c $(CA_LIB) $(COMMON_LIB) -lcrypto
-PROG_nsm-sim    := nsm-sim/main.c $(SIM_LIB) $(CA_LIB) $(COMMON_LIB) -ljansson -lcbor -lcrypto
-PROG_nsm-verify := verifier/nsm-verify.c $(VERIFY_LIB) $(COMMON_LIB) -lcbor -lcrypto
-PROG_nsm-kms    := kms/main.c $(KMS_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB) -lmicrohttpd \
-                   -ljansson -lcbor -lcrypto
+PROGRAMS := nsm-ca nsm-sim nsm-verify nsm-vectors nsm-kms
+PROG_nsm-ca      := ca-tools/nsm-ca.c $(CA_LIB) $(COMMON_LIB) -lcrypto
+PROG_nsm-sim     := nsm-sim/main.c $(SIM_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB) -ljansson \
+                    -lcbor -lcrypto
+PROG_nsm-verify  := verifier/nsm-verify.c $(VERIFY_LIB) $(COMMON_LIB) -lcbor -lcrypto
+PROG_nsm-vectors := harness/nsm-vectors.c $(SIM_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB) \
+                    -lcbor -lcrypto
+PROG_nsm-kms     := kms/main.c $(KMS_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB) -lmicrohttpd \
+                    -ljansson -lcbor -lcrypto
 
 BINS := $(addprefix $(BUILD)/bin/,$(PROGRAMS))
 
@@ -114,7 +120,7 @@ $(BUILD)/lib/%.a:
 	rm -f $@ && ar rcs $@ $^
 
 # Libraries in link order: users first.
-STATIC_LIBS := $(VERIFY_LIB) $(SIM_LIB) $(CA_LIB) $(COMMON_LIB)
+STATIC_LIBS := $(SIM_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB)
 
 define program_rule
 $(BUILD)/bin/$(1): $(call obj,$(filter %.c,$(PROG_$(1)))) $(filter %.a,$(PROG_$(1)))
@@ -146,6 +152,8 @@ DEVNSM     := $(PRELOAD_SO) $(LIBNSM_SO) $(LIBNSM_A) $(NSM_H)
 all: $(DEVNSM)
 
 $(call obj,nsm-sim/exec.c): ALL_CFLAGS += -DNSMKIT_LIBDIR='"$(LIBDIR)"'
+# OpenSSL 3.0 signs with a chosen nonce only through deprecated EC_KEY calls (det_sign.c).
+$(call obj,nsm-sim/det_sign.c): ALL_CFLAGS += -Wno-deprecated-declarations
 
 $(PRELOAD_SO): $(call obj,nsm-sim/preload.c) $(STATIC_LIBS) nsm-sim/preload.map
 	@mkdir -p $(@D)
@@ -169,8 +177,8 @@ $(NSM_H): nsm-sim/include/nsm.h
 # Programs the integration tests drive. The nsm.h clients build the way a user builds
 # against the drop-in library (only build/include and build/lib), plus our warnings.
 TEST_PROGS := $(BUILD)/tests/devnsm_client $(BUILD)/tests/blog_client \
-              $(BUILD)/tests/nsm_conformance
-$(BUILD)/tests/devnsm_client: $(call obj,tests/devnsm_client.c) $(STATIC_LIBS)
+              $(BUILD)/tests/nsm_conformance $(BUILD)/tests/weak_verifier
+$(BUILD)/tests/devnsm_client $(BUILD)/tests/weak_verifier: $(BUILD)/tests/%: $(call obj,tests/%.c) $(STATIC_LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(filter %.o,$^) $(STATIC_LIBS) $(ALL_LDFLAGS) $(LIBS) -o $@
 $(BUILD)/tests/blog_client $(BUILD)/tests/nsm_conformance: $(BUILD)/tests/%: tests/%.c $(NSM_H) $(LIBNSM_SO)
@@ -249,6 +257,13 @@ test:
 check: all $(UNIT_TESTS) $(TEST_PROGS)
 	@BUILD=$(BUILD) SANITIZE='$(SANITIZE)' sh tests/run.sh $(UNIT_TESTS) $(INTEGRATION_TESTS)
 
+# ---- the vectors corpus (issue 8) -----------------------------------------------------------
+
+# Regenerates vectors/ byte for byte from the committed test PKI in vectors/pki.
+.PHONY: vectors
+vectors: $(BUILD)/bin/nsm-vectors
+	$(BUILD)/bin/nsm-vectors gen vectors
+
 # ---- demo -------------------------------------------------------------------------------------
 
 demo:
@@ -298,7 +313,8 @@ bench: all $(BENCHES)
 #                                        hex file json
 #   nsmca      ca-tools/        nsmca_   ca                                  nsmkit libcrypto
 #   nsmverify  verifier/        nsmv_    verify                              nsmkit libcbor libcrypto
-#   nsmsim     nsm-sim/         nsmsim_  sim nsm_abi                         nsmca nsmkit libcbor libcrypto
+#   nsmsim     nsm-sim/         nsmsim_  sim nsm_abi                         nsmverify nsmca nsmkit
+#                               nsmfault_ fault faults.def surgery det_sign  libcbor libcrypto
 #
 # nsmkit/cbor.h (libcbor's types) is not installed: no public API needs it.
 
@@ -313,11 +329,11 @@ SO_SRC_nsmsim    := $(SIM_SRC)
 SO_LINK_nsmkit    := -lcbor -ljansson
 SO_LINK_nsmca     := -lnsmkit -lcrypto
 SO_LINK_nsmverify := -lnsmkit -lcbor -lcrypto
-SO_LINK_nsmsim    := -lnsmca -lnsmkit -lcbor -lcrypto
+SO_LINK_nsmsim    := -lnsmverify -lnsmca -lnsmkit -lcbor -lcrypto
 SO_EXPORT_nsmkit    := nsmkit_
 SO_EXPORT_nsmca     := nsmca_
 SO_EXPORT_nsmverify := nsmv_
-SO_EXPORT_nsmsim    := nsmsim_
+SO_EXPORT_nsmsim    := nsmsim_*; nsmfault_
 # pkg-config: Requires for libraries whose types the public headers use, Requires.private
 # for what only the library's own code calls.
 PC_DESC_nsmkit    := nsmkit common helpers: errors, byte slices, buffers, bounded reader, hex, files, JSON
@@ -327,7 +343,7 @@ PC_DESC_nsmsim    := nsmkit simulated Nitro Secure Module: the NSM core and the 
 PC_REQ_nsmkit     :=
 PC_REQ_nsmca      :=
 PC_REQ_nsmverify  :=
-PC_REQ_nsmsim     := nsmca nsmkit
+PC_REQ_nsmsim     := nsmverify nsmca nsmkit
 PC_PRIV_nsmkit    := libcbor jansson
 PC_PRIV_nsmca     := nsmkit libcrypto
 PC_PRIV_nsmverify := nsmkit libcbor libcrypto
@@ -336,7 +352,8 @@ HEADERS_nsmkit    := $(addprefix common/include/nsmkit/,error.h bytes.h buf.h re
                        cbor_head.h hex.h file.h json.h)
 HEADERS_nsmca     := ca-tools/include/nsmkit/ca.h
 HEADERS_nsmverify := verifier/include/nsmkit/verify.h
-HEADERS_nsmsim    := nsm-sim/include/nsmkit/sim.h nsm-sim/include/nsmkit/nsm_abi.h
+HEADERS_nsmsim    := $(addprefix nsm-sim/include/nsmkit/,sim.h nsm_abi.h fault.h faults.def \
+                       surgery.h det_sign.h)
 
 SHARED_LIBS := $(foreach n,$(SHARED_NAMES),$(BUILD)/lib/lib$(n).so.$(SO_VERSION))
 PC_FILES := $(foreach n,$(SHARED_NAMES),$(BUILD)/pkgconfig/$(n).pc)

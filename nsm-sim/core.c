@@ -23,6 +23,7 @@
 #include <openssl/rand.h>
 
 #include "nsmkit/sim.h"
+#include "nsmkit/fault.h"
 #include "nsmkit/error.h"
 #include "nsmkit/bytes.h"
 #include "nsmkit/buf.h"
@@ -54,6 +55,12 @@ struct nsmsim {
     uint8_t pcr[NSMSIM_PCR_COUNT][NSMSIM_PCR_LEN];
     bool locked[NSMSIM_PCR_COUNT];
     nsmkit_buf payload;  /* scratch, reused by every attestation */
+    /* device fault mode (options.faults) */
+    bool faulty;
+    nsmfault_set faults;
+    char *fault_ca_dir;
+    uint64_t fault_count, fault_rng;
+    nsmkit_error fault_error;   /* why the last faulty document could not be made */
     nsmkit_buf document;
     nsmkit_buf response;
 };
@@ -133,6 +140,7 @@ static int measure_boot_pcrs(nsmsim *sim)
 }
 
 static int leaf_for_time(nsmsim *sim, uint64_t t_s, nsmkit_error *e);
+static int fault_mode_init(nsmsim *sim, const nsmsim_options *options, nsmkit_error *e);
 
 int nsmsim_new(const nsmsim_options *options, nsmsim **out, nsmkit_error *e)
 {
@@ -160,6 +168,9 @@ int nsmsim_new(const nsmsim_options *options, nsmsim **out, nsmkit_error *e)
             goto fail;
     }
 
+    if (fault_mode_init(sim, options, e) != 0)
+        goto fail;
+
     /* Enclave ids look like the real ones: 6 bytes of start time in ms, 2 random bytes. */
     uint64_t start_ms = clock_ms(sim);
     for (int i = 0; i < 6; i++)
@@ -186,12 +197,49 @@ fail:
     return -1;
 }
 
+/* The device fault mode's state: the classes (checked against the table now, so that a bad
+ * name stops the NSM at boot with a message) and the PKI directory the faulty documents are
+ * signed under. */
+static int fault_mode_init(nsmsim *sim, const nsmsim_options *options, nsmkit_error *e)
+{
+    if (!options->faults) {
+        if (options->fault_every || options->fault_rate_ppm || options->fault_no_resign)
+            return nsmkit_fail(e, "--fault-every, --fault-rate and --no-resign need --fault");
+        return 0;
+    }
+    if (options->fault_every && options->fault_rate_ppm)
+        return nsmkit_fail(e, "--fault-every and --fault-rate exclude each other");
+    if (nsmfault_set_parse(options->faults, &sim->faults, e) != 0 ||
+        nsmfault_set_document_only(&sim->faults, e) != 0)
+        return -1;
+    char dir[4096];
+    if (options->ca_dir)
+        snprintf(dir, sizeof(dir), "%s", options->ca_dir);
+    else if (nsmca_default_dir(dir, sizeof(dir), e) != 0)
+        return -1;
+    sim->fault_ca_dir = strdup(dir);
+    if (!sim->fault_ca_dir)
+        return nsmkit_fail(e, "out of memory");
+    sim->fault_rng = options->fault_seed ^ 0x9e3779b97f4a7c15ull; /* never zero for xorshift */
+    if (sim->fault_rng == 0)
+        sim->fault_rng = 1;
+    sim->options.faults = NULL; /* borrowed: parsed here */
+    sim->faulty = true;
+    return 0;
+}
+
+const char *nsmsim_fault_error(const nsmsim *sim)
+{
+    return sim->fault_error.msg[0] ? sim->fault_error.msg : NULL;
+}
+
 void nsmsim_free(nsmsim *sim)
 {
     if (!sim)
         return;
     nsmca_leaf_free(sim->leaf);
     nsmca_close(sim->pki);
+    free(sim->fault_ca_dir);
     nsmkit_buf_free(&sim->payload);
     nsmkit_buf_free(&sim->document);
     nsmkit_buf_free(&sim->response);
@@ -444,6 +492,24 @@ static int leaf_for_time(nsmsim *sim, uint64_t t_s, nsmkit_error *e)
     return 0;
 }
 
+/* Whether this document is one the fault mode replaces: every one, every Nth, or at random
+ * (xorshift64 from the seed, so that a run can be repeated). */
+static bool fault_due(nsmsim *sim)
+{
+    sim->fault_count++;
+    if (sim->options.fault_every)
+        return sim->fault_count % sim->options.fault_every == 0;
+    if (sim->options.fault_rate_ppm) {
+        uint64_t x = sim->fault_rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        sim->fault_rng = x;
+        return x % 1000000u < sim->options.fault_rate_ppm;
+    }
+    return true;
+}
+
 static nsmsim_error_code handle_attestation(nsmsim *sim, const cbor_item_t *args)
 {
     uint8_t user_data[NSMSIM_FIELD_MAX], nonce[NSMSIM_FIELD_MAX], public_key[NSMSIM_FIELD_MAX];
@@ -497,6 +563,18 @@ static nsmsim_error_code handle_attestation(nsmsim *sim, const cbor_item_t *args
         nsmsim_cose_sign1_encode(sim->payload.data, sim->payload.len, sim->leaf,
                                  &sim->document) != 0)
         return NSMSIM_INTERNAL_ERROR;
+    if (sim->faulty && fault_due(sim)) {
+        /* the device fault mode: the same document, malformed (nsmkit/fault.h) */
+        nsmkit_buf faulty;
+        nsmkit_buf_init(&faulty, NSM_RESPONSE_MAX_SIZE - 64);
+        int frc = nsmfault_refault(sim->fault_ca_dir, sim->document.data, sim->document.len,
+                                   &sim->faults, !sim->options.fault_no_resign, &faulty,
+                                   &sim->fault_error);
+        nsmkit_buf_free(&sim->document);
+        sim->document = faulty;
+        if (frc != 0)
+            return NSMSIM_INTERNAL_ERROR;
+    }
     respond_struct(&sim->response, "Attestation", 1);
     nsmkit_cbor_put_text(&sim->response, "document");
     nsmkit_cbor_put_bytes(&sim->response, sim->document.data, sim->document.len);

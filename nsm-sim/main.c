@@ -12,6 +12,7 @@
 #include "nsmkit/cbor.h"
 #include "nsmkit/hex.h"
 #include "nsmkit/file.h"
+#include "nsmkit/fault.h"
 
 static const char usage_text[] =
     "usage: nsm-sim attest [state options] [--nonce HEX|@FILE] [--user-data HEX|@FILE]\n"
@@ -34,8 +35,14 @@ static const char usage_text[] =
     "  --measurements FILE       boot PCRs from the JSON `nitro-cli build-enclave` prints\n"
     "  --debug-mode              a debug enclave: every boot PCR reads zero\n"
     "  --map definite|indefinite payload map encoding (real documents use both)\n"
+    "  --fault CLASS[,CLASS]     malformed attestation documents (`nsm-vectors list`)\n"
+    "  --fault-every N | --fault-rate P [--seed S]\n"
+    "                            only every Nth document, or each with chance P (default: all)\n"
+    "  --no-resign               keep the valid document's signature after the fault\n"
     "\n"
-    "user_data, nonce and public_key take at most 1024 bytes each.\n";
+    "user_data, nonce and public_key take at most 1024 bytes each.\n"
+    "Faulty documents are signed by a leaf of the same PKI; payload faults are re-signed unless\n"
+    "--no-resign. Under serve and exec the device itself returns them through /dev/nsm.\n";
 
 static int usage(const char *problem)
 {
@@ -164,11 +171,6 @@ static int cmd_attest(int argc, char **argv)
             }
         } else if (strcmp(arg, "-o") == 0 && value) {
             output = value;
-        } else if (strcmp(arg, "--fault") == 0) {
-            fprintf(stderr, "nsm-sim: --fault is not available yet: the malformed-document "
-                            "classes arrive with the harness\n");
-            status = 2;
-            goto out;
         } else {
             status = usage(target || strcmp(arg, "-o") == 0 ? "option needs a value"
                                                             : "unknown option");
@@ -210,8 +212,24 @@ static int cmd_attest(int argc, char **argv)
     size_t doc_len = 0;
     if (nsmsim_handle(sim, request.data, request.len, response, &response_len) != 0 ||
         response_document(response, response_len, &doc, &doc_len, &e) != 0) {
-        fprintf(stderr, "nsm-sim: %s\n", e.msg[0] ? e.msg : "the simulated NSM failed");
+        if (nsmsim_fault_error(sim))
+            fprintf(stderr, "nsm-sim: --fault: %s\n", nsmsim_fault_error(sim));
+        else
+            fprintf(stderr, "nsm-sim: %s\n", e.msg[0] ? e.msg : "the simulated NSM failed");
         goto out;
+    }
+    if (options.faults) {
+        /* the core replaced the document (device fault mode, every time): say what to expect */
+        nsmfault_set faults;
+        if (nsmfault_set_parse(options.faults, &faults, &e) == 0) {
+            bool resign = !options.fault_no_resign;
+            nsmv_code aws = nsmfault_set_expected(&faults, NSMV_PROFILE_AWS, resign);
+            nsmv_code strict = nsmfault_set_expected(&faults, NSMV_PROFILE_STRICT, resign);
+            fprintf(stderr, "nsm-sim: fault %s: nsm-verify expects %s (aws), %s (strict)%s\n",
+                    options.faults, aws ? nsmv_code_name(aws) : "valid",
+                    strict ? nsmv_code_name(strict) : "valid",
+                    resign ? "" : "; the valid document's signature is kept");
+        }
     }
     if (write_output(output, doc, doc_len, &e) != 0) {
         fprintf(stderr, "nsm-sim: %s\n", e.msg);

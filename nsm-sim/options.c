@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "nsmkit/sim.h"
+#include "nsmkit/fault.h"
 #include "nsmkit/error.h"
 #include "nsmkit/hex.h"
 #include "nsmkit/json.h"
@@ -106,10 +107,17 @@ int nsmsim_options_parse_arg(nsmsim_options *options, int argc, char **argv, int
     const char *arg = argv[*i];
     bool has_value = *i + 1 < argc;
     const char *value = has_value ? argv[*i + 1] : NULL;
-    static const char *const with_value[] = {"--ca", "--time", "--pcr", "--measurements", "--map"};
+    static const char *const with_value[] = {"--ca",    "--time",        "--pcr",
+                                             "--measurements", "--map", "--fault",
+                                             "--fault-every",  "--fault-rate", "--seed"};
 
     if (strcmp(arg, "--debug-mode") == 0) {
         options->debug_mode = true;
+        *i += 1;
+        return 1;
+    }
+    if (strcmp(arg, "--no-resign") == 0) {
+        options->fault_no_resign = true;
         *i += 1;
         return 1;
     }
@@ -136,6 +144,27 @@ int nsmsim_options_parse_arg(nsmsim_options *options, int argc, char **argv, int
     } else if (strcmp(arg, "--measurements") == 0) {
         if (nsmsim_options_load_measurements(options, value, e) != 0)
             return -1;
+    } else if (strcmp(arg, "--fault") == 0) {
+        nsmfault_set set; /* checked here for a usage error; the core parses it again */
+        if (nsmfault_set_parse(value, &set, e) != 0 || nsmfault_set_document_only(&set, e) != 0)
+            return -1;
+        options->faults = value;
+    } else if (strcmp(arg, "--fault-every") == 0) {
+        uint64_t n;
+        if (!nsmkit_parse_u64(value, &n) || n == 0 || n > UINT32_MAX)
+            return nsmkit_fail(e, "--fault-every wants a count of 1 or more, not '%s'", value);
+        options->fault_every = (unsigned)n;
+    } else if (strcmp(arg, "--fault-rate") == 0) {
+        char *end = NULL;
+        double p = strtod(value, &end);
+        if (!end || *end || !(p > 0.0 && p <= 1.0))
+            return nsmkit_fail(e, "--fault-rate wants a probability in (0, 1], not '%s'", value);
+        options->fault_rate_ppm = (uint32_t)(p * 1e6 + 0.5);
+        if (options->fault_rate_ppm == 0)
+            options->fault_rate_ppm = 1;
+    } else if (strcmp(arg, "--seed") == 0) {
+        if (!nsmkit_parse_u64(value, &options->fault_seed))
+            return nsmkit_fail(e, "--seed wants an unsigned integer, not '%s'", value);
     } else { /* --map */
         if (strcmp(value, "definite") == 0)
             options->map = NSMSIM_MAP_DEFINITE;

@@ -43,7 +43,15 @@ expect 2 "cannot open" -- "$bin/nsm-sim" attest --ca "$ca" --nonce "@$work/missi
 expect 2 "not a boot PCR" -- "$bin/nsm-sim" attest --ca "$ca" --pcr "16=00" -o "$work/d"
 expect 2 "needs a value" -- "$bin/nsm-sim" attest --ca
 expect 2 "Unix milliseconds" -- "$bin/nsm-sim" attest --ca "$ca" --time yesterday -o "$work/d"
-expect 2 "not available yet" -- "$bin/nsm-sim" attest --ca "$ca" --fault bad_alg -o "$work/d"
+expect 2 "unknown fault class \"bad_alg\"" -- "$bin/nsm-sim" attest --ca "$ca" --fault bad_alg -o "$work/d"
+expect 2 "cannot combine" -- "$bin/nsm-sim" attest --ca "$ca" --fault sig_der,sig_short -o "$work/d"
+expect 2 "exists only in a corpus" -- "$bin/nsm-sim" attest --ca "$ca" --fault pki_leaf_expired -o "$work/d"
+expect 125 "need --fault" -- "$bin/nsm-sim" exec --ca "$ca" --fault-every 2 -- true
+expect 1 "exclude each other" -- "$bin/nsm-sim" serve --socket "$work/s" --ca "$ca" --fault sig_der --fault-every 2 --fault-rate 0.5
+expect 125 "probability" -- "$bin/nsm-sim" exec --ca "$ca" --fault sig_der --fault-rate 2 -- true
+expect 2 "unknown fault class" -- "$bin/nsm-sim" serve --socket "$work/s" --ca "$ca" --fault nope
+"$bin/nsm-ca" init "$work/ca1" --intermediates 1 > /dev/null || { echo "cannot create a one-tier CA"; exit 1; }
+expect 1 "needs 2 tiers" -- "$bin/nsm-sim" attest --ca "$work/ca1" --fault pki_zonal_expired -o "$work/d"
 expect 1 "cannot be combined" -- "$bin/nsm-sim" attest --ca "$ca" --debug-mode --pcr "0=$(head -c 48 /dev/zero | od -An -v -tx1 | tr -d ' \n')" -o "$work/d"
 expect 1 "no CA directory" -- "$bin/nsm-sim" attest --ca "$work/nope" -o "$work/d"
 expect 1 "outside the root's validity" -- "$bin/nsm-sim" attest --ca "$ca" --time 1000000000000 -o "$work/d"

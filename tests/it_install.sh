@@ -17,7 +17,8 @@ ${MAKE:-make} --no-print-directory -s BUILD="$BUILD" SANITIZE="$SANITIZE" PREFIX
 lib="$root$prefix/lib"; inc="$root$prefix/include"
 
 # libraries: real file, SONAME link, development link; only their own prefix exported
-for pair in nsmkit:nsmkit_ nsmca:nsmca_ nsmverify:nsmv_ nsmsim:nsmsim_; do
+# (libnsmsim also exports the fault generator, nsmfault_*)
+for pair in nsmkit:nsmkit_ nsmca:nsmca_ nsmverify:nsmv_ 'nsmsim:\(nsmsim\|nsmfault\)_'; do
     n=${pair%%:*}; prefix_sym=${pair#*:}
     [ -f "$lib/lib$n.so.0.1.0" ] || fail "lib$n.so.0.1.0 missing"
     [ "$(readlink "$lib/lib$n.so.0")" = "lib$n.so.0.1.0" ] || fail "lib$n.so.0 does not point at lib$n.so.0.1.0"
@@ -71,7 +72,7 @@ else
 fi
 
 # man pages: one per program, rendering without warnings
-for p in nsm-ca nsm-sim nsm-verify nsm-kms; do
+for p in nsm-ca nsm-sim nsm-verify nsm-vectors nsm-kms; do
     page="$root$prefix/share/man/man1/$p.1"
     [ -f "$page" ] || { fail "man page $p.1 missing"; continue; }
     if command -v groff > /dev/null 2>&1; then

@@ -12,6 +12,9 @@ typedef struct not_libcbor cbor_item_t;
 #include "nsmkit/ca.h"
 #include "nsmkit/sim.h"
 #include "nsmkit/verify.h"
+#include "nsmkit/fault.h"
+#include "nsmkit/surgery.h"
+#include "nsmkit/det_sign.h"
 
 #ifdef LIBCBOR_H_
 #error "a public nsmkit header includes <cbor.h>"
@@ -33,6 +36,7 @@ static void declarations_are_usable(void **state)
     assert_string_equal(nsmsim_error_code_name(NSMSIM_INVALID_INDEX), "InvalidIndex");
     assert_int_equal(sizeof(struct nsm_raw), 32);
     assert_int_equal(NSM_IOCTL_RAW, 0xC0200A00u);
+    assert_int_equal(nsmfault_by_name("sig_bit_flip"), NSMFAULT_sig_bit_flip);
 }
 
 int main(void)

@@ -1,9 +1,9 @@
 /* The verifier tests' fixture (see verify_fixture.h). */
 #include "verify_fixture.h"
 #include "nsmkit/error.h"
-#include "nsmkit/reader.h"
 #include "nsmkit/buf.h"
 #include "nsmkit/cbor_head.h"
+#include "nsmkit/surgery.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,102 +215,18 @@ nsmv_code vfx_check(const vfx *fx, const nsmsim_payload *p, const nsmv_options *
     return code;
 }
 
-/* ---- map surgery ------------------------------------------------------------------------------ */
+/* ---- map surgery: the library's (nsmkit/surgery.h); a failure fails the test ---------------- */
 
-/* End of the item that starts at pos (the input is the fixture's own, well-formed). */
-static size_t item_end(const uint8_t *b, size_t len, size_t pos)
-{
-    nsmkit_reader r;
-    nsmkit_cbor_head h;
-    nsmkit_reader_init(&r, b, len);
-    r.pos = pos;
-    if (!nsmkit_cbor_read_head(&r, &h))
-        fail_msg("fixture: no CBOR head at %zu", pos);
-    size_t at = r.pos;
-    uint64_t items = 0;
-    switch (h.major) {
-    case NSMKIT_CBOR_BYTES:
-    case NSMKIT_CBOR_TEXT:
-        if (!h.indefinite)
-            return at + (size_t)h.argument;
-        break;
-    case NSMKIT_CBOR_ARRAY: items = h.argument; break;
-    case NSMKIT_CBOR_MAP: items = 2 * h.argument; break;
-    case NSMKIT_CBOR_TAG: items = 1; break;
-    default: return at;
-    }
-    if (h.indefinite) {
-        while (at < len && b[at] != 0xff)
-            at = item_end(b, len, at);
-        return at + 1;
-    }
-    for (uint64_t i = 0; i < items; i++)
-        at = item_end(b, len, at);
-    return at;
-}
-
-static bool key_is(const uint8_t *b, size_t len, size_t pos, const char *key)
-{
-    nsmkit_buf want;
-    nsmkit_buf_init(&want, 256);
-    nsmkit_cbor_put_text(&want, key);
-    bool same = len - pos >= want.len && memcmp(b + pos, want.data, want.len) == 0;
-    nsmkit_buf_free(&want);
-    return same;
-}
-
-/* Finds key: offsets of the key, its value and the end of the value. */
-static void find(const nsmkit_buf *m, const char *key, size_t *key_at, size_t *value_at,
-                 size_t *end)
-{
-    nsmkit_reader r;
-    nsmkit_cbor_head h;
-    nsmkit_reader_init(&r, m->data, m->len);
-    if (!nsmkit_cbor_read_head(&r, &h) || h.major != NSMKIT_CBOR_MAP)
-        fail_msg("fixture: payload is not a map");
-    size_t at = r.pos;
-    for (uint64_t i = 0; h.indefinite ? m->data[at] != 0xff : i < h.argument; i++) {
-        size_t v = item_end(m->data, m->len, at);
-        size_t e = item_end(m->data, m->len, v);
-        if (key_is(m->data, m->len, at, key)) {
-            *key_at = at;
-            *value_at = v;
-            *end = e;
-            return;
-        }
-        at = e;
-    }
-    fail_msg("fixture: no key \"%s\"", key);
-}
-
-static void splice(nsmkit_buf *m, size_t at, size_t remove, const uint8_t *insert, size_t n)
-{
-    nsmkit_buf out;
-    nsmkit_buf_init(&out, m->limit);
-    nsmkit_buf_append(&out, m->data, at);
-    nsmkit_buf_append(&out, insert, n);
-    nsmkit_buf_append(&out, m->data + at + remove, m->len - at - remove);
-    assert_false(out.err);
-    nsmkit_buf_free(m);
-    *m = out;
-}
-
-static void adjust_count(nsmkit_buf *m, int delta)
-{
-    uint8_t head = m->data[0];
-    if (head == 0xbf)
-        return;
-    assert_true(head >= 0xa0 && head <= 0xb7);
-    int count = (head & 0x1f) + delta;
-    assert_true(count >= 0 && count < 24);
-    m->data[0] = (uint8_t)(0xa0 | count);
-}
+#define SURGERY(call)                                                                         \
+    do {                                                                                      \
+        nsmkit_error surgery_error;                                                           \
+        if ((call) != 0)                                                                      \
+            fail_msg("fixture: %s", surgery_error.msg);                                       \
+    } while (0)
 
 void vfx_set_value(nsmkit_buf *m, const char *key, const uint8_t *value, size_t n)
 {
-    size_t k, v, e;
-    find(m, key, &k, &v, &e);
-    splice(m, v, e - v, value, n);
+    SURGERY(nsmsim_map_set_value(m, key, value, n, &surgery_error));
 }
 
 void vfx_set_value_hex(nsmkit_buf *m, const char *key, const char *hex)
@@ -323,38 +239,23 @@ void vfx_set_value_hex(nsmkit_buf *m, const char *key, const char *hex)
 
 void vfx_set_key(nsmkit_buf *m, const char *key, const uint8_t *new_key, size_t n)
 {
-    size_t k, v, e;
-    find(m, key, &k, &v, &e);
-    splice(m, k, v - k, new_key, n);
+    SURGERY(nsmsim_map_set_key(m, key, new_key, n, &surgery_error));
 }
 
 void vfx_remove(nsmkit_buf *m, const char *key)
 {
-    size_t k, v, e;
-    find(m, key, &k, &v, &e);
-    splice(m, k, e - k, NULL, 0);
-    adjust_count(m, -1);
+    SURGERY(nsmsim_map_remove(m, key, &surgery_error));
 }
 
 void vfx_append(nsmkit_buf *m, const uint8_t *key, size_t key_len, const uint8_t *value,
                 size_t value_len)
 {
-    nsmkit_buf entry;
-    nsmkit_buf_init(&entry, 2 * NSMV_DOC_MAX);
-    nsmkit_buf_append(&entry, key, key_len);
-    nsmkit_buf_append(&entry, value, value_len);
-    size_t at = m->data[0] == 0xbf ? m->len - 1 : m->len;
-    splice(m, at, 0, entry.data, entry.len);
-    adjust_count(m, +1);
-    nsmkit_buf_free(&entry);
+    SURGERY(nsmsim_map_append(m, key, key_len, value, value_len, &surgery_error));
 }
 
 void vfx_entry(const nsmkit_buf *m, const char *key, nsmkit_buf *out)
 {
-    size_t k, v, e;
-    find(m, key, &k, &v, &e);
-    nsmkit_buf_init(out, 2 * NSMV_DOC_MAX);
-    nsmkit_buf_append(out, m->data + k, e - k);
+    SURGERY(nsmsim_map_entry(m, key, out, &surgery_error));
 }
 
 /* ---- certificates ------------------------------------------------------------------------------ */

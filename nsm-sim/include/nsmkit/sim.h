@@ -67,6 +67,13 @@ typedef struct {
     uint64_t time_ms;             /* 0: the real clock; otherwise a fixed clock */
     nsmsim_random_fn random;      /* NULL: OpenSSL's RAND_bytes */
     void *random_ctx;
+    /* Device fault mode (nsmkit/fault.h): attestation documents are replaced by malformed
+     * ones of these classes - every time, every Nth time, or at random with a seed. */
+    const char *faults;           /* "a,b"; NULL: none (borrowed) */
+    unsigned fault_every;         /* every Nth document; 0: not counted */
+    uint32_t fault_rate_ppm;      /* each document with this chance in a million (seeded) */
+    uint64_t fault_seed;
+    bool fault_no_resign;         /* keep the valid document's signature */
 } nsmsim_options;
 
 void nsmsim_options_init(nsmsim_options *options);
@@ -78,7 +85,8 @@ int nsmsim_options_load_measurements(nsmsim_options *options, const char *path,
                                      nsmkit_error *e) NSMKIT_WARN_UNUSED;
 /* Parses one of the state options shared by `attest`, `serve` and `exec` at argv[*i]:
  * --ca DIR, --time UNIX_MS, --pcr I=HEX, --measurements FILE, --debug-mode,
- * --map definite|indefinite. Returns 1 and advances *i past what it used when the option
+ * --map definite|indefinite, and the device fault mode: --fault CLASS[,CLASS],
+ * --fault-every N, --fault-rate P (0..1), --seed S, --no-resign. Returns 1 and advances *i past what it used when the option
  * is one of these, 0 when it is not, -1 with a message when its value is bad. Strings are
  * borrowed from argv. */
 int nsmsim_options_parse_arg(nsmsim_options *options, int argc, char **argv, int *i,
@@ -105,6 +113,9 @@ int nsmsim_handle(nsmsim *sim, const uint8_t *req, size_t req_len,
                   uint8_t resp[NSM_RESPONSE_MAX_SIZE], size_t *resp_len) NSMKIT_WARN_UNUSED;
 
 const char *nsmsim_module_id(const nsmsim *sim);
+/* In the device fault mode: why the last faulty document could not be made (the request
+ * then got InternalError); NULL when none failed. */
+const char *nsmsim_fault_error(const nsmsim *sim);
 
 /* ---- the attestation builder ---------------------------------------------------------------- */
 
