@@ -45,18 +45,20 @@ chmod 600 "$work/creds"
 # start_server ARGS...: nsm-kms on 127.0.0.1 with a free port (port 0; the bound address is
 # read from its first line), state in $work/state.
 start_server() {
+    rm -f "$work/server.out" # a restart must not read the previous server's address
     "$bin/nsm-kms" serve --listen 127.0.0.1:0 --state "$work/state" --ca "$work/ca" "$@" \
         > "$work/server.out" 2> "$work/server.err" &
     server_pid=$!
     i=0
-    while ! grep -q "listening on" "$work/server.out" 2>/dev/null; do
+    port=""
+    while [ -z "$port" ]; do
         i=$((i + 1))
         if [ $i -gt 300 ] || ! kill -0 "$server_pid" 2>/dev/null; then
             echo "FAIL: nsm-kms did not start"; cat "$work/server.err"; exit 1
         fi
         sleep 0.1
+        port=$(sed -n 's|^nsm-kms: listening on http://127.0.0.1:\([0-9]*\)$|\1|p' "$work/server.out" 2>/dev/null)
     done
-    port=$(sed -n 's|^nsm-kms: listening on http://127.0.0.1:\([0-9]*\)$|\1|p' "$work/server.out")
     endpoint="http://127.0.0.1:$port"
 }
 
