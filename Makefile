@@ -50,7 +50,7 @@ COMMON_SRC := common/reader.c common/cbor.c common/util.c common/json.c
 CA_SRC     := ca-tools/codes.c ca-tools/keys.c ca-tools/x509.c ca-tools/conf.c \
               ca-tools/store.c ca-tools/tiers.c ca-tools/pki.c ca-tools/rotate.c \
               ca-tools/leaf.c
-SIM_SRC    := nsm-sim/core.c nsm-sim/attest.c nsm-sim/options.c \
+SIM_SRC    := nsm-sim/messages.c nsm-sim/request.c nsm-sim/core.c nsm-sim/attest.c nsm-sim/options.c \
               nsm-sim/transport.c nsm-sim/server.c nsm-sim/device.c nsm-sim/nsmapi.c \
               nsm-sim/envopts.c nsm-sim/libnsm.c nsm-sim/serve.c nsm-sim/exec.c \
               nsm-sim/surgery.c nsm-sim/det_sign.c nsm-sim/fault.c nsm-sim/fault_pki.c \
@@ -352,8 +352,8 @@ HEADERS_nsmkit    := $(addprefix common/include/nsmkit/,error.h bytes.h buf.h re
                        cbor_head.h hex.h file.h json.h)
 HEADERS_nsmca     := ca-tools/include/nsmkit/ca.h
 HEADERS_nsmverify := verifier/include/nsmkit/verify.h
-HEADERS_nsmsim    := $(addprefix nsm-sim/include/nsmkit/,sim.h nsm_abi.h fault.h faults.def \
-                       surgery.h det_sign.h)
+HEADERS_nsmsim    := $(addprefix nsm-sim/include/nsmkit/,sim.h sim_codes.h nsm_abi.h fault.h \
+                       faults.def surgery.h det_sign.h)
 
 SHARED_LIBS := $(foreach n,$(SHARED_NAMES),$(BUILD)/lib/lib$(n).so.$(SO_VERSION))
 PC_FILES := $(foreach n,$(SHARED_NAMES),$(BUILD)/pkgconfig/$(n).pc)

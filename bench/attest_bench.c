@@ -14,6 +14,7 @@
 
 #include <openssl/evp.h>
 
+#include "../nsm-sim/codec.h"
 #include "nsmkit/sim.h"
 #include "nsmkit/error.h"
 #include "nsmkit/buf.h"
@@ -92,15 +93,8 @@ int main(void)
     nsmkit_buf_init(&req, NSM_REQUEST_MAX_SIZE);
     uint8_t fill[128];
     memset(fill, 0x42, sizeof(fill));
-    nsmkit_cbor_put_head(&req, NSMKIT_CBOR_MAP, 1);
-    nsmkit_cbor_put_text(&req, "Attestation");
-    nsmkit_cbor_put_head(&req, NSMKIT_CBOR_MAP, 3);
-    nsmkit_cbor_put_text(&req, "user_data");
-    nsmkit_cbor_put_bytes(&req, fill, 64);
-    nsmkit_cbor_put_text(&req, "nonce");
-    nsmkit_cbor_put_bytes(&req, fill, 32);
-    nsmkit_cbor_put_text(&req, "public_key");
-    nsmkit_cbor_put_bytes(&req, fill, 97);
+    nsmsim_api_encode_attestation(&req, nsmkit_bytes_of(fill, 64), nsmkit_bytes_of(fill, 32),
+                                  nsmkit_bytes_of(fill, 97));
 
     double best_openssl = 0, best_attest = 0;
     size_t response_len = 0;

@@ -27,20 +27,42 @@
 
 #include <openssl/evp.h>
 
-#include "../nsm-sim/frontend.h"
+#include "../nsm-sim/codec.h"
+#include "../nsm-sim/commands.h"
+#include "../nsm-sim/device.h"
+#include "../nsm-sim/server.h"
 #include "nsmkit/error.h"
+#include "nsmkit/sim.h"
 
 #define DESCRIBE_COUNT 10000
 #define ATTEST_COUNT 150
 #define ROUNDS 3
 
-static const uint8_t describe_req[] = {0xa1, 0x6b, 'D', 'e', 's', 'c', 'r', 'i', 'b', 'e', 'P',
-                                       'C',  'R',  0xa1, 0x65, 'i', 'n', 'd', 'e', 'x', 0x10};
-static const uint8_t attest_req[] = {0xa1, 0x6b, 'A',  't',  't',  'e',  's',  't',  'a',  't',
-                                     'i',  'o',  'n',  0xa3, 0x69, 'u',  's',  'e',  'r',  '_',
-                                     'd',  'a',  't',  'a',  0xf6, 0x65, 'n',  'o',  'n',  'c',
-                                     'e',  0xf6, 0x6a, 'p',  'u',  'b',  'l',  'i',  'c',  '_',
-                                     'k',  'e',  'y',  0xf6};
+/* The two requests, from the message table (DescribePCR of PCR16; Attestation with every
+ * field null), built once in main. */
+static uint8_t describe_req[64], attest_req[64];
+static size_t describe_req_len, attest_req_len;
+
+static int build_requests(void)
+{
+    nsmkit_buf b;
+    nsmkit_buf_init(&b, sizeof(describe_req));
+    nsmsim_api_encode_describe_pcr(&b, 16);
+    int ok = !b.err;
+    if (ok) {
+        memcpy(describe_req, b.data, b.len);
+        describe_req_len = b.len;
+    }
+    nsmkit_buf_reset(&b);
+    nsmsim_api_encode_attestation(&b, NSMKIT_BYTES_NONE, NSMKIT_BYTES_NONE, NSMKIT_BYTES_NONE);
+    ok = ok && !b.err;
+    if (ok) {
+        memcpy(attest_req, b.data, b.len);
+        attest_req_len = b.len;
+    }
+    nsmkit_buf_free(&b);
+    return ok ? 0 : -1;
+}
 
 static double now_us(void)
 {
@@ -114,8 +136,8 @@ static int child(void)
         fprintf(stderr, "devnsm_bench: open /dev/nsm: %s (shim not preloaded?)\n", strerror(errno));
         return 1;
     }
-    figure d = measure(ioctl_request, &fd, describe_req, sizeof(describe_req), DESCRIBE_COUNT);
-    figure a = measure(ioctl_request, &fd, attest_req, sizeof(attest_req), ATTEST_COUNT);
+    figure d = measure(ioctl_request, &fd, describe_req, describe_req_len, DESCRIBE_COUNT);
+    figure a = measure(ioctl_request, &fd, attest_req, attest_req_len, ATTEST_COUNT);
     if (d.rate == 0 || a.rate == 0)
         return 1;
     printf("describe %f %f\nattest %f %f\n", d.rate, d.median_us, a.rate, a.median_us);
@@ -209,6 +231,8 @@ static void row(const char *path, figure f, double core_median)
 
 int main(int argc, char **argv)
 {
+    if (build_requests() != 0)
+        return 1;
     if (argc > 1 && !strcmp(argv[1], "--child"))
         return child();
 
@@ -256,8 +280,8 @@ int main(int argc, char **argv)
     int rc = 0;
     for (int round = 0; round < ROUNDS && rc == 0; round++) {
         double s = openssl_sign_rate();
-        figure cd = measure(core_request, sim, describe_req, sizeof(describe_req), DESCRIBE_COUNT);
-        figure ca = measure(core_request, sim, attest_req, sizeof(attest_req), ATTEST_COUNT);
+        figure cd = measure(core_request, sim, describe_req, describe_req_len, DESCRIBE_COUNT);
+        figure ca = measure(core_request, sim, attest_req, attest_req_len, ATTEST_COUNT);
         figure sd, sa, vd, va;
         if (s == 0 || cd.rate == 0 || ca.rate == 0 || run_child(self, shim, NULL, &sd, &sa) != 0 ||
             run_child(self, shim, socket_env, &vd, &va) != 0) {

@@ -50,12 +50,10 @@ nsmca_code nsmca_code_at(size_t i)
 
 nsmca_code ca_fail(nsmkit_error *e, nsmca_code code, const char *fmt, ...)
 {
-    if (e) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    nsmkit_vfail(e, fmt, ap);
+    va_end(ap);
     return code;
 }
 

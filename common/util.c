@@ -13,15 +13,28 @@
 #include "nsmkit/hex.h"
 #include "nsmkit/file.h"
 
+void nsmkit_vfail(nsmkit_error *e, const char *fmt, va_list ap)
+{
+    if (e)
+        vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+}
+
 int nsmkit_fail(nsmkit_error *e, const char *fmt, ...)
 {
-    if (e) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    nsmkit_vfail(e, fmt, ap);
+    va_end(ap);
     return -1;
+}
+
+int nsmkit_fail_with(nsmkit_error *e, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    nsmkit_vfail(e, fmt, ap);
+    va_end(ap);
+    return code;
 }
 
 static int hex_digit(char c)

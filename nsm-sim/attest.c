@@ -1,12 +1,7 @@
 /*
  * The attestation builder: the payload map and the COSE_Sign1 envelope, byte for byte as
- * the NSM writes them (NSM-FACTS section 4).
- *
- *   84                         array(4)
- *     44 a1 01 38 22           protected = bstr({1: -35})
- *     a0                       unprotected = {}
- *     59 LLLL <payload>        payload
- *     58 60 <r || s>           signature, 96 bytes
+ * the NSM writes them (NSM-FACTS section 4; the envelope's fixed bytes are in
+ * nsmkit/cose.h).
  */
 #include <pthread.h>
 #include <string.h>
@@ -16,8 +11,10 @@
 #include "nsmkit/sim.h"
 #include "nsmkit/buf.h"
 #include "nsmkit/cbor_head.h"
+#include "nsmkit/cose.h"
 
-const uint8_t nsmsim_protected_es384[4] = {0xa1, 0x01, 0x38, 0x22};
+const uint8_t nsmsim_protected_es384[NSMKIT_COSE_PROTECTED_ES384_LEN] =
+    NSMKIT_COSE_PROTECTED_ES384;
 
 static void put_optional(nsmkit_buf *b, const nsmsim_optional_bytes *field)
 {
@@ -78,7 +75,7 @@ int nsmsim_sig_structure_digest(const uint8_t *protected_hdr, size_t protected_l
 {
     /* Sig_structure = ["Signature1", protected, external_aad = h'', payload], hashed as it
      * is encoded without building it: the payload is the bulk of it. */
-    static const uint8_t context[] = {0x84, 0x6a, 'S', 'i', 'g', 'n', 'a', 't', 'u', 'r', 'e', '1'};
+    static const uint8_t context[] = NSMKIT_COSE_SIG_STRUCTURE_PREFIX;
     uint8_t head[9];
     nsmkit_buf h = {.data = head, .cap = sizeof(head), .limit = sizeof(head)};
     unsigned int out_len = 0;

@@ -1,20 +1,15 @@
 /*
  * The NSM core: state and request handling.
  *
- * Requests arrive as the official client writes them (serde_cbor, NSM-FACTS section 2):
- *
- *   "DescribeNSM"                                   unit variant: a bare text string
- *   {"ExtendPCR": {"index": 16, "data": h'...'}}    struct variant: a one-key map
- *
- * and are answered the way the real device answers, odd requests included:
- *   unknown command, invalid CBOR, wrong key or type, null or negative index,
- *   extra top-level keys                              -> InvalidOperation
- *   index >= 32                                       -> InvalidIndex
- *   extend or lock of a locked PCR                    -> ReadOnlyIndex
- *   unknown keys inside the inner map                 -> ignored
- *   ExtendPCR data as a text string                   -> accepted like bytes
+ * Requests are decoded by request.c from the message table (messages.def), which also
+ * lists what odd requests get; each request id has its handler here. The state rules:
+ *   index >= 32 (range > 32 for LockPCRs)            PCR_INDEX   [InvalidIndex]
+ *   extend or lock of a locked PCR                   PCR_LOCKED  [ReadOnlyIndex]
+ * Every refusal keeps its nsmsim_code and detail for the trace (nsmsim_handle_traced)
+ * while the wire answer stays the device's ErrorCode.
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -22,6 +17,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "messages.h"
 #include "nsmkit/sim.h"
 #include "nsmkit/fault.h"
 #include "nsmkit/error.h"
@@ -35,14 +31,6 @@
 #define NSMSIM_VERSION_MAJOR 1
 #define NSMSIM_VERSION_MINOR 0
 #define NSMSIM_VERSION_PATCH 0
-
-/* Requests are at most 4 KiB; the deepest valid one nests three levels. */
-static const nsmkit_cbor_limits request_limits = {
-    .max_depth = 8,
-    .max_items = 0,
-    .allow_indefinite_strings = true, /* serde_cbor reads them */
-    .allow_tags = false,
-};
 
 struct nsmsim {
     pthread_mutex_t lock;
@@ -63,6 +51,7 @@ struct nsmsim {
     nsmkit_error fault_error;   /* why the last faulty document could not be made */
     nsmkit_buf document;
     nsmkit_buf response;
+    nsmsim_request_decoded decoded; /* the request being answered, with its bytes */
 };
 
 const char *nsmsim_error_code_name(nsmsim_error_code code)
@@ -142,15 +131,20 @@ static int measure_boot_pcrs(nsmsim *sim)
 static int leaf_for_time(nsmsim *sim, uint64_t t_s, nsmkit_error *e);
 static int fault_mode_init(nsmsim *sim, const nsmsim_options *options, nsmkit_error *e);
 
-int nsmsim_new(const nsmsim_options *options, nsmsim **out, nsmkit_error *e)
+nsmsim_code nsmsim_new(const nsmsim_options *options, nsmsim **out, nsmkit_error *e)
 {
     *out = NULL;
-    if (options->debug_mode && options->boot_pcrs_given)
-        return nsmkit_fail(e, "--debug-mode reads every boot PCR as zero: it cannot be combined "
-                              "with --pcr or --measurements");
+    if (options->debug_mode && options->boot_pcrs_given) {
+        nsmkit_fail(e, "--debug-mode reads every boot PCR as zero: it cannot be combined "
+                       "with --pcr or --measurements");
+        return NSMSIM_ERR_DEBUG_WITH_PCRS;
+    }
     nsmsim *sim = calloc(1, sizeof(*sim));
-    if (!sim)
-        return nsmkit_fail(e, "out of memory");
+    if (!sim) {
+        nsmkit_fail(e, "out of memory");
+        return NSMSIM_ERR_NO_MEMORY;
+    }
+    nsmsim_code code = NSMSIM_ERR_PKI;
     sim->options = *options;
     sim->options.ca_dir = NULL; /* borrowed: only used here */
     pthread_mutex_init(&sim->lock, NULL);
@@ -168,6 +162,7 @@ int nsmsim_new(const nsmsim_options *options, nsmsim **out, nsmkit_error *e)
             goto fail;
     }
 
+    code = NSMSIM_ERR_FAULT_MODE;
     if (fault_mode_init(sim, options, e) != 0)
         goto fail;
 
@@ -175,6 +170,7 @@ int nsmsim_new(const nsmsim_options *options, nsmsim **out, nsmkit_error *e)
     uint64_t start_ms = clock_ms(sim);
     for (int i = 0; i < 6; i++)
         sim->enclave_id[i] = (uint8_t)(start_ms >> (40 - 8 * i));
+    code = NSMSIM_ERR_BOOT;
     if (random_fill(sim, sim->enclave_id + 6, 2) != 0) {
         nsmkit_fail(e, "no randomness for the enclave id");
         goto fail;
@@ -188,13 +184,14 @@ int nsmsim_new(const nsmsim_options *options, nsmsim **out, nsmkit_error *e)
     }
     /* The leaf exists from boot, as on real hardware: its first document follows within
      * seconds, and a clock the PKI cannot serve is reported now, in words. */
+    code = NSMSIM_ERR_LEAF_ISSUE;
     if (leaf_for_time(sim, start_ms / 1000, e) != 0)
         goto fail;
     *out = sim;
-    return 0;
+    return NSMSIM_ERR_OK;
 fail:
     nsmsim_free(sim);
-    return -1;
+    return code;
 }
 
 /* The device fault mode's state: the classes (checked against the table now, so that a bad
@@ -257,224 +254,147 @@ const char *nsmsim_module_id(const nsmsim *sim)
     return sim->module_id;
 }
 
-/* ---- request decoding ------------------------------------------------------------------------ */
-
-/* The value of the single field `name` in the inner map. Unknown keys are ignored, as the
- * real device does; a field given twice is malformed. Returns the NSM error code. */
-static nsmsim_error_code field_find(const cbor_item_t *map, const char *name,
-                                    const cbor_item_t **value)
-{
-    *value = NULL;
-    size_t n = cbor_map_size(map);
-    struct cbor_pair *pairs = cbor_map_handle(map);
-    for (size_t i = 0; i < n; i++) {
-        if (!nsmkit_cbor_text_equals(pairs[i].key, name))
-            continue;
-        if (*value)
-            return NSMSIM_INVALID_OPERATION;
-        *value = pairs[i].value;
-    }
-    return NSMSIM_SUCCESS;
-}
-
-/* A PCR index or range: a non-negative integer. Anything else (missing, null, negative,
- * another type) is malformed; the range is checked by the caller. */
-static nsmsim_error_code field_uint(const cbor_item_t *map, const char *name, uint64_t *out)
-{
-    const cbor_item_t *value;
-    nsmsim_error_code rc = field_find(map, name, &value);
-    if (rc != NSMSIM_SUCCESS)
-        return rc;
-    if (!value || !cbor_isa_uint(value))
-        return NSMSIM_INVALID_OPERATION;
-    *out = cbor_get_int(value);
-    return NSMSIM_SUCCESS;
-}
-
-/* Byte data: a byte string, or a text string (the device takes both), definite or in
- * chunks. Copies into out (capacity cap); too long -> InputTooLarge. `present` is false
- * for a missing field or null when `optional`. */
-static nsmsim_error_code field_bytes(const cbor_item_t *map, const char *name, bool optional,
-                                     uint8_t *out, size_t cap, size_t *len, bool *present)
-{
-    const cbor_item_t *value;
-    nsmsim_error_code rc = field_find(map, name, &value);
-    *len = 0;
-    *present = false;
-    if (rc != NSMSIM_SUCCESS)
-        return rc;
-    if (!value || nsmkit_cbor_is_null(value))
-        return optional ? NSMSIM_SUCCESS : NSMSIM_INVALID_OPERATION;
-    if (!cbor_isa_bytestring(value) && !cbor_isa_string(value))
-        return NSMSIM_INVALID_OPERATION;
-    bool is_bytes = cbor_isa_bytestring(value);
-    bool definite = is_bytes ? cbor_bytestring_is_definite(value) : cbor_string_is_definite(value);
-    size_t chunk_count = 1;
-    cbor_item_t **chunks = NULL;
-    if (!definite) {
-        chunk_count = is_bytes ? cbor_bytestring_chunk_count(value) : cbor_string_chunk_count(value);
-        chunks = is_bytes ? cbor_bytestring_chunks_handle(value) : cbor_string_chunks_handle(value);
-    }
-    for (size_t i = 0; i < chunk_count; i++) {
-        const cbor_item_t *piece = definite ? value : chunks[i];
-        /* chunks of an indefinite string are definite strings of the same type (checked by
-         * the pre-pass), but check again where we read */
-        bool ok = is_bytes ? cbor_isa_bytestring(piece) && cbor_bytestring_is_definite(piece)
-                           : cbor_isa_string(piece) && cbor_string_is_definite(piece);
-        if (!ok)
-            return NSMSIM_INVALID_OPERATION;
-        size_t n = is_bytes ? cbor_bytestring_length(piece) : cbor_string_length(piece);
-        const uint8_t *data = is_bytes ? cbor_bytestring_handle(piece) : cbor_string_handle(piece);
-        if (n > cap - *len)
-            return NSMSIM_INPUT_TOO_LARGE;
-        if (n)
-            memcpy(out + *len, data, n);
-        *len += n;
-    }
-    *present = true;
-    return NSMSIM_SUCCESS;
-}
-
 /* ---- responses -------------------------------------------------------------------------------- */
+
+/* Responses are written from the message table: the name, then (for a struct) the
+ * number of fields the table lists; the handler appends each field with respond_field,
+ * in table order. */
+static void respond(nsmkit_buf *r, nsmsim_response_kind kind)
+{
+    const nsmsim_message_spec *m = &nsmsim_responses[kind];
+    nsmkit_buf_reset(r);
+    if (m->shape == NSMSIM_SHAPE_UNIT) {
+        nsmkit_cbor_put_text(r, m->name);
+        return;
+    }
+    nsmkit_cbor_put_head(r, NSMKIT_CBOR_MAP, 1);
+    nsmkit_cbor_put_text(r, m->name);
+    if (m->shape == NSMSIM_SHAPE_STRUCT) {
+        unsigned ids[NSMSIM_MESSAGE_MAX_FIELDS];
+        nsmkit_cbor_put_head(r, NSMKIT_CBOR_MAP,
+                             nsmsim_message_field_ids(nsmsim_response_fields, NSMSIM_RESPF_COUNT,
+                                                      kind, ids));
+    }
+}
+
+static void respond_field(nsmkit_buf *r, nsmsim_response_field_id field)
+{
+    nsmkit_cbor_put_text(r, nsmsim_response_fields[field].name);
+}
 
 static void respond_error(nsmkit_buf *r, nsmsim_error_code code)
 {
-    nsmkit_buf_reset(r);
-    nsmkit_cbor_put_head(r, NSMKIT_CBOR_MAP, 1);
-    nsmkit_cbor_put_text(r, "Error");
+    respond(r, NSMSIM_RESP_ERROR);
     nsmkit_cbor_put_text(r, nsmsim_error_code_name(code));
 }
 
-/* {"Name": {  ... the caller appends `fields` key/value pairs */
-static void respond_struct(nsmkit_buf *r, const char *name, size_t fields)
+/* The steps every PCR request shares: the index in range, and for a change, unlocked. */
+static nsmsim_code pcr_check(const nsmsim *sim, uint64_t index, bool change,
+                             nsmsim_outcome *o)
 {
-    nsmkit_buf_reset(r);
-    nsmkit_cbor_put_head(r, NSMKIT_CBOR_MAP, 1);
-    nsmkit_cbor_put_text(r, name);
-    nsmkit_cbor_put_head(r, NSMKIT_CBOR_MAP, fields);
-}
-
-static bool pcr_index_ok(uint64_t index)
-{
-    return index < NSMSIM_PCR_COUNT;
+    if (index >= NSMSIM_PCR_COUNT)
+        return nsmsim_outcome_set(o, NSMSIM_ERR_PCR_INDEX, "PCR %llu of %d",
+                                  (unsigned long long)index, NSMSIM_PCR_COUNT);
+    if (change && sim->locked[index])
+        return nsmsim_outcome_set(o, NSMSIM_ERR_PCR_LOCKED, "PCR %llu is locked",
+                                  (unsigned long long)index);
+    return NSMSIM_ERR_OK;
 }
 
 /* ---- handlers ----------------------------------------------------------------------------------- */
 
-typedef nsmsim_error_code (*request_handler)(nsmsim *sim, const cbor_item_t *args);
+typedef nsmsim_code (*request_handler)(nsmsim *sim, const nsmsim_request *req, nsmsim_outcome *o);
 
-static nsmsim_error_code handle_describe_nsm(nsmsim *sim, const cbor_item_t *args)
+static nsmsim_code handle_describe_nsm(nsmsim *sim, const nsmsim_request *req, nsmsim_outcome *o)
 {
-    (void)args;
+    (void)req;
+    (void)o;
     nsmkit_buf *r = &sim->response;
     size_t locked = 0;
     for (unsigned i = 0; i < NSMSIM_PCR_COUNT; i++)
         locked += sim->locked[i];
-    respond_struct(r, "DescribeNSM", 7);
-    nsmkit_cbor_put_text(r, "version_major");
+    respond(r, NSMSIM_RESP_DESCRIBE_NSM);
+    respond_field(r, NSMSIM_RESPF_DESCRIBE_NSM_VERSION_MAJOR);
     nsmkit_cbor_put_uint(r, NSMSIM_VERSION_MAJOR);
-    nsmkit_cbor_put_text(r, "version_minor");
+    respond_field(r, NSMSIM_RESPF_DESCRIBE_NSM_VERSION_MINOR);
     nsmkit_cbor_put_uint(r, NSMSIM_VERSION_MINOR);
-    nsmkit_cbor_put_text(r, "version_patch");
+    respond_field(r, NSMSIM_RESPF_DESCRIBE_NSM_VERSION_PATCH);
     nsmkit_cbor_put_uint(r, NSMSIM_VERSION_PATCH);
-    nsmkit_cbor_put_text(r, "module_id");
+    respond_field(r, NSMSIM_RESPF_DESCRIBE_NSM_MODULE_ID);
     nsmkit_cbor_put_text(r, sim->module_id);
-    nsmkit_cbor_put_text(r, "max_pcrs");
+    respond_field(r, NSMSIM_RESPF_DESCRIBE_NSM_MAX_PCRS);
     nsmkit_cbor_put_uint(r, NSMSIM_PCR_COUNT);
-    nsmkit_cbor_put_text(r, "locked_pcrs");
+    respond_field(r, NSMSIM_RESPF_DESCRIBE_NSM_LOCKED_PCRS);
     nsmkit_cbor_put_head(r, NSMKIT_CBOR_ARRAY, locked);
     for (unsigned i = 0; i < NSMSIM_PCR_COUNT; i++)
         if (sim->locked[i])
             nsmkit_cbor_put_uint(r, i);
-    nsmkit_cbor_put_text(r, "digest");
+    respond_field(r, NSMSIM_RESPF_DESCRIBE_NSM_DIGEST);
     nsmkit_cbor_put_text(r, "SHA384");
-    return NSMSIM_SUCCESS;
+    return NSMSIM_ERR_OK;
 }
 
-static nsmsim_error_code handle_get_random(nsmsim *sim, const cbor_item_t *args)
+static nsmsim_code handle_get_random(nsmsim *sim, const nsmsim_request *req, nsmsim_outcome *o)
 {
-    (void)args;
+    (void)req;
     uint8_t random[NSMSIM_RANDOM_LEN];
     if (random_fill(sim, random, sizeof(random)) != 0)
-        return NSMSIM_INTERNAL_ERROR;
-    respond_struct(&sim->response, "GetRandom", 1);
-    nsmkit_cbor_put_text(&sim->response, "random");
+        return nsmsim_outcome_set(o, NSMSIM_ERR_NO_RANDOMNESS, "GetRandom");
+    respond(&sim->response, NSMSIM_RESP_GET_RANDOM);
+    respond_field(&sim->response, NSMSIM_RESPF_GET_RANDOM_RANDOM);
     nsmkit_cbor_put_bytes(&sim->response, random, sizeof(random));
     nsmkit_wipe(random, sizeof(random));
-    return NSMSIM_SUCCESS;
+    return NSMSIM_ERR_OK;
 }
 
-static nsmsim_error_code handle_describe_pcr(nsmsim *sim, const cbor_item_t *args)
+/* The PCR handlers get an index already checked by dispatch (pcr_check). */
+static nsmsim_code handle_describe_pcr(nsmsim *sim, const nsmsim_request *req, nsmsim_outcome *o)
 {
-    uint64_t index;
-    nsmsim_error_code rc = field_uint(args, "index", &index);
-    if (rc != NSMSIM_SUCCESS)
-        return rc;
-    if (!pcr_index_ok(index))
-        return NSMSIM_INVALID_INDEX;
-    respond_struct(&sim->response, "DescribePCR", 2);
-    nsmkit_cbor_put_text(&sim->response, "lock");
+    (void)o;
+    uint64_t index = req->field[NSMSIM_REQF_DESCRIBE_PCR_INDEX].uint;
+    respond(&sim->response, NSMSIM_RESP_DESCRIBE_PCR);
+    respond_field(&sim->response, NSMSIM_RESPF_DESCRIBE_PCR_LOCK);
     nsmkit_cbor_put_bool(&sim->response, sim->locked[index]);
-    nsmkit_cbor_put_text(&sim->response, "data");
+    respond_field(&sim->response, NSMSIM_RESPF_DESCRIBE_PCR_DATA);
     nsmkit_cbor_put_bytes(&sim->response, sim->pcr[index], NSMSIM_PCR_LEN);
-    return NSMSIM_SUCCESS;
+    return NSMSIM_ERR_OK;
 }
 
-static nsmsim_error_code handle_extend_pcr(nsmsim *sim, const cbor_item_t *args)
+static nsmsim_code handle_extend_pcr(nsmsim *sim, const nsmsim_request *req, nsmsim_outcome *o)
 {
-    uint64_t index;
-    uint8_t data[NSM_REQUEST_MAX_SIZE];
-    size_t len;
-    bool present;
-    nsmsim_error_code rc = field_uint(args, "index", &index);
-    if (rc == NSMSIM_SUCCESS)
-        rc = field_bytes(args, "data", false, data, sizeof(data), &len, &present);
-    if (rc != NSMSIM_SUCCESS)
-        return rc;
-    if (!pcr_index_ok(index))
-        return NSMSIM_INVALID_INDEX;
-    if (sim->locked[index])
-        return NSMSIM_READ_ONLY_INDEX;
+    uint64_t index = req->field[NSMSIM_REQF_EXTEND_PCR_INDEX].uint;
+    nsmkit_bytes data = req->field[NSMSIM_REQF_EXTEND_PCR_DATA].bytes;
     uint8_t extended[NSMSIM_PCR_LEN];
-    if (sha384(sim->pcr[index], NSMSIM_PCR_LEN, data, len, extended) != 0)
-        return NSMSIM_INTERNAL_ERROR;
+    if (sha384(sim->pcr[index], NSMSIM_PCR_LEN, data.ptr, data.len, extended) != 0)
+        return nsmsim_outcome_set(o, NSMSIM_ERR_HASH, "extending PCR %llu",
+                                  (unsigned long long)index);
     memcpy(sim->pcr[index], extended, NSMSIM_PCR_LEN);
-    respond_struct(&sim->response, "ExtendPCR", 1);
-    nsmkit_cbor_put_text(&sim->response, "data");
+    respond(&sim->response, NSMSIM_RESP_EXTEND_PCR);
+    respond_field(&sim->response, NSMSIM_RESPF_EXTEND_PCR_DATA);
     nsmkit_cbor_put_bytes(&sim->response, extended, NSMSIM_PCR_LEN);
-    return NSMSIM_SUCCESS;
+    return NSMSIM_ERR_OK;
 }
 
-static nsmsim_error_code handle_lock_pcr(nsmsim *sim, const cbor_item_t *args)
+static nsmsim_code handle_lock_pcr(nsmsim *sim, const nsmsim_request *req, nsmsim_outcome *o)
 {
-    uint64_t index;
-    nsmsim_error_code rc = field_uint(args, "index", &index);
-    if (rc != NSMSIM_SUCCESS)
-        return rc;
-    if (!pcr_index_ok(index))
-        return NSMSIM_INVALID_INDEX;
-    if (sim->locked[index])
-        return NSMSIM_READ_ONLY_INDEX;
-    sim->locked[index] = true;
-    nsmkit_buf_reset(&sim->response);
-    nsmkit_cbor_put_text(&sim->response, "LockPCR");
-    return NSMSIM_SUCCESS;
+    (void)o;
+    sim->locked[req->field[NSMSIM_REQF_LOCK_PCR_INDEX].uint] = true;
+    respond(&sim->response, NSMSIM_RESP_LOCK_PCR);
+    return NSMSIM_ERR_OK;
 }
 
-static nsmsim_error_code handle_lock_pcrs(nsmsim *sim, const cbor_item_t *args)
+static nsmsim_code handle_lock_pcrs(nsmsim *sim, const nsmsim_request *req, nsmsim_outcome *o)
 {
-    uint64_t range;
-    nsmsim_error_code rc = field_uint(args, "range", &range);
-    if (rc != NSMSIM_SUCCESS)
-        return rc;
-    if (range > NSMSIM_PCR_COUNT)
-        return NSMSIM_INVALID_INDEX;
+    uint64_t range = req->field[NSMSIM_REQF_LOCK_PCRS_RANGE].uint;
+    /* a range counts PCRs: 32 is the whole bank (PCR index 31 is its last) */
+    nsmsim_code c = range == 0 ? NSMSIM_ERR_OK : pcr_check(sim, range - 1, false, o);
+    if (c != NSMSIM_ERR_OK)
+        return c;
     /* Locking an already locked PCR in the range is not an error: PCR0-15 always are. */
     for (uint64_t i = 0; i < range; i++)
         sim->locked[i] = true;
-    nsmkit_buf_reset(&sim->response);
-    nsmkit_cbor_put_text(&sim->response, "LockPCRs");
-    return NSMSIM_SUCCESS;
+    respond(&sim->response, NSMSIM_RESP_LOCK_PCRS);
+    return NSMSIM_ERR_OK;
 }
 
 /* Makes sure the signing leaf is valid at t_s, issuing a new one when it is not (a real
@@ -510,51 +430,52 @@ static bool fault_due(nsmsim *sim)
     return true;
 }
 
-static nsmsim_error_code handle_attestation(nsmsim *sim, const cbor_item_t *args)
+/* The payload of a document at now_ms: the locked PCRs, the leaf and its bundle, the
+ * request's optional fields. Pointers borrow from sim and req; pcrs and bundle are the
+ * caller's arrays. */
+static void payload_fill(nsmsim *sim, const nsmsim_request *req, uint64_t now_ms,
+                         nsmsim_payload *p, nsmsim_pcr_entry pcrs[NSMSIM_PCR_COUNT],
+                         const uint8_t *bundle[1 + NSMCA_MAX_TIERS],
+                         size_t bundle_lens[1 + NSMCA_MAX_TIERS])
 {
-    uint8_t user_data[NSMSIM_FIELD_MAX], nonce[NSMSIM_FIELD_MAX], public_key[NSMSIM_FIELD_MAX];
-    nsmsim_payload p = {0};
-    nsmsim_error_code rc;
-
-    /* Decode all three before judging any, as the device's decoder does. */
-    rc = field_bytes(args, "user_data", true, user_data, sizeof(user_data), &p.user_data.len,
-                     &p.user_data.present);
-    if (rc == NSMSIM_SUCCESS)
-        rc = field_bytes(args, "nonce", true, nonce, sizeof(nonce), &p.nonce.len,
-                         &p.nonce.present);
-    if (rc == NSMSIM_SUCCESS)
-        rc = field_bytes(args, "public_key", true, public_key, sizeof(public_key),
-                         &p.public_key.len, &p.public_key.present);
-    if (rc != NSMSIM_SUCCESS)
-        return rc;
-    p.user_data.data = user_data;
-    p.nonce.data = nonce;
-    p.public_key.data = public_key;
-
-    uint64_t now_ms = clock_ms(sim);
-    if (leaf_for_time(sim, now_ms / 1000, NULL) != 0)
-        return NSMSIM_INTERNAL_ERROR;
-
-    nsmsim_pcr_entry pcrs[NSMSIM_PCR_COUNT];
-    for (unsigned i = 0; i < NSMSIM_PCR_COUNT; i++) {
-        if (!sim->locked[i])
-            continue;
-        pcrs[p.pcr_count++] = (nsmsim_pcr_entry){i, sim->pcr[i], NSMSIM_PCR_LEN};
+    static const nsmsim_request_field_id optional[3] = {NSMSIM_REQF_ATTESTATION_USER_DATA,
+                                                         NSMSIM_REQF_ATTESTATION_NONCE,
+                                                         NSMSIM_REQF_ATTESTATION_PUBLIC_KEY};
+    nsmsim_optional_bytes *dst[3] = {&p->user_data, &p->nonce, &p->public_key};
+    memset(p, 0, sizeof(*p));
+    for (unsigned k = 0; k < 3; k++) {
+        nsmkit_bytes b = req->field[optional[k]].bytes;
+        *dst[k] = (nsmsim_optional_bytes){b.ptr, b.len, nsmkit_bytes_present(b)};
     }
-    const uint8_t *bundle[1 + NSMCA_MAX_TIERS];
-    size_t bundle_lens[1 + NSMCA_MAX_TIERS];
+    for (unsigned i = 0; i < NSMSIM_PCR_COUNT; i++)
+        if (sim->locked[i])
+            pcrs[p->pcr_count++] = (nsmsim_pcr_entry){i, sim->pcr[i], NSMSIM_PCR_LEN};
     unsigned bundle_count = nsmca_leaf_bundle_count(sim->leaf);
     for (unsigned i = 0; i < bundle_count; i++)
         bundle[i] = nsmca_leaf_bundle_der(sim->leaf, i, &bundle_lens[i]);
-    p.module_id = sim->module_id;
-    p.digest = "SHA384";
-    p.timestamp_ms = now_ms;
-    p.pcrs = pcrs;
-    p.certificate = nsmca_leaf_der(sim->leaf, &p.certificate_len);
-    p.cabundle = bundle;
-    p.cabundle_lens = bundle_lens;
-    p.cabundle_count = bundle_count;
-    p.map = sim->options.map;
+    p->module_id = sim->module_id;
+    p->digest = "SHA384";
+    p->timestamp_ms = now_ms;
+    p->pcrs = pcrs;
+    p->certificate = nsmca_leaf_der(sim->leaf, &p->certificate_len);
+    p->cabundle = bundle;
+    p->cabundle_lens = bundle_lens;
+    p->cabundle_count = bundle_count;
+    p->map = sim->options.map;
+}
+
+static nsmsim_code handle_attestation(nsmsim *sim, const nsmsim_request *req, nsmsim_outcome *o)
+{
+    uint64_t now_ms = clock_ms(sim);
+    nsmkit_error e = {{0}};
+    if (leaf_for_time(sim, now_ms / 1000, &e) != 0)
+        return nsmsim_outcome_set(o, NSMSIM_ERR_LEAF_ISSUE, "%s", e.msg);
+
+    nsmsim_payload p;
+    nsmsim_pcr_entry pcrs[NSMSIM_PCR_COUNT];
+    const uint8_t *bundle[1 + NSMCA_MAX_TIERS];
+    size_t bundle_lens[1 + NSMCA_MAX_TIERS];
+    payload_fill(sim, req, now_ms, &p, pcrs, bundle, bundle_lens);
 
     nsmkit_buf_reset(&sim->payload);
     nsmkit_buf_reset(&sim->document);
@@ -562,7 +483,8 @@ static nsmsim_error_code handle_attestation(nsmsim *sim, const cbor_item_t *args
     if (sim->payload.err ||
         nsmsim_cose_sign1_encode(sim->payload.data, sim->payload.len, sim->leaf,
                                  &sim->document) != 0)
-        return NSMSIM_INTERNAL_ERROR;
+        return nsmsim_outcome_set(o, NSMSIM_ERR_DOCUMENT, "%s",
+                                  sim->payload.err ? "payload over its buffer" : "signing");
     if (sim->faulty && fault_due(sim)) {
         /* the device fault mode: the same document, malformed (nsmkit/fault.h) */
         nsmkit_buf faulty;
@@ -573,71 +495,73 @@ static nsmsim_error_code handle_attestation(nsmsim *sim, const cbor_item_t *args
         nsmkit_buf_free(&sim->document);
         sim->document = faulty;
         if (frc != 0)
-            return NSMSIM_INTERNAL_ERROR;
+            return nsmsim_outcome_set(o, NSMSIM_ERR_FAULT, "%s", sim->fault_error.msg);
     }
-    respond_struct(&sim->response, "Attestation", 1);
-    nsmkit_cbor_put_text(&sim->response, "document");
+    respond(&sim->response, NSMSIM_RESP_ATTESTATION);
+    respond_field(&sim->response, NSMSIM_RESPF_ATTESTATION_DOCUMENT);
     nsmkit_cbor_put_bytes(&sim->response, sim->document.data, sim->document.len);
-    return NSMSIM_SUCCESS;
+    return NSMSIM_ERR_OK;
 }
 
+/* One handler per request of the table; for a request naming one PCR, the field that
+ * names it and whether the request changes it: dispatch checks those steps once. */
 typedef struct {
-    const char *name;
-    bool unit;  /* unit variant: a bare text string; otherwise a one-key map */
-    request_handler handler;
-} request_kind;
+    request_handler fn;
+    bool names_pcr;
+    nsmsim_request_field_id pcr_field;
+    bool changes_pcr;
+} handler_spec;
 
-static const request_kind request_kinds[] = {
-    {"DescribeNSM", true, handle_describe_nsm},
-    {"GetRandom", true, handle_get_random},
-    {"DescribePCR", false, handle_describe_pcr},
-    {"ExtendPCR", false, handle_extend_pcr},
-    {"LockPCR", false, handle_lock_pcr},
-    {"LockPCRs", false, handle_lock_pcrs},
-    {"Attestation", false, handle_attestation},
+static const handler_spec handlers[NSMSIM_REQ_COUNT] = {
+    [NSMSIM_REQ_DESCRIBE_PCR] = {handle_describe_pcr, true, NSMSIM_REQF_DESCRIBE_PCR_INDEX, false},
+    [NSMSIM_REQ_EXTEND_PCR] = {handle_extend_pcr, true, NSMSIM_REQF_EXTEND_PCR_INDEX, true},
+    [NSMSIM_REQ_LOCK_PCR] = {handle_lock_pcr, true, NSMSIM_REQF_LOCK_PCR_INDEX, true},
+    [NSMSIM_REQ_LOCK_PCRS] = {handle_lock_pcrs, false, 0, false},
+    [NSMSIM_REQ_DESCRIBE_NSM] = {handle_describe_nsm, false, 0, false},
+    [NSMSIM_REQ_ATTESTATION] = {handle_attestation, false, 0, false},
+    [NSMSIM_REQ_GET_RANDOM] = {handle_get_random, false, 0, false},
 };
 
-static const request_kind *request_kind_find(const cbor_item_t *name, bool unit)
+static nsmsim_code dispatch(nsmsim *sim, const uint8_t *req, size_t req_len, nsmsim_outcome *o)
 {
-    for (size_t i = 0; i < sizeof(request_kinds) / sizeof(request_kinds[0]); i++)
-        if (request_kinds[i].unit == unit && nsmkit_cbor_text_equals(name, request_kinds[i].name))
-            return &request_kinds[i];
-    return NULL;
-}
-
-static nsmsim_error_code dispatch(nsmsim *sim, const uint8_t *req, size_t req_len)
-{
-    if (req_len > NSM_REQUEST_MAX_SIZE)
-        return NSMSIM_INPUT_TOO_LARGE;
-    cbor_item_t *request = NULL;
-    if (nsmkit_cbor_load(req, req_len, &request_limits, &request, NULL) != NSMKIT_CBOR_OK)
-        return NSMSIM_INVALID_OPERATION;
-
-    nsmsim_error_code rc = NSMSIM_INVALID_OPERATION;
-    if (cbor_isa_string(request)) {
-        const request_kind *kind = request_kind_find(request, true);
-        if (kind)
-            rc = kind->handler(sim, NULL);
-    } else if (cbor_isa_map(request) && cbor_map_size(request) == 1) {
-        struct cbor_pair *pair = cbor_map_handle(request);
-        const request_kind *kind = request_kind_find(pair[0].key, false);
-        if (kind && cbor_isa_map(pair[0].value))
-            rc = kind->handler(sim, pair[0].value);
-    }
-    cbor_decref(&request);
-    return rc;
+    nsmsim_request_decoded *decoded = &sim->decoded;
+    nsmsim_code c = nsmsim_request_decode(req, req_len, decoded, o);
+    if (c != NSMSIM_ERR_OK)
+        return c;
+    const handler_spec *h = &handlers[decoded->request.id];
+    if (!h->fn)
+        return nsmsim_outcome_set(o, NSMSIM_ERR_NO_HANDLER, "%s",
+                                  nsmsim_requests[decoded->request.id].name);
+    if (h->names_pcr)
+        c = pcr_check(sim, decoded->request.field[h->pcr_field].uint, h->changes_pcr, o);
+    if (c == NSMSIM_ERR_OK)
+        c = h->fn(sim, &decoded->request, o);
+    return c;
 }
 
 int nsmsim_handle(nsmsim *sim, const uint8_t *req, size_t req_len,
                   uint8_t resp[NSM_RESPONSE_MAX_SIZE], size_t *resp_len)
 {
+    return nsmsim_handle_traced(sim, req, req_len, resp, resp_len, NULL);
+}
+
+int nsmsim_handle_traced(nsmsim *sim, const uint8_t *req, size_t req_len,
+                         uint8_t resp[NSM_RESPONSE_MAX_SIZE], size_t *resp_len,
+                         nsmsim_outcome *outcome)
+{
+    nsmsim_outcome local;
+    nsmsim_outcome *o = outcome ? outcome : &local;
     *resp_len = 0;
     pthread_mutex_lock(&sim->lock);
-    nsmsim_error_code rc = dispatch(sim, req, req_len);
-    if (rc == NSMSIM_SUCCESS && sim->response.err)
-        rc = NSMSIM_INTERNAL_ERROR;
-    if (rc != NSMSIM_SUCCESS)
-        respond_error(&sim->response, rc);
+    nsmsim_code rc = dispatch(sim, req, req_len, o);
+    /* the request's bytes (user data, nonces) do not outlive it, whatever became of it */
+    nsmkit_wipe(sim->decoded.storage, sim->decoded.used);
+    sim->decoded.used = 0;
+    if (rc == NSMSIM_ERR_OK && sim->response.err)
+        rc = nsmsim_outcome_set(o, NSMSIM_ERR_RESPONSE_TOO_LARGE, "response over %d bytes",
+                                NSM_RESPONSE_MAX_SIZE);
+    if (rc != NSMSIM_ERR_OK)
+        respond_error(&sim->response, (nsmsim_error_code)nsmsim_code_wire(rc));
     int result = -1;
     if (!sim->response.err && sim->response.len <= NSM_RESPONSE_MAX_SIZE) {
         memcpy(resp, sim->response.data, sim->response.len);

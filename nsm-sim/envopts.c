@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "frontend.h"
+#include "envopts.h"
 #include "nsmkit/error.h"
 
 bool nsmsim_env_flag(const char *name)

@@ -23,8 +23,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "frontend.h"
+#include "commands.h"
+#include "device.h"
+#include "server.h"
 #include "nsmkit/error.h"
+#include "nsmkit/sim.h"
 
 #ifndef NSMKIT_LIBDIR
 #define NSMKIT_LIBDIR "/usr/local/lib"
@@ -140,6 +143,24 @@ static void on_signal(int sig)
 
 #define FORWARDED_COUNT (sizeof(forwarded) / sizeof(forwarded[0]))
 
+/* In the child: the signal dispositions and mask the command expects, then the command;
+ * exec's errno goes back through the report pipe. */
+__attribute__((noreturn)) static void exec_child(char **argv, char **env, const sigset_t *old_mask,
+                                                  int report_fd)
+{
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+    sigaction(SIGCHLD, &dfl, NULL);
+    sigaction(SIGPIPE, &dfl, NULL);
+    for (size_t i = 0; i < FORWARDED_COUNT; i++)
+        sigaction(forwarded[i], &dfl, NULL);
+    sigprocmask(SIG_SETMASK, old_mask, NULL);
+    execvpe(argv[0], argv, env);
+    int err = errno;
+    ssize_t w = write(report_fd, &err, sizeof(err));
+    (void)w;
+    _exit(127);
+}
+
 /* Starts the command and serves until it has exited. */
 static int supervise(nsmsim_server *server, char **argv, char **env, const sigset_t *old_mask,
                      int *status)
@@ -150,19 +171,8 @@ static int supervise(nsmsim_server *server, char **argv, char **env, const sigse
         return -1;
     }
     pid_t pid = fork();
-    if (pid == 0) {
-        struct sigaction dfl = {.sa_handler = SIG_DFL};
-        sigaction(SIGCHLD, &dfl, NULL);
-        sigaction(SIGPIPE, &dfl, NULL);
-        for (size_t i = 0; i < FORWARDED_COUNT; i++)
-            sigaction(forwarded[i], &dfl, NULL);
-        sigprocmask(SIG_SETMASK, old_mask, NULL);
-        execvpe(argv[0], argv, env);
-        int err = errno;
-        ssize_t w = write(report[1], &err, sizeof(err));
-        (void)w;
-        _exit(127);
-    }
+    if (pid == 0)
+        exec_child(argv, env, old_mask, report[1]);
     int fork_err = errno;
     close(report[1]);
     if (pid < 0) {
@@ -194,8 +204,10 @@ static int supervise(nsmsim_server *server, char **argv, char **env, const sigse
             return 0;
         }
         nsmkit_error e;
-        if (nsmsim_server_run(server, signal_pipe[0], &e) != 0) {
-            fprintf(stderr, "nsm-sim exec: %s\n", e.msg);
+        nsmsim_code code = nsmsim_server_run(server, signal_pipe[0], &e);
+        if (code != NSMSIM_ERR_OK) {
+            fprintf(stderr, "nsm-sim exec: %d %s: %s\n", (int)code, nsmsim_code_name(code),
+                    e.msg);
             kill(pid, SIGTERM);
             waitpid(pid, &w, 0);
             return -1;
@@ -246,11 +258,11 @@ static int run_command(nsmsim_server *server, char **argv, char **env, int *stat
     return r;
 }
 
-int nsmsim_cmd_exec(int argc, char **argv)
+/* Parses exec's options up to the command: returns -1 with *command_at set to go on, or
+ * the exit status (0 for --help). */
+static int exec_parse(int argc, char **argv, nsmsim_options *options, int *command_at)
 {
-    nsmsim_options options;
     nsmkit_error e;
-    nsmsim_options_init(&options);
     int i = 0;
     while (i < argc) {
         if (!strcmp(argv[i], "--")) {
@@ -263,7 +275,7 @@ int nsmsim_cmd_exec(int argc, char **argv)
         }
         if (argv[i][0] != '-')
             break;
-        int r = nsmsim_options_parse_arg(&options, argc, argv, &i, &e);
+        int r = nsmsim_options_parse_arg(options, argc, argv, &i, &e);
         if (r < 0) {
             fprintf(stderr, "nsm-sim exec: %s\n", e.msg);
             return EXEC_FAILED;
@@ -277,6 +289,19 @@ int nsmsim_cmd_exec(int argc, char **argv)
         fprintf(stderr, "nsm-sim exec: no command given\n%s", exec_usage);
         return EXEC_FAILED;
     }
+    *command_at = i;
+    return -1;
+}
+
+int nsmsim_cmd_exec(int argc, char **argv)
+{
+    nsmsim_options options;
+    nsmkit_error e;
+    nsmsim_options_init(&options);
+    int i = 0;
+    int parsed = exec_parse(argc, argv, &options, &i);
+    if (parsed >= 0)
+        return parsed;
 
     char preload[PATH_MAX];
     if (find_preload(preload, sizeof(preload)) != 0)
@@ -292,8 +317,9 @@ int nsmsim_cmd_exec(int argc, char **argv)
     nsmsim_server *server = NULL;
     char dir[PATH_MAX] = "";
     char socket_path[PATH_MAX + 16];
-    if (nsmsim_new(&options, &sim, &e) != 0) {
-        fprintf(stderr, "nsm-sim exec: %s\n", e.msg);
+    nsmsim_code code = nsmsim_new(&options, &sim, &e);
+    if (code != NSMSIM_ERR_OK) {
+        fprintf(stderr, "nsm-sim exec: %d %s: %s\n", (int)code, nsmsim_code_name(code), e.msg);
         goto out;
     }
     const char *tmp = getenv("TMPDIR");
@@ -306,8 +332,9 @@ int nsmsim_cmd_exec(int argc, char **argv)
     }
     snprintf(socket_path, sizeof(socket_path), "%s/nsm.sock", dir);
     nsmsim_server_options so = {.socket_path = socket_path, .log_prefix = "nsm-sim exec"};
-    if (nsmsim_server_open(&so, nsmsim_core_handler, sim, &server, &e) != 0) {
-        fprintf(stderr, "nsm-sim exec: %s\n", e.msg);
+    code = nsmsim_server_open(&so, nsmsim_core_handler, sim, &server, &e);
+    if (code != NSMSIM_ERR_OK) {
+        fprintf(stderr, "nsm-sim exec: %d %s: %s\n", (int)code, nsmsim_code_name(code), e.msg);
         goto out;
     }
     char **env = command_environment(preload, socket_path);

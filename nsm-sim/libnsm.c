@@ -18,10 +18,14 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "frontend.h"
+#include "codec.h"
+#include "device.h"
+#include "envopts.h"
+#include "log.h"
 #include "nsm.h"
 #include "nsmkit/error.h"
 #include "nsmkit/buf.h"
+#include "nsmkit/sim.h"
 
 _Static_assert(sizeof(ErrorCode) == 4 && sizeof(Digest) == 4, "C enums are int-sized");
 _Static_assert(ERROR_CODE_INTERNAL_ERROR == (int)NSMSIM_INTERNAL_ERROR &&
@@ -92,17 +96,31 @@ static ErrorCode roundtrip(int32_t fd, const nsmkit_buf *req, nsmsim_api_respons
         return ERROR_CODE_INTERNAL_ERROR; /* out of memory: sizes were checked before */
     if (req->len > NSM_REQUEST_MAX_SIZE)
         return ERROR_CODE_INPUT_TOO_LARGE;
+    bool trace = nsmsim_env_flag("NSM_SIM_TRACE");
     if (nsmsim_devfd_kind_of(fd) == NSMSIM_DEVFD_LIBNSM) {
         nsmsim *sim = inproc_get();
-        if (!sim || nsmsim_handle(sim, req->data, req->len, out, &out_len) != 0)
+        nsmsim_outcome o = {0};
+        if (!sim || nsmsim_handle_traced(sim, req->data, req->len, out, &out_len, &o) != 0)
             return ERROR_CODE_INTERNAL_ERROR;
+        if (trace)
+            nsmsim_log_line("libnsm", "in-process NSM: %zu-byte request, %zu-byte response (%d %s%s%s)",
+                            req->len, out_len, (int)o.code, nsmsim_code_name(o.code),
+                            o.detail[0] ? ": " : "", o.detail);
     } else {
         struct nsm_raw raw = {
             .request = {.addr = (uint64_t)(uintptr_t)req->data, .len = req->len},
             .response = {.addr = (uint64_t)(uintptr_t)out, .len = sizeof(out)},
         };
-        if (ioctl(fd, NSM_IOCTL_RAW, &raw) != 0)
-            return errno == EMSGSIZE ? ERROR_CODE_INPUT_TOO_LARGE : ERROR_CODE_INTERNAL_ERROR;
+        if (ioctl(fd, NSM_IOCTL_RAW, &raw) != 0) {
+            /* errno becomes an ErrorCode as in the official library; the cause stays in
+             * the trace */
+            int err = errno;
+            ErrorCode code = err == EMSGSIZE ? ERROR_CODE_INPUT_TOO_LARGE : ERROR_CODE_INTERNAL_ERROR;
+            if (trace)
+                nsmsim_log_line("libnsm", "ioctl(NSM_IOCTL_RAW) on fd %d: %s -> %s", (int)fd,
+                                strerror(err), nsmsim_error_code_name((nsmsim_error_code)code));
+            return code;
+        }
         out_len = raw.response.len > sizeof(out) ? sizeof(out) : (size_t)raw.response.len;
     }
     if (nsmsim_api_response_decode(out, out_len, resp) != 0)
@@ -157,6 +175,17 @@ static ErrorCode request_bytes(int32_t fd, nsmkit_buf *req, nsmsim_api_response_
     r = copy_out(resp.bytes, resp.bytes_len, out, out_len);
     nsmsim_api_response_free(&resp);
     return r;
+}
+
+/* A request without arguments (DescribeNSM, GetRandom), from the message table. */
+static ErrorCode request_unit(int32_t fd, nsmsim_request_id id, nsmsim_api_response_kind want,
+                              nsmsim_api_response *resp)
+{
+    nsmsim_request q = {.id = id};
+    nsmkit_buf req;
+    nsmkit_buf_init(&req, NSM_REQUEST_MAX_SIZE);
+    nsmsim_request_encode(&q, &req);
+    return request(fd, &req, want, resp);
 }
 
 /* ---- the API ------------------------------------------------------------------------------ */
@@ -221,11 +250,8 @@ ErrorCode nsm_get_description(int32_t fd, NsmDescription *nsm_description)
 {
     if (!nsm_description)
         return ERROR_CODE_INVALID_ARGUMENT;
-    nsmkit_buf req;
-    nsmkit_buf_init(&req, NSM_REQUEST_MAX_SIZE);
-    nsmsim_api_encode_describe_nsm(&req);
     nsmsim_api_response resp;
-    ErrorCode r = request(fd, &req, NSMSIM_RESP_DESCRIBE_NSM, &resp);
+    ErrorCode r = request_unit(fd, NSMSIM_REQ_DESCRIBE_NSM, NSMSIM_RESP_DESCRIBE_NSM, &resp);
     if (r != ERROR_CODE_SUCCESS)
         return r;
     if (resp.locked_pcrs_overflow) {
@@ -257,9 +283,9 @@ ErrorCode nsm_get_attestation_doc(int32_t fd, const uint8_t *user_data, uint32_t
 {
     if (!att_doc_len)
         return ERROR_CODE_INVALID_ARGUMENT;
-    nsmsim_api_optional ud = {user_data, user_data_len};
-    nsmsim_api_optional nonce = {nonce_data, nonce_len};
-    nsmsim_api_optional pk = {pub_key_data, pub_key_len};
+    nsmkit_bytes ud = {user_data, user_data_len};
+    nsmkit_bytes nonce = {nonce_data, nonce_len};
+    nsmkit_bytes pk = {pub_key_data, pub_key_len};
     if (nsmsim_api_attestation_size(ud, nonce, pk) > NSM_REQUEST_MAX_SIZE)
         return ERROR_CODE_INPUT_TOO_LARGE;
     nsmkit_buf req;
@@ -272,11 +298,8 @@ ErrorCode nsm_get_random(int32_t fd, uint8_t *buf, uintptr_t *buf_len)
 {
     if (fd < 0 || !buf || !buf_len || *buf_len == 0)
         return ERROR_CODE_INVALID_ARGUMENT;
-    nsmkit_buf req;
-    nsmkit_buf_init(&req, NSM_REQUEST_MAX_SIZE);
-    nsmsim_api_encode_get_random(&req);
     nsmsim_api_response resp;
-    ErrorCode r = request(fd, &req, NSMSIM_RESP_GET_RANDOM, &resp);
+    ErrorCode r = request_unit(fd, NSMSIM_REQ_GET_RANDOM, NSMSIM_RESP_GET_RANDOM, &resp);
     if (r != ERROR_CODE_SUCCESS)
         return r;
     if (*buf_len > resp.bytes_len)

@@ -4,7 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "frontend.h"
+#include "codec.h"
+#include "commands.h"
 #include "nsmkit/sim.h"
 #include "nsmkit/error.h"
 #include "nsmkit/buf.h"
@@ -65,57 +66,147 @@ static int load_field(const char *name, const char *value, uint8_t **out, size_t
     return 0;
 }
 
-typedef struct {
-    uint8_t *data;
-    size_t len;
-} field;
-
-static void put_field(nsmkit_buf *b, const char *name, const field *f)
+/* One failure of `nsm-sim attest`: "nsm-sim: NUMBER NAME: message" on stderr. */
+static int attest_fail(nsmsim_code code, const char *msg)
 {
-    nsmkit_cbor_put_text(b, name);
-    if (f->data)
-        nsmkit_cbor_put_bytes(b, f->data, f->len);
-    else
-        nsmkit_cbor_put_null(b);
+    fprintf(stderr, "nsm-sim: %d %s: %s\n", (int)code, nsmsim_code_name(code),
+            msg && msg[0] ? msg : nsmsim_code_sentence(code));
+    return code == NSMSIM_ERR_USAGE || code == NSMSIM_ERR_OPTION ? 2 : 1;
 }
 
-/* Copies the document out of {"Attestation": {"document": bstr}} (caller frees), or names
- * the error of {"Error": "Name"}. */
-static int response_document(const uint8_t *resp, size_t len, uint8_t **doc,
-                             size_t *doc_len, nsmkit_error *e)
+typedef struct {
+    nsmsim_options options;
+    uint8_t *fields[3]; /* user_data, nonce, public_key: owned, NULL when not given */
+    size_t field_lens[3];
+    const char *output;
+} attest_args;
+
+static void attest_args_free(attest_args *a)
 {
-    static const nsmkit_cbor_limits limits = {.max_depth = 4};
-    cbor_item_t *item;
-    if (nsmkit_cbor_load(resp, len, &limits, &item, NULL) != NSMKIT_CBOR_OK)
-        return nsmkit_fail(e, "the simulated NSM gave an undecodable response");
-    int rc = -1;
-    if (cbor_isa_map(item) && cbor_map_size(item) == 1) {
-        struct cbor_pair *top = cbor_map_handle(item);
-        if (nsmkit_cbor_text_equals(top[0].key, "Error") && cbor_isa_string(top[0].value) &&
-            cbor_string_is_definite(top[0].value)) {
-            nsmkit_fail(e, "the simulated NSM answered %.*s", (int)cbor_string_length(top[0].value),
-                        (const char *)cbor_string_handle(top[0].value));
-        } else if (nsmkit_cbor_text_equals(top[0].key, "Attestation") &&
-                   cbor_isa_map(top[0].value) && cbor_map_size(top[0].value) == 1) {
-            struct cbor_pair *inner = cbor_map_handle(top[0].value);
-            if (nsmkit_cbor_text_equals(inner[0].key, "document") &&
-                cbor_isa_bytestring(inner[0].value) &&
-                cbor_bytestring_is_definite(inner[0].value)) {
-                size_t n = cbor_bytestring_length(inner[0].value);
-                *doc = malloc(n ? n : 1);
-                if (*doc) {
-                    if (n)
-                        memcpy(*doc, cbor_bytestring_handle(inner[0].value), n);
-                    *doc_len = n;
-                    rc = 0;
-                }
-            }
+    for (int k = 0; k < 3; k++)
+        free(a->fields[k]);
+}
+
+/* Parses attest's arguments; returns NSMSIM_ERR_OK or USAGE/OPTION with a message. */
+static nsmsim_code attest_parse(int argc, char **argv, attest_args *a, nsmkit_error *e)
+{
+    static const char *const field_options[3] = {"--user-data", "--nonce", "--public-key"};
+    for (int i = 0; i < argc;) {
+        int taken = nsmsim_options_parse_arg(&a->options, argc, argv, &i, e);
+        if (taken < 0)
+            return NSMSIM_ERR_OPTION;
+        if (taken > 0)
+            continue;
+        const char *arg = argv[i];
+        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+        int k = 0;
+        while (k < 3 && strcmp(arg, field_options[k]) != 0)
+            k++;
+        if ((k < 3 || strcmp(arg, "-o") == 0) && !value) {
+            nsmkit_fail(e, "%s needs a value", arg);
+            return NSMSIM_ERR_USAGE;
         }
+        if (k < 3) {
+            free(a->fields[k]);
+            a->fields[k] = NULL;
+            if (load_field(arg + 2, value, &a->fields[k], &a->field_lens[k], e) != 0)
+                return NSMSIM_ERR_OPTION;
+        } else if (strcmp(arg, "-o") == 0) {
+            a->output = value;
+        } else {
+            nsmkit_fail(e, "unknown option %s", arg);
+            return NSMSIM_ERR_USAGE;
+        }
+        i += 2;
     }
-    if (rc != 0 && !e->msg[0])
-        nsmkit_fail(e, "the simulated NSM gave an unexpected response");
-    cbor_decref(&item);
-    return rc;
+    if (!a->output) {
+        nsmkit_fail(e, "attest needs -o FILE");
+        return NSMSIM_ERR_USAGE;
+    }
+    return NSMSIM_ERR_OK;
+}
+
+/* Boots the NSM, saying so when it created the default PKI on the way (only the process
+ * that created it says so, however many started at once). */
+static nsmsim_code attest_boot(const nsmsim_options *options, nsmsim **sim, nsmkit_error *e)
+{
+    char default_dir[4096] = "";
+    if (!options->ca_dir && nsmca_default_dir(default_dir, sizeof(default_dir), e) != 0)
+        return NSMSIM_ERR_PKI;
+    nsmsim_code code = nsmsim_new(options, sim, e);
+    if (code != NSMSIM_ERR_OK)
+        return code;
+    if (nsmsim_created_default_pki(*sim))
+        fprintf(stderr, "nsm-sim: created a simulated Nitro PKI in %s (root: %s/root.pem)\n",
+                default_dir, default_dir);
+    return NSMSIM_ERR_OK;
+}
+
+/* Asks the NSM for a document exactly as the official client does: the request through
+ * the codec, the response through the codec's decoder. On success *doc is owned by the
+ * caller. */
+static nsmsim_code attest_request(nsmsim *sim, const attest_args *a, uint8_t **doc,
+                                  size_t *doc_len, nsmkit_error *e)
+{
+    nsmkit_bytes f[3];
+    for (int k = 0; k < 3; k++)
+        f[k] = a->fields[k] ? nsmkit_bytes_of(a->fields[k], a->field_lens[k]) : NSMKIT_BYTES_NONE;
+    nsmkit_buf request;
+    nsmkit_buf_init(&request, NSM_REQUEST_MAX_SIZE);
+    uint8_t *response = malloc(NSM_RESPONSE_MAX_SIZE);
+    nsmsim_api_response resp = {0};
+    nsmsim_outcome outcome = {0};
+    size_t response_len = 0;
+    nsmsim_code code = NSMSIM_ERR_NO_MEMORY;
+    if (!response)
+        goto out;
+    nsmsim_api_encode_attestation(&request, f[0], f[1], f[2]);
+    code = NSMSIM_ERR_REQ_TOO_LARGE;
+    if (request.err) {
+        nsmkit_fail(e, "the request does not fit in %d bytes", NSM_REQUEST_MAX_SIZE);
+        goto out;
+    }
+    code = NSMSIM_ERR_NO_MEMORY;
+    if (nsmsim_handle_traced(sim, request.data, request.len, response, &response_len,
+                             &outcome) != 0)
+        goto out;
+    code = NSMSIM_ERR_UNEXPECTED_RESPONSE;
+    if (nsmsim_api_response_decode(response, response_len, &resp) != 0)
+        goto out;
+    if (resp.kind == NSMSIM_RESP_ERROR) {
+        code = outcome.code != NSMSIM_ERR_OK ? outcome.code : NSMSIM_ERR_NSM_ERROR;
+        if (code == NSMSIM_ERR_FAULT)
+            nsmkit_fail(e, "--fault: %s", outcome.detail);
+        else
+            nsmkit_fail(e, "the simulated NSM answered %s (%s)",
+                        nsmsim_error_code_name(resp.error), outcome.detail);
+    } else if (resp.kind == NSMSIM_RESP_ATTESTATION && (*doc = malloc(resp.bytes_len + 1))) {
+        memcpy(*doc, resp.bytes, resp.bytes_len);
+        *doc_len = resp.bytes_len;
+        code = NSMSIM_ERR_OK;
+    }
+out:
+    nsmsim_api_response_free(&resp);
+    free(response);
+    nsmkit_buf_free(&request);
+    return code;
+}
+
+/* With --fault the core replaced the document every time: say what nsm-verify will make
+ * of it under each profile. */
+static void attest_say_fault(const nsmsim_options *options)
+{
+    nsmfault_set faults;
+    nsmkit_error ignored;
+    if (!options->faults || nsmfault_set_parse(options->faults, &faults, &ignored) != 0)
+        return;
+    bool resign = !options->fault_no_resign;
+    nsmv_code aws = nsmfault_set_expected(&faults, NSMV_PROFILE_AWS, resign);
+    nsmv_code strict = nsmfault_set_expected(&faults, NSMV_PROFILE_STRICT, resign);
+    fprintf(stderr, "nsm-sim: fault %s: nsm-verify expects %s (aws), %s (strict)%s\n",
+            options->faults, aws ? nsmv_code_name(aws) : "valid",
+            strict ? nsmv_code_name(strict) : "valid",
+            resign ? "" : "; the valid document's signature is kept");
 }
 
 static int write_output(const char *path, const uint8_t *data, size_t len, nsmkit_error *e)
@@ -130,122 +221,36 @@ static int write_output(const char *path, const uint8_t *data, size_t len, nsmki
 
 static int cmd_attest(int argc, char **argv)
 {
-    nsmsim_options options;
-    nsmsim_options_init(&options);
-    field user_data = {0}, nonce = {0}, public_key = {0};
-    const char *output = NULL;
+    attest_args a = {0};
+    nsmsim_options_init(&a.options);
     nsmkit_error e = {{0}};
     nsmsim *sim = NULL;
     uint8_t *doc = NULL;
-    nsmkit_buf request;
-    nsmkit_buf_init(&request, NSM_REQUEST_MAX_SIZE);
-    uint8_t *response = malloc(NSM_RESPONSE_MAX_SIZE);
-    int status = 1;
-
-    if (!response) {
-        fprintf(stderr, "nsm-sim: out of memory\n");
-        goto out;
-    }
-    for (int i = 0; i < argc;) {
-        int taken = nsmsim_options_parse_arg(&options, argc, argv, &i, &e);
-        if (taken < 0) {
-            fprintf(stderr, "nsm-sim: %s\n", e.msg);
-            status = 2;
-            goto out;
-        }
-        if (taken > 0)
-            continue;
-        const char *arg = argv[i];
-        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
-        field *target = strcmp(arg, "--user-data") == 0    ? &user_data
-                        : strcmp(arg, "--nonce") == 0      ? &nonce
-                        : strcmp(arg, "--public-key") == 0 ? &public_key
-                                                           : NULL;
-        if (target && value) {
-            free(target->data);
-            target->data = NULL;
-            if (load_field(arg + 2, value, &target->data, &target->len, &e) != 0) {
-                fprintf(stderr, "nsm-sim: %s\n", e.msg);
-                status = 2;
-                goto out;
-            }
-        } else if (strcmp(arg, "-o") == 0 && value) {
-            output = value;
-        } else {
-            status = usage(target || strcmp(arg, "-o") == 0 ? "option needs a value"
-                                                            : "unknown option");
-            goto out;
-        }
-        i += 2;
-    }
-    if (!output) {
-        status = usage("attest needs -o FILE");
-        goto out;
-    }
-
-    char default_dir[4096] = "";
-    if (!options.ca_dir && nsmca_default_dir(default_dir, sizeof(default_dir), &e) != 0) {
-        fprintf(stderr, "nsm-sim: %s\n", e.msg);
-        goto out;
-    }
-    if (nsmsim_new(&options, &sim, &e) != 0) {
-        fprintf(stderr, "nsm-sim: %s\n", e.msg);
-        goto out;
-    }
-    /* Only the process that created it says so, however many started at once. */
-    if (nsmsim_created_default_pki(sim))
-        fprintf(stderr, "nsm-sim: created a simulated Nitro PKI in %s (root: %s/root.pem)\n",
-                default_dir, default_dir);
-
-    /* The request exactly as the official client writes it. */
-    nsmkit_cbor_put_head(&request, NSMKIT_CBOR_MAP, 1);
-    nsmkit_cbor_put_text(&request, "Attestation");
-    nsmkit_cbor_put_head(&request, NSMKIT_CBOR_MAP, 3);
-    put_field(&request, "user_data", &user_data);
-    put_field(&request, "nonce", &nonce);
-    put_field(&request, "public_key", &public_key);
-    if (request.err) {
-        fprintf(stderr, "nsm-sim: the request does not fit in %d bytes\n", NSM_REQUEST_MAX_SIZE);
-        goto out;
-    }
-    size_t response_len;
     size_t doc_len = 0;
-    if (nsmsim_handle(sim, request.data, request.len, response, &response_len) != 0 ||
-        response_document(response, response_len, &doc, &doc_len, &e) != 0) {
-        if (nsmsim_fault_error(sim))
-            fprintf(stderr, "nsm-sim: --fault: %s\n", nsmsim_fault_error(sim));
-        else
-            fprintf(stderr, "nsm-sim: %s\n", e.msg[0] ? e.msg : "the simulated NSM failed");
-        goto out;
+    nsmsim_code code = attest_parse(argc, argv, &a, &e);
+    if (code == NSMSIM_ERR_USAGE) {
+        char line[sizeof(e.msg) + 32];
+        snprintf(line, sizeof(line), "%d %s: %s", (int)code, nsmsim_code_name(code), e.msg);
+        attest_args_free(&a);
+        return usage(line);
     }
-    if (options.faults) {
-        /* the core replaced the document (device fault mode, every time): say what to expect */
-        nsmfault_set faults;
-        if (nsmfault_set_parse(options.faults, &faults, &e) == 0) {
-            bool resign = !options.fault_no_resign;
-            nsmv_code aws = nsmfault_set_expected(&faults, NSMV_PROFILE_AWS, resign);
-            nsmv_code strict = nsmfault_set_expected(&faults, NSMV_PROFILE_STRICT, resign);
-            fprintf(stderr, "nsm-sim: fault %s: nsm-verify expects %s (aws), %s (strict)%s\n",
-                    options.faults, aws ? nsmv_code_name(aws) : "valid",
-                    strict ? nsmv_code_name(strict) : "valid",
-                    resign ? "" : "; the valid document's signature is kept");
-        }
-    }
-    if (write_output(output, doc, doc_len, &e) != 0) {
-        fprintf(stderr, "nsm-sim: %s\n", e.msg);
-        goto out;
-    }
-    fprintf(stderr, "nsm-sim: wrote a %zu-byte attestation document for %s to %s\n", doc_len,
-            nsmsim_module_id(sim), output);
-    status = 0;
-out:
+    if (code == NSMSIM_ERR_OK)
+        code = attest_boot(&a.options, &sim, &e);
+    if (code == NSMSIM_ERR_OK)
+        code = attest_request(sim, &a, &doc, &doc_len, &e);
+    if (code == NSMSIM_ERR_OK)
+        attest_say_fault(&a.options);
+    if (code == NSMSIM_ERR_OK && write_output(a.output, doc, doc_len, &e) != 0)
+        code = NSMSIM_ERR_OUTPUT;
+    int status = 0;
+    if (code != NSMSIM_ERR_OK)
+        status = attest_fail(code, e.msg);
+    else
+        fprintf(stderr, "nsm-sim: wrote a %zu-byte attestation document for %s to %s\n",
+                doc_len, nsmsim_module_id(sim), a.output);
     nsmsim_free(sim);
     free(doc);
-    free(user_data.data);
-    free(nonce.data);
-    free(public_key.data);
-    free(response);
-    nsmkit_buf_free(&request);
+    attest_args_free(&a);
     return status;
 }
 

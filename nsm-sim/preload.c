@@ -6,8 +6,11 @@
  *
  * Interposed: open, open64, openat, openat64, their _FORTIFY_SOURCE forms __open_2,
  * __open64_2, __openat_2, __openat64_2, fopen and fopen64 - only for the exact path
- * "/dev/nsm" - and ioctl, only on the descriptors that stand for the device. Everything
- * else goes to the next definition (libc) untouched.
+ * "/dev/nsm" - and ioctl and the read family (read, readv, pread, pread64, preadv,
+ * preadv64, preadv2, preadv64v2 and the fortified __read_chk, __pread_chk,
+ * __pread64_chk), only on the descriptors that stand for the device: the driver has no
+ * read operation, so read() fails with EINVAL there. Everything else goes to the next
+ * definition (libc) untouched.
  *
  * The descriptor is a sealed memfd that carries its own identity (see device.c), so
  * close, dup, dup2, dup3, fcntl(F_DUPFD), fork, exec, closefrom and close_range need no
@@ -36,13 +39,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/ioctl.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "frontend.h"
+#include "client.h"
+#include "device.h"
+#include "envopts.h"
+#include "log.h"
 #include "nsmkit/error.h"
 #include "nsmkit/hex.h"
+#include "nsmkit/sim.h"
 
 #define LOG_PREFIX "nsm-sim-preload"
 #define DEV_NSM "/dev/nsm"
@@ -55,6 +63,17 @@ typedef int (*open2_fn)(const char *, int);
 typedef int (*openat2_fn)(int, const char *, int);
 typedef FILE *(*fopen_fn)(const char *, const char *);
 typedef int (*ioctl_fn)(int, unsigned long, ...);
+typedef ssize_t (*read_fn)(int, void *, size_t);
+typedef ssize_t (*readv_fn)(int, const struct iovec *, int);
+typedef ssize_t (*pread_fn)(int, void *, size_t, off_t);
+typedef ssize_t (*pread64_fn)(int, void *, size_t, off64_t);
+typedef ssize_t (*preadv_fn)(int, const struct iovec *, int, off_t);
+typedef ssize_t (*preadv64_fn)(int, const struct iovec *, int, off64_t);
+typedef ssize_t (*preadv2_fn)(int, const struct iovec *, int, off_t, int);
+typedef ssize_t (*preadv64v2_fn)(int, const struct iovec *, int, off64_t, int);
+typedef ssize_t (*read_chk_fn)(int, void *, size_t, size_t);
+typedef ssize_t (*pread_chk_fn)(int, void *, size_t, off_t, size_t);
+typedef ssize_t (*pread64_chk_fn)(int, void *, size_t, off64_t, size_t);
 
 /* Looked up on first use: another library's constructor may open files before ours. */
 static void *next_symbol(void **slot, const char *name)
@@ -84,6 +103,17 @@ NEXT(openat2_fn, __openat64_2)
 NEXT(fopen_fn, fopen)
 NEXT(fopen_fn, fopen64)
 NEXT(ioctl_fn, ioctl)
+NEXT(read_fn, read)
+NEXT(readv_fn, readv)
+NEXT(pread_fn, pread)
+NEXT(pread64_fn, pread64)
+NEXT(preadv_fn, preadv)
+NEXT(preadv64_fn, preadv64)
+NEXT(preadv2_fn, preadv2)
+NEXT(preadv64v2_fn, preadv64v2)
+NEXT(read_chk_fn, __read_chk)
+NEXT(pread_chk_fn, __pread_chk)
+NEXT(pread64_chk_fn, __pread64_chk)
 
 #define log_line(...) nsmsim_log_line(LOG_PREFIX, __VA_ARGS__)
 
@@ -114,11 +144,16 @@ static void fork_release(void)
     pthread_mutex_unlock(&core_lock);
 }
 
+/* What the in-process core made of this thread's last request, for the trace line: the
+ * wire answer says InvalidOperation, this says which rule and why. */
+static __thread nsmsim_outcome last_outcome;
+
 static int core_call(void *ctx, const uint8_t *req, size_t req_len,
                      uint8_t resp[NSM_RESPONSE_MAX_SIZE], size_t *resp_len)
 {
     pthread_mutex_lock(&core_lock);
-    int r = nsmsim_core_handler(ctx, req, req_len, resp, resp_len);
+    int r = nsmsim_handle_traced(ctx, req, req_len, resp, resp_len, &last_outcome) == 0 ? 0
+                                                                                       : ENOMEM;
     pthread_mutex_unlock(&core_lock);
     return r;
 }
@@ -189,6 +224,46 @@ static bool is_dev_nsm(const char *path)
     return n == (ssize_t)sizeof(head) && memcmp(head, DEV_NSM, sizeof(head)) == 0;
 }
 
+/* Whether a descriptor standing for the device may exist in this process: until one is
+ * created here or inherited, the read family passes straight through without asking the
+ * kernel (a program that never opens /dev/nsm pays one load per read). */
+static int devfd_may_exist;
+
+static void devfd_note_created(void)
+{
+    __atomic_store_n(&devfd_may_exist, 1, __ATOMIC_RELEASE);
+}
+
+/* A descriptor inherited across exec stands for the device too: look once, at load. When
+ * the descriptor table cannot be listed, assume one may exist. */
+__attribute__((constructor)) static void devfd_scan_inherited(void)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    if (!dir) {
+        devfd_note_created();
+        return;
+    }
+    int own = dirfd(dir);
+    struct dirent *ent;
+    while ((ent = readdir(dir)) != NULL) {
+        char *end;
+        long fd = strtol(ent->d_name, &end, 10);
+        if (*end != '\0' || end == ent->d_name || fd == own || fd < 0 || fd > INT_MAX)
+            continue;
+        if (nsmsim_devfd_kind_of((int)fd) == NSMSIM_DEVFD_SHIM) {
+            devfd_note_created();
+            break;
+        }
+    }
+    closedir(dir);
+}
+
+static bool is_device_fd(int fd)
+{
+    return __atomic_load_n(&devfd_may_exist, __ATOMIC_ACQUIRE) &&
+           nsmsim_devfd_kind_of(fd) == NSMSIM_DEVFD_SHIM;
+}
+
 static int open_device(int flags)
 {
     if ((flags & O_CREAT) && (flags & O_EXCL)) {
@@ -203,6 +278,7 @@ static int open_device(int flags)
         errno = ENODEV;
         return -1;
     }
+    devfd_note_created(); /* before the descriptor exists, so no read can miss it */
     return nsmsim_devfd_create(NSMSIM_DEVFD_SHIM, flags);
 }
 
@@ -211,8 +287,10 @@ static mode_t mode_arg(int flags, va_list ap)
     return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? (mode_t)va_arg(ap, int) : 0;
 }
 
-#define OPEN_WRAPPER(name)                                                                    \
-    int name(const char *path, int flags, ...)                                                \
+/* open, open64, openat, openat64: params is the full parameter list (ending in flags,
+ * ...), args what goes to the next definition. */
+#define OPEN_WRAPPER(name, params, args)                                                      \
+    int name params                                                                           \
     {                                                                                         \
         va_list ap;                                                                           \
         va_start(ap, flags);                                                                  \
@@ -220,19 +298,7 @@ static mode_t mode_arg(int flags, va_list ap)
         va_end(ap);                                                                           \
         if (is_dev_nsm(path))                                                                 \
             return open_device(flags);                                                        \
-        return next_##name()(path, flags, mode);                                              \
-    }
-
-#define OPENAT_WRAPPER(name)                                                                  \
-    int name(int dirfd, const char *path, int flags, ...)                                     \
-    {                                                                                         \
-        va_list ap;                                                                           \
-        va_start(ap, flags);                                                                  \
-        mode_t mode = mode_arg(flags, ap);                                                    \
-        va_end(ap);                                                                           \
-        if (is_dev_nsm(path))                                                                 \
-            return open_device(flags);                                                        \
-        return next_##name()(dirfd, path, flags, mode);                                       \
+        return next_##name() args;                                                            \
     }
 
 /* Exported by the version script; declared here for -Wmissing-prototypes. */
@@ -247,11 +313,22 @@ int __openat64_2(int dirfd, const char *path, int flags);
 FILE *fopen(const char *path, const char *mode);
 FILE *fopen64(const char *path, const char *mode);
 int ioctl(int fd, unsigned long request, ...);
+ssize_t read(int fd, void *buf, size_t n);
+ssize_t readv(int fd, const struct iovec *iov, int count);
+ssize_t pread(int fd, void *buf, size_t n, off_t offset);
+ssize_t pread64(int fd, void *buf, size_t n, off64_t offset);
+ssize_t preadv(int fd, const struct iovec *iov, int count, off_t offset);
+ssize_t preadv64(int fd, const struct iovec *iov, int count, off64_t offset);
+ssize_t preadv2(int fd, const struct iovec *iov, int count, off_t offset, int flags);
+ssize_t preadv64v2(int fd, const struct iovec *iov, int count, off64_t offset, int flags);
+ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
+ssize_t __pread_chk(int fd, void *buf, size_t n, off_t offset, size_t buflen);
+ssize_t __pread64_chk(int fd, void *buf, size_t n, off64_t offset, size_t buflen);
 
-OPEN_WRAPPER(open)
-OPEN_WRAPPER(open64)
-OPENAT_WRAPPER(openat)
-OPENAT_WRAPPER(openat64)
+OPEN_WRAPPER(open, (const char *path, int flags, ...), (path, flags, mode))
+OPEN_WRAPPER(open64, (const char *path, int flags, ...), (path, flags, mode))
+OPEN_WRAPPER(openat, (int dirfd, const char *path, int flags, ...), (dirfd, path, flags, mode))
+OPEN_WRAPPER(openat64, (int dirfd, const char *path, int flags, ...), (dirfd, path, flags, mode))
 
 int __open_2(const char *path, int flags)
 {
@@ -364,10 +441,14 @@ static int device_ioctl(int fd, unsigned int request, void *arg)
                   : nsmsim_device_ioctl_raw(&nsmsim_self_copier, argp, core_call, core);
     if (trace) {
         struct nsm_raw raw;
+        char cause[200] = "";
+        if (!use_remote && err == 0 && last_outcome.code != NSMSIM_ERR_OK)
+            snprintf(cause, sizeof(cause), ", refused: %d %s: %s", (int)last_outcome.code,
+                     nsmsim_code_name(last_outcome.code), last_outcome.detail);
         if (err == 0 && nsmsim_user_read(&raw, (uint64_t)(uintptr_t)arg, sizeof(raw)) == 0)
-            log_line("NSM_IOCTL_RAW on fd %d: %llu-byte request, %llu-byte response (%s)", fd,
+            log_line("NSM_IOCTL_RAW on fd %d: %llu-byte request, %llu-byte response (%s%s)", fd,
                      (unsigned long long)raw.request.len, (unsigned long long)raw.response.len,
-                     use_remote ? remote.path : "in-process NSM");
+                     use_remote ? remote.path : "in-process NSM", cause);
         else
             log_line("NSM_IOCTL_RAW on fd %d: %s (%s)", fd, strerror(err),
                      use_remote ? remote.path : "in-process NSM");
@@ -390,3 +471,42 @@ int ioctl(int fd, unsigned long request, ...)
         return device_ioctl(fd, (unsigned int)request, arg);
     return next_ioctl()(fd, request, arg);
 }
+
+/* ---- read ------------------------------------------------------------------------------------ */
+
+/* drivers/misc/nsm.c registers no read operation, so the kernel's vfs_read answers EINVAL
+ * for the device whatever the buffer. (The memfd behind our descriptor would return its
+ * zero bytes.) Reads inside libc's stdio (fread on a FILE from fopen("/dev/nsm")) use
+ * libc's internal entry points and are not seen here. */
+#define READ_WRAPPER(ret, name, params, args)                                                 \
+    ret name params                                                                           \
+    {                                                                                         \
+        if (is_device_fd(fd)) {                                                               \
+            errno = EINVAL;                                                                   \
+            return -1;                                                                        \
+        }                                                                                     \
+        return next_##name() args;                                                            \
+    }
+
+READ_WRAPPER(ssize_t, read, (int fd, void *buf, size_t n), (fd, buf, n))
+READ_WRAPPER(ssize_t, readv, (int fd, const struct iovec *iov, int count), (fd, iov, count))
+READ_WRAPPER(ssize_t, pread, (int fd, void *buf, size_t n, off_t offset), (fd, buf, n, offset))
+READ_WRAPPER(ssize_t, pread64, (int fd, void *buf, size_t n, off64_t offset),
+             (fd, buf, n, offset))
+READ_WRAPPER(ssize_t, preadv, (int fd, const struct iovec *iov, int count, off_t offset),
+             (fd, iov, count, offset))
+READ_WRAPPER(ssize_t, preadv64, (int fd, const struct iovec *iov, int count, off64_t offset),
+             (fd, iov, count, offset))
+READ_WRAPPER(ssize_t, preadv2,
+             (int fd, const struct iovec *iov, int count, off_t offset, int flags),
+             (fd, iov, count, offset, flags))
+READ_WRAPPER(ssize_t, preadv64v2,
+             (int fd, const struct iovec *iov, int count, off64_t offset, int flags),
+             (fd, iov, count, offset, flags))
+READ_WRAPPER(ssize_t, __read_chk, (int fd, void *buf, size_t n, size_t buflen),
+             (fd, buf, n, buflen))
+READ_WRAPPER(ssize_t, __pread_chk, (int fd, void *buf, size_t n, off_t offset, size_t buflen),
+             (fd, buf, n, offset, buflen))
+READ_WRAPPER(ssize_t, __pread64_chk,
+             (int fd, void *buf, size_t n, off64_t offset, size_t buflen),
+             (fd, buf, n, offset, buflen))

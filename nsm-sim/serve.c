@@ -10,8 +10,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "frontend.h"
+#include "commands.h"
+#include "device.h"
+#include "server.h"
 #include "nsmkit/error.h"
+#include "nsmkit/sim.h"
 
 static const char serve_usage[] =
     "usage: nsm-sim serve --socket PATH [--ca DIR] [--time UNIX_MS] [--pcr I=HEX]...\n"
@@ -29,12 +32,10 @@ static void on_stop_signal(int sig)
     errno = saved;
 }
 
-int nsmsim_cmd_serve(int argc, char **argv)
+/* Parses serve's arguments: returns -1 to go on, or the exit status (0 for --help). */
+static int serve_parse(int argc, char **argv, const char **socket_path, nsmsim_options *options)
 {
-    const char *socket_path = NULL;
-    nsmsim_options options;
     nsmkit_error e;
-    nsmsim_options_init(&options);
     for (int i = 0; i < argc;) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             fputs(serve_usage, stdout);
@@ -45,11 +46,11 @@ int nsmsim_cmd_serve(int argc, char **argv)
                 fprintf(stderr, "nsm-sim serve: --socket needs a path\n%s", serve_usage);
                 return 2;
             }
-            socket_path = argv[i + 1];
+            *socket_path = argv[i + 1];
             i += 2;
             continue;
         }
-        int r = nsmsim_options_parse_arg(&options, argc, argv, &i, &e);
+        int r = nsmsim_options_parse_arg(options, argc, argv, &i, &e);
         if (r < 0) {
             fprintf(stderr, "nsm-sim serve: %s\n", e.msg);
             return 2;
@@ -59,27 +60,15 @@ int nsmsim_cmd_serve(int argc, char **argv)
             return 2;
         }
     }
-    if (!socket_path) {
+    if (!*socket_path) {
         fprintf(stderr, "nsm-sim serve: --socket PATH is required\n%s", serve_usage);
         return 2;
     }
+    return -1;
+}
 
-    int status = 1;
-    nsmsim *sim = NULL;
-    nsmsim_server *server = NULL;
-    if (pipe2(stop_pipe, O_CLOEXEC) != 0) {
-        fprintf(stderr, "nsm-sim serve: pipe: %s\n", strerror(errno));
-        return 1;
-    }
-    if (nsmsim_new(&options, &sim, &e) != 0) {
-        fprintf(stderr, "nsm-sim serve: %s\n", e.msg);
-        goto out;
-    }
-    nsmsim_server_options so = {.socket_path = socket_path, .log_prefix = "nsm-sim serve"};
-    if (nsmsim_server_open(&so, nsmsim_core_handler, sim, &server, &e) != 0) {
-        fprintf(stderr, "nsm-sim serve: %s\n", e.msg);
-        goto out;
-    }
+static void serve_signals(void)
+{
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_stop_signal;
@@ -88,11 +77,42 @@ int nsmsim_cmd_serve(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
+}
 
+int nsmsim_cmd_serve(int argc, char **argv)
+{
+    const char *socket_path = NULL;
+    nsmsim_options options;
+    nsmkit_error e;
+    nsmsim_options_init(&options);
+    int parsed = serve_parse(argc, argv, &socket_path, &options);
+    if (parsed >= 0)
+        return parsed;
+
+    int status = 1;
+    nsmsim *sim = NULL;
+    nsmsim_server *server = NULL;
+    if (pipe2(stop_pipe, O_CLOEXEC) != 0) {
+        fprintf(stderr, "nsm-sim serve: pipe: %s\n", strerror(errno));
+        return 1;
+    }
+    nsmsim_code code = nsmsim_new(&options, &sim, &e);
+    if (code != NSMSIM_ERR_OK) {
+        fprintf(stderr, "nsm-sim serve: %d %s: %s\n", (int)code, nsmsim_code_name(code), e.msg);
+        goto out;
+    }
+    nsmsim_server_options so = {.socket_path = socket_path, .log_prefix = "nsm-sim serve"};
+    code = nsmsim_server_open(&so, nsmsim_core_handler, sim, &server, &e);
+    if (code != NSMSIM_ERR_OK) {
+        fprintf(stderr, "nsm-sim serve: %d %s: %s\n", (int)code, nsmsim_code_name(code), e.msg);
+        goto out;
+    }
+    serve_signals();
     fprintf(stderr, "nsm-sim serve: listening on %s (module %s)\n", socket_path,
             nsmsim_module_id(sim));
-    if (nsmsim_server_run(server, stop_pipe[0], &e) != 0) {
-        fprintf(stderr, "nsm-sim serve: %s\n", e.msg);
+    code = nsmsim_server_run(server, stop_pipe[0], &e);
+    if (code != NSMSIM_ERR_OK) {
+        fprintf(stderr, "nsm-sim serve: %d %s: %s\n", (int)code, nsmsim_code_name(code), e.msg);
         goto out;
     }
     nsmsim_server_stats stats = nsmsim_server_get_stats(server);

@@ -7,6 +7,17 @@
  * Per client: a frame being read (header, then at most NSM_REQUEST_MAX_SIZE bytes) and a
  * response being written. While a response is pending the client is not read, so a client
  * that pipelines requests without reading answers is throttled, not buffered.
+ *
+ * What a crowd of hostile or broken clients can do, and what stops it:
+ *  - stall inside a frame (or never read its answer): a deadline from the first byte of a
+ *    frame (or from the answer) closes it;
+ *  - fill the client table: a newcomer takes the slot of the client idle the longest (no
+ *    frame begun, no answer pending), and is refused only when every slot is busy;
+ *  - exhaust the process's descriptors: a spare descriptor is given up to accept the
+ *    newcomer and close it at once, so the listener never stays readable (no busy loop);
+ *    without a spare the listener is left alone until a client leaves;
+ *  - make the server log without end: each kind of line is printed at most
+ *    NSMSIM_SERVER_LOG_BURST times per window, then counted and summarised.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,9 +29,14 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "frontend.h"
+#include "client.h"
+#include "device.h"
+#include "frame.h"
+#include "log.h"
+#include "server.h"
 #include "nsmkit/error.h"
 
 typedef struct {
@@ -34,7 +50,23 @@ typedef struct {
     uint8_t out[NSMSIM_FRAME_HEADER_LEN + NSM_RESPONSE_MAX_SIZE];
     size_t out_len;
     size_t out_pos;
+    int64_t busy_since_ms; /* first byte of the frame being read, or the answer pending; -1 */
+    int64_t last_active_ms; /* last frame answered (or the connection), for eviction */
 } server_client;
+
+/* The kinds of log line a crowd of clients can repeat; each is limited on its own. */
+typedef enum {
+    LOG_DROP,    /* a client closed for misbehaving */
+    LOG_REFUSE,  /* a newcomer refused or an idle client evicted */
+    LOG_ACCEPT,  /* accept failures */
+    LOG_KINDS,
+} log_kind;
+
+typedef struct {
+    int64_t window_start_ms;
+    unsigned printed;    /* lines printed in this window */
+    unsigned suppressed; /* lines held back in this window */
+} log_limit;
 
 struct nsmsim_server {
     int listen_fd;
@@ -49,8 +81,20 @@ struct nsmsim_server {
     size_t client_count;
     struct pollfd *pfds;
     unsigned next_id;
+    int frame_timeout_ms;
+    int spare_fd;          /* /dev/null, given up to accept-and-close at the descriptor limit */
+    bool listener_paused;  /* at the limit without a spare: not polled until a client leaves */
+    bool at_fd_limit;      /* inside an episode of EMFILE/ENFILE (logged once) */
+    log_limit log_limits[LOG_KINDS];
     nsmsim_server_stats stats;
 };
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void server_log(const nsmsim_server *s, const char *fmt, ...) NSMKIT_PRINTF(2, 3);
 static void server_log(const nsmsim_server *s, const char *fmt, ...)
@@ -59,6 +103,42 @@ static void server_log(const nsmsim_server *s, const char *fmt, ...)
     va_start(ap, fmt);
     nsmsim_log_vline(s->log_prefix ? s->log_prefix : "nsm-sim", fmt, ap);
     va_end(ap);
+}
+
+/* A line of a kind that hostile clients can repeat: at most NSMSIM_SERVER_LOG_BURST per
+ * NSMSIM_SERVER_LOG_WINDOW_MS, then one line saying how many were held back. */
+static void server_log_limited(nsmsim_server *s, log_kind kind, const char *fmt, ...)
+    NSMKIT_PRINTF(3, 4);
+static void server_log_limited(nsmsim_server *s, log_kind kind, const char *fmt, ...)
+{
+    log_limit *l = &s->log_limits[kind];
+    int64_t now = monotonic_ms();
+    if (now - l->window_start_ms >= NSMSIM_SERVER_LOG_WINDOW_MS) {
+        if (l->suppressed)
+            server_log(s, "%u similar lines suppressed in the last %d s", l->suppressed,
+                       NSMSIM_SERVER_LOG_WINDOW_MS / 1000);
+        l->window_start_ms = now;
+        l->printed = l->suppressed = 0;
+    }
+    if (l->printed >= NSMSIM_SERVER_LOG_BURST) {
+        l->suppressed++;
+        s->stats.log_suppressed++;
+        return;
+    }
+    l->printed++;
+    va_list ap;
+    va_start(ap, fmt);
+    nsmsim_log_vline(s->log_prefix ? s->log_prefix : "nsm-sim", fmt, ap);
+    va_end(ap);
+}
+
+static void server_log_flush_suppressed(nsmsim_server *s)
+{
+    for (int k = 0; k < LOG_KINDS; k++) {
+        if (s->log_limits[k].suppressed)
+            server_log(s, "%u similar lines suppressed", s->log_limits[k].suppressed);
+        s->log_limits[k].suppressed = 0;
+    }
 }
 
 static int bind_socket(int fd, const struct sockaddr_un *addr)
@@ -73,27 +153,24 @@ static int bind_socket(int fd, const struct sockaddr_un *addr)
     return r;
 }
 
-int nsmsim_server_open(const nsmsim_server_options *options, nsmsim_handler_fn handler,
-                       void *ctx, nsmsim_server **out, nsmkit_error *e)
-{
-    *out = NULL;
-    const char *path = options->socket_path;
-    if (!path || !*path)
-        return nsmkit_fail(e, "no socket path given");
-    struct sockaddr_un addr;
-    memset(&addr, 0, sizeof(addr));
-    addr.sun_family = AF_UNIX;
-    size_t n = strlen(path);
-    if (n >= sizeof(addr.sun_path))
-        return nsmkit_fail(e, "cannot bind %s: path too long (%zu bytes, at most %zu)", path, n,
-                           sizeof(addr.sun_path) - 1);
-    memcpy(addr.sun_path, path, n);
+/* Sets the message and returns the code. */
+#define fail_code(e, code, ...) ((nsmsim_code)nsmkit_fail_with((e), (int)(code), __VA_ARGS__))
 
+/* The server's memory and settings, before any descriptor exists; NULL when out of
+ * memory. */
+static nsmsim_server *server_alloc(const nsmsim_server_options *options,
+                                   nsmsim_handler_fn handler, void *ctx)
+{
     nsmsim_server *s = calloc(1, sizeof(*s));
     if (!s)
-        return nsmkit_fail(e, "out of memory");
+        return NULL;
     s->listen_fd = -1;
-    memcpy(s->path, path, n + 1);
+    s->spare_fd = -1;
+    memcpy(s->path, options->socket_path, strlen(options->socket_path) + 1);
+    s->frame_timeout_ms = options->frame_timeout_ms > 0 ? options->frame_timeout_ms
+                                                        : NSMSIM_SERVER_FRAME_TIMEOUT_MS;
+    for (int k = 0; k < LOG_KINDS; k++)
+        s->log_limits[k].window_start_ms = INT64_MIN / 2;
     s->handler = handler;
     s->ctx = ctx;
     s->max_clients = options->max_clients ? options->max_clients : NSMSIM_SERVER_MAX_CLIENTS;
@@ -101,43 +178,73 @@ int nsmsim_server_open(const nsmsim_server_options *options, nsmsim_handler_fn h
     s->clients = calloc(s->max_clients, sizeof(*s->clients));
     s->pfds = calloc(s->max_clients + 2, sizeof(*s->pfds));
     if (!s->clients || !s->pfds) {
-        nsmkit_fail(e, "out of memory");
-        goto fail;
+        free(s->clients);
+        free(s->pfds);
+        free(s);
+        return NULL;
     }
+    return s;
+}
 
+/* Binds fd to path. A socket file nobody listens on (left by a server that died) is
+ * replaced; a live server's socket, or a path that is not a socket, is an error. */
+static nsmsim_code bind_or_replace_stale(int fd, const struct sockaddr_un *addr,
+                                         const char *path, nsmkit_error *e)
+{
+    if (bind_socket(fd, addr) == 0)
+        return NSMSIM_ERR_OK;
+    int err = errno;
+    struct stat st;
+    if (err != EADDRINUSE)
+        return fail_code(e, NSMSIM_ERR_SOCKET_BIND, "cannot bind %s: %s", path, strerror(err));
+    if (lstat(path, &st) != 0 || !S_ISSOCK(st.st_mode))
+        return fail_code(e, NSMSIM_ERR_SOCKET_NOT_SOCKET,
+                         "cannot bind %s: it exists and is not a socket", path);
+    nsmkit_error ignored;
+    int probe = nsmsim_client_connect(path, &ignored);
+    if (probe >= 0) {
+        close(probe);
+        return fail_code(e, NSMSIM_ERR_SOCKET_TAKEN,
+                         "cannot bind %s: another server is listening there", path);
+    }
+    if (errno != ECONNREFUSED)
+        return fail_code(e, NSMSIM_ERR_SOCKET_BIND, "cannot bind %s: %s", path, strerror(err));
+    if (unlink(path) != 0 || bind_socket(fd, addr) != 0)
+        return fail_code(e, NSMSIM_ERR_SOCKET_BIND, "cannot bind %s: %s", path, strerror(errno));
+    return NSMSIM_ERR_OK;
+}
+
+nsmsim_code nsmsim_server_open(const nsmsim_server_options *options, nsmsim_handler_fn handler,
+                               void *ctx, nsmsim_server **out, nsmkit_error *e)
+{
+    *out = NULL;
+    const char *path = options->socket_path;
+    if (!path || !*path)
+        return fail_code(e, NSMSIM_ERR_SOCKET_PATH, "no socket path given");
+    struct sockaddr_un addr;
+    memset(&addr, 0, sizeof(addr));
+    addr.sun_family = AF_UNIX;
+    size_t n = strlen(path);
+    if (n >= sizeof(addr.sun_path))
+        return fail_code(e, NSMSIM_ERR_SOCKET_PATH,
+                         "cannot bind %s: path too long (%zu bytes, at most %zu)", path, n,
+                         sizeof(addr.sun_path) - 1);
+    memcpy(addr.sun_path, path, n);
+
+    nsmsim_server *s = server_alloc(options, handler, ctx);
+    if (!s)
+        return fail_code(e, NSMSIM_ERR_NO_MEMORY, "out of memory");
+    nsmsim_code code = NSMSIM_ERR_SOCKET_BIND;
+    s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (s->listen_fd < 0) {
         nsmkit_fail(e, "cannot bind %s: socket: %s", path, strerror(errno));
         goto fail;
     }
-    if (bind_socket(s->listen_fd, &addr) != 0) {
-        int err = errno;
-        struct stat st;
-        if (err != EADDRINUSE) {
-            nsmkit_fail(e, "cannot bind %s: %s", path, strerror(err));
-            goto fail;
-        }
-        if (lstat(path, &st) != 0 || !S_ISSOCK(st.st_mode)) {
-            nsmkit_fail(e, "cannot bind %s: it exists and is not a socket", path);
-            goto fail;
-        }
-        nsmkit_error ignored;
-        int probe = nsmsim_client_connect(path, &ignored);
-        if (probe >= 0) {
-            close(probe);
-            nsmkit_fail(e, "cannot bind %s: another server is listening there", path);
-            goto fail;
-        }
-        if (errno != ECONNREFUSED) {
-            nsmkit_fail(e, "cannot bind %s: %s", path, strerror(err));
-            goto fail;
-        }
-        /* A socket nobody listens on: left by a server that died. */
-        if (unlink(path) != 0 || bind_socket(s->listen_fd, &addr) != 0) {
-            nsmkit_fail(e, "cannot bind %s: %s", path, strerror(errno));
-            goto fail;
-        }
-    }
+    code = bind_or_replace_stale(s->listen_fd, &addr, path, e);
+    if (code != NSMSIM_ERR_OK)
+        goto fail;
+    code = NSMSIM_ERR_SOCKET_BIND;
     struct stat st;
     if (chmod(path, 0600) != 0 || stat(path, &st) != 0) {
         nsmkit_fail(e, "cannot bind %s: %s", path, strerror(errno));
@@ -152,15 +259,17 @@ int nsmsim_server_open(const nsmsim_server_options *options, nsmsim_handler_fn h
         goto fail;
     }
     *out = s;
-    return 0;
+    return NSMSIM_ERR_OK;
 
 fail:
     if (s->listen_fd >= 0)
         close(s->listen_fd);
+    if (s->spare_fd >= 0)
+        close(s->spare_fd);
     free(s->clients);
     free(s->pfds);
     free(s);
-    return -1;
+    return code;
 }
 
 static void client_close(nsmsim_server *s, size_t index)
@@ -170,6 +279,9 @@ static void client_close(nsmsim_server *s, size_t index)
     free(c);
     s->clients[index] = s->clients[--s->client_count];
     s->clients[s->client_count] = NULL;
+    s->listener_paused = false; /* a descriptor and a slot are free again */
+    if (s->spare_fd < 0) /* the spare was lost at the limit: take the descriptor just freed */
+        s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
 static void client_drop(nsmsim_server *s, size_t index, const char *fmt, ...) NSMKIT_PRINTF(3, 4);
@@ -180,9 +292,49 @@ static void client_drop(nsmsim_server *s, size_t index, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
-    server_log(s, "client %u: %s; closing it", s->clients[index]->id, why);
+    server_log_limited(s, LOG_DROP, "client %u: %s; closing it", s->clients[index]->id, why);
     s->stats.dropped++;
     client_close(s, index);
+}
+
+/* The client idle the longest (no frame begun, no answer pending), or SIZE_MAX. */
+static size_t idlest_client(const nsmsim_server *s)
+{
+    size_t best = SIZE_MAX;
+    for (size_t i = 0; i < s->client_count; i++) {
+        const server_client *c = s->clients[i];
+        if (c->busy_since_ms >= 0)
+            continue;
+        if (best == SIZE_MAX || c->last_active_ms < s->clients[best]->last_active_ms)
+            best = i;
+    }
+    return best;
+}
+
+/* At the descriptor limit: give up the spare to take the newcomer off the queue and
+ * close it, so that the listener does not stay readable and poll does not spin. Without
+ * a spare, stop polling the listener until a client leaves (or a second passes). Logged
+ * once per episode. */
+static void accept_at_fd_limit(nsmsim_server *s, int err)
+{
+    if (!s->at_fd_limit) { /* once per episode; episodes themselves are rate-limited */
+        server_log_limited(s, LOG_ACCEPT,
+                           "accept: %s: refusing new clients until descriptors are free",
+                           strerror(err));
+        s->at_fd_limit = true;
+    }
+    s->stats.refused++;
+    if (s->spare_fd >= 0) {
+        close(s->spare_fd);
+        s->spare_fd = -1;
+        int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd >= 0)
+            close(fd);
+        s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd >= 0 && s->spare_fd >= 0)
+            return;
+    }
+    s->listener_paused = true;
 }
 
 static void accept_clients(nsmsim_server *s)
@@ -190,26 +342,53 @@ static void accept_clients(nsmsim_server *s)
     for (;;) {
         int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED)
+            int err = errno;
+            if (err == EINTR || err == ECONNABORTED)
                 continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                server_log(s, "accept: %s", strerror(errno));
+            if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+                accept_at_fd_limit(s, err);
+                if (s->listener_paused)
+                    return;
+                continue;
+            }
+            if (err != EAGAIN && err != EWOULDBLOCK)
+                server_log_limited(s, LOG_ACCEPT, "accept: %s", strerror(err));
             return;
         }
+        if (s->at_fd_limit) {
+            server_log_limited(s, LOG_ACCEPT, "accepting new clients again");
+            s->at_fd_limit = false;
+        }
+        if (s->spare_fd < 0)
+            s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         unsigned id = ++s->next_id;
         if (s->client_count >= s->max_clients) {
-            server_log(s, "client %u: refused, already serving %u clients", id, s->max_clients);
-            close(fd);
-            continue;
+            size_t idle = idlest_client(s);
+            if (idle == SIZE_MAX) {
+                server_log_limited(s, LOG_REFUSE,
+                                   "client %u: refused, all %u clients are inside a request",
+                                   id, s->max_clients);
+                s->stats.refused++;
+                close(fd);
+                continue;
+            }
+            server_log_limited(s, LOG_REFUSE,
+                               "client %u: closed (idle the longest) to make room for client %u",
+                               s->clients[idle]->id, id);
+            s->stats.evicted++;
+            client_close(s, idle);
         }
         server_client *c = calloc(1, sizeof(*c));
         if (!c) {
-            server_log(s, "client %u: refused, out of memory", id);
+            server_log_limited(s, LOG_REFUSE, "client %u: refused, out of memory", id);
+            s->stats.refused++;
             close(fd);
             continue;
         }
         c->fd = fd;
         c->id = id;
+        c->busy_since_ms = -1;
+        c->last_active_ms = monotonic_ms();
         s->clients[s->client_count++] = c;
         s->stats.accepted++;
     }
@@ -234,6 +413,8 @@ static int client_flush(nsmsim_server *s, size_t index)
         return -1;
     }
     c->out_len = c->out_pos = 0;
+    c->busy_since_ms = -1;
+    c->last_active_ms = monotonic_ms();
     return 0;
 }
 
@@ -253,6 +434,7 @@ static int client_answer(nsmsim_server *s, size_t index)
     nsmsim_frame_header_encode(c->out, (uint32_t)resp_len);
     c->out_len = NSMSIM_FRAME_HEADER_LEN + resp_len;
     c->out_pos = 0;
+    c->busy_since_ms = monotonic_ms(); /* the answer has the same deadline to leave */
     s->stats.requests++;
     return client_flush(s, index);
 }
@@ -292,6 +474,8 @@ static void client_read(nsmsim_server *s, size_t index)
                                 n < 0 ? strerror(errno) : "closed", c->body_have, c->body_len);
                 return;
             }
+            if (c->header_have == 0)
+                c->busy_since_ms = monotonic_ms(); /* the frame's deadline starts now */
             if (c->header_have < NSMSIM_FRAME_HEADER_LEN) {
                 c->header_have += (size_t)n;
                 if (c->header_have < NSMSIM_FRAME_HEADER_LEN)
@@ -315,9 +499,55 @@ static void client_read(nsmsim_server *s, size_t index)
     }
 }
 
-int nsmsim_server_run(nsmsim_server *s, int stop_fd, nsmkit_error *e)
+/* Closes the clients whose frame (or answer) is past its deadline; returns the poll
+ * timeout until the next deadline (-1: none). */
+static int expire_stalled_clients(nsmsim_server *s)
 {
+    int64_t now = monotonic_ms();
+    int64_t next = -1;
+    for (size_t k = s->client_count; k-- > 0;) {
+        server_client *c = s->clients[k];
+        if (c->busy_since_ms < 0)
+            continue;
+        int64_t deadline = c->busy_since_ms + s->frame_timeout_ms;
+        if (deadline <= now) {
+            if (c->out_len > c->out_pos)
+                client_drop(s, k, "did not read its response within %d ms", s->frame_timeout_ms);
+            else
+                client_drop(s, k, "stalled inside a frame (%zu of %zu bytes) for %d ms",
+                            c->header_have + c->body_have,
+                            c->header_have < NSMSIM_FRAME_HEADER_LEN
+                                ? (size_t)NSMSIM_FRAME_HEADER_LEN
+                                : NSMSIM_FRAME_HEADER_LEN + (size_t)c->body_len,
+                            s->frame_timeout_ms);
+            s->stats.timed_out++;
+            continue;
+        }
+        if (next < 0 || deadline < next)
+            next = deadline;
+    }
+    if (s->listener_paused) /* descriptors may also free elsewhere in the process */
+        next = next < 0 || now + 1000 < next ? now + 1000 : next;
+    if (next < 0)
+        return -1;
+    int64_t wait = next - now;
+    return wait > INT32_MAX ? INT32_MAX : (int)wait;
+}
+
+nsmsim_code nsmsim_server_run(nsmsim_server *s, int stop_fd, nsmkit_error *e)
+{
+    int64_t paused_at = 0;
     for (;;) {
+        int timeout = expire_stalled_clients(s);
+        if (s->listener_paused) {
+            int64_t now = monotonic_ms();
+            if (paused_at == 0)
+                paused_at = now;
+            else if (now - paused_at >= 1000)
+                s->listener_paused = false; /* look again: something else may have closed */
+        }
+        if (!s->listener_paused)
+            paused_at = 0;
         size_t np = 0;
         size_t stop_at = SIZE_MAX;
         if (stop_fd >= 0) {
@@ -325,7 +555,9 @@ int nsmsim_server_run(nsmsim_server *s, int stop_fd, nsmkit_error *e)
             s->pfds[np++] = (struct pollfd){.fd = stop_fd, .events = POLLIN};
         }
         size_t listen_at = np;
-        s->pfds[np++] = (struct pollfd){.fd = s->listen_fd, .events = POLLIN};
+        /* A negative descriptor is ignored by poll: the listener rests while paused. */
+        s->pfds[np++] = (struct pollfd){.fd = s->listener_paused ? -1 : s->listen_fd,
+                                        .events = POLLIN};
         size_t first_client = np;
         size_t count = s->client_count;
         for (size_t i = 0; i < count; i++) {
@@ -333,14 +565,14 @@ int nsmsim_server_run(nsmsim_server *s, int stop_fd, nsmkit_error *e)
             s->pfds[np++] = (struct pollfd){
                 .fd = c->fd, .events = c->out_len > c->out_pos ? POLLOUT : POLLIN};
         }
-        int r = poll(s->pfds, np, -1);
+        int r = poll(s->pfds, np, timeout);
         if (r < 0) {
             if (errno == EINTR)
                 continue;
-            return nsmkit_fail(e, "poll: %s", strerror(errno));
+            return fail_code(e, NSMSIM_ERR_SERVER_POLL, "poll: %s", strerror(errno));
         }
         if (stop_at != SIZE_MAX && s->pfds[stop_at].revents)
-            return 0;
+            return NSMSIM_ERR_OK;
         /* Walk clients from the end: closing one moves the last client into its slot,
          * which has then already been served. */
         for (size_t k = count; k-- > 0;) {
@@ -372,7 +604,10 @@ void nsmsim_server_close(nsmsim_server *s)
         return;
     while (s->client_count > 0)
         client_close(s, s->client_count - 1);
+    server_log_flush_suppressed(s);
     close(s->listen_fd);
+    if (s->spare_fd >= 0)
+        close(s->spare_fd);
     /* Remove the socket only if it is still ours (not replaced by another server). */
     struct stat st;
     if (lstat(s->path, &st) == 0 && st.st_dev == s->sock_dev && st.st_ino == s->sock_ino)

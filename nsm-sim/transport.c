@@ -16,7 +16,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "frontend.h"
+#include "client.h"
+#include "device.h"
+#include "frame.h"
+#include "envopts.h"
+#include "log.h"
+#include "nsmkit/sim.h"
 #include "nsmkit/error.h"
 
 void nsmsim_frame_header_encode(uint8_t out[NSMSIM_FRAME_HEADER_LEN], uint32_t len)
@@ -81,6 +86,17 @@ static nsmsim_io_status wait_ready(int fd, short events, int64_t deadline)
     }
 }
 
+/* After a read or write failed: interrupted, or would block and became ready before the
+ * deadline, means try again (NSMSIM_IO_OK); anything else ends the frame. */
+static nsmsim_io_status retry_after(int fd, short events, int64_t deadline)
+{
+    if (errno == EINTR)
+        return NSMSIM_IO_OK;
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return wait_ready(fd, events, deadline);
+    return NSMSIM_IO_ERROR;
+}
+
 static int64_t deadline_of(int timeout_ms)
 {
     return timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
@@ -114,15 +130,10 @@ nsmsim_io_status nsmsim_frame_write(int fd, const uint8_t *body, size_t len, int
     while (first < 2) {
         ssize_t n = write_vector(fd, iov + first, 2 - first);
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                nsmsim_io_status st = wait_ready(fd, POLLOUT, deadline);
-                if (st != NSMSIM_IO_OK)
-                    return st;
-                continue;
-            }
-            return NSMSIM_IO_ERROR;
+            nsmsim_io_status st = retry_after(fd, POLLOUT, deadline);
+            if (st != NSMSIM_IO_OK)
+                return st;
+            continue;
         }
         size_t done = (size_t)n;
         while (first < 2 && done >= iov[first].iov_len) {
@@ -154,15 +165,9 @@ static nsmsim_io_status read_exact(int fd, uint8_t *buf, size_t n, size_t *got, 
         }
         if (r == 0)
             return NSMSIM_IO_EOF;
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            nsmsim_io_status st = wait_ready(fd, POLLIN, deadline);
-            if (st != NSMSIM_IO_OK)
-                return st;
-            continue;
-        }
-        return NSMSIM_IO_ERROR;
+        nsmsim_io_status st = retry_after(fd, POLLIN, deadline);
+        if (st != NSMSIM_IO_OK)
+            return st;
     }
     return NSMSIM_IO_OK;
 }
@@ -382,5 +387,13 @@ int nsmsim_remote_handler(void *ctx, const uint8_t *req, size_t req_len,
 int nsmsim_core_handler(void *ctx, const uint8_t *req, size_t req_len,
                         uint8_t resp[NSM_RESPONSE_MAX_SIZE], size_t *resp_len)
 {
-    return nsmsim_handle(ctx, req, req_len, resp, resp_len) == 0 ? 0 : ENOMEM;
+    nsmsim_outcome o;
+    if (nsmsim_handle_traced(ctx, req, req_len, resp, resp_len, &o) != 0)
+        return ENOMEM;
+    /* The wire answer is the device's ErrorCode; with NSM_SIM_TRACE the rule behind it
+     * (and its cause) is logged where the core runs (nsm-sim serve, exec's server). */
+    if (o.code != NSMSIM_ERR_OK && nsmsim_env_flag("NSM_SIM_TRACE"))
+        nsmsim_log_line("nsm-sim", "request of %zu bytes refused: %d %s: %s", req_len,
+                        (int)o.code, nsmsim_code_name(o.code), o.detail);
+    return 0;
 }

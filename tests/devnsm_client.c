@@ -38,6 +38,7 @@
 
 #include <openssl/evp.h>
 
+#include "../nsm-sim/messages.h"
 #include "nsmkit/sim.h"
 #include "nsmkit/buf.h"
 #include "nsmkit/cbor_head.h"
@@ -147,49 +148,63 @@ static void sha384_extend(uint8_t pcr[48], const uint8_t *data, size_t n)
     memcpy(pcr, out, 48);
 }
 
-/* ---- requests --------------------------------------------------------------------------- */
+/* ---- requests ---------------------------------------------------------------------------
+ * Requests come from the message table through the codec (nsm-sim/messages.def), as the
+ * official client writes them. The expected responses below are written out by hand from
+ * NSM-FACTS on purpose: they are the oracle the core and the table are checked against. */
+
+static nsmsim_request_id request_id(const char *name)
+{
+    for (unsigned i = 0; i < NSMSIM_REQ_COUNT; i++)
+        if (strcmp(nsmsim_requests[i].name, name) == 0)
+            return (nsmsim_request_id)i;
+    abort();
+}
+
+static nsmsim_request_field_id request_field(nsmsim_request_id id, const char *name)
+{
+    for (unsigned f = 0; f < NSMSIM_REQF_COUNT; f++)
+        if (nsmsim_request_fields[f].message == id && strcmp(nsmsim_request_fields[f].name, name) == 0)
+            return (nsmsim_request_field_id)f;
+    abort();
+}
+
+static bytes encoded(const nsmsim_request *r)
+{
+    bytes x = {.n = 0};
+    nsmkit_buf b;
+    nsmkit_buf_init(&b, sizeof(x.b));
+    nsmsim_request_encode(r, &b);
+    if (b.err)
+        abort();
+    put(&x, b.data, b.len);
+    nsmkit_buf_free(&b);
+    return x;
+}
 
 static bytes req_index(const char *name, const char *field, uint64_t v)
 {
-    bytes x = {.n = 0};
-    put_hex(&x, "a1");
-    put_text(&x, name);
-    put_hex(&x, "a1");
-    put_text(&x, field);
-    put_head(&x, NSMKIT_CBOR_UINT, v);
-    return x;
+    nsmsim_request r = {.id = request_id(name)};
+    r.field[request_field(r.id, field)].uint = v;
+    return encoded(&r);
 }
 
 static bytes req_extend(unsigned index, const uint8_t *data, size_t n)
 {
-    bytes x = {.n = 0};
-    put_hex(&x, "a1");
-    put_text(&x, "ExtendPCR");
-    put_hex(&x, "a2");
-    put_text(&x, "index");
-    put_head(&x, NSMKIT_CBOR_UINT, index);
-    put_text(&x, "data");
-    put_bstr(&x, data, n);
-    return x;
+    nsmsim_request r = {.id = NSMSIM_REQ_EXTEND_PCR};
+    r.field[NSMSIM_REQF_EXTEND_PCR_INDEX].uint = index;
+    r.field[NSMSIM_REQF_EXTEND_PCR_DATA].bytes = nsmkit_bytes_of(data, n);
+    return encoded(&r);
 }
 
 static bytes req_attestation(const uint8_t *ud, const uint8_t *nonce, const uint8_t *pk,
                              size_t n)
 {
-    bytes x = {.n = 0};
-    put_hex(&x, "a1");
-    put_text(&x, "Attestation");
-    put_hex(&x, "a3");
-    const char *names[3] = {"user_data", "nonce", "public_key"};
-    const uint8_t *values[3] = {ud, nonce, pk};
-    for (int i = 0; i < 3; i++) {
-        put_text(&x, names[i]);
-        if (values[i])
-            put_bstr(&x, values[i], n);
-        else
-            put_hex(&x, "f6");
-    }
-    return x;
+    nsmsim_request r = {.id = NSMSIM_REQ_ATTESTATION};
+    r.field[NSMSIM_REQF_ATTESTATION_USER_DATA].bytes = ud ? nsmkit_bytes_of(ud, n) : NSMKIT_BYTES_NONE;
+    r.field[NSMSIM_REQF_ATTESTATION_NONCE].bytes = nonce ? nsmkit_bytes_of(nonce, n) : NSMKIT_BYTES_NONE;
+    r.field[NSMSIM_REQF_ATTESTATION_PUBLIC_KEY].bytes = pk ? nsmkit_bytes_of(pk, n) : NSMKIT_BYTES_NONE;
+    return encoded(&r);
 }
 
 static bytes resp_error(const char *name)

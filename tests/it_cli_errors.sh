@@ -56,6 +56,13 @@ expect 1 "cannot be combined" -- "$bin/nsm-sim" attest --ca "$ca" --debug-mode -
 expect 1 "no CA directory" -- "$bin/nsm-sim" attest --ca "$work/nope" -o "$work/d"
 expect 1 "outside the root's validity" -- "$bin/nsm-sim" attest --ca "$ca" --time 1000000000000 -o "$work/d"
 expect 1 "cannot create" -- "$bin/nsm-sim" attest --ca "$ca" -o "$work/no/such/dir/doc"
+# nsm-sim's numbered errors: the line names the code (nsmkit/sim_codes.h)
+expect 2 "400 USAGE: unknown option --colour" -- "$bin/nsm-sim" attest --ca "$ca" --colour red -o "$work/d"
+expect 2 "401 OPTION: --nonce" -- "$bin/nsm-sim" attest --ca "$ca" --nonce abc -o "$work/d"
+expect 1 "402 DEBUG_WITH_PCRS" -- "$bin/nsm-sim" attest --ca "$ca" --debug-mode --pcr "0=$(head -c 48 /dev/zero | od -An -v -tx1 | tr -d ' \n')" -o "$work/d"
+expect 1 "403 PKI: .*no CA directory" -- "$bin/nsm-sim" attest --ca "$work/nope" -o "$work/d"
+expect 1 "301 LEAF_ISSUE: .*outside the root's validity" -- "$bin/nsm-sim" attest --ca "$ca" --time 1000000000000 -o "$work/d"
+expect 1 "406 OUTPUT: .*cannot create" -- "$bin/nsm-sim" attest --ca "$ca" -o "$work/no/such/dir/doc"
 
 # a CA whose key others can read, a CA file that is garbage, a CA directory that is a file
 cp -r "$ca" "$work/open"; chmod 0644 "$work/open/root.key"

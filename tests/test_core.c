@@ -525,7 +525,7 @@ static void given_boot_pcrs_are_reported(void **state)
     options.debug_mode = true;
     options.ca_dir = shared_ca;
     nsmsim *sim;
-    assert_int_equal(nsmsim_new(&options, &sim, &e), -1);
+    assert_int_equal(nsmsim_new(&options, &sim, &e), NSMSIM_ERR_DEBUG_WITH_PCRS);
     assert_non_null(strstr(e.msg, "debug-mode"));
 }
 
@@ -556,39 +556,49 @@ static void malformed_requests_get_the_devices_answers(void **state)
         const char *hex;
         nsmsim_error_code code;
         const char *what;
+        nsmsim_code cause; /* what the trace says behind the wire answer */
     } cases[] = {
-        {"63 466f6f", NSMSIM_INVALID_OPERATION, "unknown command"},
-        {"ff", NSMSIM_INVALID_OPERATION, "invalid CBOR"},
-        {"a1 6b 4465736372696265504352", NSMSIM_INVALID_OPERATION, "truncated"},
-        {"6b 4465736372696265504352", NSMSIM_INVALID_OPERATION, "struct variant as text"},
-        {"a1 6b 44657363726962654e534d a0", NSMSIM_INVALID_OPERATION, "unit variant as map"},
-        {"a1 6b 4465736372696265504352 01", NSMSIM_INVALID_OPERATION, "arguments not a map"},
-        {"a1 6b 4465736372696265504352 a1 65 696e646578 f6", NSMSIM_INVALID_OPERATION, "null index"},
-        {"a1 6b 4465736372696265504352 a1 65 696e646578 20", NSMSIM_INVALID_OPERATION, "negative index"},
-        {"a1 6b 4465736372696265504352 a1 65 696e646578 61 30", NSMSIM_INVALID_OPERATION, "text index"},
-        {"a1 6b 4465736372696265504352 a1 65 696e646578 f9 3c00", NSMSIM_INVALID_OPERATION, "float index"},
-        {"a1 6b 4465736372696265504352 a0", NSMSIM_INVALID_OPERATION, "missing index"},
-        {"a1 6b 4465736372696265504352 a2 65 696e646578 00 65 696e646578 01", NSMSIM_INVALID_OPERATION, "duplicate index"},
-        {"a1 6b 4465736372696265504352 a1 65 696e646578 1b 0000010000000000", NSMSIM_INVALID_INDEX, "huge index"},
-        {"a2 6b 4465736372696265504352 a1 65 696e646578 00 61 78 00", NSMSIM_INVALID_OPERATION, "extra top-level key"},
-        {"a1 69 457874656e64504352 a1 65 696e646578 10", NSMSIM_INVALID_OPERATION, "extend without data"},
-        {"a1 69 457874656e64504352 a2 65 696e646578 10 64 64617461 01", NSMSIM_INVALID_OPERATION, "extend data integer"},
-        {"a1 69 457874656e64504352 a2 65 696e646578 20 64 64617461 41 00", NSMSIM_INVALID_OPERATION, "extend negative index"},
-        {"a1 68 4c6f636b50435273 a1 65 72616e6765 20", NSMSIM_INVALID_OPERATION, "negative range"},
-        {"a0", NSMSIM_INVALID_OPERATION, "empty map"},
-        {"01", NSMSIM_INVALID_OPERATION, "integer"},
-        {"d8 18 6b 44657363726962654e534d", NSMSIM_INVALID_OPERATION, "tagged command"},
-        {"6b 44657363726962654e534d 00", NSMSIM_INVALID_OPERATION, "trailing byte"},
-        {"9b ffffffffffffffff", NSMSIM_INVALID_OPERATION, "huge array"},
+        {"63 466f6f", NSMSIM_INVALID_OPERATION, "unknown command", NSMSIM_ERR_REQ_UNKNOWN},
+        {"ff", NSMSIM_INVALID_OPERATION, "invalid CBOR", NSMSIM_ERR_REQ_NOT_CBOR},
+        {"a1 6b 4465736372696265504352", NSMSIM_INVALID_OPERATION, "truncated", NSMSIM_ERR_REQ_NOT_CBOR},
+        {"6b 4465736372696265504352", NSMSIM_INVALID_OPERATION, "struct variant as text", NSMSIM_ERR_REQ_UNKNOWN},
+        {"a1 6b 44657363726962654e534d a0", NSMSIM_INVALID_OPERATION, "unit variant as map", NSMSIM_ERR_REQ_UNKNOWN},
+        {"a1 6b 4465736372696265504352 01", NSMSIM_INVALID_OPERATION, "arguments not a map", NSMSIM_ERR_REQ_NOT_MESSAGE},
+        {"a1 6b 4465736372696265504352 a1 65 696e646578 f6", NSMSIM_INVALID_OPERATION, "null index", NSMSIM_ERR_REQ_FIELD_MISSING},
+        {"a1 6b 4465736372696265504352 a1 65 696e646578 20", NSMSIM_INVALID_OPERATION, "negative index", NSMSIM_ERR_REQ_FIELD_TYPE},
+        {"a1 6b 4465736372696265504352 a1 65 696e646578 61 30", NSMSIM_INVALID_OPERATION, "text index", NSMSIM_ERR_REQ_FIELD_TYPE},
+        {"a1 6b 4465736372696265504352 a1 65 696e646578 f9 3c00", NSMSIM_INVALID_OPERATION, "float index", NSMSIM_ERR_REQ_FIELD_TYPE},
+        {"a1 6b 4465736372696265504352 a0", NSMSIM_INVALID_OPERATION, "missing index", NSMSIM_ERR_REQ_FIELD_MISSING},
+        {"a1 6b 4465736372696265504352 a2 65 696e646578 00 65 696e646578 01", NSMSIM_INVALID_OPERATION, "duplicate index", NSMSIM_ERR_REQ_FIELD_DUPLICATE},
+        {"a1 6b 4465736372696265504352 a1 65 696e646578 1b 0000010000000000", NSMSIM_INVALID_INDEX, "huge index", NSMSIM_ERR_PCR_INDEX},
+        {"a2 6b 4465736372696265504352 a1 65 696e646578 00 61 78 00", NSMSIM_INVALID_OPERATION, "extra top-level key", NSMSIM_ERR_REQ_NOT_MESSAGE},
+        {"a1 69 457874656e64504352 a1 65 696e646578 10", NSMSIM_INVALID_OPERATION, "extend without data", NSMSIM_ERR_REQ_FIELD_MISSING},
+        {"a1 69 457874656e64504352 a2 65 696e646578 10 64 64617461 01", NSMSIM_INVALID_OPERATION, "extend data integer", NSMSIM_ERR_REQ_FIELD_TYPE},
+        {"a1 69 457874656e64504352 a2 65 696e646578 20 64 64617461 41 00", NSMSIM_INVALID_OPERATION, "extend negative index", NSMSIM_ERR_REQ_FIELD_TYPE},
+        {"a1 68 4c6f636b50435273 a1 65 72616e6765 20", NSMSIM_INVALID_OPERATION, "negative range", NSMSIM_ERR_REQ_FIELD_TYPE},
+        {"a0", NSMSIM_INVALID_OPERATION, "empty map", NSMSIM_ERR_REQ_NOT_MESSAGE},
+        {"01", NSMSIM_INVALID_OPERATION, "integer", NSMSIM_ERR_REQ_NOT_MESSAGE},
+        {"d8 18 6b 44657363726962654e534d", NSMSIM_INVALID_OPERATION, "tagged command", NSMSIM_ERR_REQ_NOT_CBOR},
+        {"6b 44657363726962654e534d 00", NSMSIM_INVALID_OPERATION, "trailing byte", NSMSIM_ERR_REQ_NOT_CBOR},
+        {"9b ffffffffffffffff", NSMSIM_INVALID_OPERATION, "huge array", NSMSIM_ERR_REQ_NOT_CBOR},
         /* regression: a float where null may stand aborted inside libcbor's cbor_is_null */
-        {"a1 6b 4174746573746174696f6e a1 65 6e6f6e6365 f9 3c00", NSMSIM_INVALID_OPERATION, "float nonce"},
-        {"a1 69 457874656e64504352 a2 65 696e646578 10 64 64617461 fb 3ff0000000000000", NSMSIM_INVALID_OPERATION, "float data"},
-        {"a1 6b 4174746573746174696f6e a1 69 757365725f64617461 f5", NSMSIM_INVALID_OPERATION, "bool user_data"},
-        {"7a 7fffffff", NSMSIM_INVALID_OPERATION, "huge text"},
+        {"a1 6b 4174746573746174696f6e a1 65 6e6f6e6365 f9 3c00", NSMSIM_INVALID_OPERATION, "float nonce", NSMSIM_ERR_REQ_FIELD_TYPE},
+        {"a1 69 457874656e64504352 a2 65 696e646578 10 64 64617461 fb 3ff0000000000000", NSMSIM_INVALID_OPERATION, "float data", NSMSIM_ERR_REQ_FIELD_TYPE},
+        {"a1 6b 4174746573746174696f6e a1 69 757365725f64617461 f5", NSMSIM_INVALID_OPERATION, "bool user_data", NSMSIM_ERR_REQ_FIELD_TYPE},
+        {"7a 7fffffff", NSMSIM_INVALID_OPERATION, "huge text", NSMSIM_ERR_REQ_NOT_CBOR},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         print_message("  %s\n", cases[i].what);
         expect_error(f, cases[i].hex, cases[i].code);
+        size_t len;
+        uint8_t *req = test_hex(cases[i].hex, &len);
+        nsmsim_outcome o;
+        assert_int_equal(nsmsim_handle_traced(f->sim, req, len, f->resp, &f->resp_len, &o), 0);
+        free(req);
+        print_message("    %d %s: %s\n", o.code, nsmsim_code_name(o.code), o.detail);
+        assert_int_equal(o.code, cases[i].cause);
+        assert_int_equal(nsmsim_code_wire(o.code), cases[i].code);
+        assert_true(o.detail[0] != '\0');
     }
     /* an empty request */
     assert_int_equal(nsmsim_handle(f->sim, (const uint8_t *)"", 0, f->resp, &f->resp_len), 0);

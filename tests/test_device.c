@@ -7,8 +7,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../nsm-sim/frontend.h"
+#include "../nsm-sim/device.h"
 #include "testutil.h"
+#include "nsmkit/sim.h"
 
 static void descriptor_identity(void **state)
 {

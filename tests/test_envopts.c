@@ -1,10 +1,12 @@
 /* The embedded core's state options from the environment (nsm-sim/envopts.c). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../nsm-sim/frontend.h"
+#include "../nsm-sim/envopts.h"
 #include "testutil.h"
 #include "nsmkit/error.h"
+#include "nsmkit/sim.h"
 
 static const char *const variables[] = {"NSM_SIM_CA", "NSM_SIM_TIME", "NSM_SIM_PCR",
                                         "NSM_SIM_MEASUREMENTS", "NSM_SIM_DEBUG_MODE",

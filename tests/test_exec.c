@@ -1,13 +1,15 @@
 /* `nsm-sim exec` (nsm-sim/exec.c), called in this process: the command's environment,
  * its exit status, exec's own errors, and that exec leaves the process as it found it. */
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "../nsm-sim/frontend.h"
+#include "../nsm-sim/commands.h"
 #include "testutil.h"
 #include "nsmkit/error.h"
+#include "nsmkit/sim.h"
 
 static char *ca_dir;
 

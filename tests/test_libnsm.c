@@ -3,6 +3,8 @@
  * server in this process - the exact requests it sends and how it maps every kind of
  * answer (NSM errors, wrong variants, undecodable bytes, a lost device) to ErrorCode. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -11,10 +13,12 @@
 
 #include <openssl/evp.h>
 
-#include "../nsm-sim/frontend.h"
+#include "../nsm-sim/device.h"
+#include "../nsm-sim/server.h"
 #include "nsm.h"
 #include "testutil.h"
 #include "nsmkit/error.h"
+#include "nsmkit/sim.h"
 
 /* ---- without a device: the in-process NSM ----------------------------------------------- */
 
@@ -101,6 +105,35 @@ static void in_process_fallback(void **state)
                      ERROR_CODE_SUCCESS);
     assert_true(doc_len > 1000 && doc[0] == 0x84);
     nsm_lib_exit(fd);
+}
+
+/* Issue 7 item 4: an NSM error crosses into ErrorCode as ReadOnlyIndex, and with
+ * NSM_SIM_TRACE the rule behind it (a numbered nsm-sim code) and its cause are logged. */
+static void trace_names_the_rule_behind_an_error(void **state)
+{
+    (void)state;
+    setenv("NSM_SIM_CA", ca_dir, 1);
+    setenv("NSM_SIM_TRACE", "1", 1);
+    char log[4200];
+    snprintf(log, sizeof(log), "%s/trace.log", ca_dir);
+    int capture = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    assert_true(capture >= 0);
+    int saved = dup(2);
+    assert_int_equal(dup2(capture, 2), 2);
+    close(capture);
+    int32_t fd = nsm_lib_init();
+    ErrorCode code = nsm_lock_pcr(fd, 0);
+    nsm_lib_exit(fd);
+    assert_int_equal(dup2(saved, 2), 2);
+    close(saved);
+    unsetenv("NSM_SIM_TRACE");
+    size_t len;
+    uint8_t *text = test_read_file(log, &len);
+    fwrite(text, 1, len, stdout);
+    assert_int_equal(code, ERROR_CODE_READ_ONLY_INDEX);
+    assert_non_null(memmem(text, len, "201 PCR_LOCKED: PCR 0 is locked", 31));
+    free(text);
+    unlink(log);
 }
 
 typedef struct {
@@ -390,6 +423,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(layout_matches_the_official_header),
             cmocka_unit_test(require_device_refuses_the_fallback),
             cmocka_unit_test(in_process_fallback),
+            cmocka_unit_test(trace_names_the_rule_behind_an_error),
             cmocka_unit_test(threads_share_one_nsm),
         };
         int rc = cmocka_run_group_tests_name("libnsm in-process", in_process, NULL, NULL);

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../nsm-sim/frontend.h"
+#include "../nsm-sim/codec.h"
 #include "testutil.h"
 #include "nsmkit/buf.h"
 
@@ -36,12 +36,12 @@ static void requests_match_nsm_facts(void **state)
     assert_encoded(&b, "a1 67 4c6f636b504352 a1 65 696e646578 10");
     nsmsim_api_encode_lock_pcrs(&b, 32);
     assert_encoded(&b, "a1 68 4c6f636b50435273 a1 65 72616e6765 18 20");
-    nsmsim_api_optional none = {NULL, 0};
+    nsmkit_bytes none = {NULL, 0};
     nsmsim_api_encode_attestation(&b, none, none, none);
     assert_encoded(&b, "a1 6b 4174746573746174696f6e a3 69 757365725f64617461 f6 65 6e6f6e6365 "
                        "f6 6a 7075626c69635f6b6579 f6");
     /* present but empty is an empty byte string, not null */
-    nsmsim_api_optional empty = {data, 0}, two = {data, 2};
+    nsmkit_bytes empty = {data, 0}, two = {data, 2};
     nsmsim_api_encode_attestation(&b, empty, two, none);
     assert_encoded(&b, "a1 6b 4174746573746174696f6e a3 69 757365725f64617461 40 65 6e6f6e6365 "
                        "42 0102 6a 7075626c69635f6b6579 f6");
@@ -63,7 +63,7 @@ static void sizes_are_exact(void **state)
             assert_false(b.err);
             assert_int_equal(nsmsim_api_extend_pcr_size(indices[k], lens[i]), b.len);
         }
-        nsmsim_api_optional o = {fill, lens[i] % 5000}, none = {NULL, 0};
+        nsmkit_bytes o = {fill, lens[i] % 5000}, none = {NULL, 0};
         nsmkit_buf_reset(&b);
         nsmsim_api_encode_attestation(&b, o, none, o);
         assert_int_equal(nsmsim_api_attestation_size(o, none, o), b.len);

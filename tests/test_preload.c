@@ -10,12 +10,14 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../nsm-sim/frontend.h"
+#include "../nsm-sim/device.h"
 #include "testutil.h"
 #include "nsmkit/error.h"
+#include "nsmkit/sim.h"
 
 /* The _FORTIFY_SOURCE entry points, called directly so that every build exercises them. */
 int __open_2(const char *path, int flags);
@@ -154,6 +156,57 @@ static void other_files_untouched(void **state)
     free(dir);
 }
 
+/* Issue 14 item 7: the driver has no read operation, so read() on /dev/nsm fails with
+ * EINVAL; the shim's descriptor used to return the memfd's zero bytes. */
+static void read_fails_as_on_the_driver(void **state)
+{
+    (void)state;
+    int fd = open("/dev/nsm", O_RDWR);
+    assert_true(works(fd));
+    uint8_t buf[16];
+    memset(buf, 0xa5, sizeof(buf));
+    errno = 0;
+    assert_int_equal(read(fd, buf, sizeof(buf)), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(buf[0], 0xa5);
+    errno = 0;
+    assert_int_equal(read(fd, buf, 0), -1); /* whatever the size, as vfs_read */
+    assert_int_equal(errno, EINVAL);
+    struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+    errno = 0;
+    assert_int_equal(readv(fd, &iov, 1), -1);
+    assert_int_equal(errno, EINVAL);
+    errno = 0;
+    assert_int_equal(pread(fd, buf, sizeof(buf), 0), -1);
+    assert_int_equal(errno, EINVAL);
+    errno = 0;
+    assert_int_equal(preadv(fd, &iov, 1, 0), -1);
+    assert_int_equal(errno, EINVAL);
+    int copy = dup(fd); /* the identity travels with the descriptor */
+    errno = 0;
+    assert_int_equal(read(copy, buf, sizeof(buf)), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_true(works(copy));
+    /* inherited across exec: a preloaded `head` reads it and fails */
+    int inherited = open("/dev/nsm", O_RDONLY); /* not close-on-exec */
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "exec head -c 1 <&%d >/dev/null 2>&1", inherited);
+    int status = system(cmd);
+    assert_true(WIFEXITED(status));
+    assert_int_not_equal(WEXITSTATUS(status), 0);
+    close(inherited);
+    close(copy);
+    close(fd);
+    /* other descriptors read as ever */
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(write(p[1], "abc", 3), 3);
+    assert_int_equal(read(p[0], buf, sizeof(buf)), 3);
+    assert_memory_equal(buf, "abc", 3);
+    close(p[0]);
+    close(p[1]);
+}
+
 static void ioctl_numbers(void **state)
 {
     (void)state;
@@ -235,6 +288,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(every_open_form),
         cmocka_unit_test(other_files_untouched),
         cmocka_unit_test(ioctl_numbers),
+        cmocka_unit_test(read_fails_as_on_the_driver),
         cmocka_unit_test(fork_while_requests_run),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

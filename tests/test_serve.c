@@ -1,15 +1,19 @@
 /* `nsm-sim serve` (nsm-sim/serve.c) in a child process: it answers with the core, stops
  * cleanly on SIGTERM and SIGINT removing its socket, and refuses bad arguments. */
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../nsm-sim/frontend.h"
+#include "../nsm-sim/client.h"
+#include "../nsm-sim/commands.h"
+#include "../nsm-sim/frame.h"
 #include "testutil.h"
 #include "nsmkit/error.h"
+#include "nsmkit/sim.h"
 
 static char *ca_dir;
 

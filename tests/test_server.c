@@ -1,19 +1,25 @@
 /* The socket server (nsm-sim/server.c) with a scripted handler: binding rules, framing,
  * many clients, and clients that misbehave. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../nsm-sim/frontend.h"
+#include "../nsm-sim/client.h"
+#include "../nsm-sim/frame.h"
+#include "../nsm-sim/server.h"
 #include "testutil.h"
 #include "nsmkit/error.h"
 #include "nsmkit/file.h"
+#include "nsmkit/sim.h"
 
 /* Answers "echo:" + the request; a request starting with 0xee makes the handler fail. */
 static int echo(void *ctx, const uint8_t *req, size_t req_len, uint8_t resp[NSM_RESPONSE_MAX_SIZE],
@@ -45,19 +51,24 @@ static void *serve_thread(void *arg)
     return NULL;
 }
 
-static harness *start(unsigned max_clients)
+static harness *start_with(unsigned max_clients, int frame_timeout_ms)
 {
     harness *h = calloc(1, sizeof(*h));
     h->dir = test_mkdtemp();
     snprintf(h->path, sizeof(h->path), "%s/s", h->dir);
     nsmsim_server_options o = {.socket_path = h->path, .max_clients = max_clients,
-                               .log_prefix = "test_server"};
+                               .log_prefix = "test_server", .frame_timeout_ms = frame_timeout_ms};
     nsmkit_error e;
     if (nsmsim_server_open(&o, echo, NULL, &h->server, &e) != 0)
         fail_msg("%s", e.msg);
     assert_int_equal(pipe(h->stop), 0);
     assert_int_equal(pthread_create(&h->thread, NULL, serve_thread, h), 0);
     return h;
+}
+
+static harness *start(unsigned max_clients)
+{
+    return start_with(max_clients, 0);
 }
 
 static nsmsim_server_stats stop(harness *h)
@@ -175,30 +186,214 @@ static void misbehaving_clients_are_dropped(void **state)
     assert_int_equal(st.requests, 3);
 }
 
-static void client_limit(void **state)
+/* Issue 14 item 2: a full table used to refuse every newcomer; now the client idle the
+ * longest makes room, and only a table of clients all inside a request refuses. */
+static void full_table_evicts_the_idlest(void **state)
 {
     (void)state;
     harness *h = start(2);
     int a = client(h), b = client(h);
     assert_true(roundtrip(a, "a") && roundtrip(b, "b"));
-    int c = client(h); /* connects through the backlog, then is refused */
-    assert_true(closed(c));
-    close(c);
+    assert_true(roundtrip(b, "b again")); /* a is now the idlest */
+    int c = client(h);
+    assert_true(roundtrip(c, "c"));      /* the newcomer is served ... */
+    assert_true(closed(a));              /* ... in the slot of the idlest */
+    assert_true(roundtrip(b, "b still"));
+    close(a);
+    /* every slot inside a frame: nobody to evict, the newcomer is refused */
+    assert_int_equal(send(b, "\x05\x00", 2, MSG_NOSIGNAL), 2);
+    assert_int_equal(send(c, "\x05\x00", 2, MSG_NOSIGNAL), 2);
+    int d = client(h);
+    assert_true(closed(d));
+    close(d);
     close(b);
+    close(c);
     /* a slot freed is a slot for the next one */
-    int d = -1;
+    int e = -1;
     for (int i = 0; i < 50; i++) {
-        d = client(h);
-        if (roundtrip(d, "d"))
+        e = client(h);
+        if (roundtrip(e, "e"))
             break;
-        close(d);
-        d = -1;
+        close(e);
+        e = -1;
         usleep(20000);
     }
-    assert_true(d >= 0);
-    close(d);
-    close(a);
-    stop(h);
+    assert_true(e >= 0);
+    close(e);
+    nsmsim_server_stats st = stop(h);
+    assert_true(st.evicted >= 1);
+    assert_true(st.refused >= 1);
+}
+
+/* Eviction costs a well-behaved client nothing: the shim's connection (nsmsim_remote)
+ * finds its idle connection closed, reconnects once and gets its answer. */
+static void evicted_remote_reconnects(void **state)
+{
+    (void)state;
+    harness *h = start(1);
+    nsmsim_remote r;
+    nsmkit_error e;
+    assert_int_equal(nsmsim_remote_init(&r, h->path, 5000, NULL, &e), 0);
+    uint8_t resp[NSM_RESPONSE_MAX_SIZE];
+    size_t n;
+    assert_int_equal(nsmsim_remote_handler(&r, (const uint8_t *)"one", 3, resp, &n), 0);
+    int other = client(h);
+    assert_true(roundtrip(other, "takes the only slot"));
+    assert_int_equal(nsmsim_remote_handler(&r, (const uint8_t *)"two", 3, resp, &n), 0);
+    assert_int_equal(n, 8);
+    assert_memory_equal(resp, "echo:two", 8);
+    assert_true(closed(other)); /* evicted in turn */
+    close(other);
+    nsmsim_remote_close(&r);
+    nsmsim_server_stats st = stop(h);
+    assert_int_equal(st.evicted, 2);
+}
+
+/* Issue 14 item 2: a client that sent part of a frame and nothing more is closed once its
+ * deadline passes (before, it held its slot for ever). No time is asserted: only that it
+ * is closed, and that a client that keeps to the protocol is not. */
+static void stalled_frame_is_closed_at_its_deadline(void **state)
+{
+    (void)state;
+    harness *h = start_with(0, 200);
+    int good = client(h);
+    int header = client(h), body = client(h);
+    assert_int_equal(send(header, "\x05\x00", 2, MSG_NOSIGNAL), 2);
+    assert_int_equal(send(body, "\x05\x00\x00\x00" "ab", 6, MSG_NOSIGNAL), 6);
+    assert_true(closed(header));
+    assert_true(closed(body));
+    assert_true(roundtrip(good, "unhurried but whole"));
+    close(header);
+    close(body);
+    close(good);
+    nsmsim_server_stats st = stop(h);
+    assert_int_equal(st.timed_out, 2);
+    assert_int_equal(st.dropped, 2);
+}
+
+/* Points fd 2 at a fresh file; returns the saved descriptor for stderr_restore. */
+static int stderr_capture(char *path, size_t path_size, const char *dir)
+{
+    snprintf(path, path_size, "%s/stderr", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    int saved = dup(2);
+    assert_true(saved >= 0);
+    assert_int_equal(dup2(fd, 2), 2);
+    close(fd);
+    return saved;
+}
+
+/* Restores stderr, echoes what was captured, and returns how many lines contain `what`. */
+static unsigned stderr_restore(int saved, const char *path, const char *what)
+{
+    assert_int_equal(dup2(saved, 2), 2);
+    close(saved);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    unsigned count = 0, shown = 0;
+    char line[512];
+    while (fgets(line, sizeof(line), f)) {
+        if (strstr(line, what))
+            count++;
+        if (shown++ < 30)
+            fputs(line, stderr);
+    }
+    fclose(f);
+    return count;
+}
+
+/* Issue 14 item 2: 60 clients misbehaving in a row gave 60 log lines; repeated lines are
+ * now limited (NSMSIM_SERVER_LOG_BURST per window) and the rest counted. */
+static void repeated_log_lines_are_limited(void **state)
+{
+    (void)state;
+    char *dir = test_mkdtemp();
+    char log[512];
+    int saved = stderr_capture(log, sizeof(log), dir);
+    harness *h = start(0);
+    for (int i = 0; i < 60; i++) {
+        int fd = client(h); /* a length over the limit */
+        assert_int_equal(send(fd, "\x01\x10\x00\x00", 4, MSG_NOSIGNAL), 4);
+        assert_true(closed(fd));
+        close(fd);
+    }
+    nsmsim_server_stats st = stop(h);
+    unsigned lines = stderr_restore(saved, log, "over the 4096-byte request limit");
+    printf("drops: %llu, lines: %u, suppressed: %llu\n", (unsigned long long)st.dropped, lines,
+           (unsigned long long)st.log_suppressed);
+    assert_int_equal(st.dropped, 60);
+    assert_true(lines < 60);
+    assert_int_equal(lines + st.log_suppressed, 60);
+    test_rmdir(dir);
+    free(dir);
+}
+
+/* Issue 14 item 3: at the descriptor limit accept4 failed with EMFILE, the listener stayed
+ * readable and the server logged in a busy loop while the newcomer hung. Now the
+ * newcomer is accepted and closed at once (the spare descriptor), the limit is logged
+ * once, and the server serves again when descriptors free. */
+static void descriptor_limit_does_not_spin(void **state)
+{
+    (void)state;
+    char *dir = test_mkdtemp();
+    char log[512];
+    int saved = stderr_capture(log, sizeof(log), dir);
+    harness *h = start(0);
+    int good = client(h);
+    assert_true(roundtrip(good, "before"));
+
+    struct rlimit old;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    assert_true(probe >= 0);
+    close(probe);
+    struct rlimit low = {.rlim_cur = (rlim_t)probe + 16, .rlim_max = old.rlim_max};
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    int fillers[64];
+    int nfill = 0;
+    while (nfill < 64) {
+        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            break;
+        fillers[nfill++] = fd;
+    }
+    assert_int_equal(errno, EMFILE);
+    assert_true(nfill > 1);
+    close(fillers[--nfill]); /* room for exactly the newcomer's own end */
+    int newcomer = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(newcomer >= 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    assert_true(strlen(h->path) < sizeof(a.sun_path));
+    memcpy(a.sun_path, h->path, strlen(h->path) + 1);
+    assert_int_equal(connect(newcomer, (struct sockaddr *)&a, sizeof(a)), 0);
+    bool newcomer_closed = closed(newcomer); /* hung until the fix */
+    close(newcomer);
+    while (nfill > 0)
+        close(fillers[--nfill]);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+
+    int later = -1;
+    for (int i = 0; i < 100 && later < 0; i++) {
+        later = client(h);
+        if (!roundtrip(later, "after")) {
+            close(later);
+            later = -1;
+            usleep(20000);
+        }
+    }
+    assert_true(roundtrip(good, "still"));
+    close(later);
+    close(good);
+    nsmsim_server_stats st = stop(h);
+    unsigned limit_lines = stderr_restore(saved, log, "Too many open files");
+    printf("accept lines: %u, refused: %llu\n", limit_lines, (unsigned long long)st.refused);
+    assert_true(newcomer_closed);
+    assert_true(later >= 0);
+    assert_int_equal(limit_lines, 1);
+    assert_true(st.refused >= 1);
+    test_rmdir(dir);
+    free(dir);
 }
 
 static void binding_rules(void **state)
@@ -211,7 +406,7 @@ static void binding_rules(void **state)
     nsmsim_server_options o = {.socket_path = path};
 
     snprintf(path, sizeof(path), "%s/missing/s", dir);
-    assert_int_equal(nsmsim_server_open(&o, echo, NULL, &s, &e), -1);
+    assert_int_equal(nsmsim_server_open(&o, echo, NULL, &s, &e), NSMSIM_ERR_SOCKET_BIND);
     assert_non_null(strstr(e.msg, "cannot bind"));
     assert_non_null(strstr(e.msg, "No such file or directory"));
 
@@ -219,19 +414,19 @@ static void binding_rules(void **state)
     memset(longer, 'x', sizeof(longer) - 1);
     longer[sizeof(longer) - 1] = '\0';
     snprintf(path, sizeof(path), "%s/%s", dir, longer);
-    assert_int_equal(nsmsim_server_open(&o, echo, NULL, &s, &e), -1);
+    assert_int_equal(nsmsim_server_open(&o, echo, NULL, &s, &e), NSMSIM_ERR_SOCKET_PATH);
     assert_non_null(strstr(e.msg, "too long"));
 
     snprintf(path, sizeof(path), "%s/file", dir);
     assert_int_equal(nsmkit_file_write(path, (const uint8_t *)"x", 1, 0600, &e), 0);
-    assert_int_equal(nsmsim_server_open(&o, echo, NULL, &s, &e), -1);
+    assert_int_equal(nsmsim_server_open(&o, echo, NULL, &s, &e), NSMSIM_ERR_SOCKET_NOT_SOCKET);
     assert_non_null(strstr(e.msg, "is not a socket"));
 
     /* a live server keeps its socket; a dead one's socket is replaced */
     snprintf(path, sizeof(path), "%s/s", dir);
     nsmsim_server *first = NULL, *second = NULL;
     assert_int_equal(nsmsim_server_open(&o, echo, NULL, &first, &e), 0);
-    assert_int_equal(nsmsim_server_open(&o, echo, NULL, &second, &e), -1);
+    assert_int_equal(nsmsim_server_open(&o, echo, NULL, &second, &e), NSMSIM_ERR_SOCKET_TAKEN);
     assert_non_null(strstr(e.msg, "another server is listening"));
     int stale = socket(AF_UNIX, SOCK_STREAM, 0);
     struct sockaddr_un a = {.sun_family = AF_UNIX};
@@ -261,7 +456,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(serves_many_clients),
         cmocka_unit_test(misbehaving_clients_are_dropped),
-        cmocka_unit_test(client_limit),
+        cmocka_unit_test(full_table_evicts_the_idlest),
+        cmocka_unit_test(evicted_remote_reconnects),
+        cmocka_unit_test(stalled_frame_is_closed_at_its_deadline),
+        cmocka_unit_test(repeated_log_lines_are_limited),
+        cmocka_unit_test(descriptor_limit_does_not_spin),
         cmocka_unit_test(binding_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -13,9 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../nsm-sim/frontend.h"
+#include "../nsm-sim/client.h"
+#include "../nsm-sim/frame.h"
 #include "testutil.h"
 #include "nsmkit/error.h"
+#include "nsmkit/sim.h"
 
 static void headers_are_little_endian(void **state)
 {

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../nsm-sim/frontend.h"
+#include "../nsm-sim/commands.h"
 #include "nsmkit/error.h"
 #include "nsmkit/hex.h"
 #include "nsmkit/file.h"

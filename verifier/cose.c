@@ -16,6 +16,7 @@
 #include "internal.h"
 #include "nsmkit/buf.h"
 #include "nsmkit/cbor_head.h"
+#include "nsmkit/cose.h"
 
 /* The order n of the P-384 group, big-endian. */
 static const uint8_t p384_order[48] = {
@@ -34,7 +35,7 @@ static bool scalar_in_range(const uint8_t v[48])
 nsmv_code nsmv_cose_verify(const nsmv_verifier *v, const nsmv_envelope *env,
                            EVP_PKEY *leaf_key, nsmv_run *run)
 {
-    static const uint8_t prefix[] = {0x84, 0x6a, 'S', 'i', 'g', 'n', 'a', 't', 'u', 'r', 'e', '1'};
+    static const uint8_t prefix[] = NSMKIT_COSE_SIG_STRUCTURE_PREFIX;
     static const uint8_t empty_external_aad = 0x40;
     uint8_t digest[EVP_MAX_MD_SIZE];
     nsmkit_buf heads; /* the two bstr heads, shortest form as the signer wrote them */

@@ -19,8 +19,10 @@
 #include "nsmkit/reader.h"
 #include "nsmkit/cbor_head.h"
 #include "nsmkit/cbor.h"
+#include "nsmkit/cose.h"
 
-static const uint8_t protected_es384[4] = {0xa1, 0x01, 0x38, 0x22};
+static const uint8_t protected_es384[NSMKIT_COSE_PROTECTED_ES384_LEN] =
+    NSMKIT_COSE_PROTECTED_ES384;
 
 static const char *major_name(uint8_t major)
 {

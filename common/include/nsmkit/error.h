@@ -5,6 +5,8 @@
 #ifndef NSMKIT_ERROR_H
 #define NSMKIT_ERROR_H
 
+#include <stdarg.h>
+
 #define NSMKIT_WARN_UNUSED __attribute__((warn_unused_result))
 #define NSMKIT_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 
@@ -16,5 +18,12 @@ typedef struct {
 /* Sets the message (when e is not NULL) and returns -1, so that callers can write
  * `return nsmkit_fail(e, "...")`. */
 int nsmkit_fail(nsmkit_error *e, const char *fmt, ...) NSMKIT_PRINTF(2, 3);
+
+/* The same for callers with numbered errors: sets the message and returns code, so that
+ * `return nsmkit_fail_with(e, NSMSIM_ERR_..., "...")` works for any code list. */
+int nsmkit_fail_with(nsmkit_error *e, int code, const char *fmt, ...) NSMKIT_PRINTF(3, 4);
+
+/* Sets the message from a va_list (when e is not NULL). */
+void nsmkit_vfail(nsmkit_error *e, const char *fmt, va_list ap) NSMKIT_PRINTF(2, 0);
 
 #endif /* NSMKIT_ERROR_H */

@@ -22,6 +22,7 @@
 #include "nsmkit/buf.h"
 
 #include "nsmkit/nsm_abi.h"
+#include "nsmkit/sim_codes.h"
 
 /* ---- the NSM error codes (wire names and the official C ABI values) -------------------- */
 
@@ -97,8 +98,10 @@ int nsmsim_options_parse_arg(nsmsim_options *options, int argc, char **argv, int
 typedef struct nsmsim nsmsim;
 
 /* Boots a simulated NSM: opens (or creates) the PKI, draws the enclave id, measures the
- * boot PCRs. */
-int nsmsim_new(const nsmsim_options *options, nsmsim **out, nsmkit_error *e) NSMKIT_WARN_UNUSED;
+ * boot PCRs. Returns NSMSIM_ERR_OK (0), or the code of the step that failed with the
+ * message in e: DEBUG_WITH_PCRS, NO_MEMORY, PKI, FAULT_MODE, BOOT, LEAF_ISSUE. */
+nsmsim_code nsmsim_new(const nsmsim_options *options, nsmsim **out,
+                       nsmkit_error *e) NSMKIT_WARN_UNUSED;
 void nsmsim_free(nsmsim *sim);
 /* True when this nsmsim_new created the default PKI (of several processes starting at
  * once, exactly one did). */
@@ -111,6 +114,12 @@ bool nsmsim_created_default_pki(const nsmsim *sim);
  * response could not be written (out of memory). */
 int nsmsim_handle(nsmsim *sim, const uint8_t *req, size_t req_len,
                   uint8_t resp[NSM_RESPONSE_MAX_SIZE], size_t *resp_len) NSMKIT_WARN_UNUSED;
+/* nsmsim_handle, also saying what became of the request: outcome->code is NSMSIM_ERR_OK
+ * for a success answer, or the rule that refused it (the wire answer is that code's
+ * ErrorCode), with the cause (a CBOR status, a field, a PCR) in outcome->detail. */
+int nsmsim_handle_traced(nsmsim *sim, const uint8_t *req, size_t req_len,
+                         uint8_t resp[NSM_RESPONSE_MAX_SIZE], size_t *resp_len,
+                         nsmsim_outcome *outcome) NSMKIT_WARN_UNUSED;
 
 const char *nsmsim_module_id(const nsmsim *sim);
 /* In the device fault mode: why the last faulty document could not be made (the request
