@@ -34,7 +34,10 @@ NSM_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -pthread $(WARNINGS) $(OPTIMISE) \
               -fstack-protector-strong -MMD -MP \
               -Icommon/include -Ica-tools/include -Insm-sim/include -Iverifier/include
 NSM_LDFLAGS := -pthread -Wl,-z,relro,-z,now $(if $(strip $(SANITIZE)),-fsanitize=$(SANITIZE))
-LIBS := -lcbor -lcrypto -ljansson
+# nettle's libhogweed (on GMP) signs and verifies P-384; OpenSSL does X.509 and the rest.
+# (libhogweed brings libnettle itself; naming it too would make binaries linked without
+# --as-needed, as under the sanitizers, need a library they never call.)
+LIBS := -lcbor -lcrypto -lhogweed -lgmp -ljansson
 
 ALL_CFLAGS = $(NSM_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(NSM_LDFLAGS) $(LDFLAGS)
@@ -42,11 +45,13 @@ ALL_LDFLAGS = $(NSM_LDFLAGS) $(LDFLAGS)
 # Debian packages: what building and testing needs (groff-base: it_install.sh renders the
 # man pages; binutils, for readelf and nm, comes with gcc).
 DEB_PACKAGES := gcc make libc6-dev pkg-config openssl libssl-dev libcbor-dev libcmocka-dev \
-                libfuse3-dev libjansson-dev xxd groff-base
+                libfuse3-dev libjansson-dev xxd groff-base \
+                nettle-dev libgmp-dev
 
 # ---- components -------------------------------------------------------------------------
 
-COMMON_SRC := common/reader.c common/cbor.c common/util.c common/json.c
+COMMON_SRC := common/reader.c common/cbor.c common/util.c common/json.c \
+              common/p384.c common/p384_nettle.c common/p384_openssl.c
 CA_SRC     := ca-tools/codes.c ca-tools/keys.c ca-tools/x509.c ca-tools/conf.c \
               ca-tools/store.c ca-tools/tiers.c ca-tools/pki.c ca-tools/rotate.c \
               ca-tools/leaf.c
@@ -55,8 +60,9 @@ SIM_SRC    := nsm-sim/messages.c nsm-sim/request.c nsm-sim/core.c nsm-sim/attest
               nsm-sim/envopts.c nsm-sim/libnsm.c nsm-sim/serve.c nsm-sim/exec.c \
               nsm-sim/surgery.c nsm-sim/det_sign.c nsm-sim/fault.c nsm-sim/fault_pki.c \
               nsm-sim/fault_build.c nsm-sim/corpus.c
-VERIFY_SRC := verifier/envelope.c verifier/payload.c verifier/chain.c verifier/cose.c \
-              verifier/policy.c verifier/verify.c verifier/report.c verifier/aws_root.c
+VERIFY_SRC := verifier/envelope.c verifier/payload.c verifier/cert.c verifier/chain.c \
+              verifier/leaflink.c verifier/cose.c verifier/policy.c verifier/codes.c \
+              verifier/failure.c verifier/verify.c verifier/report.c verifier/aws_root.c
 
 COMMON_LIB := $(BUILD)/lib/libnsmkit-common.a
 CA_LIB     := $(BUILD)/lib/libnsmca.a
@@ -69,13 +75,14 @@ KMS_LIB    := $(BUILD)/lib/libnsmkms.a
 # and nothing else); its man page is man/<name>.1.
 PROGRAMS := nsm-ca nsm-sim nsm-verify nsm-vectors nsm-kms
 PROG_nsm-ca      := ca-tools/nsm-ca.c $(CA_LIB) $(COMMON_LIB) -lcrypto
-PROG_nsm-sim     := nsm-sim/main.c $(SIM_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB) -ljansson \
-                    -lcbor -lcrypto
-PROG_nsm-verify  := verifier/nsm-verify.c $(VERIFY_LIB) $(COMMON_LIB) -lcbor -lcrypto
+PROG_nsm-sim     := nsm-sim/main.c $(SIM_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB) -lcbor -lcrypto \
+                    -lhogweed -lgmp -ljansson
+PROG_nsm-verify  := verifier/nsm-verify.c $(VERIFY_LIB) $(COMMON_LIB) -lcbor -lcrypto \
+                    -lhogweed -lgmp
 PROG_nsm-vectors := harness/nsm-vectors.c $(SIM_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB) \
-                    -lcbor -lcrypto
+                    -lcbor -lcrypto -lhogweed -lgmp
 PROG_nsm-kms     := kms/main.c $(KMS_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB) -lmicrohttpd \
-                    -ljansson -lcbor -lcrypto
+                    -ljansson -lcbor -lcrypto -lhogweed -lgmp
 
 BINS := $(addprefix $(BUILD)/bin/,$(PROGRAMS))
 
@@ -98,7 +105,10 @@ all: $(BINS)
 # ---- flags stamp: a change of compiler or flags rebuilds everything ----------------------
 
 FLAGS_STAMP := $(BUILD)/.flags
-FLAGS_NOW := $(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS)
+# (the libraries each thing links are part of it: a change of them relinks everything)
+FLAGS_NOW = $(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(LIBS) \
+            $(foreach p,$(PROGRAMS),$(filter -l%,$(PROG_$(p)))) \
+            $(foreach n,$(SHARED_NAMES),$(SO_LINK_$(n)))
 $(FLAGS_STAMP): FORCE
 	@mkdir -p $(@D)
 	@echo '$(FLAGS_NOW)' | cmp -s - $@ || echo '$(FLAGS_NOW)' > $@
@@ -309,8 +319,8 @@ bench: all $(BENCHES)
 # library, a man page per program, and the drop-in libnsm as before.
 #
 #   library    objects          prefix   public headers                      links
-#   nsmkit     common/          nsmkit_  error bytes buf reader cbor_head    libcbor jansson
-#                                        hex file json
+#   nsmkit     common/          nsmkit_  error bytes buf reader cbor_head    libcbor nettle
+#                                        hex file json p384                  GMP libcrypto jansson
 #   nsmca      ca-tools/        nsmca_   ca                                  nsmkit libcrypto
 #   nsmverify  verifier/        nsmv_    verify                              nsmkit libcbor libcrypto
 #   nsmsim     nsm-sim/         nsmsim_  sim nsm_abi                         nsmverify nsmca nsmkit
@@ -326,7 +336,7 @@ SO_SRC_nsmkit    := $(COMMON_SRC)
 SO_SRC_nsmca     := $(CA_SRC)
 SO_SRC_nsmverify := $(VERIFY_SRC)
 SO_SRC_nsmsim    := $(SIM_SRC)
-SO_LINK_nsmkit    := -lcbor -ljansson
+SO_LINK_nsmkit    := -lcbor -lhogweed -lgmp -lcrypto -ljansson
 SO_LINK_nsmca     := -lnsmkit -lcrypto
 SO_LINK_nsmverify := -lnsmkit -lcbor -lcrypto
 SO_LINK_nsmsim    := -lnsmverify -lnsmca -lnsmkit -lcbor -lcrypto
@@ -336,20 +346,20 @@ SO_EXPORT_nsmverify := nsmv_
 SO_EXPORT_nsmsim    := nsmsim_*; nsmfault_
 # pkg-config: Requires for libraries whose types the public headers use, Requires.private
 # for what only the library's own code calls.
-PC_DESC_nsmkit    := nsmkit common helpers: errors, byte slices, buffers, bounded reader, hex, files, JSON
+PC_DESC_nsmkit    := nsmkit common helpers: errors, byte slices, buffers, bounded reader, hex, files, JSON, ECDSA P-384
 PC_DESC_nsmca     := nsmkit fake Nitro PKI: a simulated root, AWS-shaped intermediates, enclave leaves
 PC_DESC_nsmverify := nsmkit strict verifier of AWS Nitro attestation documents
 PC_DESC_nsmsim    := nsmkit simulated Nitro Secure Module: the NSM core and the attestation builder
 PC_REQ_nsmkit     :=
 PC_REQ_nsmca      :=
-PC_REQ_nsmverify  :=
+PC_REQ_nsmverify  := nsmkit
 PC_REQ_nsmsim     := nsmverify nsmca nsmkit
-PC_PRIV_nsmkit    := libcbor jansson
+PC_PRIV_nsmkit    := libcbor hogweed nettle gmp libcrypto jansson
 PC_PRIV_nsmca     := nsmkit libcrypto
-PC_PRIV_nsmverify := nsmkit libcbor libcrypto
+PC_PRIV_nsmverify := libcbor libcrypto
 PC_PRIV_nsmsim    := libcbor libcrypto
 HEADERS_nsmkit    := $(addprefix common/include/nsmkit/,error.h bytes.h buf.h reader.h \
-                       cbor_head.h hex.h file.h json.h)
+                       cbor_head.h hex.h file.h json.h p384.h)
 HEADERS_nsmca     := ca-tools/include/nsmkit/ca.h
 HEADERS_nsmverify := verifier/include/nsmkit/verify.h
 HEADERS_nsmsim    := $(addprefix nsm-sim/include/nsmkit/,sim.h sim_codes.h nsm_abi.h fault.h \

@@ -172,3 +172,17 @@ out:
     EVP_PKEY_CTX_free(ctx);
     return code;
 }
+
+nsmca_code nsmca_leaf_private_scalar(const nsmca_leaf *leaf,
+                                     uint8_t scalar[NSMCA_P384_SCALAR_LEN])
+{
+    BIGNUM *d = NULL;
+    nsmca_code code = NSMCA_ERR_CRYPTO;
+    /* "priv" is OSSL_PKEY_PARAM_PRIV_KEY; the leaf key is EC P-384, so d < n < 2^384 */
+    if (EVP_PKEY_get_bn_param(leaf->key, "priv", &d) == 1 &&
+        BN_bn2binpad(d, scalar, NSMCA_P384_SCALAR_LEN) == NSMCA_P384_SCALAR_LEN)
+        code = NSMCA_OK;
+    BN_clear_free(d);
+    ERR_clear_error();
+    return code;
+}

@@ -10,8 +10,10 @@
 
 #include "nsmkit/sim.h"
 #include "nsmkit/buf.h"
+#include "nsmkit/bytes.h"
 #include "nsmkit/cbor_head.h"
 #include "nsmkit/cose.h"
+#include "nsmkit/p384.h"
 
 const uint8_t nsmsim_protected_es384[NSMKIT_COSE_PROTECTED_ES384_LEN] =
     NSMKIT_COSE_PROTECTED_ES384;
@@ -103,13 +105,31 @@ out:
     return rc;
 }
 
-int nsmsim_cose_sign1_encode(const uint8_t *payload, size_t payload_len,
-                             const nsmca_leaf *leaf, nsmkit_buf *out)
+/* ES384 with nettle (about six times OpenSSL 3.0's signing rate): the leaf's scalar is
+ * read from the leaf (its key stays OpenSSL's for the certificate), used, and wiped. */
+static int leaf_sign(const nsmca_leaf *leaf, const uint8_t digest[48],
+                     const nsmkit_p384_nonce_source *nonce, uint8_t signature[96])
+{
+    uint8_t scalar[NSMCA_P384_SCALAR_LEN];
+    nsmkit_p384_private *key = NULL;
+    int rc = -1;
+    if (nsmca_leaf_private_scalar(leaf, scalar) == NSMCA_OK &&
+        nsmkit_p384_private_new(NSMKIT_P384_NETTLE, scalar, &key) == NSMKIT_P384_OK &&
+        nsmkit_p384_sign(key, digest, nonce, signature) == NSMKIT_P384_OK)
+        rc = 0;
+    nsmkit_p384_private_free(key);
+    nsmkit_wipe(scalar, sizeof(scalar));
+    return rc;
+}
+
+int nsmsim_cose_sign1_encode_nonce(const uint8_t *payload, size_t payload_len,
+                                   const nsmca_leaf *leaf, const nsmkit_p384_nonce_source *nonce,
+                                   nsmkit_buf *out)
 {
     uint8_t digest[48], signature[NSMCA_ECDSA_P384_SIG_LEN];
     if (nsmsim_sig_structure_digest(nsmsim_protected_es384, sizeof(nsmsim_protected_es384),
                                     payload, payload_len, digest) != 0 ||
-        nsmca_leaf_sign_digest(leaf, digest, signature) != 0)
+        leaf_sign(leaf, digest, nonce, signature) != 0)
         return -1;
     nsmkit_cbor_put_head(out, NSMKIT_CBOR_ARRAY, 4);
     nsmkit_cbor_put_bytes(out, nsmsim_protected_es384, sizeof(nsmsim_protected_es384));
@@ -117,4 +137,10 @@ int nsmsim_cose_sign1_encode(const uint8_t *payload, size_t payload_len,
     nsmkit_cbor_put_bytes(out, payload, payload_len);
     nsmkit_cbor_put_bytes(out, signature, sizeof(signature));
     return out->err ? -1 : 0;
+}
+
+int nsmsim_cose_sign1_encode(const uint8_t *payload, size_t payload_len,
+                             const nsmca_leaf *leaf, nsmkit_buf *out)
+{
+    return nsmsim_cose_sign1_encode_nonce(payload, payload_len, leaf, NULL, out);
 }

@@ -36,6 +36,7 @@ typedef struct {
     size_t bundle_lens[NSMV_CABUNDLE_MAX + 2];
     uint8_t opt[3][NSMSIM_FIELD_MAX + 1];
     uint8_t cert_copy[NSMV_CERT_MAX + 2];
+    uint8_t bundle_copy[NSMV_CERT_MAX + 2];
     EVP_PKEY *signer;                 /* borrowed */
     nsmkit_buf payload;
     uint8_t prot[16];
@@ -168,6 +169,30 @@ static int fields_phase(build *b, const nsmfault_shape *shape, nsmkit_error *e)
         static const uint8_t garbage[] = {0x30, 0x82, 0x01};
         b->bundle[p->cabundle_count - 1] = garbage;
         b->bundle_lens[p->cabundle_count - 1] = sizeof(garbage);
+    }
+    if (HAS(pki_leaf_ber_long_length)) { /* 30 82 LL LL -> 30 83 00 LL LL */
+        const uint8_t *der = p->certificate;
+        if (p->certificate_len < 4 || p->certificate_len > NSMV_CERT_MAX || der[0] != 0x30 ||
+            der[1] != 0x82)
+            return nsmkit_fail(e, "the leaf does not start with 30 82");
+        b->cert_copy[0] = 0x30;
+        b->cert_copy[1] = 0x83;
+        b->cert_copy[2] = 0x00;
+        memcpy(b->cert_copy + 3, der + 2, p->certificate_len - 2);
+        p->certificate = b->cert_copy;
+        p->certificate_len++;
+    }
+    if (HAS(pki_cabundle_ber_indefinite)) { /* 30 82 LL LL <body> -> 30 80 <body> 00 00 */
+        size_t last = p->cabundle_count - 1, len = b->bundle_lens[last];
+        const uint8_t *der = b->bundle[last];
+        if (len < 4 || len > NSMV_CERT_MAX || der[0] != 0x30 || der[1] != 0x82)
+            return nsmkit_fail(e, "the last cabundle entry does not start with 30 82");
+        b->bundle_copy[0] = 0x30;
+        b->bundle_copy[1] = 0x80;
+        memcpy(b->bundle_copy + 2, der + 4, len - 4);
+        b->bundle_copy[len - 2] = 0x00;
+        b->bundle_copy[len - 1] = 0x00;
+        b->bundle[last] = b->bundle_copy;
     }
     if (HAS(pki_rogue_root) || HAS(pki_rogue_intermediate)) {
         EVP_PKEY *rogue_root_key = nsmfault_store_key(pki, "rogue_root", "P-384", e);

@@ -42,9 +42,10 @@ check_needed() {
     [ "$got" = "$2" ] || fail "$1 links $got, want $2"
 }
 check_needed nsm-ca "libc libcrypto "
-check_needed nsm-verify "libc libcbor libcrypto "
-check_needed nsm-sim "libc libcbor libcrypto libjansson "   # jansson: --measurements
-check_needed nsm-kms "libc libcbor libcrypto libjansson libmicrohttpd "
+# (nettle's libhogweed on GMP signs and verifies P-384 for nsm-sim and nsm-verify)
+check_needed nsm-verify "libc libcbor libcrypto libgmp libhogweed "
+check_needed nsm-sim "libc libcbor libcrypto libgmp libhogweed libjansson "   # jansson: --measurements
+check_needed nsm-kms "libc libcbor libcrypto libgmp libhogweed libjansson libmicrohttpd "
 
 # a program built with pkg-config alone
 export PKG_CONFIG_PATH="$lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$root"

@@ -105,7 +105,12 @@ else fail "document on stdin"; fi
 # several documents: 1 when any is invalid; --all lists independent failures
 expect 1 "" "one valid and one invalid document" -- --root "$root" "$work/plain.bin" "$work/trailing.bin"
 cp "$work/full.bin" "$work/bad-sig.bin"
-printf 'X' | dd of="$work/bad-sig.bin" bs=1 seek=$(( $(wc -c < "$work/full.bin") - 1 )) conv=notrunc 2> /dev/null
+# the signature's last byte with its low bit flipped (writing a constant byte leaves the
+# signature valid whenever the byte already was that constant: one run in 256)
+last=$(tail -c 1 "$work/full.bin" | od -An -tu1 | tr -d ' ')
+printf "\\$(printf '%03o' $(( last ^ 1 )))" |
+    dd of="$work/bad-sig.bin" bs=1 seek=$(( $(wc -c < "$work/full.bin") - 1 )) conv=notrunc 2> /dev/null
+cmp -s "$work/full.bin" "$work/bad-sig.bin" && fail "the signature was not changed"
 expect 1 "500 SIGNATURE_INVALID" "--all: expired chain and bad signature" -- --root "$root" --all \
     --time $(( now_ms / 1000 + 4 * 3600 )) "$work/bad-sig.bin"
 grep -q "410 CERT_EXPIRED" "$work/out" || fail "--all: the chain failure is missing"

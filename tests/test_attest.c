@@ -202,6 +202,61 @@ static void output_limit_is_an_error_not_an_overflow(void **state)
     nsmkit_buf_free(&small);
 }
 
+/* The signature is nettle's (attest.c signs through the P-384 seam); OpenSSL's side of the
+ * seam verifies it under the key in the leaf certificate, and a given nonce source makes
+ * the document reproducible to the byte (what deterministic test vectors need). */
+static int fixed_k(void *ctx, const uint8_t x[48], const uint8_t digest[48], uint8_t k[48])
+{
+    (void)x;
+    (void)digest;
+    memcpy(k, ctx, 48);
+    return 0;
+}
+
+static void nettle_signs_and_a_nonce_source_reproduces(void **state)
+{
+    (void)state;
+    uint8_t payload[64], k[48], digest[48];
+    memset(payload, 0x42, sizeof(payload));
+    memset(k, 0x17, sizeof(k));
+    nsmkit_p384_nonce_source source = {fixed_k, k};
+    nsmkit_buf doc[2];
+    for (int i = 0; i < 2; i++) {
+        nsmkit_buf_init(&doc[i], 1024);
+        assert_int_equal(nsmsim_cose_sign1_encode_nonce(payload, sizeof(payload), leaf, &source,
+                                                        &doc[i]),
+                         0);
+    }
+    assert_int_equal(doc[0].len, doc[1].len);
+    assert_memory_equal(doc[0].data, doc[1].data, doc[0].len);
+
+    /* the leaf certificate's key (OpenSSL) verifies nettle's signature (OpenSSL) */
+    size_t der_len;
+    const unsigned char *der = nsmca_leaf_der(leaf, &der_len);
+    X509 *x = d2i_X509(NULL, &der, (long)der_len);
+    assert_non_null(x);
+    const ASN1_BIT_STRING *bits = X509_get0_pubkey_bitstr(x);
+    nsmkit_p384_public *key = NULL;
+    assert_int_equal(nsmkit_p384_public_new(NSMKIT_P384_OPENSSL, ASN1_STRING_get0_data(bits),
+                                            (size_t)ASN1_STRING_length(bits), &key),
+                     NSMKIT_P384_OK);
+    assert_int_equal(nsmsim_sig_structure_digest(nsmsim_protected_es384, 4, payload,
+                                                 sizeof(payload), digest),
+                     0);
+    assert_int_equal(nsmkit_p384_verify(key, digest, doc[0].data + doc[0].len - 96),
+                     NSMKIT_P384_OK);
+    nsmkit_buf_free(&doc[1]);
+    nsmkit_buf_init(&doc[1], 1024);
+    assert_int_equal(nsmsim_cose_sign1_encode(payload, sizeof(payload), leaf, &doc[1]), 0);
+    assert_int_equal(nsmkit_p384_verify(key, digest, doc[1].data + doc[1].len - 96),
+                     NSMKIT_P384_OK);
+    assert_memory_not_equal(doc[0].data + doc[0].len - 96, doc[1].data + doc[1].len - 96, 96);
+    nsmkit_p384_public_free(key);
+    X509_free(x);
+    nsmkit_buf_free(&doc[0]);
+    nsmkit_buf_free(&doc[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -210,6 +265,7 @@ int main(void)
         cmocka_unit_test(signature_verifies_over_the_sig_structure),
         cmocka_unit_test(signatures_are_fresh_each_time),
         cmocka_unit_test(output_limit_is_an_error_not_an_overflow),
+        cmocka_unit_test(nettle_signs_and_a_nonce_source_reproduces),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

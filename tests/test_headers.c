@@ -12,6 +12,7 @@ typedef struct not_libcbor cbor_item_t;
 #include "nsmkit/ca.h"
 #include "nsmkit/sim.h"
 #include "nsmkit/verify.h"
+#include "nsmkit/p384.h"
 #include "nsmkit/fault.h"
 #include "nsmkit/surgery.h"
 #include "nsmkit/det_sign.h"
@@ -21,6 +22,9 @@ typedef struct not_libcbor cbor_item_t;
 #endif
 #ifdef OPENSSL_TYPES_H
 #error "a public nsmkit header includes OpenSSL"
+#endif
+#if defined(NETTLE_ECC_H_INCLUDED) || defined(__GMP_H__)
+#error "a public nsmkit header includes nettle or GMP"
 #endif
 
 #include <stdarg.h>
@@ -36,6 +40,7 @@ static void declarations_are_usable(void **state)
     assert_string_equal(nsmsim_error_code_name(NSMSIM_INVALID_INDEX), "InvalidIndex");
     assert_int_equal(sizeof(struct nsm_raw), 32);
     assert_int_equal(NSM_IOCTL_RAW, 0xC0200A00u);
+    assert_string_equal(nsmkit_p384_impl_name(NSMKIT_P384_NETTLE), "nettle");
     assert_int_equal(nsmfault_by_name("sig_bit_flip"), NSMFAULT_sig_bit_flip);
 }
 

@@ -452,6 +452,174 @@ static void certificates_must_decode_whole(void **state)
                 NSMV_ERR_CABUNDLE_CERT_PARSE);
 }
 
+/* ---- canonical DER (issue 14 item 4) ------------------------------------------------------ */
+
+typedef enum {
+    BER_INDEFINITE_OUTER, /* 30 80 <content> 00 00 */
+    BER_LONG_OUTER,       /* 30 83 00 LL LL: a length field longer than needed */
+    BER_LONG_INNER,       /* the tbsCertificate's version [0] with 81 03 where 03 suffices */
+} ber_kind;
+
+/* der re-encoded as BER of the given kind (caller frees). Certificates of the fixture are
+ * between 256 and 65535 bytes long, so their outer and tbs heads are 30 82 LL LL. */
+static uint8_t *ber_variant(const uint8_t *der, size_t len, ber_kind kind, size_t *out_len)
+{
+    assert_true(len > 8 && der[0] == 0x30 && der[1] == 0x82 && der[4] == 0x30 && der[5] == 0x82);
+    size_t content = len - 4;
+    uint8_t *out = malloc(len + 8);
+    assert_non_null(out);
+    switch (kind) {
+    case BER_INDEFINITE_OUTER:
+        out[0] = 0x30;
+        out[1] = 0x80;
+        memcpy(out + 2, der + 4, content);
+        out[2 + content] = 0x00;
+        out[3 + content] = 0x00;
+        *out_len = content + 4;
+        break;
+    case BER_LONG_OUTER:
+        out[0] = 0x30;
+        out[1] = 0x83;
+        out[2] = 0x00;
+        memcpy(out + 3, der + 2, len - 2);
+        *out_len = len + 1;
+        break;
+    case BER_LONG_INNER: {
+        static const uint8_t version[] = {0xa0, 0x03, 0x02, 0x01, 0x02};
+        assert_memory_equal(der + 8, version, sizeof(version));
+        size_t outer = ((size_t)der[2] << 8 | der[3]) + 1, tbs = ((size_t)der[6] << 8 | der[7]) + 1;
+        uint8_t head[] = {0x30, 0x82, (uint8_t)(outer >> 8), (uint8_t)outer,
+                          0x30, 0x82, (uint8_t)(tbs >> 8),   (uint8_t)tbs,
+                          0xa0, 0x81, 0x03};
+        memcpy(out, head, sizeof(head));
+        memcpy(out + sizeof(head), der + 10, len - 10);
+        *out_len = len + 1;
+        break;
+    }
+    }
+    return out;
+}
+
+static void certificates_must_be_canonical_der(void **state)
+{
+    const vfx *fx = *state;
+    size_t leaf_len;
+    const uint8_t *leaf = nsmca_leaf_der(fx->leaf, &leaf_len);
+    nsmv_options profiles[2];
+    vfx_options(&profiles[0]);
+    vfx_options(&profiles[1]);
+    profiles[1].profile = NSMV_PROFILE_STRICT;
+    /* strict refuses the fixture's null fields: give them bytes */
+    static const uint8_t some[1] = {1};
+    const uint8_t *bundle[4];
+    size_t lens[4];
+
+    for (int kind = BER_INDEFINITE_OUTER; kind <= BER_LONG_INNER; kind++) {
+        size_t ber_len, ber_ca_len;
+        uint8_t *ber_leaf = ber_variant(leaf, leaf_len, (ber_kind)kind, &ber_len);
+        uint8_t *ber_ca = ber_variant(fx->bundle[2], fx->bundle_lens[2], (ber_kind)kind,
+                                      &ber_ca_len);
+        /* OpenSSL itself takes these bytes as the same certificate */
+        const unsigned char *p = ber_leaf;
+        X509 *x = d2i_X509(NULL, &p, (long)ber_len);
+        assert_non_null(x);
+        assert_ptr_equal(p, ber_leaf + ber_len);
+        X509_free(x);
+        for (int pi = 0; pi < 2; pi++) {
+            nsmv_options *o = &profiles[pi];
+            nsmsim_payload pl = fx->payload;
+            pl.public_key = (nsmsim_optional_bytes){some, 1, true};
+            pl.user_data = pl.nonce = pl.public_key;
+            nsmkit_buf payload, doc;
+            nsmv_result r;
+
+            /* the DER document is valid (and fills the cache) */
+            vfx_encode(&pl, &payload);
+            vfx_sign(fx, payload.data, payload.len, &doc);
+            assert_code(vfx_verify(fx, doc.data, doc.len, o, &r), NSMV_OK);
+            nsmkit_buf_free(&payload);
+            nsmkit_buf_free(&doc);
+
+            pl.certificate = ber_leaf;
+            pl.certificate_len = ber_len;
+            vfx_encode(&pl, &payload);
+            vfx_sign(fx, payload.data, payload.len, &doc);
+            assert_code(vfx_verify(fx, doc.data, doc.len, o, &r), NSMV_ERR_CERT_NOT_DER);
+            assert_non_null(strstr(r.failures[0].detail, "certificate is BER"));
+            nsmkit_buf_free(&payload);
+            nsmkit_buf_free(&doc);
+
+            pl.certificate = leaf;
+            pl.certificate_len = leaf_len;
+            memcpy(bundle, fx->bundle, sizeof(bundle));
+            memcpy(lens, fx->bundle_lens, sizeof(lens));
+            bundle[2] = ber_ca;
+            lens[2] = ber_ca_len;
+            pl.cabundle = bundle;
+            pl.cabundle_lens = lens;
+            vfx_encode(&pl, &payload);
+            vfx_sign(fx, payload.data, payload.len, &doc);
+            assert_code(vfx_verify(fx, doc.data, doc.len, o, &r), NSMV_ERR_CERT_NOT_DER);
+            assert_non_null(strstr(r.failures[0].detail, "cabundle[2]"));
+            nsmkit_buf_free(&payload);
+            nsmkit_buf_free(&doc);
+        }
+        free(ber_leaf);
+        free(ber_ca);
+    }
+
+    /* a root given in BER is refused when the verifier is made */
+    size_t ber_root_len;
+    uint8_t *ber_root = ber_variant(fx->root_der, fx->root_len, BER_LONG_OUTER, &ber_root_len);
+    nsmv_config c = {.root_der = ber_root, .root_len = ber_root_len};
+    nsmv_verifier *v = NULL;
+    nsmv_error e;
+    assert_int_equal(nsmv_verifier_new(&c, &v, &e), -1);
+    assert_null(v);
+    assert_non_null(strstr(e.msg, "not DER"));
+    free(ber_root);
+}
+
+/* ---- the document's time inside its leaf (issue 14 item 6) ----------------------------------- */
+
+static void documents_are_dated_inside_their_leaf(void **state)
+{
+    const vfx *fx = *state;
+    static const uint8_t some[1] = {1};
+    static const struct {
+        uint64_t ms;
+        nsmv_code code;
+    } edges[] = {
+        {LEAF_NB * 1000 - 1, NSMV_ERR_DOC_TIME_OUTSIDE_LEAF},
+        {LEAF_NB * 1000, NSMV_OK},
+        {LEAF_NA * 1000 - 1, NSMV_OK},
+        {LEAF_NA * 1000, NSMV_ERR_DOC_TIME_OUTSIDE_LEAF},
+        {1, NSMV_ERR_DOC_TIME_OUTSIDE_LEAF},
+        {UINT64_MAX, NSMV_ERR_DOC_TIME_OUTSIDE_LEAF},
+    };
+    for (int pi = 0; pi < 2; pi++) {
+        nsmv_options o;
+        vfx_options(&o); /* a fixed verification time inside every certificate */
+        o.profile = pi ? NSMV_PROFILE_STRICT : NSMV_PROFILE_AWS;
+        nsmsim_payload p = fx->payload;
+        p.public_key = (nsmsim_optional_bytes){some, 1, true};
+        p.user_data = p.nonce = p.public_key;
+        for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
+            p.timestamp_ms = edges[i].ms;
+            for (int pass = 0; pass < 2; pass++) { /* the second answered from the cache */
+                nsmkit_buf payload, doc;
+                nsmv_result r;
+                vfx_encode(&p, &payload);
+                vfx_sign(fx, payload.data, payload.len, &doc);
+                assert_code(vfx_verify(fx, doc.data, doc.len, &o, &r), edges[i].code);
+                assert_true(r.chain_cached);
+                nsmkit_buf_free(&payload);
+                nsmkit_buf_free(&doc);
+            }
+        }
+    }
+}
+
 static void a_tampered_intermediate_fails_its_signature(void **state)
 {
     const vfx *fx = *state;
@@ -598,6 +766,8 @@ int main(void)
         cmocka_unit_test(leaf_profile_and_keys),
         cmocka_unit_test(ca_profile_and_path_length),
         cmocka_unit_test(certificates_must_decode_whole),
+        cmocka_unit_test(certificates_must_be_canonical_der),
+        cmocka_unit_test(documents_are_dated_inside_their_leaf),
         cmocka_unit_test(a_tampered_intermediate_fails_its_signature),
         cmocka_unit_test(validity_at_the_verification_time),
         cmocka_unit_test(the_cache_remembers_chains_but_rechecks_time),

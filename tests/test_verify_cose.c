@@ -151,6 +151,52 @@ static void high_s_is_accepted(void **state)
     nsmkit_buf_free(&doc);
 }
 
+/* (r, s) -> (r, n - s) in place: the other signature that verifies for the same message. */
+static void malleate(uint8_t *doc, size_t len)
+{
+    BIGNUM *n = NULL, *s = BN_bin2bn(doc + len - 48, 48, NULL), *flipped = BN_new();
+    assert_true(BN_hex2bn(&n, p384_n) > 0);
+    assert_non_null(s);
+    assert_non_null(flipped);
+    assert_int_equal(BN_sub(flipped, n, s), 1);
+    assert_int_equal(BN_bn2binpad(flipped, doc + len - 48, 48), 48);
+    BN_free(n);
+    BN_free(s);
+    BN_free(flipped);
+}
+
+/* What the README's replay warning says: anyone holding a document can make a second one,
+ * with other bytes and another hash, that verifies exactly as well (same payload, same
+ * nonce and timestamp), without any key. A hash of the document identifies nothing. */
+static void a_document_hash_is_no_replay_identifier(void **state)
+{
+    const vfx *fx = *state;
+    nsmkit_buf doc;
+    nsmv_result r;
+    uint8_t h1[32], h2[32];
+    valid_doc(fx, &doc);
+    assert_code(verify(fx, &doc, &r), NSMV_OK);
+    assert_int_equal(EVP_Digest(doc.data, doc.len, h1, NULL, EVP_sha256(), NULL), 1);
+    malleate(doc.data, doc.len);
+    assert_code(verify(fx, &doc, &r), NSMV_OK);
+    assert_int_equal(EVP_Digest(doc.data, doc.len, h2, NULL, EVP_sha256(), NULL), 1);
+    assert_memory_not_equal(h1, h2, 32);
+    nsmkit_buf_free(&doc);
+
+    /* the same with a real document: its signature was not normalised either way */
+    size_t len;
+    uint8_t *real = vfx_real_doc("veracruz-go_aws_nitro_document.bin", &len);
+    nsmv_verifier *aws = vfx_aws_verifier(false);
+    nsmv_options o;
+    nsmv_options_init(&o);
+    o.time_mode = NSMV_TIME_DOCUMENT;
+    assert_code(nsmv_verify(aws, real, len, &o, &r), NSMV_OK);
+    malleate(real, len);
+    assert_code(nsmv_verify(aws, real, len, &o, &r), NSMV_OK);
+    nsmv_verifier_free(aws);
+    free(real);
+}
+
 /* A signature that is valid for SHA-384 under the leaf's P-384 key, but whose header names
  * another algorithm: a verifier that takes the hash from the key would accept it. */
 static void the_header_names_the_algorithm_not_the_key(void **state)
@@ -181,6 +227,7 @@ int main(void)
         cmocka_unit_test(another_key_signature_is_invalid),
         cmocka_unit_test(r_and_s_must_lie_in_1_to_n_minus_1),
         cmocka_unit_test(high_s_is_accepted),
+        cmocka_unit_test(a_document_hash_is_no_replay_identifier),
         cmocka_unit_test(the_header_names_the_algorithm_not_the_key),
     };
     return cmocka_run_group_tests(tests, vfx_setup, vfx_teardown);

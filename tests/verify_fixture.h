@@ -27,7 +27,7 @@ typedef struct {
     nsmca_pki *pki;
     nsmca_leaf *leaf;
     nsmv_verifier *verifier;          /* trusts the simulated root (with the cache) */
-    nsmv_verifier *cold;              /* the same root, no cache */
+    nsmv_verifier *cold;              /* the same root, no cache, OpenSSL's P-384 */
     const uint8_t *root_der;
     size_t root_len;
     char module_id[64];

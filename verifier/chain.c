@@ -46,7 +46,11 @@ typedef struct {
     uint8_t digest[32];
     uint8_t parent[32];
     int64_t not_before, not_after; /* the path's window */
-    EVP_PKEY *key;                 /* leaf entries: owned reference to the leaf key */
+    int64_t leaf_window[2];        /* leaf entries: the leaf's own notBefore, notAfter */
+    nsmkit_p384_public *key;       /* leaf entries: owned reference to the leaf key */
+    X509 *cert;                    /* CA entries: the verified certificate (owned reference) */
+    nsmkit_p384_public *ca_key;    /* CA entries: its key for the seam (owned reference) */
+    bool fleet;                    /* CA entries: a new leaf below may take the leaf link */
     uint64_t stamp;                /* last use */
 } cache_entry;
 
@@ -76,7 +80,9 @@ nsmv_cache *nsmv_cache_new(size_t entries)
 
 static void entry_clear(cache_entry *e)
 {
-    EVP_PKEY_free(e->key);
+    nsmkit_p384_public_free(e->key);
+    nsmkit_p384_public_free(e->ca_key);
+    X509_free(e->cert);
     memset(e, 0, sizeof(*e));
 }
 
@@ -87,6 +93,17 @@ void nsmv_cache_clear(nsmv_cache *c)
     pthread_mutex_lock(&c->lock);
     for (size_t i = 0; i < c->sets * CACHE_WAYS; i++)
         entry_clear(&c->entries[i]);
+    pthread_mutex_unlock(&c->lock);
+}
+
+void nsmv_cache_forget_leaves(nsmv_cache *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < c->sets * CACHE_WAYS; i++)
+        if (c->entries[i].leaf)
+            entry_clear(&c->entries[i]);
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -144,9 +161,9 @@ static bool window_holds(const cache_entry *e, int64_t t)
 /* digests[0] is the root's, digests[1..n-1] the cabundle's, digests[n] the leaf's.
  * On a hit *leaf_key gets an owned reference. */
 static bool cache_lookup(nsmv_cache *c, const uint8_t (*digests)[32], size_t n, int64_t t,
-                         EVP_PKEY **leaf_key)
+                         nsmkit_p384_public **leaf_key, int64_t leaf_window[2])
 {
-    cache_entry *found[NSMV_CABUNDLE_MAX + 1];
+    cache_entry *found[NSMV_CABUNDLE_MAX + 1] = {NULL};
     bool hit = true;
 
     pthread_mutex_lock(&c->lock);
@@ -154,8 +171,9 @@ static bool cache_lookup(nsmv_cache *c, const uint8_t (*digests)[32], size_t n, 
         found[i] = cache_find(c, digests[i], digests[i - 1], i == n);
         hit = found[i] && window_holds(found[i], t);
     }
-    if (hit && found[n]->key && EVP_PKEY_up_ref(found[n]->key) == 1) {
-        *leaf_key = found[n]->key;
+    if (hit && n >= 1 && found[n]->key) {
+        *leaf_key = nsmkit_p384_public_ref(found[n]->key);
+        memcpy(leaf_window, found[n]->leaf_window, 2 * sizeof(int64_t));
         c->clock++;
         for (size_t i = 1; i <= n; i++)
             found[i]->stamp = c->clock;
@@ -168,9 +186,10 @@ static bool cache_lookup(nsmv_cache *c, const uint8_t (*digests)[32], size_t n, 
     return hit;
 }
 
-/* Caller holds the lock. */
+/* Caller holds the lock. The entry takes its own references to key, cert and ca_key. */
 static void cache_put(nsmv_cache *c, const uint8_t digest[32], const uint8_t parent[32],
-                      bool leaf, int64_t not_before, int64_t not_after, EVP_PKEY *key)
+                      bool leaf, int64_t not_before, int64_t not_after, nsmkit_p384_public *key,
+                      const int64_t *leaf_window, X509 *cert, nsmkit_p384_public *ca_key)
 {
     cache_entry *e = cache_find(c, digest, parent, leaf);
     if (!e) {
@@ -185,7 +204,7 @@ static void cache_put(nsmv_cache *c, const uint8_t digest[32], const uint8_t par
                 e = &set[w];
         }
     }
-    if (key && EVP_PKEY_up_ref(key) != 1)
+    if (cert && X509_up_ref(cert) != 1)
         return; /* not cached: the next verification takes the full path again */
     entry_clear(e);
     e->used = true;
@@ -194,50 +213,57 @@ static void cache_put(nsmv_cache *c, const uint8_t digest[32], const uint8_t par
     memcpy(e->parent, parent, 32);
     e->not_before = not_before;
     e->not_after = not_after;
-    e->key = key;
+    e->key = nsmkit_p384_public_ref(key);
+    if (leaf_window)
+        memcpy(e->leaf_window, leaf_window, sizeof(e->leaf_window));
+    e->cert = cert;
+    e->ca_key = nsmkit_p384_public_ref(ca_key);
+    e->fleet = cert && ca_key;
     e->stamp = ++c->clock;
 }
 
-/* ---- certificate helpers -------------------------------------------------------------------- */
-
-bool nsmv_cert_validity(const X509 *cert, int64_t *not_before, int64_t *not_after)
+/* The fleet case: every CA of the cabundle is remembered (and valid at t), the leaf is
+ * not. On true the caller owns a reference to each others[1..n-2], *issuer and
+ * *issuer_key, and path holds the window of the path down to cabundle[n-1]. */
+static bool cache_fleet_lookup(nsmv_cache *c, const uint8_t (*digests)[32], size_t n,
+                               int64_t t, X509 **others, X509 **issuer,
+                               nsmkit_p384_public **issuer_key, int64_t path[2])
 {
-    struct tm tm;
-    memset(&tm, 0, sizeof(tm));
-    if (ASN1_TIME_to_tm(X509_get0_notBefore(cert), &tm) != 1)
-        return false;
-    *not_before = (int64_t)timegm(&tm);
-    memset(&tm, 0, sizeof(tm));
-    if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1)
-        return false;
-    *not_after = (int64_t)timegm(&tm);
-    return true;
+    cache_entry *found[NSMV_CABUNDLE_MAX] = {NULL};
+    bool ok = n >= 2;
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 1; i < n && ok; i++) {
+        found[i] = cache_find(c, digests[i], digests[i - 1], false);
+        ok = found[i] && found[i]->fleet && window_holds(found[i], t);
+    }
+    if (ok) {
+        for (size_t i = 1; i < n; i++)
+            X509_up_ref(found[i]->cert); /* a reference count: cannot fail in OpenSSL 3 */
+        for (size_t i = 1; i + 1 < n; i++)
+            others[i] = found[i]->cert;
+        *issuer = found[n - 1]->cert;
+        *issuer_key = nsmkit_p384_public_ref(found[n - 1]->ca_key);
+        path[0] = found[n - 1]->not_before;
+        path[1] = found[n - 1]->not_after;
+        c->clock++;
+        for (size_t i = 1; i < n; i++)
+            found[i]->stamp = c->clock; /* the intermediates stay while leaves come and go */
+    }
+    pthread_mutex_unlock(&c->lock);
+    return ok;
 }
 
-bool nsmv_key_is_p384(EVP_PKEY *key, char *detail, size_t detail_size)
+/* A CA certificate can sit above a leaf checked by the leaf link: it has a key the seam
+ * takes and constrains nothing in the leaf (no name constraints, no RFC 3779 resources). */
+static nsmkit_p384_public *fleet_key(const nsmv_verifier *v, X509 *ca)
 {
-    char group[64] = "", encoding[32] = "";
-    if (!key) {
-        snprintf(detail, detail_size, "no public key OpenSSL can use");
-        return false;
-    }
-    if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC) {
-        snprintf(detail, detail_size, "a %s key", OBJ_nid2sn(EVP_PKEY_get_base_id(key)));
-        return false;
-    }
-    if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_EC_ENCODING, encoding,
-                                       sizeof(encoding), NULL) != 1 ||
-        strcmp(encoding, OSSL_PKEY_EC_ENCODING_GROUP) != 0) {
-        snprintf(detail, detail_size, "an EC key with explicit curve parameters");
-        return false;
-    }
-    if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
-                                       NULL) != 1 ||
-        strcmp(group, "secp384r1") != 0) {
-        snprintf(detail, detail_size, "an EC key on %s", group[0] ? group : "an unnamed curve");
-        return false;
-    }
-    return true;
+    nsmkit_p384_public *key = NULL;
+    if (X509_get_ext_by_NID(ca, NID_name_constraints, -1) >= 0 ||
+        X509_get_ext_by_NID(ca, NID_sbgp_ipAddrBlock, -1) >= 0 ||
+        X509_get_ext_by_NID(ca, NID_sbgp_autonomousSysNum, -1) >= 0 ||
+        nsmv_cert_leaf_key(v, ca, &key) != NSMKIT_P384_OK)
+        return NULL;
+    return key;
 }
 
 /* "leaf (CN=...)", "cabundle[2] (CN=...)", "the pinned root (CN=...)". */
@@ -258,57 +284,6 @@ static void label(const X509 *x, const X509 *leaf, X509 *const *bundle, size_t n
         if (x == bundle[i])
             snprintf(where, sizeof(where), "cabundle[%zu]", i);
     snprintf(out, out_size, "%s (CN=%s)", where, cn);
-}
-
-static X509 *parse_der(nsmv_slice der)
-{
-    const unsigned char *p = der.data;
-    X509 *x = d2i_X509(NULL, &p, (long)der.len);
-    if (x && p != der.data + der.len) { /* every byte must belong to the certificate */
-        X509_free(x);
-        return NULL;
-    }
-    return x;
-}
-
-/* Step 3 for one certificate: the code, and in why what is wrong with it. */
-static nsmv_code check_profile(X509 *x, bool is_leaf, char *why, size_t why_size)
-{
-    char key[80];
-    if (!nsmv_key_is_p384(X509_get0_pubkey(x), key, sizeof(key))) {
-        snprintf(why, why_size, "has %s", key);
-        return NSMV_ERR_CERT_KEY;
-    }
-    int sig = X509_get_signature_nid(x);
-    if (sig != NID_ecdsa_with_SHA384) {
-        snprintf(why, why_size, "is signed with %s",
-                 sig == NID_undef ? "an unknown algorithm" : OBJ_nid2ln(sig));
-        return NSMV_ERR_CERT_SIGNATURE_ALG;
-    }
-    uint32_t flags = X509_get_extension_flags(x);
-    if (flags & EXFLAG_INVALID) {
-        snprintf(why, why_size, "has extensions that do not decode");
-        return is_leaf ? NSMV_ERR_CERT_PARSE : NSMV_ERR_CABUNDLE_CERT_PARSE;
-    }
-    bool has_ku = (flags & EXFLAG_KUSAGE) != 0;
-    uint32_t ku = X509_get_key_usage(x);
-    const char *problem = NULL;
-    if (is_leaf) {
-        if (flags & EXFLAG_CA)
-            problem = "is a CA (basicConstraints CA:TRUE)";
-        else if (!has_ku || !(ku & KU_DIGITAL_SIGNATURE))
-            problem = has_ku ? "lacks the digitalSignature key usage" : "has no keyUsage extension";
-    } else {
-        if (!(flags & EXFLAG_BCONS) || !(flags & EXFLAG_CA))
-            problem = (flags & EXFLAG_BCONS) ? "has basicConstraints CA:FALSE"
-                                             : "has no basicConstraints";
-        else if (!has_ku || !(ku & KU_KEY_CERT_SIGN))
-            problem = has_ku ? "lacks the keyCertSign key usage" : "has no keyUsage extension";
-    }
-    if (!problem)
-        return NSMV_OK;
-    snprintf(why, why_size, "%s", problem);
-    return is_leaf ? NSMV_ERR_LEAF_PROFILE : NSMV_ERR_CA_PROFILE;
 }
 
 static nsmv_code map_openssl_error(X509_STORE_CTX *ctx, const X509 *leaf, X509 *const *bundle,
@@ -350,7 +325,8 @@ static nsmv_code map_openssl_error(X509_STORE_CTX *ctx, const X509 *leaf, X509 *
 
 /* Steps 1-6. digests is NULL when there is no cache to fill. */
 static nsmv_code chain_full(nsmv_verifier *v, const nsmv_payload *p, int64_t time_s,
-                            const uint8_t (*digests)[32], EVP_PKEY **leaf_key, nsmv_run *run)
+                            const uint8_t (*digests)[32], nsmkit_p384_public **leaf_key,
+                            int64_t leaf_window[2], nsmv_run *run)
 {
     X509 *leaf = NULL, *bundle[NSMV_CABUNDLE_MAX] = {0};
     STACK_OF(X509) *untrusted = NULL;
@@ -360,28 +336,32 @@ static nsmv_code chain_full(nsmv_verifier *v, const nsmv_payload *p, int64_t tim
     nsmv_code c = NSMV_OK;
 
     /* 1. the leaf */
-    leaf = parse_der(p->certificate);
-    if (!leaf) {
-        c = nsmv_fail(run, NSMV_ERR_CERT_PARSE, "the %zu-byte certificate does not decode",
-                      p->certificate.len);
+    c = nsmv_cert_parse(p->certificate, NSMV_ERR_CERT_PARSE, &leaf);
+    if (c != NSMV_OK) {
+        c = nsmv_fail(run, c, "the %zu-byte certificate %s", p->certificate.len,
+                      c == NSMV_ERR_CERT_NOT_DER ? "is BER, not DER: it re-encodes differently"
+                                                 : "does not decode");
         goto out;
     }
-    if (nsmv_key_is_p384(X509_get0_pubkey(leaf), name, sizeof(name)) &&
-        EVP_PKEY_up_ref(X509_get0_pubkey(leaf)) == 1)
-        *leaf_key = X509_get0_pubkey(leaf); /* signature stage may run even if the chain fails */
+    /* the key the signature stage uses, decoded once for the seam (a compressed or
+     * otherwise unusable point fails the leaf's profile in step 3); the signature stage
+     * may run even if the chain fails */
+    nsmkit_p384_status key_status = NSMKIT_P384_KEY_FORMAT;
+    if (nsmv_key_is_p384(X509_get0_pubkey(leaf), name, sizeof(name)))
+        key_status = nsmv_cert_leaf_key(v, leaf, leaf_key);
 
     /* 2. the pinned root comes first; its bytes are the root's, so is its parse (which
      * saves decoding a certificate per document) */
     if (p->cabundle[0].len != v->root_len ||
-        memcmp(p->cabundle[0].data, v->root_der, v->root_len) != 0) {
+        memcmp(p->cabundle[0].ptr, v->root_der, v->root_len) != 0) {
         for (size_t i = 1; i < n; i++)
             if (p->cabundle[i].len == v->root_len &&
-                memcmp(p->cabundle[i].data, v->root_der, v->root_len) == 0) {
+                memcmp(p->cabundle[i].ptr, v->root_der, v->root_len) == 0) {
                 c = nsmv_fail(run, NSMV_ERR_CABUNDLE_NOT_ROOT_FIRST,
                               "the pinned root is cabundle[%zu]", i);
                 goto out;
             }
-        X509 *first = parse_der(p->cabundle[0]);
+        X509 *first = nsmv_cert_decode(p->cabundle[0]);
         if (first)
             label(first, leaf, &first, 1, name, sizeof(name));
         else
@@ -393,10 +373,12 @@ static nsmv_code chain_full(nsmv_verifier *v, const nsmv_payload *p, int64_t tim
     }
     bundle[0] = v->root; /* borrowed */
     for (size_t i = 1; i < n; i++) {
-        bundle[i] = parse_der(p->cabundle[i]);
-        if (!bundle[i]) {
-            c = nsmv_fail(run, NSMV_ERR_CABUNDLE_CERT_PARSE,
-                          "cabundle[%zu] (%zu bytes) does not decode", i, p->cabundle[i].len);
+        c = nsmv_cert_parse(p->cabundle[i], NSMV_ERR_CABUNDLE_CERT_PARSE, &bundle[i]);
+        if (c != NSMV_OK) {
+            c = nsmv_fail(run, c, "cabundle[%zu] (%zu bytes) %s", i, p->cabundle[i].len,
+                          c == NSMV_ERR_CERT_NOT_DER
+                              ? "is BER, not DER: it re-encodes differently"
+                              : "does not decode");
             goto out;
         }
     }
@@ -405,7 +387,12 @@ static nsmv_code chain_full(nsmv_verifier *v, const nsmv_payload *p, int64_t tim
     for (size_t i = 0; i <= n; i++) {
         X509 *x = i < n ? bundle[i] : leaf;
         char why[128];
-        nsmv_code problem = check_profile(x, i == n, why, sizeof(why));
+        nsmv_code problem = nsmv_cert_check_profile(x, i == n, why, sizeof(why));
+        if (problem == NSMV_OK && i == n && key_status != NSMKIT_P384_OK) {
+            snprintf(why, sizeof(why), "has a P-384 key the signature check refuses (%s)",
+                     nsmkit_p384_status_name(key_status));
+            problem = key_status == NSMKIT_P384_NO_MEMORY ? NSMV_ERR_NO_MEMORY : NSMV_ERR_CERT_KEY;
+        }
         if (problem != NSMV_OK) {
             label(x, leaf, bundle, n, name, sizeof(name));
             c = nsmv_fail(run, problem, "%s %s", name, why);
@@ -465,6 +452,12 @@ static nsmv_code chain_full(nsmv_verifier *v, const nsmv_payload *p, int64_t tim
         goto out;
     }
 
+    /* OpenSSL compared both times with the verification time: they decode */
+    if (!nsmv_cert_validity(leaf, &leaf_window[0], &leaf_window[1])) {
+        c = nsmv_fail(run, NSMV_ERR_INTERNAL, "the leaf's validity does not decode");
+        goto out;
+    }
+
     if (digests && v->cache && *leaf_key) {
         int64_t nb[NSMV_CABUNDLE_MAX + 1], na[NSMV_CABUNDLE_MAX + 1], b = 0, a = 0;
         bool ok = true;
@@ -475,13 +468,19 @@ static nsmv_code chain_full(nsmv_verifier *v, const nsmv_payload *p, int64_t tim
             nb[i] = b > nb[i - 1] ? b : nb[i - 1];
             na[i] = a < na[i - 1] ? a : na[i - 1];
         }
+        nsmkit_p384_public *ca_keys[NSMV_CABUNDLE_MAX] = {NULL};
+        for (size_t i = 1; i < n && ok; i++)
+            ca_keys[i] = fleet_key(v, bundle[i]); /* outside the lock: decoding costs */
         if (ok) {
             pthread_mutex_lock(&v->cache->lock);
             for (size_t i = 1; i <= n; i++)
                 cache_put(v->cache, digests[i], digests[i - 1], i == n, nb[i], na[i],
-                          i == n ? *leaf_key : NULL);
+                          i == n ? *leaf_key : NULL, i == n ? leaf_window : NULL,
+                          i < n ? bundle[i] : NULL, i < n ? ca_keys[i] : NULL);
             pthread_mutex_unlock(&v->cache->lock);
         }
+        for (size_t i = 1; i < n; i++)
+            nsmkit_p384_public_free(ca_keys[i]);
     }
 
 out:
@@ -491,34 +490,96 @@ out:
         X509_free(bundle[i]);
     X509_free(leaf);
     if (c != NSMV_OK && !run->all && *leaf_key) {
-        EVP_PKEY_free(*leaf_key);
+        nsmkit_p384_public_free(*leaf_key);
         *leaf_key = NULL;
     }
     ERR_clear_error(); /* nothing of this document stays in the thread's error queue */
     return c;
 }
 
+/* The fleet path: the intermediates from the cache, the leaf's link checked by
+ * leaflink.c; on success the leaf joins the cache (so its next document is warm). False
+ * sends the document down the full path. */
+static bool chain_fleet(nsmv_verifier *v, const nsmv_payload *p, int64_t time_s,
+                        const uint8_t (*digests)[32], nsmkit_p384_public **leaf_key,
+                        int64_t leaf_window[2])
+{
+    X509 *others[NSMV_CABUNDLE_MAX] = {NULL}, *issuer = NULL;
+    nsmkit_p384_public *issuer_key = NULL;
+    int64_t path[2];
+    size_t n = p->cabundle_count;
+    if (!cache_fleet_lookup(v->cache, digests, n, time_s, others, &issuer, &issuer_key, path))
+        return false;
+    others[0] = v->root; /* borrowed */
+    nsmv_leaf_link link = {issuer, issuer_key, others, n - 1};
+    bool ok = nsmv_leaf_link_accept(v, p->certificate, &link, time_s, leaf_key, leaf_window);
+    if (ok) {
+        int64_t nb = leaf_window[0] > path[0] ? leaf_window[0] : path[0];
+        int64_t na = leaf_window[1] < path[1] ? leaf_window[1] : path[1];
+        pthread_mutex_lock(&v->cache->lock);
+        cache_put(v->cache, digests[n], digests[n - 1], true, nb, na, *leaf_key, leaf_window,
+                  NULL, NULL);
+        pthread_mutex_unlock(&v->cache->lock);
+    }
+    for (size_t i = 1; i + 1 < n; i++)
+        X509_free(others[i]);
+    X509_free(issuer);
+    nsmkit_p384_public_free(issuer_key);
+    return ok;
+}
+
+/* Both profiles: a document is dated inside its own leaf's validity (every real document
+ * is: the NSM signs with a leaf it issued for that moment). The window follows OpenSSL's
+ * rule, in milliseconds: notBefore inclusive, notAfter exclusive, so that --at-doc-time,
+ * which checks the chain at the timestamp's second, agrees with it. */
+static nsmv_code check_doc_time(const nsmv_payload *p, const int64_t leaf_window[2],
+                                nsmv_run *run)
+{
+    if (!(p->valid & NSMV_FIELD_TIMESTAMP))
+        return NSMV_OK; /* reported by the payload stage */
+    /* timestamps above INT64_MAX ms lie after any X.509 time */
+    bool before = leaf_window[0] > 0 && p->timestamp_ms < (uint64_t)leaf_window[0] * 1000u;
+    bool after = leaf_window[1] <= 0 || p->timestamp_ms >= (uint64_t)leaf_window[1] * 1000u;
+    if (!before && !after)
+        return NSMV_OK;
+    char at[32], edge[32];
+    nsmv_format_utc((int64_t)(p->timestamp_ms / 1000u), at, sizeof(at));
+    nsmv_format_utc(before ? leaf_window[0] : leaf_window[1], edge, sizeof(edge));
+    return nsmv_fail(run, NSMV_ERR_DOC_TIME_OUTSIDE_LEAF,
+                     "the document is dated %s (%llu ms), %s its leaf %s %s", at,
+                     (unsigned long long)p->timestamp_ms, before ? "before" : "after",
+                     before ? "becomes valid at" : "expires at", edge);
+}
+
 nsmv_code nsmv_chain_verify(nsmv_verifier *v, const nsmv_payload *p, int64_t time_s,
-                            EVP_PKEY **leaf_key, nsmv_run *run)
+                            nsmkit_p384_public **leaf_key, nsmv_run *run)
 {
     uint8_t digests[NSMV_CABUNDLE_MAX + 1][32];
+    int64_t leaf_window[2] = {0, 0};
     size_t n = p->cabundle_count;
     bool hashed = false;
 
     *leaf_key = NULL;
     if (v->cache && p->cabundle[0].len == v->root_len &&
-        memcmp(p->cabundle[0].data, v->root_der, v->root_len) == 0) {
+        memcmp(p->cabundle[0].ptr, v->root_der, v->root_len) == 0) {
         memcpy(digests[0], v->root_digest, 32);
         hashed = true;
         for (size_t i = 1; i <= n && hashed; i++) {
-            nsmv_slice der = i < n ? p->cabundle[i] : p->certificate;
-            hashed = EVP_Digest(der.data, der.len, digests[i], NULL, v->sha256, NULL) == 1;
+            nsmkit_bytes der = i < n ? p->cabundle[i] : p->certificate;
+            hashed = EVP_Digest(der.ptr, der.len, digests[i], NULL, v->sha256, NULL) == 1;
         }
-        if (hashed && cache_lookup(v->cache, (const uint8_t(*)[32])digests, n, time_s, leaf_key)) {
+        if (hashed && cache_lookup(v->cache, (const uint8_t(*)[32])digests, n, time_s, leaf_key,
+                                   leaf_window)) {
             run->result->chain_cached = true;
-            return NSMV_OK;
+            return check_doc_time(p, leaf_window, run);
         }
     }
-    return chain_full(v, p, time_s, hashed ? (const uint8_t(*)[32])digests : NULL, leaf_key,
-                      run);
+    if (hashed && chain_fleet(v, p, time_s, (const uint8_t(*)[32])digests, leaf_key,
+                              leaf_window)) {
+        run->result->chain_fleet = true;
+        return check_doc_time(p, leaf_window, run);
+    }
+    nsmv_code c = chain_full(v, p, time_s, hashed ? (const uint8_t(*)[32])digests : NULL,
+                             leaf_key, leaf_window, run);
+    return c == NSMV_OK ? check_doc_time(p, leaf_window, run) : c;
 }

@@ -66,7 +66,7 @@ static nsmv_code read_head(nsmkit_reader *r, nsmkit_cbor_head *h, const char *wh
 
 /* A definite byte string with its shortest head; the slice points into the input. */
 static nsmv_code read_bstr(nsmkit_reader *r, const char *what, nsmv_code not_bstr,
-                           size_t exact_len, nsmv_slice *out, nsmv_run *run)
+                           size_t exact_len, nsmkit_bytes *out, nsmv_run *run)
 {
     nsmkit_cbor_head h;
     nsmv_code c = read_head(r, &h, what, run);
@@ -93,7 +93,7 @@ static nsmv_code read_bstr(nsmkit_reader *r, const char *what, nsmv_code not_bst
         return nsmv_fail(run, NSMV_ERR_ENV_TRUNCATED,
                          "the %s declares %llu bytes but only %zu remain", what,
                          (unsigned long long)h.argument, nsmkit_reader_remaining(r));
-    if (!nsmkit_reader_bytes(r, (size_t)h.argument, &out->data))
+    if (!nsmkit_reader_bytes(r, (size_t)h.argument, &out->ptr))
         return nsmv_fail(run, NSMV_ERR_INTERNAL, "reader refused a checked length");
     out->len = (size_t)h.argument;
     return NSMV_OK;
@@ -103,7 +103,7 @@ static nsmv_code read_bstr(nsmkit_reader *r, const char *what, nsmv_code not_bst
  * Explains a protected header that is not exactly a1 01 38 22. Its bytes are bounded by
  * the document, and are checked by the pre-pass before libcbor loads them.
  */
-static nsmv_code explain_protected(nsmv_slice hdr, nsmv_envelope *env, nsmv_run *run)
+static nsmv_code explain_protected(nsmkit_bytes hdr, nsmv_envelope *env, nsmv_run *run)
 {
     static const nsmkit_cbor_limits limits = {
         .max_depth = 4, .max_items = 64, .allow_indefinite_strings = false, .allow_tags = false};
@@ -114,7 +114,7 @@ static nsmv_code explain_protected(nsmv_slice hdr, nsmv_envelope *env, nsmv_run 
     if (hdr.len == 0)
         return nsmv_fail(run, NSMV_ERR_ENV_ALG_MISSING,
                          "the protected header is empty (h''), so it names no algorithm");
-    nsmkit_cbor_status st = nsmkit_cbor_load(hdr.data, hdr.len, &limits, &map, &report);
+    nsmkit_cbor_status st = nsmkit_cbor_load(hdr.ptr, hdr.len, &limits, &map, &report);
     if (st == NSMKIT_CBOR_NO_MEMORY)
         return nsmv_fail(run, NSMV_ERR_NO_MEMORY, "decoding the protected header");
     if (st != NSMKIT_CBOR_OK)
@@ -223,7 +223,7 @@ nsmv_code nsmv_envelope_parse(const uint8_t *doc, size_t len, nsmv_envelope *env
     if (c != NSMV_OK)
         return c;
     if (env->protected_hdr.len != sizeof(protected_es384) ||
-        memcmp(env->protected_hdr.data, protected_es384, sizeof(protected_es384)) != 0)
+        memcmp(env->protected_hdr.ptr, protected_es384, sizeof(protected_es384)) != 0)
         return explain_protected(env->protected_hdr, env, run);
     env->alg = NSMV_COSE_ALG_ES384;
 

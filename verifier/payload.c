@@ -48,9 +48,9 @@ static bool is_bytes(const cbor_item_t *item)
     return cbor_isa_bytestring(item) && cbor_bytestring_is_definite(item);
 }
 
-static nsmv_slice text_of(const cbor_item_t *item)
+static nsmkit_bytes text_of(const cbor_item_t *item)
 {
-    nsmv_slice s = {cbor_string_handle(item), cbor_string_length(item)};
+    nsmkit_bytes s = {cbor_string_handle(item), cbor_string_length(item)};
     return s;
 }
 
@@ -83,7 +83,7 @@ static const char *type_name(const cbor_item_t *item)
     return cbor_float_ctrl_is_ctrl(item) ? "simple value" : "float";
 }
 
-nsmv_code nsmv_payload_load(nsmv_slice bytes, nsmv_payload *payload, nsmv_run *run)
+nsmv_code nsmv_payload_load(nsmkit_bytes bytes, nsmv_payload *payload, nsmv_run *run)
 {
     static const nsmkit_cbor_limits limits = {.max_depth = 3,
                                               .max_items = PAYLOAD_MAX_ITEMS,
@@ -95,7 +95,7 @@ nsmv_code nsmv_payload_load(nsmv_slice bytes, nsmv_payload *payload, nsmv_run *r
     memset(payload, 0, sizeof(*payload));
     for (size_t i = 0; i < NSMV_PCR_MAX; i++)
         payload->pcr_slot[i] = -1;
-    nsmkit_cbor_status st = nsmkit_cbor_load(bytes.data, bytes.len, &limits, &payload->root,
+    nsmkit_cbor_status st = nsmkit_cbor_load(bytes.ptr, bytes.len, &limits, &payload->root,
                                              &report);
     switch (st) {
     case NSMKIT_CBOR_OK:
@@ -131,33 +131,34 @@ static nsmv_code check_keys(const cbor_item_t *map, const cbor_item_t *values[KE
 {
     nsmv_code first = NSMV_OK;
     struct cbor_pair *pairs = cbor_map_handle(map);
-    size_t n = cbor_map_size(map);
+    char shown[64];
 
 #define FAIL(...) NSMV_CHECK(run, first, nsmv_fail(run, __VA_ARGS__))
 
-    for (size_t i = 0; i < n; i++) {
-        const cbor_item_t *key = pairs[i].key;
-        if (!is_text(key)) {
-            FAIL(NSMV_ERR_PAYLOAD_KEY_NOT_TEXT, "key %zu is a %s", i, type_name(key));
-            continue;
-        }
-        nsmv_slice name = text_of(key);
-        size_t k = 0;
-        while (k < KEY_COUNT && !(strlen(key_names[k]) == name.len &&
-                                  memcmp(key_names[k], name.data, name.len) == 0))
-            k++;
-        if (k == KEY_COUNT) {
-            char shown[64];
-            nsmv_printable(name.data, name.len, shown, sizeof(shown));
+    /* The shared walk stops at each problem with pos at the pair; every problem is
+     * reported and the walk goes on after it (values[] keeps the first of a duplicate). */
+    for (size_t pos = 0;; pos++) {
+        nsmkit_map_status st = nsmkit_cbor_map_fields(map, key_names, KEY_COUNT, values, &pos);
+        if (st == NSMKIT_MAP_OK)
+            break;
+        const cbor_item_t *key = pairs[pos].key;
+        switch (st) {
+        case NSMKIT_MAP_KEY_NOT_TEXT:
+            FAIL(NSMV_ERR_PAYLOAD_KEY_NOT_TEXT, "key %zu is a %s", pos, type_name(key));
+            break;
+        case NSMKIT_MAP_UNKNOWN_KEY:
+            nsmv_printable(cbor_string_handle(key), cbor_string_length(key), shown,
+                           sizeof(shown));
             FAIL(NSMV_ERR_PAYLOAD_UNKNOWN_KEY, "key \"%s\"", shown);
-            continue;
+            break;
+        case NSMKIT_MAP_DUPLICATE_KEY:
+            nsmv_printable(cbor_string_handle(key), cbor_string_length(key), shown,
+                           sizeof(shown));
+            FAIL(NSMV_ERR_PAYLOAD_DUPLICATE_KEY, "\"%s\" appears again as key %zu", shown, pos);
+            break;
+        default: /* NSMKIT_MAP_NOT_MAP: the caller checked the map */
+            return nsmv_fail(run, NSMV_ERR_INTERNAL, "the payload map walk failed");
         }
-        if (values[k]) {
-            FAIL(NSMV_ERR_PAYLOAD_DUPLICATE_KEY, "\"%s\" appears again as key %zu", key_names[k],
-                 i);
-            continue;
-        }
-        values[k] = pairs[i].value;
     }
     if (values[KEY_PCRS] && values[KEY_NITROTPM_PCRS])
         FAIL(NSMV_ERR_PAYLOAD_TWO_PCR_KINDS, "a document is either an NSM or a NitroTPM one");
@@ -193,7 +194,7 @@ static nsmv_code check_digest(const cbor_item_t *v, nsmv_payload *p, nsmv_run *r
     p->digest = text_of(v);
     if (!nsmkit_cbor_text_equals(v, "SHA384")) {
         char shown[48];
-        nsmv_printable(p->digest.data, p->digest.len, shown, sizeof(shown));
+        nsmv_printable(p->digest.ptr, p->digest.len, shown, sizeof(shown));
         return nsmv_fail(run, NSMV_ERR_DIGEST_UNSUPPORTED, "digest is \"%s\"", shown);
     }
     p->valid |= NSMV_FIELD_DIGEST;
@@ -257,7 +258,7 @@ static nsmv_code check_certificate(const cbor_item_t *v, nsmv_payload *p, nsmv_r
     size_t len = cbor_bytestring_length(v);
     if (len == 0 || len > NSMV_CERT_MAX)
         return nsmv_fail(run, NSMV_ERR_CERTIFICATE_LENGTH, "certificate is %zu bytes", len);
-    p->certificate.data = cbor_bytestring_handle(v);
+    p->certificate.ptr = cbor_bytestring_handle(v);
     p->certificate.len = len;
     p->valid |= NSMV_FIELD_CERTIFICATE;
     return NSMV_OK;
@@ -281,7 +282,7 @@ static nsmv_code check_cabundle(const cbor_item_t *v, nsmv_payload *p, nsmv_run 
         if (len == 0 || len > NSMV_CERT_MAX)
             return nsmv_fail(run, NSMV_ERR_CABUNDLE_ENTRY_LENGTH, "cabundle[%zu] is %zu bytes", i,
                              len);
-        p->cabundle[i].data = cbor_bytestring_handle(items[i]);
+        p->cabundle[i].ptr = cbor_bytestring_handle(items[i]);
         p->cabundle[i].len = len;
     }
     p->cabundle_count = n;
@@ -320,7 +321,7 @@ static nsmv_code check_optional(const cbor_item_t *v, const optional_rule *rule,
     if (len < min || len > max)
         return nsmv_fail(run, rule->length_code, "%s is %zu bytes; the %s profile allows %zu..%zu",
                          rule->name, len, nsmv_profile_name(profile), min, max);
-    out->bytes.data = cbor_bytestring_handle(v);
+    out->bytes.ptr = cbor_bytestring_handle(v);
     out->bytes.len = len;
     p->valid |= rule->field;
     return NSMV_OK;

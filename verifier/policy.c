@@ -27,7 +27,7 @@ static nsmv_code expect_bytes(const nsmv_expected_bytes *want, const nsmv_option
     if (!got->present || got->is_null)
         return nsmv_fail(run, code, "expected %zu bytes of %s; the document has %s", want->len,
                          name, got->present ? "null" : "none");
-    if (!bytes_equal(got->bytes.data, got->bytes.len, want->data, want->len))
+    if (!bytes_equal(got->bytes.ptr, got->bytes.len, want->data, want->len))
         return nsmv_fail(run, code, "expected %zu bytes of %s; the document has %zu other bytes",
                          want->len, name, got->bytes.len);
     return NSMV_OK;

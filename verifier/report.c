@@ -175,7 +175,7 @@ static void print_optional(FILE *out, const char *name, const nsmv_optional *o, 
         fprintf(out, "  %-13s (invalid, see above)\n", name);
     else {
         fprintf(out, "  %-13s %zu bytes\n", name, o->bytes.len);
-        print_hex_block(out, "      ", o->bytes.data, o->bytes.len);
+        print_hex_block(out, "      ", o->bytes.ptr, o->bytes.len);
     }
 }
 
@@ -231,12 +231,12 @@ static void print_extensions(FILE *out, X509 *x)
     fprintf(out, "      %-10s %s\n", "extensions", line);
 }
 
-static void print_cert(FILE *out, BIO *bio, const char *title, nsmv_slice der, EVP_MD *sha256)
+static void print_cert(FILE *out, BIO *bio, const char *title, nsmkit_bytes der, EVP_MD *sha256)
 {
-    const unsigned char *p = der.data;
+    const unsigned char *p = der.ptr;
     X509 *x = d2i_X509(NULL, &p, (long)der.len);
     fprintf(out, "    %s: %zu bytes\n", title, der.len);
-    if (!x || p != der.data + der.len) {
+    if (!x || p != der.ptr + der.len) {
         fprintf(out, "      not one DER certificate\n");
         X509_free(x);
         ERR_clear_error();
@@ -272,7 +272,7 @@ static void print_cert(FILE *out, BIO *bio, const char *title, nsmv_slice der, E
 
     uint8_t digest[32];
     char digest_hex[65];
-    if (EVP_Digest(der.data, der.len, digest, NULL, sha256, NULL) == 1) {
+    if (EVP_Digest(der.ptr, der.len, digest, NULL, sha256, NULL) == 1) {
         nsmkit_hex_encode(digest, sizeof(digest), digest_hex);
         fprintf(out, "      %-10s %s\n", "sha256", digest_hex);
     }
@@ -298,9 +298,9 @@ nsmv_code nsmv_dump_text(FILE *out, const char *name, const uint8_t *doc, size_t
                  "bytes, signature %zu bytes\n",
             env.tagged ? "tag 18" : "untagged", env.payload.len, env.signature.len);
     char scalar[2 * 48 + 1];
-    nsmkit_hex_encode(env.signature.data, 48, scalar);
+    nsmkit_hex_encode(env.signature.ptr, 48, scalar);
     fprintf(out, "  r  %s\n", scalar);
-    nsmkit_hex_encode(env.signature.data + 48, 48, scalar);
+    nsmkit_hex_encode(env.signature.ptr + 48, 48, scalar);
     fprintf(out, "  s  %s\n", scalar);
     if (nsmv_payload_load(env.payload, &payload, &run) != NSMV_OK)
         goto report;
@@ -311,7 +311,7 @@ nsmv_code nsmv_dump_text(FILE *out, const char *name, const uint8_t *doc, size_t
             nsmv_kind_name(payload.kind));
     char text[NSMV_MODULE_ID_MAX + 1];
     if (payload.valid & NSMV_FIELD_MODULE_ID) {
-        nsmv_printable(payload.module_id.data, payload.module_id.len, text, sizeof(text));
+        nsmv_printable(payload.module_id.ptr, payload.module_id.len, text, sizeof(text));
         fprintf(out, "  %-13s %s\n", "module_id", text);
     }
     if (payload.valid & NSMV_FIELD_DIGEST)

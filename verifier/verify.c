@@ -1,8 +1,9 @@
 /*
- * Orchestration: the verifier object, the code table, and nsmv_verify, which runs the
- * stages in order. The first failure ends the run unless report_all is set; then every
- * stage whose inputs are sound runs (the chain needs certificate and cabundle, the
- * signature needs a usable leaf key, each policy check needs its field).
+ * Orchestration: the verifier object and nsmv_verify, which runs the stages in order. The
+ * first failure ends the run unless report_all is set; then every stage whose inputs are
+ * sound runs (the chain needs certificate and cabundle, the signature needs a usable leaf
+ * key, each policy check needs its field). The stages report through failure.c and the
+ * code table lives in codes.c, so no stage calls back into this file.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,147 +17,11 @@
 #include "nsmkit/error.h"
 #include "nsmkit/file.h"
 
-/* ---- codes ------------------------------------------------------------------------------------ */
-
-typedef struct {
-    nsmv_code code;
-    const char *name;
-    nsmv_stage stage;
-    const char *sentence;
-} code_info;
-
-static const code_info codes[] = {
-#define NSMV_CODE_INFO(name, number, stage, sentence)                                          \
-    {NSMV_ERR_##name, #name, NSMV_STAGE_##stage, sentence},
-    NSMV_CODES(NSMV_CODE_INFO)
-#undef NSMV_CODE_INFO
-};
-
-static const code_info *code_find(nsmv_code code)
-{
-    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
-        if (codes[i].code == code)
-            return &codes[i];
-    return NULL;
-}
-
-const char *nsmv_code_name(nsmv_code code)
-{
-    const code_info *c = code_find(code);
-    return c ? c->name : NULL;
-}
-
-const char *nsmv_code_sentence(nsmv_code code)
-{
-    const code_info *c = code_find(code);
-    return c ? c->sentence : NULL;
-}
-
-nsmv_stage nsmv_code_stage(nsmv_code code)
-{
-    const code_info *c = code_find(code);
-    return c ? c->stage : NSMV_STAGE_INTERNAL;
-}
-
-size_t nsmv_code_count(void)
-{
-    return sizeof(codes) / sizeof(codes[0]);
-}
-
-nsmv_code nsmv_code_at(size_t i)
-{
-    return i < nsmv_code_count() ? codes[i].code : NSMV_ERR_INTERNAL;
-}
-
-const char *nsmv_stage_name(nsmv_stage stage)
-{
-    static const char *const names[NSMV_STAGE_COUNT] = {
-        "none", "envelope", "cbor", "payload", "chain", "signature", "policy", "internal"};
-    return (unsigned)stage < NSMV_STAGE_COUNT ? names[stage] : "internal";
-}
-
-const char *nsmv_kind_name(nsmv_kind kind)
-{
-    switch (kind) {
-    case NSMV_KIND_NSM: return "nsm";
-    case NSMV_KIND_NITROTPM: return "nitrotpm";
-    default: return "unknown";
-    }
-}
-
-const char *nsmv_profile_name(nsmv_profile profile)
-{
-    return profile == NSMV_PROFILE_STRICT ? "strict" : "aws";
-}
-
-bool nsmv_profile_parse(const char *text, nsmv_profile *out)
-{
-    if (strcmp(text, "aws") == 0)
-        *out = NSMV_PROFILE_AWS;
-    else if (strcmp(text, "strict") == 0)
-        *out = NSMV_PROFILE_STRICT;
-    else
-        return false;
-    return true;
-}
-
 void nsmv_options_init(nsmv_options *options)
 {
     memset(options, 0, sizeof(*options));
     options->profile = NSMV_PROFILE_AWS;
     options->time_mode = NSMV_TIME_NOW;
-}
-
-/* ---- failures and formatting ------------------------------------------------------------------ */
-
-void nsmv_printable(const uint8_t *data, size_t len, char *out, size_t out_size)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (k + 1 >= out_size || (i + 1 < len && k + 4 >= out_size)) {
-            /* no room for this byte and an ellipsis after it */
-            k = k > out_size - 4 ? out_size - 4 : k;
-            memcpy(out + k, "...", 3);
-            k += 3;
-            break;
-        }
-        out[k++] = data[i] >= 0x20 && data[i] < 0x7f ? (char)data[i] : '?';
-    }
-    out[k] = '\0';
-}
-
-void nsmv_format_utc(int64_t unix_s, char *out, size_t out_size)
-{
-    struct tm tm;
-    time_t t = (time_t)unix_s;
-    if (gmtime_r(&t, &tm) && tm.tm_year + 1900 >= 0 && tm.tm_year + 1900 <= 9999 &&
-        strftime(out, out_size, "%Y-%m-%dT%H:%M:%SZ", &tm) > 0)
-        return;
-    snprintf(out, out_size, "%lld s", (long long)unix_s);
-}
-
-nsmv_code nsmv_fail(nsmv_run *run, nsmv_code code, const char *fmt, ...)
-{
-    nsmv_result *r = run->result;
-    nsmv_stage stage = nsmv_code_stage(code);
-    if (r->code == NSMV_OK)
-        r->code = code;
-    r->stages[stage] = NSMV_OUTCOME_FAILED;
-    if (r->failure_count >= NSMV_MAX_FAILURES) {
-        r->failures_dropped++;
-        return code;
-    }
-    nsmv_failure *f = &r->failures[r->failure_count++];
-    f->code = code;
-    f->stage = stage;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(f->detail, sizeof(f->detail), fmt, ap);
-    va_end(ap);
-    for (char *p = f->detail; *p; p++) /* messages end up in terminals and JSON */
-        if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
-            *p = '?';
-    return code;
 }
 
 /* ---- the verifier ----------------------------------------------------------------------------- */
@@ -242,7 +107,13 @@ int nsmv_verifier_new(const nsmv_config *config, nsmv_verifier **out, nsmv_error
         snprintf(e->msg, sizeof(e->msg), "the root is not one DER certificate");
         goto fail;
     }
-    if (!nsmv_key_is_p384(X509_get0_pubkey(v->root), why, sizeof(why))) {
+    /* Documents carry the root byte for byte, and every certificate must be DER. */
+    if (!nsmv_cert_is_der(v->root, der, len)) {
+        snprintf(e->msg, sizeof(e->msg), "the root is BER, not DER: it re-encodes differently");
+        goto fail;
+    }
+    if (!nsmv_key_is_p384(X509_get0_pubkey(v->root), why, sizeof(why)) ||
+        !nsmv_key_is_uncompressed(v->root, why, sizeof(why))) {
         snprintf(e->msg, sizeof(e->msg), "the root has %s, not a P-384 key", why);
         goto fail;
     }
@@ -253,6 +124,17 @@ int nsmv_verifier_new(const nsmv_config *config, nsmv_verifier **out, nsmv_error
     }
     if (!nsmv_cert_validity(v->root, &v->root_not_before, &v->root_not_after)) {
         snprintf(e->msg, sizeof(e->msg), "the root's validity does not decode");
+        goto fail;
+    }
+    if ((unsigned)config->crypto >= NSMKIT_P384_IMPL_COUNT) {
+        snprintf(e->msg, sizeof(e->msg), "unknown crypto implementation %d", (int)config->crypto);
+        goto fail;
+    }
+    v->crypto = config->crypto;
+    v->keyless = OSSL_LIB_CTX_new();
+    v->keyless_null = v->keyless ? OSSL_PROVIDER_load(v->keyless, "null") : NULL;
+    if (!v->keyless_null) {
+        snprintf(e->msg, sizeof(e->msg), "cannot set up OpenSSL (out of memory?)");
         goto fail;
     }
     v->root_der = malloc(len);
@@ -293,6 +175,8 @@ void nsmv_verifier_free(nsmv_verifier *v)
     X509_STORE_free(v->store);
     X509_free(v->root);
     free(v->root_der);
+    OSSL_PROVIDER_unload(v->keyless_null);
+    OSSL_LIB_CTX_free(v->keyless);
     free(v);
 }
 
@@ -300,6 +184,12 @@ void nsmv_verifier_cache_clear(nsmv_verifier *v)
 {
     if (v)
         nsmv_cache_clear(v->cache);
+}
+
+void nsmv_verifier_cache_forget_leaves(nsmv_verifier *v)
+{
+    if (v)
+        nsmv_cache_forget_leaves(v->cache);
 }
 
 void nsmv_verifier_cache_stats(nsmv_verifier *v, uint64_t *hits, uint64_t *misses)
@@ -342,7 +232,7 @@ static void summarise(const nsmv_payload *p, nsmv_result *r)
 {
     r->kind = p->kind;
     if (p->valid & NSMV_FIELD_MODULE_ID)
-        nsmv_printable(p->module_id.data, p->module_id.len, r->module_id, sizeof(r->module_id));
+        nsmv_printable(p->module_id.ptr, p->module_id.len, r->module_id, sizeof(r->module_id));
     r->has_timestamp = (p->valid & NSMV_FIELD_TIMESTAMP) != 0;
     r->timestamp_ms = r->has_timestamp ? p->timestamp_ms : 0;
     r->pcr_count = (unsigned)p->pcr_count;
@@ -356,7 +246,7 @@ nsmv_code nsmv_verify(nsmv_verifier *v, const uint8_t *doc, size_t len,
     nsmv_options defaults;
     nsmv_envelope env;
     nsmv_payload payload;
-    EVP_PKEY *leaf_key = NULL;
+    nsmkit_p384_public *leaf_key = NULL;
     nsmv_code c;
 
     if (!result)
@@ -436,7 +326,7 @@ nsmv_code nsmv_verify(nsmv_verifier *v, const uint8_t *doc, size_t len,
     stage_done(&run, NSMV_STAGE_POLICY);
 
 out:
-    EVP_PKEY_free(leaf_key);
+    nsmkit_p384_public_free(leaf_key);
     nsmv_payload_clear(&payload);
     result->valid = result->code == NSMV_OK && result->failure_count == 0;
     /* A run that ends early leaves later stages NOT_RUN. */

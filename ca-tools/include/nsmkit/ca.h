@@ -163,4 +163,11 @@ bool nsmca_leaf_valid_at(const nsmca_leaf *leaf, uint64_t unix_s);
 nsmca_code nsmca_leaf_sign_digest(const nsmca_leaf *leaf, const uint8_t digest[48],
                                   uint8_t signature[NSMCA_ECDSA_P384_SIG_LEN]) NSMKIT_WARN_UNUSED;
 
+/* The leaf's private scalar (48 bytes, big-endian), for a signer in this process (the
+ * nettle P-384 seam, nsmkit/p384.h, which signs the documents). It must not leave the
+ * process; wipe it after use. NSMCA_ERR_CRYPTO when OpenSSL cannot export it. */
+#define NSMCA_P384_SCALAR_LEN 48
+nsmca_code nsmca_leaf_private_scalar(const nsmca_leaf *leaf,
+                                     uint8_t scalar[NSMCA_P384_SCALAR_LEN]) NSMKIT_WARN_UNUSED;
+
 #endif /* NSMKIT_CA_H */

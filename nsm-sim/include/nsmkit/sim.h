@@ -20,6 +20,7 @@
 #include "nsmkit/ca.h"
 #include "nsmkit/error.h"
 #include "nsmkit/buf.h"
+#include "nsmkit/p384.h"
 
 #include "nsmkit/nsm_abi.h"
 #include "nsmkit/sim_codes.h"
@@ -166,8 +167,14 @@ int nsmsim_sig_structure_digest(const uint8_t *protected_hdr, size_t protected_l
                                 const uint8_t *payload, size_t payload_len,
                                 uint8_t digest[48]) NSMKIT_WARN_UNUSED;
 
-/* Appends an untagged COSE_Sign1 [protected, {}, payload, signature] signed by leaf. */
+/* Appends an untagged COSE_Sign1 [protected, {}, payload, signature] signed by leaf
+ * (ES384 with nettle's P-384, the nonce from the system's CSPRNG). */
 int nsmsim_cose_sign1_encode(const uint8_t *payload, size_t payload_len,
                              const nsmca_leaf *leaf, nsmkit_buf *out) NSMKIT_WARN_UNUSED;
+/* The same with the nonce from a source (NULL: the CSPRNG): a deterministic derivation
+ * (RFC 6979) makes reproducible documents. */
+int nsmsim_cose_sign1_encode_nonce(const uint8_t *payload, size_t payload_len,
+                                   const nsmca_leaf *leaf, const nsmkit_p384_nonce_source *nonce,
+                                   nsmkit_buf *out) NSMKIT_WARN_UNUSED;
 
 #endif /* NSMKIT_SIM_H */

@@ -18,9 +18,13 @@
  *              every certificate is EC P-384 signed with ecdsa-with-SHA384, CA certificates
  *              carry basicConstraints CA and keyCertSign, the leaf is not a CA and carries
  *              digitalSignature, and the cabundle is root first with no tier missing;
+ *              every certificate is canonical DER (re-encoding gives the same bytes), with
+ *              its key as an uncompressed point; the document's timestamp lies inside its
+ *              own leaf's validity;
  *   signature  ES384 over Sig_structure ["Signature1", protected, h'', payload], the hash
  *              taken from the header's alg (high-S signatures are accepted: real NSM
- *              signatures are not normalised);
+ *              signatures are not normalised, so a document's hash is no replay
+ *              identifier), checked with nettle or OpenSSL (nsmkit/p384.h);
  *   policy     what the caller expects: PCR values, nonce, user_data, public_key, a
  *              maximum age, and optionally no debug-mode document (PCR0..2 all zero).
  *
@@ -51,8 +55,10 @@
  * Cache: chains that verified are remembered by the SHA-256 of each certificate's DER and
  * of its issuer's, with the window of time in which the whole path is valid. A document
  * whose root, cabundle and leaf are all remembered, at a time inside that window, skips the
- * chain's signature checks (a warm verification is one P-384 verify). Anything else takes
- * the full path, so the cache never changes a verdict.
+ * chain's signature checks (a warm verification is one P-384 verify). A new leaf under
+ * remembered intermediates has its link checked outside X509_verify_cert, with every check
+ * OpenSSL makes on it (the fleet path: two P-384 verifies); that path only accepts, and
+ * anything else takes the full path, so the cache never changes a verdict.
  *
  * This header uses neither OpenSSL nor libcbor types.
  */
@@ -63,6 +69,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include "nsmkit/p384.h"
 
 /* Largest document accepted: a real NSM response is at most 12 KiB. */
 #define NSMV_DOC_MAX (64 * 1024)
@@ -187,6 +195,10 @@ typedef enum {
     X(CERT_SIGNATURE, 412, CHAIN, "a certificate signature does not verify")                 \
     X(PATH_LENGTH, 413, CHAIN, "the chain is longer than a pathLen constraint allows")       \
     X(CHAIN_INVALID, 414, CHAIN, "OpenSSL rejected the certificate chain")                   \
+    X(CERT_NOT_DER, 415, CHAIN,                                                              \
+      "a certificate is not in canonical DER (re-encoding it gives other bytes)")            \
+    X(DOC_TIME_OUTSIDE_LEAF, 416, CHAIN,                                                     \
+      "the document's timestamp lies outside its own leaf certificate's validity")           \
     /* 5xx: the COSE signature */                                                            \
     X(SIGNATURE_INVALID, 500, SIGNATURE, "the COSE signature does not verify under the leaf key") \
     X(SIGNATURE_VALUE, 501, SIGNATURE,                                                       \
@@ -307,6 +319,8 @@ typedef struct {
     bool has_time;
     uint64_t time_s;                    /* the verification time used for the chain */
     bool chain_cached;                  /* the chain was answered from the cache */
+    bool chain_fleet;                   /* the leaf was checked under remembered
+                                           intermediates (the fleet path) */
 } nsmv_result;
 
 /* ---- the verifier --------------------------------------------------------------------------- */
@@ -322,6 +336,8 @@ typedef struct {
     size_t root_len;
     size_t cache_entries;    /* 0: the default (1024); the cache is bounded by this */
     bool no_cache;           /* every verification takes the full path */
+    nsmkit_p384_impl crypto; /* the COSE signature check: NSMKIT_P384_NETTLE (0, the
+                                default) or NSMKIT_P384_OPENSSL; verdicts are the same */
 } nsmv_config;
 
 /* Creates a verifier that trusts exactly one root. Fails on a root that is not one DER
@@ -330,6 +346,9 @@ int nsmv_verifier_new(const nsmv_config *config, nsmv_verifier **out, nsmv_error
 void nsmv_verifier_free(nsmv_verifier *v);
 /* Forgets every cached chain. */
 void nsmv_verifier_cache_clear(nsmv_verifier *v);
+/* Forgets every remembered leaf and keeps the intermediates: the next document of each
+ * leaf takes the fleet path (for tests and benchmarks of that path). */
+void nsmv_verifier_cache_forget_leaves(nsmv_verifier *v);
 /* Hits and misses since creation (for benchmarks and tests). */
 void nsmv_verifier_cache_stats(nsmv_verifier *v, uint64_t *hits, uint64_t *misses);
 
