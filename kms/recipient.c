@@ -215,7 +215,7 @@ static kms_code read_claims(nsmkit_bytes doc, kms_recipient *r, kms_error *e)
         goto done;
     }
     nsmkit_error ce;
-    r->carrier = carrier_certificate(nsmkit_bytes_of(payload.public_key.bytes.data,
+    r->carrier = carrier_certificate(nsmkit_bytes_of(payload.public_key.bytes.ptr,
                                                      payload.public_key.bytes.len), &ce);
     if (r->carrier == NULL) {
         code = kms_fail(e, KMS_ERR_VALIDATION, "the document's public_key is not one DER "
