@@ -39,8 +39,8 @@ NSM_LDFLAGS := -pthread -Wl,-z,relro,-z,now -Wl,--as-needed $(if $(strip $(SANIT
 # (libhogweed brings libnettle itself; naming it too would make binaries linked without
 # --as-needed, as under the sanitizers, need a library they never call.) libfuse3 serves
 # the FUSE /dev/nsm (nsm-sim/fuse.c); --as-needed keeps it out of the shared objects that
-# do not use it (the shim, libnsm.so).
-LIBS := -lcbor -lcrypto -lhogweed -lgmp -lfuse3
+# do not use it (the shim, libnsm.so). jansson parses JSON (nsmkit_json_walk, nsm-kms).
+LIBS := -lcbor -lcrypto -lhogweed -lgmp -lfuse3 -ljansson
 
 ALL_CFLAGS = $(NSM_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(NSM_LDFLAGS) $(LDFLAGS)
@@ -50,7 +50,7 @@ ALL_LDFLAGS = $(NSM_LDFLAGS) $(LDFLAGS)
 # `nsm-sim fuse --mount`; golang-go: the FUSE device's test of a static Go program using the
 # raw ioctl system call).
 DEB_PACKAGES := gcc make libc6-dev pkg-config openssl libssl-dev libcbor-dev libcmocka-dev \
-                libfuse3-dev fuse3 xxd groff-base golang-go valgrind \
+                libfuse3-dev fuse3 libjansson-dev xxd groff-base golang-go valgrind \
                 nettle-dev libgmp-dev
 
 # ---- components -------------------------------------------------------------------------
@@ -77,18 +77,21 @@ COMMON_LIB := $(BUILD)/lib/libnsmkit-common.a
 CA_LIB     := $(BUILD)/lib/libnsmca.a
 SIM_LIB    := $(BUILD)/lib/libnsmsim.a
 VERIFY_LIB := $(BUILD)/lib/libnsmverify.a
+KMS_LIB    := $(BUILD)/lib/libnsmkms.a
 
 # Programs. Adding one is two lines: its name in PROGRAMS, and PROG_<name> listing its
 # sources, the libraries of ours it uses and the system libraries it uses (it links those
 # and nothing else); its man page is man/<name>.1.
-PROGRAMS := nsm-ca nsm-sim nsm-verify nsm-vectors
+PROGRAMS := nsm-ca nsm-sim nsm-verify nsm-vectors nsm-kms
 PROG_nsm-ca      := ca-tools/nsm-ca.c $(CA_LIB) $(COMMON_LIB) -lcrypto
 PROG_nsm-sim     := nsm-sim/main.c $(SIM_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB) -lcbor -lcrypto \
-                    -lhogweed -lgmp -lfuse3
+                    -lhogweed -lgmp -lfuse3 -ljansson
 PROG_nsm-verify  := verifier/nsm-verify.c $(VERIFY_LIB) $(COMMON_LIB) -lcbor -lcrypto \
                     -lhogweed -lgmp
 PROG_nsm-vectors := harness/nsm-vectors.c $(SIM_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB) \
                     -lcbor -lcrypto -lhogweed -lgmp
+PROG_nsm-kms     := kms/main.c $(KMS_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB) -lmicrohttpd \
+                    -ljansson -lcbor -lcrypto -lhogweed -lgmp
 
 BINS := $(addprefix $(BUILD)/bin/,$(PROGRAMS))
 
@@ -215,6 +218,43 @@ $(BUILD)/tests/blog_client $(BUILD)/tests/nsm_conformance: $(BUILD)/tests/%: tes
 	@mkdir -p $(@D)
 	$(CC) -std=c11 $(WARNINGS) $(OPTIMISE) $(CFLAGS) -I$(BUILD)/include $< -L$(BUILD)/lib -lnsm \
 	    -Wl,-rpath,'$$ORIGIN/../lib' $(ALL_LDFLAGS) -o $@
+
+# ---- nsm-kms: a local KMS for secret injection (issue 13) ----------------------------------
+# HTTP from libmicrohttpd, JSON from jansson (in LIBS: common/json.c uses it too); its tests
+# drive it with Debian's AWS CLI and boto3.
+
+DEB_PACKAGES += libmicrohttpd-dev awscli python3-boto3
+KMS_SRC  := kms/errors.c kms/service.c kms/policy.c kms/sigv4.c kms/blob.c kms/base64.c \
+            kms/recipient.c kms/store.c kms/http.c
+KMS_LIBS := -lmicrohttpd
+$(KMS_LIB): $(call obj,$(KMS_SRC))
+# nsm-kms itself is in PROGRAMS (PROG_nsm-kms, man/nsm-kms.1); KMS_LIB sits with the others.
+$(BUILD)/tests/test_kms_%: $(call obj,tests/test_kms_%.c) $(call obj,tests/testutil.c) \
+                           $(call obj,tests/verify_fixture.c) $(KMS_LIB) $(STATIC_LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(filter %.o,$^) $(KMS_LIB) $(STATIC_LIBS) $(ALL_LDFLAGS) $(KMS_LIBS) \
+	    $(LIBS) -lcmocka -o $@
+$(BUILD)/bench/kms_%: $(call obj,bench/kms_%.c) $(KMS_LIB) $(STATIC_LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(filter %.o,$^) $(KMS_LIB) $(STATIC_LIBS) $(ALL_LDFLAGS) $(KMS_LIBS) \
+	    $(LIBS) -o $@
+# The enclave program of the secret-injection flow: built like a user's enclave application
+# against the drop-in nsm.h and libnsm, with OpenSSL, jansson and the project's SigV4 signer.
+KMS_ENCLAVE := $(BUILD)/tests/kms_enclave
+TEST_PROGS += $(KMS_ENCLAVE)
+$(KMS_ENCLAVE): $(call obj,tests/kms_enclave.c kms/sigv4.c kms/base64.c kms/errors.c) \
+                $(STATIC_LIBS) $(LIBNSM_SO)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(filter %.o,$^) -L$(BUILD)/lib -lnsm -Wl,-rpath,'$$ORIGIN/../lib' \
+	    $(COMMON_LIB) $(ALL_LDFLAGS) -ljansson -lcbor -lcrypto -o $@
+$(call obj,tests/kms_enclave.c): ALL_CFLAGS += -I$(BUILD)/include
+$(call obj,tests/kms_enclave.c): $(NSM_H)
+
+.PHONY: demo-kms
+demo-kms:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all $(KMS_ENCLAVE)
+	@BUILD=$(BUILD) sh tests/demo_kms.sh
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
@@ -356,7 +396,7 @@ bench: all $(BENCHES)
 #
 #   library    objects          prefix   public headers                      links
 #   nsmkit     common/          nsmkit_  error bytes buf reader cbor_head    libcbor nettle
-#                                        hex file json p384                  GMP libcrypto
+#                                        hex file json p384                  GMP libcrypto jansson
 #   nsmca      ca-tools/        nsmca_   ca                                  nsmkit libcrypto
 #   nsmverify  verifier/        nsmv_    verify                              nsmkit libcbor libcrypto
 #   nsmsim     nsm-sim/         nsmsim_  sim nsm_abi                         nsmverify nsmca nsmkit
@@ -374,7 +414,7 @@ SO_SRC_nsmverify := $(VERIFY_SRC)
 # The commands' FUSE device (and exec, which starts it) stay out of the library: nothing
 # public calls them, and the library then needs no libfuse3.
 SO_SRC_nsmsim    := $(filter-out nsm-sim/exec.c $(FUSE_SRC),$(SIM_SRC))
-SO_LINK_nsmkit    := -lcbor -lhogweed -lgmp -lcrypto
+SO_LINK_nsmkit    := -lcbor -lhogweed -lgmp -lcrypto -ljansson
 SO_LINK_nsmca     := -lnsmkit -lcrypto
 SO_LINK_nsmverify := -lnsmkit -lcbor -lcrypto
 SO_LINK_nsmsim    := -lnsmverify -lnsmca -lnsmkit -lcbor -lcrypto
@@ -392,7 +432,7 @@ PC_REQ_nsmkit     :=
 PC_REQ_nsmca      :=
 PC_REQ_nsmverify  := nsmkit
 PC_REQ_nsmsim     := nsmverify nsmca nsmkit
-PC_PRIV_nsmkit    := libcbor hogweed nettle gmp libcrypto
+PC_PRIV_nsmkit    := libcbor hogweed nettle gmp libcrypto jansson
 PC_PRIV_nsmca     := nsmkit libcrypto
 PC_PRIV_nsmverify := libcbor libcrypto
 PC_PRIV_nsmsim    := libcbor libcrypto
