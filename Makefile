@@ -71,7 +71,8 @@ SIM_SRC    := nsm-sim/messages.c nsm-sim/request.c nsm-sim/core.c nsm-sim/attest
 SIM_SRC    += nsm-sim/cuse.c nsm-sim/cuse_cmd.c
 VERIFY_SRC := verifier/envelope.c verifier/payload.c verifier/cert.c verifier/chain.c \
               verifier/leaflink.c verifier/cose.c verifier/policy.c verifier/codes.c \
-              verifier/failure.c verifier/verify.c verifier/report.c verifier/aws_root.c
+              verifier/failure.c verifier/verify.c verifier/report.c verifier/aws_root.c \
+              verifier/claims.c
 
 COMMON_LIB := $(BUILD)/lib/libnsmkit-common.a
 CA_LIB     := $(BUILD)/lib/libnsmca.a

@@ -16,9 +16,9 @@
 
 #include "nsmkit/buf.h"
 #include "nsmkit/hex.h"
-/* The verifier's own envelope and payload readers: the claims are read by the same code
- * that verified them, after nsmv_verify accepted the document. */
-#include "../verifier/internal.h"
+/* nsmv_claims: the claims are read by the verifier's own parser, after nsmv_verify
+ * accepted the document. */
+#include "nsmkit/verify.h"
 
 struct kms_recipient {
     X509 *carrier;  /* owned: a certificate that only carries the document's key (below) */
@@ -180,43 +180,34 @@ static X509 *carrier_certificate(nsmkit_bytes spki, nsmkit_error *e)
 /* Reads PCRs and the public key of a document nsmv_verify has accepted. */
 static kms_code read_claims(nsmkit_bytes doc, kms_recipient *r, kms_error *e)
 {
-    nsmv_result result;
-    memset(&result, 0, sizeof(result));
-    nsmv_run run = {.result = &result, .all = false};
-    nsmv_envelope env;
-    nsmv_payload payload;
-    memset(&payload, 0, sizeof(payload));
+    nsmv_claims *claims = NULL;
     kms_code code = KMS_ERR_INTERNAL;
-    if (nsmv_envelope_parse(doc.ptr, doc.len, &env, &run) != NSMV_OK ||
-        nsmv_payload_load(env.payload, &payload, &run) != NSMV_OK ||
-        nsmv_payload_fields(&payload, NSMV_PROFILE_AWS, &run) != NSMV_OK) {
+    if (nsmv_claims_read(doc.ptr, doc.len, &claims) != NSMV_OK) {
         kms_fail(e, KMS_ERR_INTERNAL, "a verified document did not decode again");
         goto done;
     }
-    if (payload.kind != NSMV_KIND_NSM) {
-        kms_fail(e, KMS_ERR_ATTESTATION_REFUSED,
-                 "the attestation document is not from an enclave's NSM (%s)",
-                 nsmv_kind_name(payload.kind));
-        code = KMS_ERR_ATTESTATION_REFUSED;
+    if (nsmv_claims_kind(claims) != NSMV_KIND_NSM) {
+        code = kms_fail(e, KMS_ERR_ATTESTATION_REFUSED,
+                        "the attestation document is not from an enclave's NSM (%s)",
+                        nsmv_kind_name(nsmv_claims_kind(claims)));
         goto done;
     }
     r->claims.attested = true;
-    for (size_t i = 0; i < payload.pcr_count; i++) {
-        unsigned index = payload.pcrs[i].index;
-        if (index >= KMS_PCR_COUNT)
-            continue;
-        r->claims.pcr_present[index] = true;
-        nsmkit_hex_encode(payload.pcrs[i].value, NSMV_PCR_LEN, r->claims.pcr_hex[index]);
+    for (unsigned index = 0; index < KMS_PCR_COUNT; index++) {
+        const uint8_t *value = nsmv_claims_pcr(claims, index);
+        r->claims.pcr_present[index] = value != NULL;
+        if (value)
+            nsmkit_hex_encode(value, NSMV_PCR_LEN, r->claims.pcr_hex[index]);
     }
-    if (!payload.public_key.present || payload.public_key.is_null ||
-        payload.public_key.bytes.len == 0) {
+    const uint8_t *key_der = NULL;
+    size_t key_len = 0;
+    if (!nsmv_claims_public_key(claims, &key_der, &key_len) || key_len == 0) {
         code = kms_fail(e, KMS_ERR_VALIDATION,
                         "the attestation document carries no public_key to encrypt to");
         goto done;
     }
     nsmkit_error ce;
-    r->carrier = carrier_certificate(nsmkit_bytes_of(payload.public_key.bytes.ptr,
-                                                     payload.public_key.bytes.len), &ce);
+    r->carrier = carrier_certificate(nsmkit_bytes_of(key_der, key_len), &ce);
     if (r->carrier == NULL) {
         code = kms_fail(e, KMS_ERR_VALIDATION, "the document's public_key is not one DER "
                         "SubjectPublicKeyInfo: %s", ce.msg);
@@ -234,7 +225,7 @@ static kms_code read_claims(nsmkit_bytes doc, kms_recipient *r, kms_error *e)
     r->key = key;
     code = KMS_ERR_OK;
 done:
-    nsmv_payload_clear(&payload);
+    nsmv_claims_free(claims);
     return code;
 }
 

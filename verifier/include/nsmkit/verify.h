@@ -364,6 +364,30 @@ int nsmv_root_read_pem(const char *path, uint8_t **der, size_t *der_len, nsmv_er
 nsmv_code nsmv_verify(nsmv_verifier *v, const uint8_t *doc, size_t len,
                       const nsmv_options *options, nsmv_result *result);
 
+/* ---- claims: what an accepted document says ----------------------------------------------- */
+
+/* The payload's fields, for the relying party once nsmv_verify accepted the document: the
+ * PCRs, and the public_key, user_data and nonce the enclave bound into it. */
+typedef struct nsmv_claims nsmv_claims;
+
+/* Decodes doc's payload with the verifier's parser and the AWS profile's field rules (which
+ * every document either profile accepts passes). It does not verify: call it on a document
+ * nsmv_verify accepted. On NSMV_OK *out is owned (nsmv_claims_free); otherwise *out is NULL
+ * and the code is the first rule the document breaks. Pointers the accessors return borrow
+ * from the claims, not from doc. */
+nsmv_code nsmv_claims_read(const uint8_t *doc, size_t len, nsmv_claims **out);
+void nsmv_claims_free(nsmv_claims *claims);
+nsmv_kind nsmv_claims_kind(const nsmv_claims *claims);
+const char *nsmv_claims_module_id(const nsmv_claims *claims); /* printable ASCII */
+uint64_t nsmv_claims_timestamp_ms(const nsmv_claims *claims);
+/* PCR index's value (NSMV_PCR_LEN bytes), or NULL when the document has no such PCR. */
+const uint8_t *nsmv_claims_pcr(const nsmv_claims *claims, unsigned index);
+/* True when the field is present and not null; then *data and *len (either may be NULL)
+ * are its bytes, which may be zero bytes long. */
+bool nsmv_claims_public_key(const nsmv_claims *claims, const uint8_t **data, size_t *len);
+bool nsmv_claims_user_data(const nsmv_claims *claims, const uint8_t **data, size_t *len);
+bool nsmv_claims_nonce(const nsmv_claims *claims, const uint8_t **data, size_t *len);
+
 /* ---- reports ---------------------------------------------------------------------------------- */
 
 /* Human report: a verdict line, then one line per stage. */
