@@ -6,36 +6,52 @@
 #include "nsmkit/cbor_head.h"
 #include "nsmkit/cbor.h"
 
-bool nsmkit_cbor_read_head(nsmkit_reader *r, nsmkit_cbor_head *head)
+/* How many argument bytes follow the initial byte, by its low five bits: none for 0..23
+ * (the argument is the five bits themselves) and for 31 (indefinite length), 1, 2, 4 or 8
+ * for 24..27; 28..30 are reserved. A table load where a switch would compare. */
+enum { HEAD_RESERVED = 0xff };
+static const uint8_t head_argument_width[32] = {
+    [24] = 1, [25] = 2, [26] = 4, [27] = 8,
+    [28] = HEAD_RESERVED, [29] = HEAD_RESERVED, [30] = HEAD_RESERVED,
+};
+
+/* The one head reader: nsmkit_cbor_read_head for other files, and inlined into the
+ * checker's loop below, where the reader then lives in registers and the compiler drops
+ * the checks it can prove (the sticky error after a read that succeeded). The checker runs
+ * once per item of every document, and a fuzzer calls a hook for each comparison left. */
+static inline bool head_read(nsmkit_reader *r, nsmkit_cbor_head *head)
 {
     uint8_t initial;
     head->offset = r->pos;
     if (!nsmkit_reader_u8(r, &initial))
         return false;
-    head->major = initial >> 5;
+    head->major = (uint8_t)(initial >> 5);
     head->info = initial & 0x1f;
-    head->indefinite = false;
-    head->argument = 0;
-    if (head->info < 24) {
-        head->argument = head->info;
+    uint8_t width = head_argument_width[head->info];
+    if (width == 0) {
+        head->indefinite = head->info == 31;
+        head->argument = head->indefinite ? 0 : head->info;
         return true;
     }
-    switch (head->info) {
-    case 24:
-        return nsmkit_reader_be(r, 1, &head->argument);
-    case 25:
-        return nsmkit_reader_be(r, 2, &head->argument);
-    case 26:
-        return nsmkit_reader_be(r, 4, &head->argument);
-    case 27:
-        return nsmkit_reader_be(r, 8, &head->argument);
-    case 31:
-        head->indefinite = true;
-        return true;
-    default: /* 28..30 are reserved */
+    head->indefinite = false;
+    head->argument = 0;
+    if (width == HEAD_RESERVED) {
         r->err = true;
         return false;
     }
+    const uint8_t *p;
+    if (!nsmkit_reader_bytes(r, width, &p))
+        return false;
+    uint64_t value = 0;
+    for (uint8_t i = 0; i < width; i++)
+        value = (value << 8) | p[i];
+    head->argument = value;
+    return true;
+}
+
+bool nsmkit_cbor_read_head(nsmkit_reader *r, nsmkit_cbor_head *head)
+{
+    return head_read(r, head);
 }
 
 void nsmkit_cbor_put_head(nsmkit_buf *b, uint8_t major, uint64_t argument)
@@ -128,6 +144,7 @@ typedef struct {
     uint64_t seen;       /* items seen (indefinite maps: keys and values) */
     uint8_t major;       /* ARRAY, MAP, TAG, or BYTES/TEXT for indefinite string chunks */
     bool indefinite;
+    bool chunks;         /* an indefinite byte or text string: only chunks of its type */
 } check_frame;
 
 static nsmkit_cbor_status check_fail(nsmkit_cbor_report *report, nsmkit_cbor_status status,
@@ -143,9 +160,13 @@ nsmkit_cbor_status nsmkit_cbor_check(const uint8_t *buf, size_t len,
                                      nsmkit_cbor_report *report)
 {
     nsmkit_cbor_report unused;
-    check_frame stack[CHECK_STACK_MAX];
-    size_t depth = 0;
+    /* stack[0] is the top level, never popped: a definite "container" that is no string,
+     * so the item at the top needs no test for "is there a parent" before its checks. */
+    check_frame stack[CHECK_STACK_MAX + 1];
+    size_t depth = 0; /* open containers: stack[1..depth] */
     size_t max_depth = limits->max_depth < CHECK_STACK_MAX ? limits->max_depth : CHECK_STACK_MAX;
+    /* 0 means no limit: one comparison per item instead of two */
+    size_t max_items = limits->max_items ? limits->max_items : SIZE_MAX;
     nsmkit_reader r;
 
     if (!report)
@@ -154,39 +175,34 @@ nsmkit_cbor_status nsmkit_cbor_check(const uint8_t *buf, size_t len,
     if (!buf || len == 0)
         return check_fail(report, NSMKIT_CBOR_EMPTY, 0);
     nsmkit_reader_init(&r, buf, len);
+    memset(&stack[0], 0, sizeof(stack[0]));
 
     for (;;) {
         nsmkit_cbor_head h;
         size_t at = r.pos;
-        uint8_t initial;
-        if (!nsmkit_reader_peek_u8(&r, &initial))
-            return check_fail(report, NSMKIT_CBOR_TRUNCATED, at);
-        if (!nsmkit_cbor_read_head(&r, &h)) {
-            uint8_t info = initial & 0x1f;
-            bool reserved = info >= 28 && info <= 30;
+        if (!head_read(&r, &h)) {
+            bool reserved =
+                at < len && head_argument_width[buf[at] & 0x1f] == HEAD_RESERVED;
             return check_fail(report, reserved ? NSMKIT_CBOR_RESERVED_INFO
                                                : NSMKIT_CBOR_TRUNCATED, at);
         }
 
-        check_frame *top = depth ? &stack[depth - 1] : NULL;
-        bool is_break = h.major == NSMKIT_CBOR_SIMPLE && h.indefinite;
-        if (is_break) {
-            if (!top || !top->indefinite)
+        check_frame *top = &stack[depth];
+        if (buf[at] == 0xff) { /* the byte head_read consumed: a break (major 7, info 31) */
+            if (!top->indefinite)
                 return check_fail(report, NSMKIT_CBOR_STRAY_BREAK, at);
             if (top->major == NSMKIT_CBOR_MAP && top->seen % 2 != 0)
                 return check_fail(report, NSMKIT_CBOR_MAP_MISSING_VALUE, at);
             depth--; /* the container is complete: fall through to completion below */
         } else {
             report->items++;
-            if (limits->max_items && report->items > limits->max_items)
+            if (report->items > max_items)
                 return check_fail(report, NSMKIT_CBOR_TOO_MANY_ITEMS, at);
-            bool in_string = top && top->indefinite &&
-                             (top->major == NSMKIT_CBOR_BYTES || top->major == NSMKIT_CBOR_TEXT);
-            if (in_string && (h.major != top->major || h.indefinite))
+            if (top->chunks && (h.major != top->major || h.indefinite))
                 return check_fail(report, NSMKIT_CBOR_BAD_CHUNK, at);
 
             bool opens = false; /* a container that waits for its items */
-            check_frame frame = {0, 0, h.major, h.indefinite};
+            check_frame frame = {0, 0, h.major, h.indefinite, false};
             switch (h.major) {
             case NSMKIT_CBOR_UINT:
             case NSMKIT_CBOR_NEGINT:
@@ -198,6 +214,7 @@ nsmkit_cbor_status nsmkit_cbor_check(const uint8_t *buf, size_t len,
                 if (h.indefinite) {
                     if (!limits->allow_indefinite_strings)
                         return check_fail(report, NSMKIT_CBOR_INDEFINITE_STRING, at);
+                    frame.chunks = true;
                     opens = true;
                 } else {
                     const uint8_t *skip;
@@ -238,7 +255,7 @@ nsmkit_cbor_status nsmkit_cbor_check(const uint8_t *buf, size_t len,
             if (opens) {
                 if (depth >= max_depth)
                     return check_fail(report, NSMKIT_CBOR_TOO_DEEP, at);
-                stack[depth++] = frame;
+                stack[++depth] = frame;
                 continue;
             }
         }
@@ -252,7 +269,7 @@ nsmkit_cbor_status nsmkit_cbor_check(const uint8_t *buf, size_t len,
                 report->offset = r.pos;
                 return NSMKIT_CBOR_OK;
             }
-            check_frame *parent = &stack[depth - 1];
+            check_frame *parent = &stack[depth];
             parent->seen++;
             if (parent->indefinite)
                 break;

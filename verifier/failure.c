@@ -55,11 +55,19 @@ nsmv_code nsmv_fail(nsmv_run *run, nsmv_code code, const char *fmt, ...)
     f->stage = stage;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(f->detail, sizeof(f->detail), fmt, ap);
+    int written = vsnprintf(f->detail, sizeof(f->detail), fmt, ap);
     va_end(ap);
-    for (char *p = f->detail; *p; p++) /* messages end up in terminals and JSON */
-        if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
-            *p = '?';
+    /* vsnprintf says how long the text is (or would have been): no search for its end.
+     * A format error leaves it empty. */
+    size_t n = written < 0 ? 0 : (size_t)written;
+    if (n >= sizeof(f->detail))
+        n = sizeof(f->detail) - 1;
+    f->detail[n] = '\0';
+    /* Messages end up in terminals and JSON: anything outside 0x20..0x7e becomes '?'.
+     * One unsigned comparison per byte: bytes below 0x20 wrap above 0x5e. */
+    for (size_t i = 0; i < n; i++)
+        if ((uint8_t)((uint8_t)f->detail[i] - 0x20) > 0x7e - 0x20)
+            f->detail[i] = '?';
     return code;
 }
 
