@@ -19,6 +19,7 @@ static const uint8_t head_argument_width[32] = {
  * checker's loop below, where the reader then lives in registers and the compiler drops
  * the checks it can prove (the sticky error after a read that succeeded). The checker runs
  * once per item of every document, and a fuzzer calls a hook for each comparison left. */
+NSMKIT_ALWAYS_INLINE
 static inline bool head_read(nsmkit_reader *r, nsmkit_cbor_head *head)
 {
     uint8_t initial;

@@ -5,15 +5,8 @@
 #include "nsmkit/reader.h"
 #include "nsmkit/buf.h"
 
-void nsmkit_reader_init(nsmkit_reader *r, const uint8_t *buf, size_t len)
-{
-    r->buf = buf;
-    r->len = buf ? len : 0;
-    r->pos = 0;
-    r->err = false;
-}
-
 /* The external definitions of the inline reads in reader.h (C11 6.7.4p7). */
+extern inline void nsmkit_reader_init(nsmkit_reader *r, const uint8_t *buf, size_t len);
 extern inline size_t nsmkit_reader_remaining(const nsmkit_reader *r);
 extern inline bool nsmkit_reader_bytes(nsmkit_reader *r, size_t n, const uint8_t **out);
 extern inline bool nsmkit_reader_u8(nsmkit_reader *r, uint8_t *out);

@@ -19,7 +19,7 @@ typedef struct {
     bool err; /* sticky: once set, every read fails and returns nothing */
 } nsmkit_reader;
 
-void nsmkit_reader_init(nsmkit_reader *r, const uint8_t *buf, size_t len);
+inline void nsmkit_reader_init(nsmkit_reader *r, const uint8_t *buf, size_t len);
 /* Each read either succeeds completely or sets the sticky error and returns false.
  * The inline ones are declared inline here too: in C11 one declaration without it would
  * make every includer's copy an external definition. */
@@ -35,12 +35,22 @@ bool nsmkit_reader_finish(const nsmkit_reader *r) NSMKIT_WARN_UNUSED;
 inline size_t nsmkit_reader_remaining(const nsmkit_reader *r);
 
 /*
- * The per-byte reads are inline definitions (C11 6.7.4): parsers call them once or more per
- * CBOR item, and inlined, the compiler drops the checks a caller repeats (the sticky error
- * tested again right after a read that succeeded) - under a fuzzer every comparison left is
- * a call into its comparison hooks. reader.c holds the one external definition of each, so
- * the library still exports them and a call that is not inlined links.
+ * The setup and the per-byte reads are inline definitions (C11 6.7.4): parsers call them
+ * once or more per CBOR item. Inlined, a local reader lives in registers and the compiler
+ * drops the checks a caller repeats (the sticky error tested again after a read that
+ * succeeded); under a fuzzer every comparison left is a call into its comparison hooks.
+ * reader.c holds the one external definition of each, so the library still exports them.
  */
+NSMKIT_ALWAYS_INLINE
+inline void nsmkit_reader_init(nsmkit_reader *r, const uint8_t *buf, size_t len)
+{
+    r->buf = buf;
+    r->len = buf ? len : 0;
+    r->pos = 0;
+    r->err = false;
+}
+
+NSMKIT_ALWAYS_INLINE
 inline bool nsmkit_reader_bytes(nsmkit_reader *r, size_t n, const uint8_t **out)
 {
     /* n <= len - pos, never pos + n <= len: the sum could wrap. */
@@ -53,6 +63,7 @@ inline bool nsmkit_reader_bytes(nsmkit_reader *r, size_t n, const uint8_t **out)
     return true;
 }
 
+NSMKIT_ALWAYS_INLINE
 inline bool nsmkit_reader_u8(nsmkit_reader *r, uint8_t *out)
 {
     const uint8_t *p;
@@ -62,6 +73,7 @@ inline bool nsmkit_reader_u8(nsmkit_reader *r, uint8_t *out)
     return true;
 }
 
+NSMKIT_ALWAYS_INLINE
 inline bool nsmkit_reader_peek_u8(const nsmkit_reader *r, uint8_t *out)
 {
     if (r->err || r->pos >= r->len)
@@ -70,6 +82,7 @@ inline bool nsmkit_reader_peek_u8(const nsmkit_reader *r, uint8_t *out)
     return true;
 }
 
+NSMKIT_ALWAYS_INLINE
 inline size_t nsmkit_reader_remaining(const nsmkit_reader *r)
 {
     return r->err ? 0 : r->len - r->pos;
