@@ -323,6 +323,11 @@ FUZZ_CFLAGS ?= -g -fsanitize=fuzzer-no-link
 LIB_FUZZING_ENGINE ?= -fsanitize=fuzzer
 FUZZ_LINK ?= $(CC)
 FUZZ_DEB_PACKAGES := clang libclang-rt-14-dev
+# What ClusterFuzzLite's / OSS-Fuzz's builder image (Ubuntu 24.04) lacks to build the targets:
+# the development package of every library in LIBS. The Dockerfile installs exactly these
+# (`make fuzz-builder-deps`); `make cflite-check` fails when LIBS outgrows the list.
+FUZZ_BUILDER_DEB_PACKAGES := make pkg-config zip libssl-dev libcbor-dev nettle-dev libgmp-dev \
+                             libjansson-dev libfuse3-dev
 
 FUZZ_NAMES := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_PKI_FILES := $(sort $(wildcard fuzz/pki/*.conf fuzz/pki/*.pem fuzz/pki/*.key))
@@ -355,7 +360,7 @@ $(BUILD)/fuzz/replay/%: $(call obj,fuzz/%.c) $(call obj,fuzz/replay.c) $(FUZZ_SU
 # make check replays fuzz/regressions/ and the seeds through these (tests/it_fuzz_replay.sh).
 check: $(FUZZ_REPLAYS)
 
-.PHONY: fuzz fuzz-targets fuzz-smoke
+.PHONY: fuzz fuzz-targets fuzz-smoke fuzz-builder-deps cflite-check
 fuzz-targets: $(FUZZ_BINS)
 
 FUZZ_BUILD = $(BUILD)/fuzz-build
@@ -382,6 +387,18 @@ fuzz-smoke: fuzz
 	  if [ $$rc -ne 0 ]; then echo "fuzz-smoke: $$name failed (exit $$rc); see $$log"; \
 	    grep -E 'ERROR|SUMMARY|Test unit written' $$log | head -5; exit 1; fi; \
 	done
+
+fuzz-builder-deps:
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(FUZZ_BUILDER_DEB_PACKAGES)"
+
+# .clusterfuzzlite/build.sh run here as the builder runs it (fuzz/cflite-check.sh): the
+# builder's variables for each sanitizer, a copy of the tree at $$SRC/nsmkit, then every
+# target in $$OUT over its seed corpus.
+cflite-check:
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(FUZZ_DEB_PACKAGES) $(FUZZ_BUILDER_DEB_PACKAGES) unzip"
+	@LIBS="$(LIBS)" FUZZ_BUILDER_DEB_PACKAGES="$(FUZZ_BUILDER_DEB_PACKAGES)" \
+	    FUZZ_NAMES="$(FUZZ_NAMES)" bash fuzz/cflite-check.sh $(CFLITE_SANITIZERS)
+CFLITE_SANITIZERS ?= address undefined
 
 # ---- benchmarks -------------------------------------------------------------------------------
 

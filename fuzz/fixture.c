@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../nsm-sim/codec.h"
+#include "../verifier/internal.h"
 #include "fixture.h"
 
 static char pki_dir[64];
@@ -19,6 +21,7 @@ static nsmca_leaf *leaf;
 static nsmsim *sim;
 static uint8_t random_counter;
 static nsmv_verifier *verifier_sim, *verifier_aws;
+static nsmv_cache *warm_cache; /* the fixture's intermediates, verified once */
 static FILE *null_stream;
 
 void fuzz_fail(const char *target, const char *what)
@@ -121,7 +124,7 @@ nsmsim *fuzz_sim_fresh(void)
 
 static nsmv_verifier *verifier_for(const uint8_t *root_der, size_t root_len, bool cache)
 {
-    nsmv_config config = {.root_der = root_der, .root_len = root_len, .cache_entries = 16,
+    nsmv_config config = {.root_der = root_der, .root_len = root_len, .cache_entries = FUZZ_CACHE_ENTRIES,
                           .no_cache = !cache};
     nsmv_verifier *v;
     nsmv_error e;
@@ -139,6 +142,54 @@ nsmv_verifier *fuzz_verifier_sim(void)
         const uint8_t *root = nsmca_cert_der(fuzz_pki(), 0, &len);
         verifier_sim = verifier_for(root, len, true);
     }
+    return verifier_sim;
+}
+
+/* Verifies one document of the simulated NSM (the fixture's PKI, a leaf of its own) with
+ * an empty cache, then keeps what the cache holds without the leaf: the fixture's
+ * intermediates, verified, as a long-running verifier holds them. */
+static void warm_up(void)
+{
+    nsmkit_buf request, document;
+    uint8_t response[NSM_RESPONSE_MAX_SIZE];
+    size_t response_len = 0;
+    nsmsim_api_response decoded;
+    nsmkit_bytes none = {NULL, 0};
+    nsmv_options options;
+    nsmv_result result;
+
+    nsmkit_buf_init(&request, NSM_REQUEST_MAX_SIZE);
+    nsmsim_api_encode_attestation(&request, none, none, none);
+    if (request.err || nsmsim_handle(fuzz_sim_fresh(), request.data, request.len, response,
+                                     &response_len) != 0)
+        setup_fail("the simulated NSM gave no document", NULL);
+    nsmkit_buf_free(&request);
+    if (nsmsim_api_response_decode(response, response_len, &decoded) != 0 ||
+        decoded.kind != NSMSIM_RESP_ATTESTATION)
+        setup_fail("the simulated NSM's answer is not a document", NULL);
+    nsmkit_buf_init(&document, NSM_RESPONSE_MAX_SIZE);
+    nsmkit_buf_append(&document, decoded.bytes, decoded.bytes_len);
+    nsmsim_api_response_free(&decoded);
+
+    nsmv_verifier *v = fuzz_verifier_sim();
+    fuzz_verify_options(&options);
+    if (document.err || nsmv_verify(v, document.data, document.len, &options, &result) != NSMV_OK)
+        setup_fail("the fixture's own document does not verify", result.failures[0].detail);
+    nsmkit_buf_free(&document);
+    nsmv_cache_forget_leaves(v->cache);
+    warm_cache = nsmv_cache_new(FUZZ_CACHE_ENTRIES);
+    if (!warm_cache || nsmv_cache_copy(warm_cache, v->cache) != 0)
+        setup_fail("cannot keep the warm cache", NULL);
+    nsmv_verifier_cache_clear(v);
+    (void)fuzz_sim_fresh(); /* the NSM as every input finds it */
+}
+
+nsmv_verifier *fuzz_verifier_sim_warm(void)
+{
+    if (!warm_cache)
+        warm_up();
+    if (nsmv_cache_copy(verifier_sim->cache, warm_cache) != 0)
+        setup_fail("cannot restore the warm cache", NULL);
     return verifier_sim;
 }
 
@@ -173,6 +224,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)fuzz_sim_fresh();
     (void)fuzz_verifier_sim();
     (void)fuzz_verifier_aws();
+    (void)fuzz_verifier_sim_warm();
     (void)fuzz_null_stream();
     return 0;
 }

@@ -26,6 +26,7 @@
 /* The simulated NSM's fixed clock: ten minutes after the PKI was made. */
 #define FUZZ_SIM_TIME_MS ((FUZZ_PKI_TIME_S + 600) * 1000ull)
 /* The verification time: a minute after the NSM's clock, inside every validity. */
+#define FUZZ_CACHE_ENTRIES 16
 #define FUZZ_VERIFY_TIME_S (FUZZ_PKI_TIME_S + 660)
 
 /* The libFuzzer entry points (declared here for -Wmissing-prototypes). */
@@ -52,6 +53,11 @@ nsmsim *fuzz_sim_fresh(void);
  * from the same state and the cache's code is fuzzed too), and one trusting the AWS root,
  * without a cache. */
 nsmv_verifier *fuzz_verifier_sim(void);
+/* The same verifier with its cache as a long-running verifier has it: the fixture's
+ * intermediates verified, no leaf. Restored to exactly that state for each input, so a
+ * document whose chain is the fixture's takes the fleet path (leaflink.c) and one whose
+ * chain was changed the full path, whatever came before it. */
+nsmv_verifier *fuzz_verifier_sim_warm(void);
 nsmv_verifier *fuzz_verifier_aws(void);
 /* Options for the simulated-root verifier: fixed time, report every failure. */
 void fuzz_verify_options(nsmv_options *options);

@@ -8,6 +8,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    fuzz_verify_document("fuzz_verify", data, size);
+    fuzz_verify_document("fuzz_verify", data, size, false);
     return 0;
 }

@@ -10,7 +10,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    fuzz_verify_document("fuzz_verify_structured", data, size);
+    fuzz_verify_document("fuzz_verify_structured", data, size, true);
     return 0;
 }
 

@@ -47,7 +47,7 @@ static void check_result(const char *target, nsmv_code code, const nsmv_result *
         fuzz_fail(target, "more PCRs or cabundle entries than a document can hold");
 }
 
-void fuzz_verify_document(const char *target, const uint8_t *data, size_t size)
+void fuzz_verify_document(const char *target, const uint8_t *data, size_t size, bool warm)
 {
     /* The policy expects something of every kind, so that each comparison runs. */
     static const uint8_t expected_bytes[16] = "nsmkit fuzzing!";
@@ -63,7 +63,7 @@ void fuzz_verify_document(const char *target, const uint8_t *data, size_t size)
     options.check_max_age = true;
     options.max_age_s = 300;
     options.refuse_debug = true;
-    nsmv_verifier *v = fuzz_verifier_sim();
+    nsmv_verifier *v = warm ? fuzz_verifier_sim_warm() : fuzz_verifier_sim();
     nsmv_code code = nsmv_verify(v, data, size, &options, &result);
     check_result(target, code, &result);
     if (result.stages[NSMV_STAGE_CHAIN] == NSMV_OUTCOME_PASSED) {

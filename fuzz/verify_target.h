@@ -3,13 +3,16 @@
 #ifndef NSMKIT_FUZZ_VERIFY_TARGET_H
 #define NSMKIT_FUZZ_VERIFY_TARGET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 /* Verifies data as a document under the fixture's root at the fixed time (every failure
  * reported, a policy that checks every kind of expectation) and under the AWS root at the
  * document's own time (strict profile, first failure only), prints both reports and the
- * dump into a null stream, and aborts when a result breaks the verifier's contract. */
-void fuzz_verify_document(const char *target, const uint8_t *data, size_t size);
+ * dump into a null stream, and aborts when a result breaks the verifier's contract. warm:
+ * the first verification starts from the fixture's intermediates in the cache (fixture.h)
+ * instead of an empty cache. */
+void fuzz_verify_document(const char *target, const uint8_t *data, size_t size, bool warm);
 
 #endif

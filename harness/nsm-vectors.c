@@ -552,8 +552,19 @@ static int cmd_grade(int argc, char **argv)
         else if (strcmp(a, "--json") == 0) json = v;
         else if (strcmp(a, "--markdown") == 0) markdown = v;
         else if (strcmp(a, "--name") == 0) label = v;
-        else if (strcmp(a, "--timeout") == 0) g.timeout_s = (unsigned)atoi(v);
-        else if (strcmp(a, "--jobs") == 0) jobs = atol(v);
+        else if (strcmp(a, "--timeout") == 0 || strcmp(a, "--jobs") == 0) {
+            /* whole decimal numbers only: "10x" or "2abc" is a typo, not 10 or 2 */
+            uint64_t n;
+            if (!nsmkit_parse_u64(v, &n) || n == 0 || n > (a[2] == 't' ? 3600 : 256)) {
+                fprintf(stderr, "nsm-vectors: %s %s: want a whole number from 1 to %d\n", a, v,
+                        a[2] == 't' ? 3600 : 256);
+                return 2;
+            }
+            if (a[2] == 't')
+                g.timeout_s = (unsigned)n;
+            else
+                jobs = (long)n;
+        }
         else if (strcmp(a, "--accept-regex") == 0 || strcmp(a, "--reject-regex") == 0) {
             bool acc = a[2] == 'a';
             regex_t *re = acc ? &g.accept_re : &g.reject_re;

@@ -85,6 +85,17 @@ check_report() {
         fail "$what: $(cat "$work/g.out")"
     fi
 }
+# numbers that are not whole numbers are refused, not read as their leading digits
+for bad in "--timeout 10x" "--timeout 0" "--timeout 3601" "--jobs 2abc" "--jobs 0" "--jobs -1"; do
+    # shellcheck disable=SC2086
+    "$bin/nsm-vectors" grade --dir "$mini" $bad --cmd true > "$work/bad.out" 2>&1
+    st=$?
+    if [ "$st" -eq 2 ] && grep -q "want a whole number\|usage" "$work/bad.out"; then
+        ok "grade $bad: refused ($(head -1 "$work/bad.out" | cut -c1-70))"
+    else
+        fail "grade $bad: exit $st, $(head -2 "$work/bad.out")"
+    fi
+done
 grade --timeout 1 --cmd 'sleep 30'
 check_report "a command that hangs" 'ERROR .* hang (no verdict in 1 s)'
 grade --cmd 'kill -SEGV $$'

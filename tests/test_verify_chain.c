@@ -12,6 +12,7 @@
 
 #include <openssl/pem.h>
 
+#include "../verifier/internal.h" /* nsmv_cache_copy */
 #include "verify_fixture.h"
 #include "nsmkit/buf.h"
 #include "nsmkit/hex.h"
@@ -753,6 +754,54 @@ static void the_cache_remembers_chains_but_rechecks_time(void **state)
     nsmkit_buf_free(&doc);
 }
 
+/* nsmv_cache_copy, with which the fuzz targets start each input from one cache: the copy
+ * answers as the original would, holds its own references (the original can go), and a
+ * cache of another size is refused and left as it was. */
+static void a_copied_cache_is_the_same_cache(void **state)
+{
+    const vfx *fx = *state;
+    nsmv_verifier *first = NULL, *second = NULL, *other_size = NULL;
+    nsmv_error e;
+    nsmv_config c = {.root_der = fx->root_der, .root_len = fx->root_len, .cache_entries = 8};
+    nsmv_config big = {.root_der = fx->root_der, .root_len = fx->root_len, .cache_entries = 64};
+    assert_int_equal(nsmv_verifier_new(&c, &first, &e), 0);
+    assert_int_equal(nsmv_verifier_new(&c, &second, &e), 0);
+    assert_int_equal(nsmv_verifier_new(&big, &other_size, &e), 0);
+    nsmkit_buf payload, doc;
+    vfx_encode(&fx->payload, &payload);
+    vfx_sign(fx, payload.data, payload.len, &doc);
+    nsmv_options o;
+    nsmv_result r;
+    uint64_t hits, misses;
+    vfx_options(&o);
+
+    /* the intermediates, without the leaf: what the fuzz fixture keeps */
+    assert_code(nsmv_verify(first, doc.data, doc.len, &o, &r), NSMV_OK);
+    assert_false(r.chain_cached || r.chain_fleet);
+    nsmv_cache_forget_leaves(first->cache);
+    assert_int_equal(nsmv_cache_copy(second->cache, first->cache), 0);
+    assert_int_equal(nsmv_cache_copy(other_size->cache, first->cache), -1);
+    assert_int_equal(nsmv_cache_copy(second->cache, second->cache), -1);
+    nsmv_verifier_free(first); /* the copy's entries hold their own references */
+
+    assert_code(nsmv_verify(second, doc.data, doc.len, &o, &r), NSMV_OK);
+    assert_true(r.chain_fleet);
+    assert_code(nsmv_verify(second, doc.data, doc.len, &o, &r), NSMV_OK);
+    assert_true(r.chain_cached);
+    nsmv_verifier_cache_stats(second, &hits, &misses);
+    assert_int_equal(hits, 1);   /* the copy's own */
+    assert_int_equal(misses, 2); /* the original's, then the fleet path's */
+
+    /* the refused copy changed nothing: the other verifier starts cold */
+    assert_code(nsmv_verify(other_size, doc.data, doc.len, &o, &r), NSMV_OK);
+    assert_false(r.chain_cached || r.chain_fleet);
+
+    nsmv_verifier_free(second);
+    nsmv_verifier_free(other_size);
+    nsmkit_buf_free(&payload);
+    nsmkit_buf_free(&doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -771,6 +820,7 @@ int main(void)
         cmocka_unit_test(a_tampered_intermediate_fails_its_signature),
         cmocka_unit_test(validity_at_the_verification_time),
         cmocka_unit_test(the_cache_remembers_chains_but_rechecks_time),
+        cmocka_unit_test(a_copied_cache_is_the_same_cache),
     };
     return cmocka_run_group_tests(tests, vfx_setup, vfx_teardown);
 }

@@ -188,6 +188,55 @@ static void dump_prints_the_contents(void **state)
     nsmkit_buf_free(&doc);
 }
 
+/* The dump parses P-384 certificates without OpenSSL's key decoder and every other one
+ * with it: both must print what the key is. */
+static void dump_names_every_kind_of_key(void **state)
+{
+    const vfx *fx = *state;
+    static const struct {
+        const char *curve, *printed;
+    } kinds[] = {{"P-384", "key        EC P-384 (secp384r1)\n"},
+                 {"P-256", "key        an EC key on prime256v1\n"},
+                 {"P-521", "key        an EC key on secp521r1\n"},
+                 {"RSA", "key        a rsaEncryption key\n"}};
+    X509 *instance = vfx_tier_cert(fx, 3);
+    EVP_PKEY *instance_key = vfx_tier_key(fx, "instance");
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        EVP_PKEY *key = vfx_key(kinds[i].curve);
+        vfx_cert_spec spec = {.cn = "dumped leaf", .issuer = instance,
+                              .issuer_key = instance_key, .key = key,
+                              .not_before = 1767225600, .not_after = 1767236400,
+                              .basic_constraints = "critical,CA:FALSE",
+                              .key_usage = "digitalSignature"};
+        X509 *leaf = vfx_cert(&spec);
+        size_t len;
+        uint8_t *der = vfx_der(leaf, &len);
+        nsmsim_payload p = fx->payload;
+        p.certificate = der;
+        p.certificate_len = len;
+        nsmkit_buf doc;
+        capture c;
+        build(fx, &p, &doc);
+        capture_open(&c);
+        (void)nsmv_dump_text(c.f, "doc.bin", doc.data, doc.len);
+        capture_close(&c);
+        const char *leaf_part = strstr(c.text, "    leaf: ");
+        const char *bundle_part = strstr(c.text, "cabundle[0]: ");
+        assert_non_null(leaf_part);
+        assert_non_null(bundle_part);
+        const char *printed = strstr(leaf_part, kinds[i].printed);
+        if (!printed || printed > bundle_part)
+            fail_msg("a %s leaf: no \"%s\" in\n%s", kinds[i].curve, kinds[i].printed, c.text);
+        free(c.text);
+        nsmkit_buf_free(&doc);
+        free(der);
+        X509_free(leaf);
+        EVP_PKEY_free(key);
+    }
+    X509_free(instance);
+    EVP_PKEY_free(instance_key);
+}
+
 static void dump_of_a_real_document(void **state)
 {
     (void)state;
@@ -213,6 +262,7 @@ int main(void)
         cmocka_unit_test(text_report_names_every_stage),
         cmocka_unit_test(json_report_is_json_and_escapes),
         cmocka_unit_test(dump_prints_the_contents),
+        cmocka_unit_test(dump_names_every_kind_of_key),
         cmocka_unit_test(dump_of_a_real_document),
     };
     return cmocka_run_group_tests(tests, vfx_setup, vfx_teardown);

@@ -73,6 +73,37 @@ nsmkit_p384_status nsmv_cert_leaf_key(const nsmv_verifier *v, const X509 *leaf,
                                   (size_t)ASN1_STRING_length(bits), out);
 }
 
+X509 *nsmv_cert_parse_keyless(OSSL_LIB_CTX *keyless, nsmkit_bytes der, bool canonical)
+{
+    X509 *x = X509_new_ex(keyless, NULL);
+    const unsigned char *p = der.ptr;
+    if (!x)
+        return NULL;
+    if (!d2i_X509(&x, &p, (long)der.len)) /* frees x and sets it to NULL */
+        return NULL;
+    if (p != der.ptr + der.len || (canonical && !nsmv_cert_is_der(x, der.ptr, der.len))) {
+        X509_free(x);
+        return NULL;
+    }
+    return x;
+}
+
+bool nsmv_cert_spki_is_p384(X509 *x)
+{
+    ASN1_OBJECT *alg = NULL;
+    X509_ALGOR *params = NULL;
+    const unsigned char *point = NULL;
+    int point_len = 0, param_type = 0;
+    const void *param = NULL;
+    const ASN1_BIT_STRING *bits = X509_get0_pubkey_bitstr(x);
+    if (!bits || (bits->flags & 0x07) != 0 ||
+        X509_PUBKEY_get0_param(&alg, &point, &point_len, &params, X509_get_X509_PUBKEY(x)) != 1 ||
+        OBJ_obj2nid(alg) != NID_X9_62_id_ecPublicKey || !params)
+        return false;
+    X509_ALGOR_get0(NULL, &param_type, &param, params);
+    return param_type == V_ASN1_OBJECT && OBJ_obj2nid(param) == NID_secp384r1;
+}
+
 X509 *nsmv_cert_decode(nsmkit_bytes der)
 {
     const unsigned char *p = der.ptr;

@@ -107,6 +107,35 @@ void nsmv_cache_forget_leaves(nsmv_cache *c)
     pthread_mutex_unlock(&c->lock);
 }
 
+int nsmv_cache_copy(nsmv_cache *dst, nsmv_cache *src)
+{
+    if (!dst || !src || dst == src || dst->sets != src->sets)
+        return -1;
+    /* Every reference is taken before dst changes, so a failure leaves dst as it was. */
+    pthread_mutex_lock(&src->lock);
+    size_t count = src->sets * CACHE_WAYS;
+    for (size_t i = 0; i < count; i++)
+        if (src->entries[i].cert && X509_up_ref(src->entries[i].cert) != 1) {
+            while (i-- > 0)
+                X509_free(src->entries[i].cert);
+            pthread_mutex_unlock(&src->lock);
+            return -1;
+        }
+    pthread_mutex_lock(&dst->lock);
+    for (size_t i = 0; i < count; i++) {
+        entry_clear(&dst->entries[i]);
+        dst->entries[i] = src->entries[i]; /* cert: the reference taken above */
+        nsmkit_p384_public_ref(dst->entries[i].key);
+        nsmkit_p384_public_ref(dst->entries[i].ca_key);
+    }
+    dst->clock = src->clock;
+    dst->hits = src->hits;
+    dst->misses = src->misses;
+    pthread_mutex_unlock(&dst->lock);
+    pthread_mutex_unlock(&src->lock);
+    return 0;
+}
+
 void nsmv_cache_free(nsmv_cache *c)
 {
     if (!c)

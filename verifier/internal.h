@@ -143,6 +143,11 @@ void nsmv_cache_free(nsmv_cache *cache);
 void nsmv_cache_clear(nsmv_cache *cache);
 void nsmv_cache_forget_leaves(nsmv_cache *cache);
 void nsmv_cache_stats(nsmv_cache *cache, uint64_t *hits, uint64_t *misses);
+/* Makes dst the same cache as src - entries, their order of use and the counters - so a
+ * caller can start each piece of work from one known state (the fuzz targets do, per
+ * input). Both must have the same size. -1 (dst unchanged) when they do not, or when a
+ * reference cannot be taken. */
+int nsmv_cache_copy(nsmv_cache *dst, nsmv_cache *src);
 
 /* ---- cert.c: certificates --------------------------------------------------------------- */
 
@@ -156,6 +161,16 @@ bool nsmv_key_is_uncompressed(const X509 *cert, char *detail, size_t detail_size
 /* True when x, parsed from der, re-encodes to exactly those bytes (canonical DER). Makes
  * every later encoding of x come from its parsed fields. */
 bool nsmv_cert_is_der(X509 *x, const uint8_t *der, size_t len);
+/* One certificate, every byte of der (in canonical DER if asked), parsed in a library
+ * context with no provider but "null" (nsmv_verifier's keyless): d2i_X509 then skips
+ * OpenSSL 3.0's decoder for the public key, ten times the rest of the parse. The key is
+ * left undecoded (X509_get0_pubkey is NULL): read it with nsmv_cert_spki_is_p384 and the
+ * seam. Owned by the caller; NULL if der is not that. */
+X509 *nsmv_cert_parse_keyless(OSSL_LIB_CTX *keyless, nsmkit_bytes der, bool canonical);
+/* What nsmv_key_is_p384 and nsmv_key_is_uncompressed check on a decoded key, read from
+ * the SubjectPublicKeyInfo: id-ecPublicKey on the named curve secp384r1, a bit string with
+ * no unused bits; the point itself (04 || x || y, on the curve) is for the seam. */
+bool nsmv_cert_spki_is_p384(X509 *x);
 /* One certificate, every byte of der (BER accepted: for messages only); NULL if not. */
 X509 *nsmv_cert_decode(nsmkit_bytes der);
 /* One DER certificate and nothing else (parse_code when it does not decode whole), in

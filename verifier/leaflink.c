@@ -93,42 +93,6 @@ static bool time_canonical(const ASN1_TIME *t)
     return true;
 }
 
-/* The leaf parsed in the verifier's keyless context (no public-key decoding), every byte
- * of it, in canonical DER. */
-static X509 *parse_keyless(const nsmv_verifier *v, nsmkit_bytes der)
-{
-    X509 *x = X509_new_ex(v->keyless, NULL);
-    const unsigned char *p = der.ptr;
-    if (!x)
-        return NULL;
-    if (!d2i_X509(&x, &p, (long)der.len)) /* frees x and sets it to NULL */
-        return NULL;
-    if (p != der.ptr + der.len || !nsmv_cert_is_der(x, der.ptr, der.len)) {
-        X509_free(x);
-        return NULL;
-    }
-    return x;
-}
-
-/* What nsmv_key_is_p384 and nsmv_key_is_uncompressed check on a decoded key, read from
- * the SubjectPublicKeyInfo: id-ecPublicKey on the named curve secp384r1, a bit string with
- * no unused bits; the point itself (04 || x || y, on the curve) is for the seam. */
-static bool spki_is_p384(X509 *leaf)
-{
-    ASN1_OBJECT *alg = NULL;
-    X509_ALGOR *params = NULL;
-    const unsigned char *point = NULL;
-    int point_len = 0, param_type = 0;
-    const void *param = NULL;
-    const ASN1_BIT_STRING *bits = X509_get0_pubkey_bitstr(leaf);
-    if (!bits || (bits->flags & 0x07) != 0 ||
-        X509_PUBKEY_get0_param(&alg, &point, &point_len, &params, X509_get_X509_PUBKEY(leaf)) != 1 ||
-        OBJ_obj2nid(alg) != NID_X9_62_id_ecPublicKey || !params)
-        return false;
-    X509_ALGOR_get0(NULL, &param_type, &param, params);
-    return param_type == V_ASN1_OBJECT && OBJ_obj2nid(param) == NID_secp384r1;
-}
-
 /* The leaf's signature as r || s, when it is exactly what OpenSSL would accept. */
 static bool signature_raw(const X509 *leaf, uint8_t raw[96])
 {
@@ -173,7 +137,8 @@ bool nsmv_leaf_link_accept(const nsmv_verifier *v, nsmkit_bytes leaf_der,
 
     /* 1, 2: the leaf itself, as the full path's steps 1 and 3 want it (the key read by
      * the seam, which checks that the point is on the curve, as OpenSSL's decoder does) */
-    if (!(leaf = parse_keyless(v, leaf_der)) || !spki_is_p384(leaf) ||
+    if (!(leaf = nsmv_cert_parse_keyless(v->keyless, leaf_der, true)) ||
+        !nsmv_cert_spki_is_p384(leaf) ||
         nsmv_cert_check_usage(leaf, true, why, sizeof(why)) != NSMV_OK ||
         nsmv_cert_leaf_key(v, leaf, &key) != NSMKIT_P384_OK)
         goto out;

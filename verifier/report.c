@@ -231,10 +231,35 @@ static void print_extensions(FILE *out, X509 *x)
     fprintf(out, "      %-10s %s\n", "extensions", line);
 }
 
-static void print_cert(FILE *out, BIO *bio, const char *title, nsmkit_bytes der, EVP_MD *sha256)
+/* True when x's key is a P-384 point the seam takes (uncompressed, on the curve): what
+ * nsmv_key_is_p384 says of the decoded key, without OpenSSL's decoder. */
+static bool keyless_key_is_p384(X509 *x)
 {
-    const unsigned char *p = der.ptr;
-    X509 *x = d2i_X509(NULL, &p, (long)der.len);
+    const ASN1_BIT_STRING *bits = X509_get0_pubkey_bitstr(x);
+    nsmkit_p384_public *key = NULL;
+    if (!nsmv_cert_spki_is_p384(x) || !bits ||
+        nsmkit_p384_public_new(NSMKIT_P384_NETTLE, ASN1_STRING_get0_data(bits),
+                               (size_t)ASN1_STRING_length(bits), &key) != NSMKIT_P384_OK)
+        return false;
+    nsmkit_p384_public_free(key);
+    return true;
+}
+
+/* keyless (may be NULL): a provider-less library context. A certificate with a P-384 key
+ * the seam reads is parsed there, which spares OpenSSL 3.0's public-key decoder (most of
+ * the dump's time); any other certificate is parsed as before, so what is printed is the
+ * same either way. */
+static void print_cert(FILE *out, BIO *bio, const char *title, nsmkit_bytes der, EVP_MD *sha256,
+                       OSSL_LIB_CTX *keyless)
+{
+    X509 *x = keyless ? nsmv_cert_parse_keyless(keyless, der, false) : NULL;
+    bool p384 = x && keyless_key_is_p384(x);
+    const unsigned char *p = der.ptr + der.len;
+    if (!p384) {
+        X509_free(x);
+        p = der.ptr;
+        x = d2i_X509(NULL, &p, (long)der.len);
+    }
     fprintf(out, "    %s: %zu bytes\n", title, der.len);
     if (!x || p != der.ptr + der.len) {
         fprintf(out, "      not one DER certificate\n");
@@ -261,8 +286,7 @@ static void print_cert(FILE *out, BIO *bio, const char *title, nsmkit_bytes der,
     fprintf(out, "      %-10s %s .. %s\n", "validity", from, to);
 
     char why[96];
-    EVP_PKEY *key = X509_get0_pubkey(x);
-    if (nsmv_key_is_p384(key, why, sizeof(why)))
+    if (p384 || nsmv_key_is_p384(X509_get0_pubkey(x), why, sizeof(why)))
         fprintf(out, "      %-10s EC P-384 (secp384r1)\n", "key");
     else
         fprintf(out, "      %-10s %s\n", "key", why);
@@ -278,6 +302,28 @@ static void print_cert(FILE *out, BIO *bio, const char *title, nsmkit_bytes der,
     }
     X509_free(x);
     ERR_clear_error();
+}
+
+/* The dump's provider-less context (see print_cert): made once per process, on first
+ * use, and kept, as OpenSSL keeps its default one - a context made per call costs more
+ * than it saves, since each fills its name tables again. NULL (no memory) makes every
+ * certificate take the slow parse, which prints the same text. */
+static OSSL_LIB_CTX *dump_keyless;
+
+static void dump_keyless_make(void)
+{
+    OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new();
+    if (ctx && !OSSL_PROVIDER_load(ctx, "null")) {
+        OSSL_LIB_CTX_free(ctx);
+        ctx = NULL;
+    }
+    dump_keyless = ctx;
+}
+
+static OSSL_LIB_CTX *dump_keyless_context(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    return pthread_once(&once, dump_keyless_make) == 0 ? dump_keyless : NULL;
 }
 
 nsmv_code nsmv_dump_text(FILE *out, const char *name, const uint8_t *doc, size_t len)
@@ -341,20 +387,21 @@ nsmv_code nsmv_dump_text(FILE *out, const char *name, const uint8_t *doc, size_t
 
     sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
     bio = BIO_new_fp(out, BIO_NOCLOSE);
+    OSSL_LIB_CTX *keyless = dump_keyless_context();
     if (!sha256 || !bio) {
         nsmv_fail(&run, NSMV_ERR_NO_MEMORY, "printing certificates");
         goto report;
     }
     if (payload.valid & NSMV_FIELD_CERTIFICATE) {
         fprintf(out, "  %-13s\n", "certificate");
-        print_cert(out, bio, "leaf", payload.certificate, sha256);
+        print_cert(out, bio, "leaf", payload.certificate, sha256, keyless);
     }
     if (payload.valid & NSMV_FIELD_CABUNDLE) {
         fprintf(out, "  %-13s %zu certificates, root first\n", "cabundle", payload.cabundle_count);
         for (size_t i = 0; i < payload.cabundle_count; i++) {
             char title[32];
             snprintf(title, sizeof(title), "cabundle[%zu]", i);
-            print_cert(out, bio, title, payload.cabundle[i], sha256);
+            print_cert(out, bio, title, payload.cabundle[i], sha256, keyless);
         }
     }
 
