@@ -7,12 +7,14 @@
 #include "nsmkit/cbor.h"
 
 /* How many argument bytes follow the initial byte, by its low five bits: none for 0..23
- * (the argument is the five bits themselves) and for 31 (indefinite length), 1, 2, 4 or 8
- * for 24..27; 28..30 are reserved. A table load where a switch would compare. */
-enum { HEAD_RESERVED = 0xff };
+ * (the argument is the five bits themselves), 1, 2, 4 or 8 for 24..27; 28..30 are
+ * reserved and 31 is an indefinite length. A table load where a switch would compare, and
+ * the common case (0..23) takes one test. */
+enum { HEAD_RESERVED = 0xfe, HEAD_INDEFINITE = 0xff };
 static const uint8_t head_argument_width[32] = {
     [24] = 1, [25] = 2, [26] = 4, [27] = 8,
     [28] = HEAD_RESERVED, [29] = HEAD_RESERVED, [30] = HEAD_RESERVED,
+    [31] = HEAD_INDEFINITE,
 };
 
 /* The one head reader: nsmkit_cbor_read_head for other files, and inlined into the
@@ -28,14 +30,16 @@ static inline bool head_read(nsmkit_reader *r, nsmkit_cbor_head *head)
         return false;
     head->major = (uint8_t)(initial >> 5);
     head->info = initial & 0x1f;
+    head->indefinite = false;
+    head->argument = head->info;
     uint8_t width = head_argument_width[head->info];
-    if (width == 0) {
-        head->indefinite = head->info == 31;
-        head->argument = head->indefinite ? 0 : head->info;
+    if (width == 0)
+        return true;
+    head->argument = 0;
+    if (width == HEAD_INDEFINITE) {
+        head->indefinite = true;
         return true;
     }
-    head->indefinite = false;
-    head->argument = 0;
     if (width == HEAD_RESERVED) {
         r->err = true;
         return false;
@@ -141,7 +145,10 @@ const char *nsmkit_cbor_status_name(nsmkit_cbor_status status)
 #define CHECK_STACK_MAX 256
 
 typedef struct {
-    uint64_t remaining;  /* items still expected (definite containers and tags) */
+    /* Items still expected: a definite container's count, 1 for a tag and for the top
+     * level, and for indefinite containers more than any input holds (a break closes
+     * them). One test per item then tells whether it closes its container. */
+    uint64_t remaining;
     uint64_t seen;       /* items seen (indefinite maps: keys and values) */
     uint8_t major;       /* ARRAY, MAP, TAG, or BYTES/TEXT for indefinite string chunks */
     bool indefinite;
@@ -161,8 +168,8 @@ nsmkit_cbor_status nsmkit_cbor_check(const uint8_t *buf, size_t len,
                                      nsmkit_cbor_report *report)
 {
     nsmkit_cbor_report unused;
-    /* stack[0] is the top level, never popped: a definite "container" that is no string,
-     * so the item at the top needs no test for "is there a parent" before its checks. */
+    /* stack[0] is the top level, never popped: a definite "container" of one item that is
+     * no string, so the item at the top needs no test for "is there a parent". */
     check_frame stack[CHECK_STACK_MAX + 1];
     size_t depth = 0; /* open containers: stack[1..depth] */
     size_t max_depth = limits->max_depth < CHECK_STACK_MAX ? limits->max_depth : CHECK_STACK_MAX;
@@ -176,7 +183,7 @@ nsmkit_cbor_status nsmkit_cbor_check(const uint8_t *buf, size_t len,
     if (!buf || len == 0)
         return check_fail(report, NSMKIT_CBOR_EMPTY, 0);
     nsmkit_reader_init(&r, buf, len);
-    memset(&stack[0], 0, sizeof(stack[0]));
+    stack[0] = (check_frame){.remaining = 1};
 
     for (;;) {
         nsmkit_cbor_head h;
@@ -189,7 +196,7 @@ nsmkit_cbor_status nsmkit_cbor_check(const uint8_t *buf, size_t len,
         }
 
         check_frame *top = &stack[depth];
-        if (buf[at] == 0xff) { /* the byte head_read consumed: a break (major 7, info 31) */
+        if (h.indefinite && h.major == NSMKIT_CBOR_SIMPLE) { /* a break (0xff) */
             if (!top->indefinite)
                 return check_fail(report, NSMKIT_CBOR_STRAY_BREAK, at);
             if (top->major == NSMKIT_CBOR_MAP && top->seen % 2 != 0)
@@ -203,7 +210,7 @@ nsmkit_cbor_status nsmkit_cbor_check(const uint8_t *buf, size_t len,
                 return check_fail(report, NSMKIT_CBOR_BAD_CHUNK, at);
 
             bool opens = false; /* a container that waits for its items */
-            check_frame frame = {0, 0, h.major, h.indefinite, false};
+            check_frame frame = {UINT64_MAX, 0, h.major, h.indefinite, false};
             switch (h.major) {
             case NSMKIT_CBOR_UINT:
             case NSMKIT_CBOR_NEGINT:
@@ -263,19 +270,17 @@ nsmkit_cbor_status nsmkit_cbor_check(const uint8_t *buf, size_t len,
 
         /* One item is complete: count it against the containers it closes. */
         for (;;) {
-            if (depth == 0) {
+            check_frame *parent = &stack[depth];
+            parent->seen++;
+            if (--parent->remaining > 0)
+                break;
+            if (depth == 0) { /* the top-level item */
                 if (r.pos != len)
                     return check_fail(report, NSMKIT_CBOR_TRAILING_BYTES, r.pos);
                 report->status = NSMKIT_CBOR_OK;
                 report->offset = r.pos;
                 return NSMKIT_CBOR_OK;
             }
-            check_frame *parent = &stack[depth];
-            parent->seen++;
-            if (parent->indefinite)
-                break;
-            if (--parent->remaining > 0)
-                break;
             depth--;
         }
     }
