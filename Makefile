@@ -373,7 +373,7 @@ fuzz:
 # Each target for FUZZ_SECONDS (CI: at most 60) from its seeds and dictionary; new inputs
 # go to $(BUILD)/fuzz-corpus/<target>/, crashes to $(BUILD)/fuzz-artifacts/, the whole
 # output to $(BUILD)/fuzz-logs/. Not part of `make test` (which replays fuzz/regressions/
-# and the seeds without clang): nine targets for a minute each is CI's job.
+# and the seeds without clang): ten targets for a minute each is CI's job.
 fuzz-smoke: fuzz
 	@mkdir -p $(BUILD)/fuzz-artifacts $(BUILD)/fuzz-logs
 	@for name in $(FUZZ_NAMES); do t=$(FUZZ_BUILD)/fuzz/bin/$$name; log=$(BUILD)/fuzz-logs/$$name.log; \

@@ -75,6 +75,23 @@ static nsmca_code init_check_options(const nsmca_init_options *options, nsmkit_e
     return NSMCA_OK;
 }
 
+/* The keys are only as private as their directory: where another user may write, or
+ * owns the directory, they could replace a key or the root between two runs. Root's
+ * directories are trusted by everyone (root can do anything anyway). */
+static nsmca_code dir_check_private(const char *dir, const struct stat *st, nsmkit_error *e)
+{
+    if (st->st_uid != geteuid() && st->st_uid != 0)
+        return ca_fail(e, NSMCA_ERR_DIR_UNSAFE,
+                       "%s: owned by uid %u, not by this user (uid %u) or root", dir,
+                       (unsigned)st->st_uid, (unsigned)geteuid());
+    if (st->st_mode & (S_IWGRP | S_IWOTH))
+        return ca_fail(e, NSMCA_ERR_DIR_UNSAFE,
+                       "%s: writable by %s (mode %04o); use a private directory or chmod go-w",
+                       dir, (st->st_mode & S_IWOTH) ? "everyone" : "its group",
+                       (unsigned)(st->st_mode & 07777));
+    return NSMCA_OK;
+}
+
 /* Creates everything under the lock; ca.conf last, so that it marks a complete PKI. */
 static nsmca_code init_locked(nsmca_pki *pki, const nsmca_init_options *options, uint64_t now,
                               nsmkit_error *e)
@@ -118,6 +135,12 @@ nsmca_code nsmca_init(const char *dir, const nsmca_init_options *options, nsmkit
     nsmkit_error mkdir_error;
     if (nsmkit_mkdir_p(dir, 0700, &mkdir_error) != 0)
         return ca_fail(e, NSMCA_ERR_MKDIR_FAILED, "%s", mkdir_error.msg);
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return ca_fail(e, NSMCA_ERR_NO_DIRECTORY, "%s: %s", dir, strerror(errno));
+    code = dir_check_private(dir, &st, e);
+    if (code != NSMCA_OK)
+        return code;
     nsmca_pki *pki = pki_alloc(dir);
     if (!pki)
         return ca_fail(e, NSMCA_ERR_NO_MEMORY, "out of memory");
@@ -152,7 +175,8 @@ static nsmca_code repair(nsmca_pki *pki, nsmca_code failure, const nsmkit_error 
     if (code != NSMCA_OK) {
         if (code == NSMCA_ERR_LOCK_TIMEOUT)
             return ca_fail(e, code, "%s", lock_error.msg);
-        return ca_fail(e, failure, "%s", why->msg);
+        /* the failure is what is wrong; why it stays wrong is the lock's */
+        return ca_fail(e, failure, "%s (not repaired: %s)", why->msg, lock_error.msg);
     }
     nsmkit_error again;
     code = ca_intermediates_load(pki, pki->cert, &again);
@@ -194,12 +218,15 @@ nsmca_code nsmca_open(const char *dir, nsmca_pki **out, nsmkit_error *e)
         return ca_fail(e, NSMCA_ERR_NO_DIRECTORY, "%s: no CA directory: %s", dir, strerror(errno));
     if (!S_ISDIR(st.st_mode))
         return ca_fail(e, NSMCA_ERR_NOT_A_DIRECTORY, "%s: not a directory", dir);
+    nsmca_code code = dir_check_private(dir, &st, e);
+    if (code != NSMCA_OK)
+        return code;
     nsmca_pki *pki = pki_alloc(dir);
     if (!pki)
         return ca_fail(e, NSMCA_ERR_NO_MEMORY, "out of memory");
     /* No lock to read: every file is replaced by one rename, so a reader sees a whole
      * old chain or a whole new one. */
-    nsmca_code code = pki_load(pki, e);
+    code = pki_load(pki, e);
     if (code != NSMCA_OK) {
         nsmca_close(pki);
         return code;

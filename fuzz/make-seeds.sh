@@ -20,9 +20,9 @@ le32() { printf '%02x%02x%02x%02x' $(($1 & 255)) $(($1 >> 8 & 255)) $(($1 >> 16 
 size() { wc -c < "$1" | tr -d ' '; }
 
 rm -rf "$C"/fuzz_verify "$C"/fuzz_verify_structured "$C"/fuzz_envelope "$C"/fuzz_payload \
-       "$C"/fuzz_request_seq "$C"/fuzz_device "$C"/fuzz_framing
+       "$C"/fuzz_request_seq "$C"/fuzz_device "$C"/fuzz_framing "$C"/fuzz_cuse
 mkdir -p "$C"/fuzz_verify "$C"/fuzz_verify_structured "$C"/fuzz_envelope "$C"/fuzz_payload \
-         "$C"/fuzz_request "$C"/fuzz_request_seq "$C"/fuzz_device "$C"/fuzz_framing
+         "$C"/fuzz_request "$C"/fuzz_request_seq "$C"/fuzz_device "$C"/fuzz_framing "$C"/fuzz_cuse
 
 # ---- documents: the simulator's, in the shapes it can take ---------------------------------
 attest() { name=$1; shift
@@ -87,6 +87,35 @@ dev attest-truncated 00 00 $ATTEST_NONCE 100
 dev extend-response-fault 08 00 $EXTEND_PCR16 12288
 dev request-fault 02 00 $DESCRIBE_PCR16 12288
 dev device-eio 00 01 $GET_RANDOM 12288
+
+# ---- CUSE: what /dev/cuse delivers (records of u16 length || message; linux/fuse.h) --------
+# fuse_in_header: len u32, opcode u32, unique u64, nodeid u64, uid, gid, pid u32, u16 u16
+CUSE_INIT=4096 FUSE_OPEN=14 FUSE_RELEASE=18 FUSE_IOCTL=39 FUSE_FORGET=2 FUSE_READ=15
+NSM_IOCTL_RAW=3223325184  # 0xC0200A00
+UNRESTRICTED=2
+cuse_unique=0
+cuse_msg() { opcode=$1 body=$2; cuse_unique=$((cuse_unique + 1))
+    m="$(le32 $((40 + ${#body} / 2)))$(le32 "$opcode")$(le64 $cuse_unique)$(le64 0)$(le32 0)$(le32 0)$(le32 4242)$(le32 0)$body"
+    printf '%s%s' "$(le16 $((${#m} / 2)))" "$m"; }
+# fuse_ioctl_in: fh u64, flags u32, cmd u32, arg u64, in_size u32, out_size u32, then in bytes
+cuse_ioctl() { cmd=$1 in=$2 out_size=$3
+    cuse_msg $FUSE_IOCTL "$(le64 0)$(le32 $UNRESTRICTED)$(le32 "$cmd")$(addr 256)$(le32 $((${#in} / 2)))$(le32 "$out_size")$in"; }
+# struct nsm_raw: request {addr, len}, response {addr, len}
+nsm_raw() { printf '%s%s%s%s' "$(addr 4096)" "$(le64 "$1")" "$(addr 8192)" "$(le64 "$2")"; }
+cuse_call() { req=$1 cap=$2 rlen=$((${#1} / 2)); c=$cap; [ "$c" -gt 12288 ] && c=12288
+    cuse_ioctl $NSM_IOCTL_RAW "" 0
+    cuse_ioctl $NSM_IOCTL_RAW "$(nsm_raw $rlen "$cap")" 0
+    cuse_ioctl $NSM_IOCTL_RAW "$(nsm_raw $rlen "$cap")$req" $((32 + c)); }
+CUSE_START="$(cuse_msg $CUSE_INIT "$(le32 7)$(le32 38)$(le32 0)$(le32 0)")$(cuse_msg $FUSE_OPEN "$(le32 2)$(le32 0)")"
+hexfile "$CUSE_START$(cuse_call $DESCRIBE_PCR16 12288)$(cuse_msg $FUSE_RELEASE "$(le64 0)$(le32 0)$(le32 0)$(le64 0)")" \
+    "$C/fuzz_cuse/describe-pcr"
+hexfile "$CUSE_START$(cuse_call $EXTEND_PCR16 12288)$(cuse_call $LOCK_PCR16 100)$(cuse_call $ATTEST_NONCE 12288)" \
+    "$C/fuzz_cuse/extend-lock-attest"
+# the caller changes the lengths between passes: a fresh RETRY, then the call
+hexfile "$CUSE_START$(cuse_ioctl $NSM_IOCTL_RAW "$(nsm_raw 2 50)" 0)$(cuse_call $GET_RANDOM 50)" \
+    "$C/fuzz_cuse/lengths-changed"
+hexfile "$CUSE_START$(cuse_ioctl $NSM_IOCTL_RAW "$(nsm_raw 4097 100)" 0)$(cuse_ioctl 1 "" 0)$(cuse_msg $FUSE_READ "")$(cuse_msg $FUSE_FORGET "$(le64 1)")" \
+    "$C/fuzz_cuse/refusals"
 
 # ---- framing: what a peer sends ------------------------------------------------------------
 frame() { printf '%s%s' "$(le32 $((${#1} / 2)))" "$1"; }

@@ -257,6 +257,11 @@ bool nsmsim_created_default_pki(const nsmsim *sim)
     return sim->created_default_pki;
 }
 
+const char *nsmsim_pki_repaired(const nsmsim *sim)
+{
+    return nsmca_repaired(sim->pki);
+}
+
 const char *nsmsim_module_id(const nsmsim *sim)
 {
     return sim->module_id;

@@ -155,6 +155,9 @@ static nsmsim_code attest_boot(const nsmsim_options *options, nsmsim **sim, nsmk
     if (nsmsim_created_default_pki(*sim))
         fprintf(stderr, "nsm-sim: created a simulated Nitro PKI in %s (root: %s/root.pem)\n",
                 default_dir, default_dir);
+    /* issue 14's probe, finding C: a repair is news to whoever pinned the old chain */
+    if (nsmsim_pki_repaired(*sim))
+        fprintf(stderr, "nsm-sim: note: %s\n", nsmsim_pki_repaired(*sim));
     return NSMSIM_ERR_OK;
 }
 

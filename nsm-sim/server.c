@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -304,6 +305,11 @@ static size_t idlest_client(const nsmsim_server *s)
     for (size_t i = 0; i < s->client_count; i++) {
         const server_client *c = s->clients[i];
         if (c->busy_since_ms >= 0)
+            continue;
+        /* bytes waiting unread: a request this loop has not got to yet (a client accepted
+         * in the same burst), not an idle connection */
+        int unread = 0;
+        if (ioctl(c->fd, FIONREAD, &unread) == 0 && unread > 0)
             continue;
         if (best == SIZE_MAX || c->last_active_ms < s->clients[best]->last_active_ms)
             best = i;

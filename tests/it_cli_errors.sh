@@ -99,6 +99,19 @@ expect 1 "bad region" -- "$bin/nsm-ca" init "$work/x" --region "US East"
 expect 1 "ALREADY_EXISTS (202): .*already holds a PKI" -- "$bin/nsm-ca" init "$ca"
 expect 1 "NO_DIRECTORY (200)" -- "$bin/nsm-ca" show "$work/nope"
 
+# A CA directory others can write to is refused by name (issue 14's probe, finding A)
+cp -r "$ca" "$work/shared"; chmod 0777 "$work/shared"
+expect 1 "DIR_UNSAFE (215): .*writable by everyone" -- "$bin/nsm-ca" show "$work/shared"
+expect 1 "writable by everyone" -- "$bin/nsm-sim" attest --ca "$work/shared" -o "$work/d"
+mkdir -m 0777 "$work/open-dir"
+expect 1 "DIR_UNSAFE (215)" -- "$bin/nsm-ca" init "$work/open-dir"
+# A repaired PKI is news to whoever pinned its chain: said once, by the run that repaired it
+# (finding C)
+cp -r "$ca" "$work/repair"; echo junk > "$work/repair/intermediates.pem"
+expect 0 "note: the intermediates were re-issued from the root" -- "$bin/nsm-sim" attest --ca "$work/repair" -o "$work/r.bin"
+expect 0 "wrote a" -- "$bin/nsm-sim" attest --ca "$work/repair" -o "$work/r.bin"
+grep -q "note:" "$work/err" && { echo "FAIL: the repair was announced twice"; failures=$((failures + 1)); }
+
 # and what works: the first command a newcomer types, with no set-up at all
 expect 0 "created a simulated Nitro PKI" -- "$bin/nsm-sim" attest -o "$work/first.bin"
 [ -f "$XDG_STATE_HOME/nsmkit/ca/root.pem" ] || { echo "FAIL: no default PKI"; failures=$((failures + 1)); }

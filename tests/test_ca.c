@@ -906,6 +906,27 @@ static void broken_intermediates_are_repaired_from_the_root(void **state)
     free(other_tiers);
     test_rmdir(other);
     free(other);
+
+    /* a repair that cannot take the lock says both what is wrong and why it stays so
+     * (issue 14's probe, finding B: the lock's reason was dropped) */
+    char lock[4200];
+    snprintf(lock, sizeof(lock), "%s/.lock", f->dir);
+    unlink(lock);
+    assert_int_equal(mkdir(lock, 0700), 0);
+    write_text(f->dir, "intermediates.pem", "junk\n", 0600);
+    nsmca_pki *pki = NULL;
+    nsmkit_error e;
+    nsmca_code code = nsmca_open(f->dir, &pki, &e);
+    assert_int_not_equal(code, NSMCA_OK);
+    assert_int_not_equal(code, NSMCA_ERR_LOCK_FAILED); /* the failure is the file's */
+    assert_null(pki);
+    if (!strstr(e.msg, "intermediates.pem") || !strstr(e.msg, "not repaired: ") ||
+        !strstr(e.msg, ".lock"))
+        fail_msg("the message does not name both causes: %s", e.msg);
+    assert_int_equal(rmdir(lock), 0);
+    assert_int_equal(nsmca_open(f->dir, &pki, &e), NSMCA_OK); /* repaired once it can lock */
+    assert_non_null(nsmca_repaired(pki));
+    nsmca_close(pki);
 }
 
 /* Files the store cannot use, each with its own code; and a repair that cannot be written
@@ -1082,6 +1103,47 @@ static void a_stored_fresh_chain_is_adopted(void **state)
     nsmca_close(other);
 }
 
+/* Issue 14's probe, finding A: a directory others can write to (or another user owns)
+ * would let them replace a key or the root; init and open both refuse it, by name. */
+static void directories_others_can_write_are_refused(void **state)
+{
+    fixture *f = *state;
+    nsmca_pki *pki = NULL;
+    nsmkit_error e;
+    char *open_dir = test_mkdtemp();
+
+    assert_int_equal(chmod(open_dir, 0777), 0);
+    assert_int_equal(nsmca_init(open_dir, NULL, &e), NSMCA_ERR_DIR_UNSAFE);
+    assert_non_null(strstr(e.msg, "writable by everyone (mode 0777)"));
+    assert_int_equal(chmod(open_dir, 01777), 0); /* sticky, as /tmp: still others' files */
+    assert_int_equal(nsmca_init(open_dir, NULL, &e), NSMCA_ERR_DIR_UNSAFE);
+    assert_int_equal(chmod(open_dir, 0770), 0);
+    assert_int_equal(nsmca_init(open_dir, NULL, &e), NSMCA_ERR_DIR_UNSAFE);
+    assert_non_null(strstr(e.msg, "writable by its group"));
+    assert_int_equal(chmod(open_dir, 0755), 0); /* readable by others is fine: keys are 0600 */
+    assert_int_equal(nsmca_init(open_dir, NULL, &e), NSMCA_OK);
+
+    /* a PKI whose directory became writable is not opened */
+    assert_int_equal(chmod(f->dir, 0777), 0);
+    assert_int_equal(nsmca_open(f->dir, &pki, &e), NSMCA_ERR_DIR_UNSAFE);
+    assert_null(pki);
+    assert_int_equal(chmod(f->dir, 0700), 0);
+    assert_int_equal(nsmca_open(f->dir, &pki, &e), NSMCA_OK);
+    nsmca_close(pki);
+
+    /* another user's directory: only root can make one to test with */
+    if (geteuid() == 0) {
+        assert_int_equal(chown(open_dir, 65534, 65534), 0);
+        assert_int_equal(nsmca_open(open_dir, &pki, &e), NSMCA_ERR_DIR_UNSAFE);
+        assert_non_null(strstr(e.msg, "owned by uid 65534"));
+        assert_int_equal(chown(open_dir, 0, 0), 0);
+    } else {
+        printf("SKIP: another user's CA directory (needs root to create one)\n");
+    }
+    test_rmdir(open_dir);
+    free(open_dir);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -1097,6 +1159,7 @@ int main(void)
         cmocka_unit_test(fewer_tiers_shorten_the_chain),
         T(keys_are_0600_and_refused_when_open),
         T(bad_directories_get_clear_errors),
+        T(directories_others_can_write_are_refused),
         T(swapped_certificates_are_refused),
         T(corrupt_conf_is_refused),
         T(expired_intermediates_are_reissued_and_saved),

@@ -51,7 +51,13 @@ static void *serve_thread(void *arg)
     return NULL;
 }
 
-static harness *start_with(unsigned max_clients, int frame_timeout_ms)
+static void resume(harness *h)
+{
+    assert_int_equal(pthread_create(&h->thread, NULL, serve_thread, h), 0);
+}
+
+/* The server open (its socket takes connections into the backlog) but not yet running. */
+static harness *start_paused(unsigned max_clients, int frame_timeout_ms)
 {
     harness *h = calloc(1, sizeof(*h));
     h->dir = test_mkdtemp();
@@ -62,7 +68,13 @@ static harness *start_with(unsigned max_clients, int frame_timeout_ms)
     if (nsmsim_server_open(&o, echo, NULL, &h->server, &e) != 0)
         fail_msg("%s", e.msg);
     assert_int_equal(pipe(h->stop), 0);
-    assert_int_equal(pthread_create(&h->thread, NULL, serve_thread, h), 0);
+    return h;
+}
+
+static harness *start_with(unsigned max_clients, int frame_timeout_ms)
+{
+    harness *h = start_paused(max_clients, frame_timeout_ms);
+    resume(h);
     return h;
 }
 
@@ -223,6 +235,35 @@ static void full_table_evicts_the_idlest(void **state)
     nsmsim_server_stats st = stop(h);
     assert_true(st.evicted >= 1);
     assert_true(st.refused >= 1);
+}
+
+/* Issue 14's probe, finding D: clients that arrive in one burst are accepted in one loop;
+ * one whose request is already waiting unread is not idle, and is never the one closed to
+ * make room (before, the first of the burst was closed with its request unanswered). */
+static void a_waiting_request_is_never_evicted(void **state)
+{
+    (void)state;
+    harness *h = start_paused(2, 0);
+    int fds[3];
+    for (int i = 0; i < 3; i++) {
+        fds[i] = client(h); /* in the listen backlog: nobody accepts yet */
+        char msg[2] = {(char)('a' + i), 0};
+        assert_int_equal(nsmsim_frame_write(fds[i], (const uint8_t *)msg, 1, 5000), NSMSIM_IO_OK);
+    }
+    resume(h);
+    uint8_t resp[NSM_RESPONSE_MAX_SIZE];
+    size_t n;
+    for (int i = 0; i < 2; i++) { /* the first two are answered, in full */
+        assert_int_equal(nsmsim_frame_read(fds[i], resp, sizeof(resp), &n, 5000), NSMSIM_IO_OK);
+        assert_int_equal(n, 6);
+        assert_int_equal(resp[5], 'a' + i);
+    }
+    assert_true(closed(fds[2])); /* no room: the last comer is refused, nobody is evicted */
+    for (int i = 0; i < 3; i++)
+        close(fds[i]);
+    nsmsim_server_stats st = stop(h);
+    assert_int_equal(st.evicted, 0);
+    assert_int_equal(st.refused, 1);
 }
 
 /* Eviction costs a well-behaved client nothing: the shim's connection (nsmsim_remote)
@@ -457,6 +498,7 @@ int main(void)
         cmocka_unit_test(serves_many_clients),
         cmocka_unit_test(misbehaving_clients_are_dropped),
         cmocka_unit_test(full_table_evicts_the_idlest),
+        cmocka_unit_test(a_waiting_request_is_never_evicted),
         cmocka_unit_test(evicted_remote_reconnects),
         cmocka_unit_test(stalled_frame_is_closed_at_its_deadline),
         cmocka_unit_test(repeated_log_lines_are_limited),

@@ -75,6 +75,7 @@
     X(CONF_INCOMPLETE, 212, "ca.conf lacks a setting")                                        \
     X(MKDIR_FAILED, 213, "the CA directory cannot be created")                                \
     X(FILE_MISSING, 214, "a CA file does not exist")                                          \
+    X(DIR_UNSAFE, 215, "the CA directory is writable by others or owned by another user")     \
     /* 3xx: keys and certificates */                                                          \
     X(KEY_MALFORMED, 300, "a key file does not hold a P-384 private key in PEM")              \
     X(CERT_MALFORMED, 301, "a certificate file does not hold a PEM certificate")              \

@@ -107,6 +107,9 @@ void nsmsim_free(nsmsim *sim);
 /* True when this nsmsim_new created the default PKI (of several processes starting at
  * once, exactly one did). */
 bool nsmsim_created_default_pki(const nsmsim *sim);
+/* What nsmsim_new repaired in the PKI it opened (intermediates re-issued from the root),
+ * as one line for the user, or NULL when nothing was repaired. */
+const char *nsmsim_pki_repaired(const nsmsim *sim);
 
 /* Answers one raw request with the response the real NSM would give: a success or an
  * NSM error, both as CBOR in resp (at most NSM_RESPONSE_MAX_SIZE bytes). Requests longer
