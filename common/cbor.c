@@ -6,36 +6,57 @@
 #include "nsmkit/cbor_head.h"
 #include "nsmkit/cbor.h"
 
-bool nsmkit_cbor_read_head(nsmkit_reader *r, nsmkit_cbor_head *head)
+/* How many argument bytes follow the initial byte, by its low five bits: none for 0..23
+ * (the argument is the five bits themselves), 1, 2, 4 or 8 for 24..27; 28..30 are
+ * reserved and 31 is an indefinite length. A table load where a switch would compare, and
+ * the common case (0..23) takes one test. */
+enum { HEAD_RESERVED = 0xfe, HEAD_INDEFINITE = 0xff };
+static const uint8_t head_argument_width[32] = {
+    [24] = 1, [25] = 2, [26] = 4, [27] = 8,
+    [28] = HEAD_RESERVED, [29] = HEAD_RESERVED, [30] = HEAD_RESERVED,
+    [31] = HEAD_INDEFINITE,
+};
+
+/* The one head reader: nsmkit_cbor_read_head for other files, and inlined into the
+ * checker's loop below, where the reader then lives in registers and the compiler drops
+ * the checks it can prove (the sticky error after a read that succeeded). The checker runs
+ * once per item of every document, and a fuzzer calls a hook for each comparison left. */
+NSMKIT_ALWAYS_INLINE
+static inline bool head_read(nsmkit_reader *r, nsmkit_cbor_head *head)
 {
     uint8_t initial;
     head->offset = r->pos;
     if (!nsmkit_reader_u8(r, &initial))
         return false;
-    head->major = initial >> 5;
+    head->major = (uint8_t)(initial >> 5);
     head->info = initial & 0x1f;
     head->indefinite = false;
-    head->argument = 0;
-    if (head->info < 24) {
-        head->argument = head->info;
+    head->argument = head->info;
+    uint8_t width = head_argument_width[head->info];
+    if (width == 0)
         return true;
-    }
-    switch (head->info) {
-    case 24:
-        return nsmkit_reader_be(r, 1, &head->argument);
-    case 25:
-        return nsmkit_reader_be(r, 2, &head->argument);
-    case 26:
-        return nsmkit_reader_be(r, 4, &head->argument);
-    case 27:
-        return nsmkit_reader_be(r, 8, &head->argument);
-    case 31:
+    head->argument = 0;
+    if (width == HEAD_INDEFINITE) {
         head->indefinite = true;
         return true;
-    default: /* 28..30 are reserved */
+    }
+    if (width == HEAD_RESERVED) {
         r->err = true;
         return false;
     }
+    const uint8_t *p;
+    if (!nsmkit_reader_bytes(r, width, &p))
+        return false;
+    uint64_t value = 0;
+    for (uint8_t i = 0; i < width; i++)
+        value = (value << 8) | p[i];
+    head->argument = value;
+    return true;
+}
+
+bool nsmkit_cbor_read_head(nsmkit_reader *r, nsmkit_cbor_head *head)
+{
+    return head_read(r, head);
 }
 
 void nsmkit_cbor_put_head(nsmkit_buf *b, uint8_t major, uint64_t argument)
@@ -124,10 +145,14 @@ const char *nsmkit_cbor_status_name(nsmkit_cbor_status status)
 #define CHECK_STACK_MAX 256
 
 typedef struct {
-    uint64_t remaining;  /* items still expected (definite containers and tags) */
+    /* Items still expected: a definite container's count, 1 for a tag and for the top
+     * level, and for indefinite containers more than any input holds (a break closes
+     * them). One test per item then tells whether it closes its container. */
+    uint64_t remaining;
     uint64_t seen;       /* items seen (indefinite maps: keys and values) */
     uint8_t major;       /* ARRAY, MAP, TAG, or BYTES/TEXT for indefinite string chunks */
     bool indefinite;
+    bool chunks;         /* an indefinite byte or text string: only chunks of its type */
 } check_frame;
 
 static nsmkit_cbor_status check_fail(nsmkit_cbor_report *report, nsmkit_cbor_status status,
@@ -143,9 +168,13 @@ nsmkit_cbor_status nsmkit_cbor_check(const uint8_t *buf, size_t len,
                                      nsmkit_cbor_report *report)
 {
     nsmkit_cbor_report unused;
-    check_frame stack[CHECK_STACK_MAX];
-    size_t depth = 0;
+    /* stack[0] is the top level, never popped: a definite "container" of one item that is
+     * no string, so the item at the top needs no test for "is there a parent". */
+    check_frame stack[CHECK_STACK_MAX + 1];
+    size_t depth = 0; /* open containers: stack[1..depth] */
     size_t max_depth = limits->max_depth < CHECK_STACK_MAX ? limits->max_depth : CHECK_STACK_MAX;
+    /* 0 means no limit: one comparison per item instead of two */
+    size_t max_items = limits->max_items ? limits->max_items : SIZE_MAX;
     nsmkit_reader r;
 
     if (!report)
@@ -154,39 +183,34 @@ nsmkit_cbor_status nsmkit_cbor_check(const uint8_t *buf, size_t len,
     if (!buf || len == 0)
         return check_fail(report, NSMKIT_CBOR_EMPTY, 0);
     nsmkit_reader_init(&r, buf, len);
+    stack[0] = (check_frame){.remaining = 1};
 
     for (;;) {
         nsmkit_cbor_head h;
         size_t at = r.pos;
-        uint8_t initial;
-        if (!nsmkit_reader_peek_u8(&r, &initial))
-            return check_fail(report, NSMKIT_CBOR_TRUNCATED, at);
-        if (!nsmkit_cbor_read_head(&r, &h)) {
-            uint8_t info = initial & 0x1f;
-            bool reserved = info >= 28 && info <= 30;
+        if (!head_read(&r, &h)) {
+            bool reserved =
+                at < len && head_argument_width[buf[at] & 0x1f] == HEAD_RESERVED;
             return check_fail(report, reserved ? NSMKIT_CBOR_RESERVED_INFO
                                                : NSMKIT_CBOR_TRUNCATED, at);
         }
 
-        check_frame *top = depth ? &stack[depth - 1] : NULL;
-        bool is_break = h.major == NSMKIT_CBOR_SIMPLE && h.indefinite;
-        if (is_break) {
-            if (!top || !top->indefinite)
+        check_frame *top = &stack[depth];
+        if (h.indefinite && h.major == NSMKIT_CBOR_SIMPLE) { /* a break (0xff) */
+            if (!top->indefinite)
                 return check_fail(report, NSMKIT_CBOR_STRAY_BREAK, at);
             if (top->major == NSMKIT_CBOR_MAP && top->seen % 2 != 0)
                 return check_fail(report, NSMKIT_CBOR_MAP_MISSING_VALUE, at);
             depth--; /* the container is complete: fall through to completion below */
         } else {
             report->items++;
-            if (limits->max_items && report->items > limits->max_items)
+            if (report->items > max_items)
                 return check_fail(report, NSMKIT_CBOR_TOO_MANY_ITEMS, at);
-            bool in_string = top && top->indefinite &&
-                             (top->major == NSMKIT_CBOR_BYTES || top->major == NSMKIT_CBOR_TEXT);
-            if (in_string && (h.major != top->major || h.indefinite))
+            if (top->chunks && (h.major != top->major || h.indefinite))
                 return check_fail(report, NSMKIT_CBOR_BAD_CHUNK, at);
 
             bool opens = false; /* a container that waits for its items */
-            check_frame frame = {0, 0, h.major, h.indefinite};
+            check_frame frame = {UINT64_MAX, 0, h.major, h.indefinite, false};
             switch (h.major) {
             case NSMKIT_CBOR_UINT:
             case NSMKIT_CBOR_NEGINT:
@@ -198,6 +222,7 @@ nsmkit_cbor_status nsmkit_cbor_check(const uint8_t *buf, size_t len,
                 if (h.indefinite) {
                     if (!limits->allow_indefinite_strings)
                         return check_fail(report, NSMKIT_CBOR_INDEFINITE_STRING, at);
+                    frame.chunks = true;
                     opens = true;
                 } else {
                     const uint8_t *skip;
@@ -238,26 +263,24 @@ nsmkit_cbor_status nsmkit_cbor_check(const uint8_t *buf, size_t len,
             if (opens) {
                 if (depth >= max_depth)
                     return check_fail(report, NSMKIT_CBOR_TOO_DEEP, at);
-                stack[depth++] = frame;
+                stack[++depth] = frame;
                 continue;
             }
         }
 
         /* One item is complete: count it against the containers it closes. */
         for (;;) {
-            if (depth == 0) {
+            check_frame *parent = &stack[depth];
+            parent->seen++;
+            if (--parent->remaining > 0)
+                break;
+            if (depth == 0) { /* the top-level item */
                 if (r.pos != len)
                     return check_fail(report, NSMKIT_CBOR_TRAILING_BYTES, r.pos);
                 report->status = NSMKIT_CBOR_OK;
                 report->offset = r.pos;
                 return NSMKIT_CBOR_OK;
             }
-            check_frame *parent = &stack[depth - 1];
-            parent->seen++;
-            if (parent->indefinite)
-                break;
-            if (--parent->remaining > 0)
-                break;
             depth--;
         }
     }

@@ -5,47 +5,12 @@
 #include "nsmkit/reader.h"
 #include "nsmkit/buf.h"
 
-void nsmkit_reader_init(nsmkit_reader *r, const uint8_t *buf, size_t len)
-{
-    r->buf = buf;
-    r->len = buf ? len : 0;
-    r->pos = 0;
-    r->err = false;
-}
-
-size_t nsmkit_reader_remaining(const nsmkit_reader *r)
-{
-    return r->err ? 0 : r->len - r->pos;
-}
-
-bool nsmkit_reader_bytes(nsmkit_reader *r, size_t n, const uint8_t **out)
-{
-    /* n <= len - pos, never pos + n <= len: the sum could wrap. */
-    if (r->err || n > r->len - r->pos) {
-        r->err = true;
-        return false;
-    }
-    *out = r->buf + r->pos;
-    r->pos += n;
-    return true;
-}
-
-bool nsmkit_reader_u8(nsmkit_reader *r, uint8_t *out)
-{
-    const uint8_t *p;
-    if (!nsmkit_reader_bytes(r, 1, &p))
-        return false;
-    *out = p[0];
-    return true;
-}
-
-bool nsmkit_reader_peek_u8(const nsmkit_reader *r, uint8_t *out)
-{
-    if (r->err || r->pos >= r->len)
-        return false;
-    *out = r->buf[r->pos];
-    return true;
-}
+/* The external definitions of the inline reads in reader.h (C11 6.7.4p7). */
+extern inline void nsmkit_reader_init(nsmkit_reader *r, const uint8_t *buf, size_t len);
+extern inline size_t nsmkit_reader_remaining(const nsmkit_reader *r);
+extern inline bool nsmkit_reader_bytes(nsmkit_reader *r, size_t n, const uint8_t **out);
+extern inline bool nsmkit_reader_u8(nsmkit_reader *r, uint8_t *out);
+extern inline bool nsmkit_reader_peek_u8(const nsmkit_reader *r, uint8_t *out);
 
 bool nsmkit_reader_be(nsmkit_reader *r, size_t width, uint64_t *out)
 {

@@ -148,23 +148,41 @@ nsmsim_io_status nsmsim_frame_write(int fd, const uint8_t *body, size_t len, int
     return NSMSIM_IO_OK;
 }
 
-/* Reads exactly n bytes; *got tells how many arrived before an EOF or error. */
-static nsmsim_io_status read_exact(int fd, uint8_t *buf, size_t n, size_t *got, int64_t deadline)
+/* Reads exactly n bytes; *got tells how many arrived before an EOF or error.
+ *
+ * With a deadline, a socket is read first without waiting (MSG_DONTWAIT) and polled only
+ * when it has nothing yet, as nsmsim_frame_write does on its side: the bytes of a frame are
+ * usually there already (a body right after its header, frames queued by a peer), and a
+ * poll before every read doubled the system calls per frame. *try_socket starts true and
+ * turns false at the first ENOTSOCK: other descriptors (a pipe, a virtio-serial port) are
+ * polled, then read, as before. Without a deadline the read blocks. */
+static nsmsim_io_status read_exact(int fd, uint8_t *buf, size_t n, size_t *got, int64_t deadline,
+                                   bool *try_socket)
 {
     *got = 0;
     while (*got < n) {
-        if (deadline >= 0) {
-            nsmsim_io_status st = wait_ready(fd, POLLIN, deadline);
-            if (st != NSMSIM_IO_OK)
-                return st;
+        ssize_t r;
+        if (deadline >= 0 && *try_socket) {
+            r = recv(fd, buf + *got, n - *got, MSG_DONTWAIT);
+            if (r < 0 && errno == ENOTSOCK) {
+                *try_socket = false;
+                continue;
+            }
+        } else {
+            if (deadline >= 0) {
+                nsmsim_io_status st = wait_ready(fd, POLLIN, deadline);
+                if (st != NSMSIM_IO_OK)
+                    return st;
+            }
+            r = read(fd, buf + *got, n - *got);
         }
-        ssize_t r = read(fd, buf + *got, n - *got);
         if (r > 0) {
             *got += (size_t)r;
             continue;
         }
         if (r == 0)
             return NSMSIM_IO_EOF;
+        /* EAGAIN from the socket: wait for it (or the deadline); EINTR: again */
         nsmsim_io_status st = retry_after(fd, POLLIN, deadline);
         if (st != NSMSIM_IO_OK)
             return st;
@@ -177,8 +195,9 @@ nsmsim_io_status nsmsim_frame_read(int fd, uint8_t *body, size_t max, size_t *le
     int64_t deadline = deadline_of(timeout_ms);
     uint8_t header[NSMSIM_FRAME_HEADER_LEN];
     size_t got;
+    bool try_socket = true;
     *len = 0;
-    nsmsim_io_status st = read_exact(fd, header, sizeof(header), &got, deadline);
+    nsmsim_io_status st = read_exact(fd, header, sizeof(header), &got, deadline, &try_socket);
     if (st == NSMSIM_IO_EOF)
         return got == 0 ? NSMSIM_IO_EOF : NSMSIM_IO_SHORT;
     if (st != NSMSIM_IO_OK)
@@ -186,7 +205,7 @@ nsmsim_io_status nsmsim_frame_read(int fd, uint8_t *body, size_t max, size_t *le
     uint32_t n = nsmsim_frame_header_decode(header);
     if (n > max)
         return NSMSIM_IO_TOO_LARGE;
-    st = read_exact(fd, body, n, &got, deadline);
+    st = read_exact(fd, body, n, &got, deadline, &try_socket);
     if (st == NSMSIM_IO_EOF)
         return NSMSIM_IO_SHORT;
     if (st != NSMSIM_IO_OK)

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../verifier/internal.h" /* nsmv_fail */
 #include "verify_fixture.h"
 #include "nsmkit/buf.h"
 
@@ -42,6 +43,12 @@ static void codes_are_unique_named_and_in_their_stage_range(void **state)
     }
     assert_null(nsmv_code_name((nsmv_code)999));
     assert_null(nsmv_code_sentence((nsmv_code)150));
+    /* the lookup is a table by number: numbers outside it are no code either */
+    assert_null(nsmv_code_name((nsmv_code)1000));
+    assert_null(nsmv_code_name((nsmv_code)-1));
+    assert_int_equal(nsmv_code_stage((nsmv_code)123456), NSMV_STAGE_INTERNAL);
+    assert_int_equal(nsmv_code_stage(NSMV_ERR_USAGE), NSMV_STAGE_INTERNAL);
+    assert_int_equal(nsmv_code_stage(NSMV_ERR_CBOR_TAG), NSMV_STAGE_CBOR);
     assert_string_equal(nsmv_code_name(NSMV_ERR_CERT_EXPIRED), "CERT_EXPIRED");
     assert_int_equal(NSMV_ERR_CERT_EXPIRED, 410); /* numbers are stable */
     assert_string_equal(nsmv_stage_name(NSMV_STAGE_SIGNATURE), "signature");
@@ -50,6 +57,38 @@ static void codes_are_unique_named_and_in_their_stage_range(void **state)
     assert_true(nsmv_profile_parse("strict", &p) && p == NSMV_PROFILE_STRICT);
     assert_true(nsmv_profile_parse("aws", &p) && p == NSMV_PROFILE_AWS);
     assert_false(nsmv_profile_parse("AWS", &p));
+}
+
+/* A failure's detail holds only 0x20..0x7e: every other byte of what it was formatted
+ * from becomes '?', at the start, in the middle, at the end and past the first one. */
+static void failure_details_are_printable_ascii(void **state)
+{
+    (void)state;
+    nsmv_result result;
+    memset(&result, 0, sizeof(result));
+    nsmv_run run = {&result, true};
+    const char hostile[] = {'\x01', 'a', '\n', '\x7f', 'b', '\x80', ' ', '~', '\xff', '\0'};
+    assert_int_equal(nsmv_fail(&run, NSMV_ERR_PAYLOAD_UNKNOWN_KEY, "key \"%s\"", hostile),
+                     NSMV_ERR_PAYLOAD_UNKNOWN_KEY);
+    assert_string_equal(result.failures[0].detail, "key \"?a??b? ~?\"");
+    assert_int_equal(result.failures[0].stage, NSMV_STAGE_PAYLOAD);
+    assert_int_equal(result.stages[NSMV_STAGE_PAYLOAD], NSMV_OUTCOME_FAILED);
+    /* cut to the detail's size, a bad byte as its last */
+    char longer[400];
+    memset(longer, 'x', sizeof(longer) - 1);
+    longer[sizeof(longer) - 1] = '\0';
+    longer[sizeof(result.failures[1].detail) - 2] = '\t';
+    assert_int_equal(nsmv_fail(&run, NSMV_ERR_NONCE_LENGTH, "%s", longer), NSMV_ERR_NONCE_LENGTH);
+    const char *d = result.failures[1].detail;
+    assert_int_equal(strlen(d), sizeof(result.failures[1].detail) - 1);
+    assert_int_equal(d[sizeof(result.failures[1].detail) - 2], '?');
+    assert_int_equal(strspn(d, "x"), sizeof(result.failures[1].detail) - 2);
+    /* a clean detail is left alone */
+    assert_int_equal(nsmv_fail(&run, NSMV_ERR_TIMESTAMP_ZERO, "plain %d", 7),
+                     NSMV_ERR_TIMESTAMP_ZERO);
+    assert_string_equal(result.failures[2].detail, "plain 7");
+    assert_int_equal(result.code, NSMV_ERR_PAYLOAD_UNKNOWN_KEY);
+    assert_int_equal(result.failure_count, 3);
 }
 
 /* Every code a document can earn is asserted by some test: the sources say so. */
@@ -326,6 +365,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(codes_are_unique_named_and_in_their_stage_range),
         cmocka_unit_test(every_reachable_code_has_a_test),
+        cmocka_unit_test(failure_details_are_printable_ascii),
         cmocka_unit_test(every_prefix_and_many_flips_of_a_simulated_document),
         cmocka_unit_test(every_prefix_and_many_flips_of_a_real_document),
         cmocka_unit_test(garbage_gets_a_verdict),

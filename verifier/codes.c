@@ -22,12 +22,32 @@ static const code_info codes[] = {
 #undef NSMV_CODE_INFO
 };
 
+/* Row of each code in codes[], by the code's number, plus one (0: not a code). Every
+ * failure asks for its code's stage, so this is a load, not a search of the table. The
+ * numbers are stable, grouped by stage and below 1000; an out-of-range number is a compile
+ * error here, and two codes with one number an initializer-override error (-Werror). */
+enum {
+#define NSMV_CODE_ROW(name, number, stage, sentence) CODE_ROW_##name,
+    NSMV_CODES(NSMV_CODE_ROW)
+#undef NSMV_CODE_ROW
+    CODE_ROW_COUNT
+};
+_Static_assert(CODE_ROW_COUNT < 256, "code rows must fit the uint8_t index");
+#define CODE_NUMBER_LIMIT 1000
+
+static const uint8_t code_row_plus_one[CODE_NUMBER_LIMIT] = {
+#define NSMV_CODE_INDEX(name, number, stage, sentence) [number] = CODE_ROW_##name + 1,
+    NSMV_CODES(NSMV_CODE_INDEX)
+#undef NSMV_CODE_INDEX
+};
+
 static const code_info *code_find(nsmv_code code)
 {
-    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
-        if (codes[i].code == code)
-            return &codes[i];
-    return NULL;
+    /* the enum's type may be signed: a negative number wraps above the limit */
+    unsigned number = (unsigned)code;
+    if (number >= CODE_NUMBER_LIMIT || code_row_plus_one[number] == 0)
+        return NULL;
+    return &codes[code_row_plus_one[number] - 1];
 }
 
 const char *nsmv_code_name(nsmv_code code)
