@@ -28,12 +28,13 @@ done
 "$LLVM_PROFDATA" merge -sparse "$prof"/*.profraw -o "$prof/all.profdata"
 # shellcheck disable=SC2086
 "$LLVM_COV" report $objects -instr-profile="$prof/all.profdata" verifier/*.c common/*.c \
-    nsm-sim/core.c nsm-sim/attest.c nsm-sim/transport.c nsm-sim/device.c nsm-sim/nsmapi.c
+    nsm-sim/core.c nsm-sim/attest.c nsm-sim/transport.c nsm-sim/device.c nsm-sim/nsmapi.c \
+    nsm-sim/cuse.c
 echo
 echo "functions never reached:"
 # shellcheck disable=SC2086
 "$LLVM_COV" report -show-functions $objects -instr-profile="$prof/all.profdata" \
     verifier/*.c common/*.c nsm-sim/core.c nsm-sim/attest.c nsm-sim/transport.c \
-    nsm-sim/device.c nsm-sim/nsmapi.c |
+    nsm-sim/device.c nsm-sim/nsmapi.c nsm-sim/cuse.c |
     awk -v top="$(pwd)/" '/^File /{file=$2; gsub(/[:\047]/, "", file); sub(top, "", file)}
         $1 !~ /^(Name|---|File|TOTAL)/ && NF > 6 && $4 == "0.00%" {print "  " file ": " $1}'
