@@ -47,6 +47,44 @@ static void check_result(const char *target, nsmv_code code, const nsmv_result *
         fuzz_fail(target, "more PCRs or cabundle entries than a document can hold");
 }
 
+/* nsmv_claims on any input: a known code, claims only on success; and whenever the
+ * verdict's envelope, cbor and payload stages passed (the AWS profile's rules, those the
+ * claims are read under), the claims read and say the same module id, kind, time and PCRs
+ * as the verdict. The fixture's policy refuses every document, so that is the test. */
+static void check_claims(const char *target, const uint8_t *data, size_t size,
+                         const nsmv_result *r)
+{
+    nsmv_claims *c = NULL;
+    nsmv_code read = nsmv_claims_read(data, size, &c);
+    if (!nsmv_code_name(read) || (read == NSMV_OK) != (c != NULL))
+        fuzz_fail(target, "claims read with an unknown code, or claims without success");
+    bool parsed = r->profile == NSMV_PROFILE_AWS &&
+                  r->stages[NSMV_STAGE_ENVELOPE] == NSMV_OUTCOME_PASSED &&
+                  r->stages[NSMV_STAGE_CBOR] == NSMV_OUTCOME_PASSED &&
+                  r->stages[NSMV_STAGE_PAYLOAD] == NSMV_OUTCOME_PASSED;
+    if (parsed && read != NSMV_OK)
+        fuzz_fail(target, "a document whose payload passed does not give its claims");
+    if (parsed) {
+        unsigned pcrs = 0;
+        for (unsigned i = 0; i < NSMV_PCR_MAX + 8; i++)
+            pcrs += nsmv_claims_pcr(c, i) != NULL;
+        if (strcmp(nsmv_claims_module_id(c), r->module_id) != 0 ||
+            nsmv_claims_kind(c) != r->kind || nsmv_claims_timestamp_ms(c) != r->timestamp_ms ||
+            pcrs != r->pcr_count)
+            fuzz_fail(target, "the claims disagree with the verdict");
+        bool (*const optional[3])(const nsmv_claims *, const uint8_t **, size_t *) = {
+            nsmv_claims_public_key, nsmv_claims_user_data, nsmv_claims_nonce};
+        for (int i = 0; i < 3; i++) {
+            const uint8_t *bytes = NULL;
+            size_t len = 0;
+            bool given = optional[i](c, &bytes, &len);
+            if ((given && len > 0 && !bytes) || (!given && (bytes || len)) || len > 1024)
+                fuzz_fail(target, "an optional field's bytes disagree with its state or size");
+        }
+    }
+    nsmv_claims_free(c);
+}
+
 void fuzz_verify_document(const char *target, const uint8_t *data, size_t size, bool warm)
 {
     /* The policy expects something of every kind, so that each comparison runs. */
@@ -80,6 +118,7 @@ void fuzz_verify_document(const char *target, const uint8_t *data, size_t size, 
     }
     nsmv_report_json(fuzz_null_stream(), "input", &result);
     nsmv_report_text(fuzz_null_stream(), "input", &result);
+    check_claims(target, data, size, &result);
 
     /* Real documents chain to the AWS root, at their own time. */
     nsmv_options_init(&options);
