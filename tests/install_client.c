@@ -87,6 +87,17 @@ int main(int argc, char **argv)
         printf("document of %zu bytes: %s; a bad CA key would be %s\n", doc.len,
                nsmv_code_name(verdict), nsmca_code_name(NSMCA_ERR_KEY_PERMISSIONS));
         status = verdict == NSMV_OK ? 0 : 1;
+        /* what the accepted document says, through the installed library */
+        nsmv_claims *claims = NULL;
+        if (status == 0 && nsmv_claims_read(doc.data, doc.len, &claims) != NSMV_OK)
+            status = fail("claims", "an accepted document gives no claims");
+        if (status == 0) {
+            printf("its module %s, PCR0 %s\n", nsmv_claims_module_id(claims),
+                   nsmv_claims_pcr(claims, 0) ? "present" : "missing");
+            if (nsmv_claims_pcr(claims, 0) == NULL)
+                status = fail("claims", "no PCR0");
+        }
+        nsmv_claims_free(claims);
     }
     nsmv_verifier_free(v);
     nsmca_leaf_free(leaf);
