@@ -221,7 +221,7 @@ int main(void)
     if (nsmv_verifier_new(&vc, &b.verifier, &ve) != 0 ||
         kms_store_open(state, "us-east-1", KMS_DEFAULT_ACCOUNT, &store, &e) != 0)
         return die("verifier or store");
-    kms_service service = {store, b.verifier, 0};
+    kms_service service = {.store = store, .verifier = b.verifier};
     b.service = &service;
     char policy[1024];
     snprintf(policy, sizeof(policy),

@@ -21,10 +21,14 @@
 #include "sigv4.h"
 #include "store.h"
 
+#define NSM_KMS_VERSION "0.1.0"
+
 static const char usage_text[] =
     "usage: nsm-kms serve --listen HOST:PORT [--state DIR] [--root PEM|aws | --ca DIR]\n"
     "                     [--credentials FILE] [--region R] [--account ID] [--allow-remote]\n"
-    "                     [--max-connections N] [--timeout SECONDS] [--threads N] [--quiet]\n"
+    "                     [--max-connections N] [--timeout SECONDS]\n"
+    "                     [--request-timeout SECONDS] [--threads N] [--explain] [--quiet]\n"
+    "       nsm-kms --help | --version\n"
     "\n"
     "Serves AWS KMS's JSON protocol (POST /, X-Amz-Target: TrentService.<Operation>) with\n"
     "Recipient support: attestation documents are verified with libnsmverify, key policies\n"
@@ -41,25 +45,33 @@ static const char usage_text[] =
     "  --credentials FILE     \"ACCESS_KEY_ID SECRET\" lines (mode 0600): signatures are then\n"
     "                         checked; without it they must only be well-formed\n"
     "  --region R, --account ID   what key ARNs say (us-east-1, " KMS_DEFAULT_ACCOUNT ")\n"
-    "  --max-connections N    connections served at once (default 64; more are closed)\n"
+    "  --max-connections N    connections served at once (default 64); at the limit the\n"
+    "                         server stops accepting: more connections wait in the kernel's\n"
+    "                         listen backlog until a slot frees\n"
     "  --timeout SECONDS      an idle connection is closed after this (default 10)\n"
+    "  --request-timeout SECONDS  a connection whose request has not arrived whole this long\n"
+    "                         after it began is closed, however busy (default 10)\n"
+    "  --explain              an AccessDeniedException's message also says which statement\n"
+    "                         and condition decided (always logged on standard error)\n"
     "  --threads N            request threads (default 2)\n"
     "  --quiet                no line per request on standard error\n"
     "\n"
     "Stops on SIGINT or SIGTERM.\n";
 
+/* The usage text: on standard output with exit 0 when asked for (--help), on standard
+ * error with exit 2 after a problem. */
 static int usage(const char *problem)
 {
     if (problem != NULL)
         fprintf(stderr, "nsm-kms: %s\n", problem);
     fputs(usage_text, problem != NULL ? stderr : stdout);
-    return 2;
+    return problem != NULL ? 2 : 0;
 }
 
 typedef struct {
     const char *listen, *state, *root, *ca, *credentials, *region, *account;
-    bool allow_remote, quiet;
-    unsigned max_connections, timeout_s, threads;
+    bool allow_remote, quiet, explain;
+    unsigned max_connections, timeout_s, request_timeout_s, threads;
 } serve_options;
 
 static bool parse_unsigned(const char *text, unsigned min, unsigned max, unsigned *out)
@@ -199,6 +211,9 @@ static int serve(const serve_options *o)
     }
     if (kms_store_open(state, o->region, o->account, &store, &e) != 0)
         goto fail;
+    if (kms_store_temporaries_removed(store) > 0)
+        fprintf(stderr, "nsm-kms: removed %zu temporary files of interrupted writes from %s\n",
+                kms_store_temporaries_removed(store), state);
     if ((fd = open_listener(o->listen, o->allow_remote, &e)) < 0)
         goto fail;
     struct sockaddr_in bound;
@@ -216,10 +231,12 @@ static int serve(const serve_options *o)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    kms_service service = {.store = store, .verifier = verifier};
+    kms_service service = {.store = store, .verifier = verifier, .explain = o->explain,
+                           .log_denials = true};
     kms_http_config hc = {.service = &service, .creds = creds, .listen_fd = fd,
                           .connection_limit = o->max_connections, .timeout_s = o->timeout_s,
-                          .threads = o->threads, .log_requests = !o->quiet};
+                          .request_timeout_s = o->request_timeout_s, .threads = o->threads,
+                          .log_requests = !o->quiet};
     if (kms_http_start(&hc, &http, &e) != 0)
         goto fail;
     fd = -1; /* the server owns it now */
@@ -254,10 +271,20 @@ done:
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0)
         return usage(argc < 2 ? "no command" : NULL);
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("nsm-kms (nsmkit) %s\n", NSM_KMS_VERSION);
+        return 0;
+    }
     if (strcmp(argv[1], "serve") != 0)
         return usage("unknown command (want serve)");
+    for (int i = 2; i < argc; i++) /* serve --help, wherever it stands */
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return usage(NULL);
+        else if (strcmp(argv[i], "--version") == 0)
+            return printf("nsm-kms (nsmkit) %s\n", NSM_KMS_VERSION) < 0;
     serve_options o = {.region = "us-east-1", .account = KMS_DEFAULT_ACCOUNT};
     for (int i = 2; i < argc; i++) {
         const char *arg = argv[i];
@@ -268,6 +295,9 @@ int main(int argc, char **argv)
             takes_value = false;
         } else if (strcmp(arg, "--quiet") == 0) {
             o.quiet = true;
+            takes_value = false;
+        } else if (strcmp(arg, "--explain") == 0) {
+            o.explain = true;
             takes_value = false;
         } else if (value == NULL) {
             return usage("an option lacks its value, or is unknown");
@@ -291,6 +321,9 @@ int main(int argc, char **argv)
         } else if (strcmp(arg, "--timeout") == 0) {
             if (!parse_unsigned(value, 1, 3600, &o.timeout_s))
                 return usage("--timeout wants 1..3600 seconds");
+        } else if (strcmp(arg, "--request-timeout") == 0) {
+            if (!parse_unsigned(value, 1, 3600, &o.request_timeout_s))
+                return usage("--request-timeout wants 1..3600 seconds");
         } else if (strcmp(arg, "--threads") == 0) {
             if (!parse_unsigned(value, 1, 64, &o.threads))
                 return usage("--threads wants 1..64");

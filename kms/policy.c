@@ -275,7 +275,44 @@ static bool value_matches(json_t *values, const char *actual, bool ignore_case)
     return false;
 }
 
-static bool conditions_hold(json_t *condition, const kms_claims *claims)
+/* The first value a condition wants, and how many more, for explanations. */
+static void wanted_values(json_t *values, char *out, size_t out_size)
+{
+    json_t *first = json_is_array(values) ? json_array_get(values, 0) : values;
+    size_t more = json_is_array(values) && json_array_size(values) > 1
+                      ? json_array_size(values) - 1 : 0;
+    const char *v = json_string_value(first);
+    if (more > 0)
+        snprintf(out, out_size, "%.100s (or one of %zu more)", v != NULL ? v : "?", more);
+    else
+        snprintf(out, out_size, "%.100s", v != NULL ? v : "?");
+}
+
+static bool all_zero_hex(const char *hex)
+{
+    return strspn(hex, "0") == strlen(hex);
+}
+
+/* Why a value condition failed, with the two common causes named: upper-case hex under the
+ * case-sensitive StringEquals, and a debug-mode document (its PCRs 0-2 are zeros). */
+static void explain_mismatch(const char *op_name, const char *key, int pcr, json_t *values,
+                             const char *actual, bool ignore_case, char *why, size_t why_size)
+{
+    char wanted[160];
+    wanted_values(values, wanted, sizeof(wanted));
+    const char *hint = "";
+    if (!ignore_case && value_matches(values, actual, true))
+        hint = " (the same hex in another case: StringEquals compares case-sensitively and "
+               "a document's PCRs are lower-case hex; use StringEqualsIgnoreCase)";
+    else if (all_zero_hex(actual) && pcr <= 2)
+        hint = " (all zeros: the document is from an enclave in debug mode)";
+    snprintf(why, why_size, "PCR%d of the document is %s, the policy's %s on %.60s wants %s%s",
+             pcr, actual, op_name, key, wanted, hint);
+}
+
+/* Whether every condition holds; when one does not, why says which and why. */
+static bool conditions_hold(json_t *condition, const kms_claims *claims, char *why,
+                            size_t why_size)
 {
     if (condition == NULL)
         return true;
@@ -284,8 +321,10 @@ static bool conditions_hold(json_t *condition, const kms_claims *claims)
     json_object_foreach(condition, op_name, keys)
     {
         condition_operator op;
-        if (!operator_parse(op_name, &op) || !json_is_object(keys))
+        if (!operator_parse(op_name, &op) || !json_is_object(keys)) {
+            snprintf(why, why_size, "the operator %.60s is not one nsm-kms evaluates", op_name);
             return false;
+        }
         const char *key;
         json_t *values;
         json_object_foreach(keys, key, values)
@@ -296,10 +335,18 @@ static bool conditions_hold(json_t *condition, const kms_claims *claims)
             if (!present) {
                 if (op.if_exists)
                     continue;
+                snprintf(why, why_size, "the request carries no %.80s (%s), and %.60s wants it",
+                         key, pcr < 0 ? "nsm-kms models no such key"
+                              : claims == NULL || !claims->attested ? "it has no Recipient"
+                                                                   : "the document lacks that PCR",
+                         op_name);
                 return false;
             }
-            if (!value_matches(values, claims->pcr_hex[pcr], op.ignore_case))
+            if (!value_matches(values, claims->pcr_hex[pcr], op.ignore_case)) {
+                explain_mismatch(op_name, key, pcr, values, claims->pcr_hex[pcr], op.ignore_case,
+                                 why, why_size);
                 return false;
+            }
         }
     }
     return true;
@@ -333,6 +380,7 @@ void kms_policy_evaluate(const char *text, size_t len, const char *action,
 {
     nsmkit_error e;
     out->allowed = false;
+    out->explicit_deny = false;
     json_t *root = policy_load(text, len, &e); /* owned */
     if (root == NULL) {
         snprintf(out->reason, sizeof(out->reason), "the key policy does not parse: %.200s", e.msg);
@@ -342,19 +390,25 @@ void kms_policy_evaluate(const char *text, size_t len, const char *action,
     size_t count = json_is_array(statements) ? json_array_size(statements)
                                              : (statements != NULL ? 1 : 0);
     bool allowed = false;
-    char allow_label[128] = "";
+    char allow_label[128] = "", failed[KMS_REASON_MAX - 224] = "";
     for (size_t i = 0; i < count; i++) {
         json_t *st = json_is_array(statements) ? json_array_get(statements, i) : statements;
         const char *effect = json_string_value(json_object_get(st, "Effect"));
         json_t *actions = json_object_get(st, "Action");
-        if (effect == NULL || actions == NULL || !action_matches(actions, action) ||
-            !conditions_hold(json_object_get(st, "Condition"), claims))
+        if (effect == NULL || actions == NULL || !action_matches(actions, action))
             continue;
-        char label[128];
+        char label[128], why[KMS_REASON_MAX / 2];
         statement_label(st, i, label, sizeof(label));
+        if (!conditions_hold(json_object_get(st, "Condition"), claims, why, sizeof(why))) {
+            if (failed[0] == '\0' && strcmp(effect, "Allow") == 0) /* the first near miss */
+                snprintf(failed, sizeof(failed), "%s allows %.64s, but its condition does not "
+                         "hold: %s", label, action, why);
+            continue;
+        }
         if (strcmp(effect, "Deny") == 0) {
             snprintf(out->reason, sizeof(out->reason), "%s of the key policy denies %s", label,
                      action);
+            out->explicit_deny = true;
             json_decref(root);
             return; /* an explicit Deny wins */
         }
@@ -368,12 +422,16 @@ void kms_policy_evaluate(const char *text, size_t len, const char *action,
     if (allowed)
         snprintf(out->reason, sizeof(out->reason), "%s of the key policy allows %s", allow_label,
                  action);
+    else if (failed[0] != '\0')
+        snprintf(out->reason, sizeof(out->reason), "no statement of the key policy allows %.64s: "
+                 "%s", action, failed);
     else
         snprintf(out->reason, sizeof(out->reason),
                  "no statement of the key policy allows %s%s", action,
                  claims != NULL && claims->attested
                      ? " for this attestation document"
                      : " (a request without Recipient carries no attestation condition keys)");
+    out->explicit_deny = false;
 }
 
 size_t kms_policy_default(const char *account, char *out, size_t out_size)

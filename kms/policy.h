@@ -36,9 +36,14 @@ typedef struct {
     char pcr_hex[KMS_PCR_COUNT][KMS_PCR_HEX_LEN + 1]; /* lower case */
 } kms_claims;
 
+#define KMS_REASON_MAX 1024
+
 typedef struct {
     bool allowed;
-    char reason[300]; /* which statement decided, or why nothing allowed */
+    bool explicit_deny;          /* a Deny statement decided */
+    char reason[KMS_REASON_MAX]; /* which statement decided, or why nothing allowed: the
+                                    first Allow for the action whose condition failed, which
+                                    condition and the values on both sides */
 } kms_decision;
 
 /* Checks that text is a policy nsm-kms can evaluate; e says what is wrong. */

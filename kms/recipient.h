@@ -2,9 +2,7 @@
  * nsm-kms: the Recipient parameter. An attestation document is verified with libnsmverify
  * under the server's root; its PCRs become the request's condition keys and its public_key
  * (a DER SubjectPublicKeyInfo of an RSA key, 2048 to 4096 bits) receives the answer as
- * CiphertextForRecipient: CMS EnvelopedData (RFC 5652) version 2, one KeyTransRecipientInfo
- * version 2 (subjectKeyIdentifier: SHA-1 of the key, RSAES-OAEP with SHA-256 and MGF1-SHA-256)
- * and AES-256-CBC content encryption, the shape AWS's enclave SDK parses (NSM-FACTS 11).
+ * CiphertextForRecipient, in KMS's own BER form (cms.h).
  */
 #ifndef NSMKIT_KMS_RECIPIENT_H
 #define NSMKIT_KMS_RECIPIENT_H
@@ -31,7 +29,7 @@ typedef struct kms_recipient kms_recipient;
 kms_code kms_recipient_from_document(nsmv_verifier *verifier, nsmkit_bytes doc, uint64_t time_s,
                                      kms_recipient **out, kms_error *e);
 const kms_claims *kms_recipient_claims(const kms_recipient *recipient);
-/* Encrypts secret to the recipient's key as CMS EnvelopedData (DER) in a new allocation. */
+/* Encrypts secret to the recipient's key as CiphertextForRecipient (cms.h), a new allocation. */
 int kms_recipient_seal(const kms_recipient *recipient, nsmkit_bytes secret, uint8_t **out,
                        size_t *out_len, nsmkit_error *e) NSMKIT_WARN_UNUSED;
 void kms_recipient_free(kms_recipient *recipient);

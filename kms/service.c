@@ -2,6 +2,7 @@
 #include "service.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,18 +252,30 @@ static kms_code get_key(const kms_service *s, json_t *req, const char *field, km
     return kms_store_find(s->store, ref, key, e);
 }
 
-static kms_code authorize(const kms_key *key, const char *action, const kms_recipient *recipient,
-                          kms_error *e)
+/* The key policy's verdict. A denial answers in KMS's words; the reason (which statement,
+ * which condition, both values) goes to the log, and into the message with --explain. */
+static kms_code authorize(const kms_service *s, const kms_key *key, const char *action,
+                          const kms_recipient *recipient, kms_error *e)
 {
     kms_claims none;
     memset(&none, 0, sizeof(none));
     kms_decision d;
     kms_policy_evaluate(key->policy, strlen(key->policy), action,
                         recipient != NULL ? kms_recipient_claims(recipient) : &none, &d);
-    if (!d.allowed)
-        return kms_fail(e, KMS_ERR_ACCESS_DENIED, "User is not authorized to perform %s on key "
-                        "%s: %s", action, key->id, d.reason);
-    return KMS_ERR_OK;
+    if (d.allowed)
+        return KMS_ERR_OK;
+    char arn[256];
+    kms_store_key_arn(s->store, key->id, arn, sizeof(arn));
+    if (s->log_denials)
+        fprintf(stderr, "nsm-kms: denied %s on %s: %s\n", action, key->id, d.reason);
+    return kms_fail(e, KMS_ERR_ACCESS_DENIED, "User: arn:aws:iam::%s:root is not authorized to "
+                    "perform: %s on resource: %s because %s%s%s%s%s%s",
+                    kms_store_account(s->store), action, arn,
+                    d.explicit_deny ? "of an explicit deny in a resource-based policy"
+                                    : "no resource-based policy allows the ",
+                    d.explicit_deny ? "" : action, d.explicit_deny ? "" : " action",
+                    s->explain ? " (nsm-kms --explain: " : "", s->explain ? d.reason : "",
+                    s->explain ? ")" : "");
 }
 
 static kms_code require_enabled(const kms_key *key, kms_error *e)
@@ -370,7 +383,7 @@ static kms_code op_describe_key(const kms_service *s, json_t *req, json_t *out, 
     kms_code code = get_key(s, req, "KeyId", &key, e);
     if (code != KMS_ERR_OK)
         return code;
-    if ((code = authorize(&key, "kms:DescribeKey", NULL, e)) == KMS_ERR_OK) {
+    if ((code = authorize(s, &key, "kms:DescribeKey", NULL, e)) == KMS_ERR_OK) {
         json_t *meta = key_metadata(s, &key);
         if (meta == NULL || json_object_set_new(out, "KeyMetadata", meta) != 0)
             code = kms_fail(e, KMS_ERR_INTERNAL, "out of memory");
@@ -474,7 +487,7 @@ static kms_code op_create_alias(const kms_service *s, json_t *req, json_t *out, 
     kms_key key;
     if ((code = kms_store_find(s->store, target, &key, e)) != KMS_ERR_OK)
         return code;
-    if ((code = authorize(&key, "kms:CreateAlias", NULL, e)) == KMS_ERR_OK)
+    if ((code = authorize(s, &key, "kms:CreateAlias", NULL, e)) == KMS_ERR_OK)
         code = kms_store_create_alias(s->store, name, key.id, e);
     kms_key_clear(&key);
     return code;
@@ -540,7 +553,7 @@ static kms_code op_encrypt(const kms_service *s, json_t *req, json_t *out, kms_e
     if ((code = get_blob(req, "Plaintext", true, 1, KMS_PLAINTEXT_MAX, &plain, &plain_len, e)) ||
         (code = get_context(req, &context, e)) ||
         (code = get_enum(req, "EncryptionAlgorithm", symmetric_default, &algorithm, e)) ||
-        (code = require_enabled(&key, e)) || (code = authorize(&key, "kms:Encrypt", NULL, e)))
+        (code = require_enabled(&key, e)) || (code = authorize(s, &key, "kms:Encrypt", NULL, e)))
         goto done;
     if (kms_blob_seal(key.material, key.id, context_bytes(context),
                       nsmkit_bytes_of(plain, plain_len), &blob, &blob_len, &be) != 0) {
@@ -603,7 +616,7 @@ static kms_code op_decrypt(const kms_service *s, json_t *req, json_t *out, kms_e
         have_key = true;
     }
     if ((code = require_enabled(&key, e)) || (code = get_recipient(s, req, &recipient, e)) ||
-        (code = authorize(&key, "kms:Decrypt", recipient, e)))
+        (code = authorize(s, &key, "kms:Decrypt", recipient, e)))
         goto done;
     if (kms_blob_open(key.material, nsmkit_bytes_of(blob, blob_len), context_bytes(context),
                       &plain, &plain_len, &be) != 0) {
@@ -656,7 +669,7 @@ static kms_code generate_data_key(const kms_service *s, json_t *req, json_t *out
     if (with_plaintext && (code = get_recipient(s, req, &recipient, e)))
         goto done;
     if ((code = require_enabled(&key, e)) ||
-        (code = authorize(&key, with_plaintext ? "kms:GenerateDataKey"
+        (code = authorize(s, &key, with_plaintext ? "kms:GenerateDataKey"
                                                : "kms:GenerateDataKeyWithoutPlaintext",
                           recipient, e)))
         goto done;
@@ -740,7 +753,7 @@ static kms_code op_get_key_policy(const kms_service *s, json_t *req, json_t *out
     if (code != KMS_ERR_OK)
         return code;
     if ((code = get_policy_name(req, e)) == KMS_ERR_OK &&
-        (code = authorize(&key, "kms:GetKeyPolicy", NULL, e)) == KMS_ERR_OK &&
+        (code = authorize(s, &key, "kms:GetKeyPolicy", NULL, e)) == KMS_ERR_OK &&
         (json_object_set_new(out, "Policy", json_string(key.policy)) != 0 ||
          json_object_set_new(out, "PolicyName", json_string("default")) != 0))
         code = kms_fail(e, KMS_ERR_INTERNAL, "out of memory");
@@ -761,7 +774,7 @@ static kms_code op_put_key_policy(const kms_service *s, json_t *req, json_t *out
     if ((code = get_policy_name(req, e)) ||
         (code = get_string(req, "Policy", true, 1, KMS_POLICY_MAX, &policy, e)) ||
         (code = get_bool(req, "BypassPolicyLockoutSafetyCheck", e)) ||
-        (code = authorize(&key, "kms:PutKeyPolicy", NULL, e)))
+        (code = authorize(s, &key, "kms:PutKeyPolicy", NULL, e)))
         goto done;
     if (kms_policy_validate(policy, strlen(policy), &pe) != 0) {
         code = kms_fail(e, KMS_ERR_MALFORMED_POLICY, "%s", pe.msg);
@@ -779,7 +792,7 @@ static kms_code set_enabled(const kms_service *s, json_t *req, bool enabled, kms
     kms_code code = get_key(s, req, "KeyId", &key, e);
     if (code != KMS_ERR_OK)
         return code;
-    if ((code = authorize(&key, enabled ? "kms:EnableKey" : "kms:DisableKey", NULL, e)) ==
+    if ((code = authorize(s, &key, enabled ? "kms:EnableKey" : "kms:DisableKey", NULL, e)) ==
         KMS_ERR_OK)
         code = kms_store_set_enabled(s->store, key.id, enabled, e);
     kms_key_clear(&key);

@@ -10,6 +10,7 @@
 #ifndef NSMKIT_KMS_SERVICE_H
 #define NSMKIT_KMS_SERVICE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "nsmkit/bytes.h"
@@ -25,6 +26,9 @@ typedef struct {
     kms_store *store;          /* borrowed */
     nsmv_verifier *verifier;   /* borrowed: the root Recipient documents must chain to */
     uint64_t verify_time_s;    /* when documents are verified (Unix seconds); 0: now */
+    bool explain;              /* AccessDeniedException messages say which statement and
+                                  condition decided (--explain); KMS's own shape otherwise */
+    bool log_denials;          /* every denial's reason on stderr, one line */
 } kms_service;
 
 typedef struct {

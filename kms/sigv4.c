@@ -273,7 +273,7 @@ static kms_code auth_parse(const char *header, sigv4_auth *a, kms_error *e)
                         "Signature is not 64 lower-case hex digits");
     /* SignedHeaders: sorted, lower case, includes host and x-amz-date */
     size_t names = 0;
-    bool host = false, date = false;
+    bool host = false, date = false, target = false;
     char previous[64] = "";
     for (const char *h = a->signed_headers; *h != '\0';) {
         size_t n = strcspn(h, ";");
@@ -293,6 +293,7 @@ static kms_code auth_parse(const char *header, sigv4_auth *a, kms_error *e)
                             KMS_SIGV4_MAX_HEADERS);
         host = host || strcmp(name, "host") == 0;
         date = date || strcmp(name, "x-amz-date") == 0;
+        target = target || strcmp(name, "x-amz-target") == 0;
         memcpy(previous, name, n + 1);
         h += n;
         if (*h == ';') {
@@ -301,9 +302,11 @@ static kms_code auth_parse(const char *header, sigv4_auth *a, kms_error *e)
                 return kms_fail(e, KMS_ERR_INCOMPLETE_SIGNATURE, "SignedHeaders ends with ';'");
         }
     }
-    if (!host || !date)
+    /* x-amz-target names the operation: unsigned, a captured DescribeKey would replay as
+     * DisableKey. AWS's SDKs sign it; KMS requires host and x-amz-date as well. */
+    if (!host || !date || !target)
         return kms_fail(e, KMS_ERR_INCOMPLETE_SIGNATURE, "SignedHeaders does not include %s",
-                        !host ? "host" : "x-amz-date");
+                        !host ? "host" : !date ? "x-amz-date" : "x-amz-target");
     return KMS_ERR_OK;
 }
 
@@ -330,7 +333,7 @@ static bool amz_date_parse(const char *text, time_t *out)
 }
 
 kms_code kms_sigv4_check(const kms_sigv4_request *request, const kms_credentials *creds,
-                         time_t now, kms_error *e)
+                         const char *region, time_t now, kms_error *e)
 {
     const char *auth = request->header(request->header_ctx, "authorization");
     if (auth == NULL)
@@ -345,6 +348,9 @@ kms_code kms_sigv4_check(const kms_sigv4_request *request, const kms_credentials
     if (amz_date == NULL || !amz_date_parse(amz_date, &signed_at))
         return kms_fail(e, KMS_ERR_INCOMPLETE_SIGNATURE,
                         "X-Amz-Date is missing or not YYYYMMDDTHHMMSSZ");
+    if (region != NULL && strcmp(a.region, region) != 0)
+        return kms_fail(e, KMS_ERR_INVALID_SIGNATURE,
+                        "Credential should be scoped to a valid region, not '%.64s'. ", a.region);
     if (strncmp(amz_date, a.date8, 8) != 0)
         return kms_fail(e, KMS_ERR_INVALID_SIGNATURE,
                         "the Credential date %s is not the day of X-Amz-Date", a.date8);

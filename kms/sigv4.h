@@ -6,7 +6,8 @@
  *   X-Amz-Date: YYYYMMDDTHHMMSSZ
  *
  * Every request must carry a well-formed Authorization header (credential scope for the
- * kms service, sorted lower-case signed headers including host and x-amz-date, every signed
+ * kms service in the server's region, sorted lower-case signed headers including host,
+ * x-amz-date and x-amz-target, every signed
  * header present, a 64-digit signature, an X-Amz-Date of the credential's day). With
  * credentials loaded, the access key must be known, X-Amz-Date within 15 minutes of the
  * server's clock, and the signature must be the one computed over the request (path "/",
@@ -55,10 +56,11 @@ typedef struct {
  * others (it holds secrets). */
 int kms_credentials_load(const char *path, kms_credentials *out, nsmkit_error *e) NSMKIT_WARN_UNUSED;
 
-/* Checks a request's signature: well-formedness always, the signature itself when creds is
- * not NULL (now: the server's clock). Returns KMS_ERR_OK or the error KMS gives. */
+/* Checks a request's signature: well-formedness always (host, x-amz-date and x-amz-target
+ * signed; a credential scope of region, unless region is NULL), the signature itself when
+ * creds is not NULL (now: the server's clock). Returns KMS_ERR_OK or the error KMS gives. */
 kms_code kms_sigv4_check(const kms_sigv4_request *request, const kms_credentials *creds,
-                         time_t now, kms_error *e);
+                         const char *region, time_t now, kms_error *e);
 
 /* The signature (64 lower-case hex digits and a NUL) over a request: for servers and for
  * clients that sign by hand. signed_headers is the sorted ';'-separated list. */

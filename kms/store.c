@@ -1,17 +1,21 @@
 /* nsm-kms: the key store (see store.h). */
 #include "store.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "nsmkit/bytes.h"
@@ -20,10 +24,16 @@
 #include "base64.h"
 #include "policy.h"
 
-#define STATE_FILE_MAX (128 * 1024)
+/* What the server reads back at start, per file; a write that would exceed it is refused
+ * before anything is answered (a write the next start cannot read is never acknowledged). */
+#define KEY_FILE_MAX (512 * 1024)   /* worst case of the field limits is about half of it */
+#define ALIAS_FILE_MAX 1024         /* a 256-byte name, a key id and the JSON around them */
+#define LEGACY_ALIASES_MAX (8 * 1024 * 1024) /* aliases.json of earlier versions */
 
 struct kms_store {
     pthread_mutex_t lock;
+    int lock_fd;       /* owned: flock on DIR/lock, so one server owns the directory */
+    size_t temporaries_removed; /* at open: files of interrupted writes */
     char *dir;         /* owned */
     char region[64];
     char account[32];
@@ -77,12 +87,22 @@ static int key_path(const kms_store *store, const char *id, char *out, size_t ou
     return n > 0 && (size_t)n < out_size ? 0 : -1;
 }
 
-static int write_json(const char *path, json_t *doc, nsmkit_error *e)
+/* Writes doc atomically, unless its text is over limit bytes: then nothing is written and
+ * the caller refuses the request (LimitExceededException), since the next start would not
+ * read the file back. Returns 1 for over the limit, -1 for an I/O error. */
+static int write_json(const char *path, json_t *doc, size_t limit, nsmkit_error *e)
 {
     char *text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS); /* owned */
     if (text == NULL)
         return nsmkit_fail(e, "out of memory");
     size_t len = strlen(text);
+    if (len > limit) {
+        nsmkit_wipe(text, len);
+        free(text);
+        nsmkit_fail(e, "its state file would be %zu bytes, over the %zu that nsm-kms reads "
+                    "back at start", len, limit);
+        return 1;
+    }
     int rc = nsmkit_file_write(path, (const uint8_t *)text, len, 0600, e);
     nsmkit_wipe(text, len);
     free(text);
@@ -99,7 +119,7 @@ static int key_save(const kms_store *store, const kms_key *key, nsmkit_error *e)
                             "Material", material != NULL ? material : "", "CreationDate",
                             (json_int_t)key->creation_s, "Enabled", key->enabled, "Description",
                             key->description, "Policy", key->policy); /* owned */
-    int rc = doc != NULL && material != NULL ? write_json(path, doc, e)
+    int rc = doc != NULL && material != NULL ? write_json(path, doc, KEY_FILE_MAX, e)
                                              : nsmkit_fail(e, "out of memory");
     json_decref(doc);
     if (material != NULL) {
@@ -109,28 +129,39 @@ static int key_save(const kms_store *store, const kms_key *key, nsmkit_error *e)
     return rc;
 }
 
-static int aliases_save(const kms_store *store, const kms_alias *aliases, size_t count,
-                        nsmkit_error *e)
+/* DIR/aliases/<SHA-256 of the name, hex>.json: one small file per alias, so that a write
+ * costs the same with 10 aliases or 10,000 and every file is far below ALIAS_FILE_MAX. */
+static int alias_path(const kms_store *store, const char *name, char *out, size_t out_size)
+{
+    uint8_t digest[32];
+    unsigned int n = 0;
+    if (EVP_Digest(name, strlen(name), digest, &n, EVP_sha256(), NULL) != 1)
+        return -1;
+    int len = snprintf(out, out_size, "%s/aliases/", store->dir);
+    if (len < 0 || (size_t)len + 64 + 6 > out_size)
+        return -1;
+    for (size_t i = 0; i < 32; i++)
+        snprintf(out + len + 2 * i, 3, "%02x", digest[i]);
+    snprintf(out + len + 64, 6, ".json");
+    return 0;
+}
+
+static int alias_save(const kms_store *store, const kms_alias *alias, nsmkit_error *e)
 {
     char path[4096];
-    int n = snprintf(path, sizeof(path), "%s/aliases.json", store->dir);
-    if (n < 0 || (size_t)n >= sizeof(path))
+    if (alias_path(store, alias->name, path, sizeof(path)) != 0)
         return nsmkit_fail(e, "state directory path too long");
-    json_t *doc = json_object(); /* owned */
+    json_t *doc = json_pack("{s:s, s:s}", "AliasName", alias->name, "TargetKeyId",
+                            alias->target); /* owned */
     if (doc == NULL)
         return nsmkit_fail(e, "out of memory");
-    for (size_t i = 0; i < count; i++)
-        if (json_object_set_new(doc, aliases[i].name, json_string(aliases[i].target)) != 0) {
-            json_decref(doc);
-            return nsmkit_fail(e, "out of memory");
-        }
-    int rc = write_json(path, doc, e);
+    int rc = write_json(path, doc, ALIAS_FILE_MAX, e);
     json_decref(doc);
     return rc;
 }
 
 /* Reads a state file that must be private to the owner. Owned result. */
-static json_t *read_state_file(const char *path, nsmkit_error *e)
+static json_t *read_state_file(const char *path, size_t limit, nsmkit_error *e)
 {
     struct stat st;
     if (stat(path, &st) != 0) {
@@ -144,7 +175,7 @@ static json_t *read_state_file(const char *path, nsmkit_error *e)
     }
     uint8_t *data = NULL; /* owned */
     size_t len = 0;
-    if (nsmkit_file_read(path, STATE_FILE_MAX, &data, &len, e) != 0)
+    if (nsmkit_file_read(path, limit, &data, &len, e) != 0)
         return NULL;
     json_error_t jerr;
     json_t *doc = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -174,7 +205,7 @@ static int grow(void **array, size_t *cap, size_t count, size_t size)
 
 static int key_load(kms_store *store, const char *path, nsmkit_error *e)
 {
-    json_t *doc = read_state_file(path, e); /* owned */
+    json_t *doc = read_state_file(path, KEY_FILE_MAX, e); /* owned */
     if (doc == NULL)
         return -1;
     const char *id = NULL, *material = NULL, *description = NULL, *policy = NULL;
@@ -236,9 +267,141 @@ static int by_creation(const void *a, const void *b)
     return strcmp(x->id, y->id);
 }
 
+/* Adds one alias read from a state file (name and target checked). */
+static int alias_add(kms_store *store, const char *path, const char *name, const char *id,
+                     nsmkit_error *e)
+{
+    if (id == NULL || !kms_key_id_valid(id, strlen(id)) || strlen(name) > KMS_ALIAS_NAME_MAX ||
+        strncmp(name, "alias/", 6) != 0)
+        return nsmkit_fail(e, "%s: alias %.80s is malformed", path, name);
+    if (store->alias_count >= KMS_ALIASES_MAX ||
+        grow((void **)&store->aliases, &store->alias_cap, store->alias_count,
+             sizeof(kms_alias)) != 0)
+        return nsmkit_fail(e, "%s: too many aliases or out of memory", path);
+    kms_alias *a = &store->aliases[store->alias_count++];
+    snprintf(a->name, sizeof(a->name), "%s", name);
+    snprintf(a->target, sizeof(a->target), "%s", id);
+    return 0;
+}
+
+static int alias_load(kms_store *store, const char *path, const char *file_name,
+                      nsmkit_error *e)
+{
+    json_t *doc = read_state_file(path, ALIAS_FILE_MAX, e); /* owned */
+    if (doc == NULL)
+        return -1;
+    const char *name = NULL, *id = NULL;
+    json_error_t jerr;
+    char expected[4096];
+    int rc = -1;
+    if (json_unpack_ex(doc, &jerr, JSON_STRICT, "{s:s, s:s}", "AliasName", &name,
+                       "TargetKeyId", &id) != 0)
+        nsmkit_fail(e, "%s: %s", path, jerr.text);
+    else if (alias_path(store, name, expected, sizeof(expected)) != 0 ||
+             strcmp(strrchr(expected, '/') + 1, file_name) != 0)
+        nsmkit_fail(e, "%s: the file name is not the SHA-256 of its AliasName", path);
+    else
+        rc = alias_add(store, path, name, id, e);
+    json_decref(doc);
+    return rc;
+}
+
+/* aliases.json of earlier versions: its aliases move into one file each, then it goes. */
+static int aliases_migrate(kms_store *store, nsmkit_error *e)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/aliases.json", store->dir);
+    if (access(path, F_OK) != 0)
+        return 0;
+    json_t *doc = read_state_file(path, LEGACY_ALIASES_MAX, e); /* owned */
+    if (doc == NULL)
+        return -1;
+    const char *name;
+    json_t *target;
+    int rc = 0;
+    json_object_foreach(doc, name, target)
+    {
+        if (rc == 0)
+            rc = alias_add(store, path, name, json_string_value(target), e);
+        if (rc == 0 && alias_save(store, &store->aliases[store->alias_count - 1], e) != 0)
+            rc = -1;
+    }
+    json_decref(doc);
+    if (rc == 0 && unlink(path) != 0)
+        rc = nsmkit_fail(e, "%s: %s", path, strerror(errno));
+    return rc;
+}
+
+static bool is_hex64_json(const char *name)
+{
+    if (strlen(name) != 64 + 5 || strcmp(name + 64, ".json") != 0)
+        return false;
+    for (size_t i = 0; i < 64; i++)
+        if (!isxdigit((unsigned char)name[i]) || isupper((unsigned char)name[i]))
+            return false;
+    return true;
+}
+
+static int aliases_load(kms_store *store, nsmkit_error *e)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/aliases", store->dir);
+    DIR *d = opendir(path); /* owned */
+    if (d == NULL)
+        return nsmkit_fail(e, "%s: %s", path, strerror(errno));
+    struct dirent *entry;
+    int rc = 0;
+    while (rc == 0 && (entry = readdir(d)) != NULL) {
+        if (!is_hex64_json(entry->d_name))
+            continue;
+        char file[4096 + 80];
+        snprintf(file, sizeof(file), "%s/%s", path, entry->d_name);
+        rc = alias_load(store, file, entry->d_name, e);
+    }
+    closedir(d);
+    return rc != 0 ? -1 : aliases_migrate(store, e);
+}
+
+/* "NAME.tmp" and digits: the temporary file of a write a crash or SIGKILL interrupted. */
+static bool is_temporary(const char *name)
+{
+    const char *t = strstr(name, ".tmp");
+    if (t == NULL || t == name)
+        return false;
+    t += 4;
+    return *t != '\0' && strspn(t, "0123456789") == strlen(t);
+}
+
+/* Removes the temporary files of interrupted writes (under the directory's lock, so no
+ * other server is writing them). Returns how many went. */
+static int remove_temporaries(const char *dir, size_t *removed, nsmkit_error *e)
+{
+    DIR *d = opendir(dir); /* owned */
+    if (d == NULL)
+        return nsmkit_fail(e, "%s: %s", dir, strerror(errno));
+    struct dirent *entry;
+    int rc = 0;
+    while ((entry = readdir(d)) != NULL) {
+        if (!is_temporary(entry->d_name))
+            continue;
+        if (unlinkat(dirfd(d), entry->d_name, 0) != 0 && errno != ENOENT)
+            rc = nsmkit_fail(e, "%s/%s: cannot remove: %s", dir, entry->d_name, strerror(errno));
+        else
+            (*removed)++;
+    }
+    closedir(d);
+    return rc;
+}
+
 static int store_load(kms_store *store, nsmkit_error *e)
 {
     char path[4096];
+    static const char *const dirs[] = {"", "/keys", "/aliases"};
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+        snprintf(path, sizeof(path), "%s%s", store->dir, dirs[i]);
+        if (remove_temporaries(path, &store->temporaries_removed, e) != 0)
+            return -1;
+    }
     snprintf(path, sizeof(path), "%s/keys", store->dir);
     DIR *d = opendir(path); /* owned */
     if (d == NULL)
@@ -265,34 +428,27 @@ static int store_load(kms_store *store, nsmkit_error *e)
     if (store->key_count > 1)
         qsort(store->keys, store->key_count, sizeof(kms_key), by_creation);
 
-    snprintf(path, sizeof(path), "%s/aliases.json", store->dir);
-    if (access(path, F_OK) != 0)
-        return 0;
-    json_t *doc = read_state_file(path, e); /* owned */
-    if (doc == NULL)
-        return -1;
-    const char *name;
-    json_t *target;
-    json_object_foreach(doc, name, target)
-    {
-        const char *id = json_string_value(target);
-        if (id == NULL || !kms_key_id_valid(id, strlen(id)) || strlen(name) > KMS_ALIAS_NAME_MAX ||
-            strncmp(name, "alias/", 6) != 0) {
-            json_decref(doc);
-            return nsmkit_fail(e, "%s: alias %.80s is malformed", path, name);
-        }
-        if (store->alias_count >= KMS_ALIASES_MAX ||
-            grow((void **)&store->aliases, &store->alias_cap, store->alias_count,
-                 sizeof(kms_alias)) != 0) {
-            json_decref(doc);
-            return nsmkit_fail(e, "%s: too many aliases or out of memory", path);
-        }
-        kms_alias *a = &store->aliases[store->alias_count++];
-        snprintf(a->name, sizeof(a->name), "%s", name);
-        snprintf(a->target, sizeof(a->target), "%s", id);
-    }
-    json_decref(doc);
+    return aliases_load(store, e);
+}
+
+/* One server per state directory: the other's writes would be lost, and its temporary
+ * files are not ours to remove. */
+static int store_lock(kms_store *store, nsmkit_error *e)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/lock", store->dir);
+    store->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (store->lock_fd < 0)
+        return nsmkit_fail(e, "%s: %s", path, strerror(errno));
+    if (flock(store->lock_fd, LOCK_EX | LOCK_NB) != 0)
+        return nsmkit_fail(e, "%s: another nsm-kms serves this state directory (%s)", store->dir,
+                           errno == EWOULDBLOCK ? "its lock is held" : strerror(errno));
     return 0;
+}
+
+size_t kms_store_temporaries_removed(const kms_store *store)
+{
+    return store->temporaries_removed;
 }
 
 int kms_store_open(const char *dir, const char *region, const char *account, kms_store **out,
@@ -301,6 +457,7 @@ int kms_store_open(const char *dir, const char *region, const char *account, kms
     kms_store *store = calloc(1, sizeof(*store)); /* owned until returned */
     if (store == NULL)
         return nsmkit_fail(e, "out of memory");
+    store->lock_fd = -1;
     pthread_mutex_init(&store->lock, NULL);
     snprintf(store->region, sizeof(store->region), "%s", region);
     snprintf(store->account, sizeof(store->account), "%s", account);
@@ -312,7 +469,10 @@ int kms_store_open(const char *dir, const char *region, const char *account, kms
         return nsmkit_fail(e, "out of memory or state path too long");
     }
     struct stat st;
-    if (nsmkit_mkdir_p(keys, 0700, e) != 0 || stat(dir, &st) != 0) {
+    char aliases[4096];
+    snprintf(aliases, sizeof(aliases), "%s/aliases", dir);
+    if (nsmkit_mkdir_p(keys, 0700, e) != 0 || nsmkit_mkdir_p(aliases, 0700, e) != 0 ||
+        stat(dir, &st) != 0) {
         kms_store_close(store);
         return -1;
     }
@@ -321,7 +481,7 @@ int kms_store_open(const char *dir, const char *region, const char *account, kms
         return nsmkit_fail(e, "%s: the state directory is open to group or others (mode %03o); "
                            "chmod 700 it", dir, (unsigned)(st.st_mode & 0777));
     }
-    if (store_load(store, e) != 0) {
+    if (store_lock(store, e) != 0 || store_load(store, e) != 0) {
         kms_store_close(store);
         return -1;
     }
@@ -338,6 +498,8 @@ void kms_store_close(kms_store *store)
     free(store->keys);
     free(store->aliases);
     free(store->dir);
+    if (store->lock_fd >= 0)
+        close(store->lock_fd); /* releases the flock */
     pthread_mutex_destroy(&store->lock);
     free(store);
 }
@@ -443,14 +605,16 @@ kms_code kms_store_create_key(kms_store *store, const char *description, const c
     }
     kms_code code = KMS_ERR_OK;
     nsmkit_error fe;
+    int rc;
     pthread_mutex_lock(&store->lock);
     if (store->key_count >= KMS_KEYS_MAX) {
-        code = kms_fail(e, KMS_ERR_VALIDATION, "this server holds its limit of %d keys",
+        code = kms_fail(e, KMS_ERR_LIMIT_EXCEEDED, "this server holds its limit of %d keys",
                         KMS_KEYS_MAX);
     } else if (grow((void **)&store->keys, &store->key_cap, store->key_count, sizeof(kms_key)) != 0) {
         code = kms_fail(e, KMS_ERR_INTERNAL, "out of memory");
-    } else if (key_save(store, &key, &fe) != 0) {
-        code = kms_fail(e, KMS_ERR_INTERNAL, "cannot save the key: %s", fe.msg);
+    } else if ((rc = key_save(store, &key, &fe)) != 0) {
+        code = kms_fail(e, rc > 0 ? KMS_ERR_LIMIT_EXCEEDED : KMS_ERR_INTERNAL,
+                        "cannot save the key: %s", fe.msg);
     } else if (key_copy(&key, out) != 0) {
         code = kms_fail(e, KMS_ERR_INTERNAL, "out of memory");
     } else {
@@ -467,9 +631,11 @@ kms_code kms_store_create_key(kms_store *store, const char *description, const c
 static kms_code key_replace(kms_store *store, kms_key *stored, kms_key *changed, kms_error *e)
 {
     nsmkit_error fe;
-    if (key_save(store, changed, &fe) != 0) {
+    int rc = key_save(store, changed, &fe);
+    if (rc != 0) {
         kms_key_clear(changed);
-        return kms_fail(e, KMS_ERR_INTERNAL, "cannot save the key: %s", fe.msg);
+        return kms_fail(e, rc > 0 ? KMS_ERR_LIMIT_EXCEEDED : KMS_ERR_INTERNAL,
+                        "cannot save the key: %s", fe.msg);
     }
     kms_key_clear(stored);
     *stored = *changed;
@@ -529,13 +695,19 @@ kms_code kms_store_create_alias(kms_store *store, const char *name, const char *
     } else if (store->alias_count >= KMS_ALIASES_MAX ||
                grow((void **)&store->aliases, &store->alias_cap, store->alias_count,
                     sizeof(kms_alias)) != 0) {
-        code = kms_fail(e, KMS_ERR_VALIDATION, "too many aliases");
+        code = kms_fail(e, store->alias_count >= KMS_ALIASES_MAX ? KMS_ERR_LIMIT_EXCEEDED
+                                                                 : KMS_ERR_INTERNAL,
+                        "this server holds its limit of %d aliases (or is out of memory)",
+                        KMS_ALIASES_MAX);
     } else {
         kms_alias *a = &store->aliases[store->alias_count];
         snprintf(a->name, sizeof(a->name), "%s", name);
         snprintf(a->target, sizeof(a->target), "%s", target_id);
-        if (aliases_save(store, store->aliases, store->alias_count + 1, &fe) != 0)
-            code = kms_fail(e, KMS_ERR_INTERNAL, "cannot save the aliases: %s", fe.msg);
+        int rc = alias_save(store, a, &fe);
+        if (rc > 0)
+            code = kms_fail(e, KMS_ERR_LIMIT_EXCEEDED, "alias %s: %s", name, fe.msg);
+        else if (rc < 0)
+            code = kms_fail(e, KMS_ERR_INTERNAL, "cannot save the alias: %s", fe.msg);
         else
             store->alias_count++;
     }

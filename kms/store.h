@@ -3,11 +3,17 @@
  *
  *   DIR/keys/<key id>.json   {"KeyId", "Material" (base64 of 32 bytes), "CreationDate",
  *                             "Enabled", "Description", "Policy"}
- *   DIR/aliases.json         {"alias/name": "<key id>", ...}
+ *   DIR/aliases/<SHA-256 of the alias name, hex>.json   {"AliasName", "TargetKeyId"}
+ *   DIR/lock                 flock()ed by the one server that owns the directory
  *
  * The directory is created 0700, every file is written 0600 atomically (temporary file,
  * fsync, rename) before memory changes, so a restart keeps every key the server answered
- * for. Files open to group or others, and files that do not parse, stop the server at start.
+ * for. A write whose file would be larger than what the start reads back is refused
+ * (LimitExceededException) before anything is written, as are keys and aliases beyond
+ * KMS_KEYS_MAX and KMS_ALIASES_MAX: a write the next start cannot read is never
+ * acknowledged. At start, temporary files of interrupted writes (NAME.tmp<pid>) are removed
+ * and an aliases.json of earlier versions is moved into one file per alias. Files open to
+ * group or others, and files that do not parse, stop the server at start.
  *
  * Threads: every call takes the store's lock; what a lookup returns is a copy the caller
  * owns (kms_key_clear wipes and frees it).
@@ -50,6 +56,8 @@ typedef struct kms_store kms_store;
 int kms_store_open(const char *dir, const char *region, const char *account, kms_store **out,
                    nsmkit_error *e) NSMKIT_WARN_UNUSED;
 void kms_store_close(kms_store *store);
+/* How many temporary files of interrupted writes kms_store_open removed. */
+size_t kms_store_temporaries_removed(const kms_store *store);
 const char *kms_store_region(const kms_store *store);
 const char *kms_store_account(const kms_store *store);
 

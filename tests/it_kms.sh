@@ -70,7 +70,7 @@ json_field() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1]))
 for k in sys.argv[2].split("."): d=d[k]
 print(d)' "$work/aws.out" "$1"; }
 
-start_server --credentials "$work/creds" --timeout 3 --max-connections 16
+start_server --credentials "$work/creds" --timeout 3 --request-timeout 3 --max-connections 16
 ok "server on $endpoint (signatures checked against a credentials file)"
 
 # ---- the AWS CLI ---------------------------------------------------------------------------------
@@ -135,6 +135,10 @@ grep -q "MalformedPolicyDocumentException.*no Action" "$work/aws.out" &&
 AWS_SECRET_ACCESS_KEY=wrong "$AWS" kms --endpoint-url "$endpoint" list-keys > "$work/aws.out" 2>&1
 grep -q "InvalidSignatureException" "$work/aws.out" && ok "a wrong secret key: InvalidSignatureException" ||
     { fail "wrong secret accepted"; cat "$work/aws.out"; }
+AWS_DEFAULT_REGION=eu-west-1 AWS_REGION=eu-west-1 "$AWS" kms --endpoint-url "$endpoint" list-keys > "$work/aws.out" 2>&1
+grep -q "InvalidSignatureException.*Credential should be scoped to a valid region, not 'eu-west-1'" "$work/aws.out" &&
+    ok "a credential scope of another region: InvalidSignatureException, as AWS answers" ||
+    { fail "another region's credential scope accepted"; cat "$work/aws.out"; }
 AWS_ACCESS_KEY_ID=AKIDUNKNOWN "$AWS" kms --endpoint-url "$endpoint" list-keys > "$work/aws.out" 2>&1
 grep -q "UnrecognizedClientException" "$work/aws.out" && ok "an unknown access key: UnrecognizedClientException" ||
     { fail "unknown access key accepted"; cat "$work/aws.out"; }
@@ -192,6 +196,15 @@ if "$PY" tests/kms_client.py "$endpoint" recipient "$enclave_key" "$enclave_blob
     cmp -s "$work/released.txt" "$work/enclave-secret.txt" &&
         ok "openssl cms -decrypt with the enclave's private key gives the secret" ||
         { fail "openssl cms -decrypt"; cat "$work/cms.err"; }
+    [ "$(head -c 2 "$work/cms.der" | od -An -tx1 | tr -d ' ')" = 3080 ] &&
+        ok "CiphertextForRecipient starts 30 80: BER with indefinite lengths, as KMS writes it" ||
+        fail "CiphertextForRecipient is not KMS's BER form"
+    if "$PY" -c 'import asn1crypto, cryptography' 2>/dev/null; then
+        "$PY" tests/kms_cms_check.py "$work/cms.der" "$work/enclave.pem" "$work/enclave-secret.txt" ||
+            fail "asn1crypto/cryptography could not read CiphertextForRecipient"
+    else
+        echo "SKIP: python3-asn1crypto or python3-cryptography missing (make deps): no independent Python reading"
+    fi
 else
     fail "Decrypt with Recipient"
 fi
@@ -209,26 +222,42 @@ else
     fail "enclave flow (exit $rc)"; cat "$work/enclave.out" "$work/enclave.err"
 fi
 enclave "$work/ca" "$(printf 'cd%.0s' $(seq 48))"; rc=$?
-[ $rc -eq 1 ] && grep -q "^kms error: AccessDeniedException: .*for this attestation document" "$work/enclave.out" &&
-    ok "enclave with another PCR0: $(cut -c1-140 "$work/enclave.out")..." ||
+[ $rc -eq 1 ] && grep -q "^kms error: AccessDeniedException: User: arn:aws:iam::111122223333:root is not authorized to perform: kms:Decrypt on resource: arn:aws:kms:us-east-1:111122223333:key/$enclave_key because no resource-based policy allows the kms:Decrypt action$" "$work/enclave.out" &&
+    ok "enclave with another PCR0: KMS's own message: $(cut -c1-120 "$work/enclave.out")..." ||
     { fail "PCR0 mismatch not denied (exit $rc)"; cat "$work/enclave.out" "$work/enclave.err"; }
+grep -q "denied kms:Decrypt on $enclave_key: .*Sid \"enclave\").*PCR0 of the document is cdcd.*, the policy's StringEqualsIgnoreCase on kms:RecipientAttestation:ImageSha384 wants ABAB" "$work/server.err" &&
+    ok "the server's log says why: $(grep "denied kms:Decrypt on $enclave_key: .*PCR0 of the document is cdcd" "$work/server.err" | head -n 1 | cut -c1-200)..." ||
+    { fail "the denial's reason is not in the log"; tail -5 "$work/server.err"; }
 enclave "$work/other-ca" "$pcr0"; rc=$?
 [ $rc -eq 1 ] && grep -q "^kms error: ValidationException: .*402 ROOT_MISMATCH" "$work/enclave.out" &&
     ok "enclave under a PKI the server does not trust: $(cut -c1-150 "$work/enclave.out")..." ||
     { fail "untrusted PKI not refused with its code (exit $rc)"; cat "$work/enclave.out" "$work/enclave.err"; }
 
 # ---- hostile clients -----------------------------------------------------------------------------------
-"$PY" tests/kms_hostile.py 127.0.0.1 "$port" 65536 16 || fail "hostile clients"
+"$PY" tests/kms_hostile.py 127.0.0.1 "$port" 65536 16 3 || fail "hostile clients"
 kill -0 "$server_pid" 2>/dev/null && ok "the server survived every hostile client" || fail "the server died"
 
-# ---- a restart keeps every key; state files are private -------------------------------------------------
+# ---- a restart keeps every key; state files are private; temporary files of interrupted
+# writes (a SIGKILL between write and rename) are removed at start ---------------------------------------
 stop_server
+any_key=$(find "$work/state/keys" -name '*.json' | head -n 1)
+cp "$any_key" "$any_key.tmp31337"
+printf '{"AliasName": ' > "$work/state/aliases/half.json.tmp4242"
 start_server --credentials "$work/creds"
+[ ! -e "$any_key.tmp31337" ] && [ ! -e "$work/state/aliases/half.json.tmp4242" ] &&
+    grep -q "removed 2 temporary files of interrupted writes" "$work/server.err" &&
+    ok "temporary files of interrupted writes removed at start, and said so" ||
+    { fail "temporary files left"; cat "$work/server.err"; }
 aws_kms decrypt --ciphertext-blob "fileb://$work/blob.bin" &&
     [ "$(json_field Plaintext | base64 -d)" = "the secret the enclave needs" ] &&
     ok "after a restart the old blob still decrypts" || { fail "restart lost the key"; cat "$work/aws.out"; }
 aws_kms describe-key --key-id alias/it-kms && ok "after a restart the alias still resolves" ||
     fail "restart lost the alias"
+"$bin/nsm-kms" serve --listen 127.0.0.1:0 --state "$work/state" --ca "$work/ca" > "$work/out" 2>&1 &&
+    fail "a second server on the same state directory" ||
+    { grep -q "another nsm-kms serves this state directory" "$work/out" &&
+        ok "a second server on the same state directory is refused" ||
+        { fail "second server's message"; cat "$work/out"; }; }
 modes=$(find "$work/state" -type f -exec stat -c '%a' {} + | sort -u | tr '\n' ' ')
 [ "$modes" = "600 " ] && ok "every state file is 0600" || fail "state file modes: $modes"
 [ "$(stat -c '%a' "$work/state")" = 700 ] && ok "the state directory is 0700" || fail "state directory mode"
@@ -252,6 +281,20 @@ printf '{"KeyId": 1}' > "$key_file"
         { fail "broken key file message"; cat "$work/out"; }; }
 "$bin/nsm-kms" serve > "$work/out" 2>&1; [ $? -eq 2 ] && grep -q "needs --listen" "$work/out" &&
     ok "usage error: exit 2" || fail "usage error"
+# --help on standard output with exit 0, for the program and its subcommand; --version; and
+# the help says what the server does beyond the connection limit (tests/kms_hostile.py shows
+# the extra connections waiting in the backlog and then served)
+for args in "--help" "serve --help" "serve --listen 127.0.0.1:0 --help"; do
+    # shellcheck disable=SC2086
+    "$bin/nsm-kms" $args > "$work/out" 2> "$work/err"; rc=$?
+    [ $rc -eq 0 ] && grep -q "^usage: nsm-kms serve" "$work/out" && [ ! -s "$work/err" ] &&
+        ok "nsm-kms $args: usage on standard output, exit 0" || fail "nsm-kms $args (exit $rc)"
+done
+grep -q "more connections wait in the kernel's" "$work/out" && ! grep -qi "are closed)" "$work/out" &&
+    ok "--help says connections beyond --max-connections wait in the backlog (as the server does)" ||
+    fail "--help on the connection limit"
+"$bin/nsm-kms" --version > "$work/out" 2>&1 && grep -q "^nsm-kms (nsmkit) [0-9]" "$work/out" &&
+    ok "nsm-kms --version: $(cat "$work/out")" || fail "nsm-kms --version"
 
 echo "----"
 [ $failures -eq 0 ] && echo "it_kms: all checks passed" || echo "it_kms: $failures checks failed"

@@ -1,9 +1,10 @@
 """Hostile clients against nsm-kms: oversized and malformed requests, stalled connections,
 more connections than the server takes, and many concurrent clients.
 
-    kms_hostile.py HOST PORT BODY_MAX CONNECTION_LIMIT
+    kms_hostile.py HOST PORT BODY_MAX CONNECTION_LIMIT [REQUEST_TIMEOUT]
 
-The server must run with --timeout of a few seconds and --max-connections CONNECTION_LIMIT.
+The server must run with --timeout of a few seconds, --max-connections CONNECTION_LIMIT and
+--request-timeout REQUEST_TIMEOUT (when given, clients trickling bytes are checked too).
 Prints one "ok: ..." line per check, exits 1 after any failure.
 """
 import json
@@ -18,6 +19,7 @@ import botocore.awsrequest
 import botocore.session
 
 HOST, PORT, BODY_MAX, LIMIT = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+REQUEST_TIMEOUT = int(sys.argv[5]) if len(sys.argv) > 5 else None
 ENDPOINT = "http://%s:%d" % (HOST, PORT)
 failures = 0
 
@@ -103,6 +105,45 @@ def alive(what):
         ok("%s: the server still answers" % what)
     except Exception as err:  # noqa: BLE001 - any failure is the finding
         fail("%s: the server does not answer: %r" % (what, err))
+
+
+def trickle_clients(count, request_timeout):
+    stop = threading.Event()
+    cut = []
+
+    def trickle():
+        s = connect()
+        start = time.monotonic()
+        try:
+            s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            while not stop.is_set():
+                s.sendall(b"x")  # one header byte every half second: never idle
+                time.sleep(0.5)
+        except OSError:
+            cut.append(time.monotonic() - start)
+        s.close()
+
+    threads = [threading.Thread(target=trickle) for _ in range(count)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    status, _, _ = exchange(signed_raw("ListKeys", b"{}"), wait=120)
+    waited = time.monotonic() - t0
+    time.sleep(request_timeout + 2)
+    stop.set()
+    for t in threads:
+        t.join(30)
+    if status == 200 and waited < request_timeout + 10:
+        ok("a request behind %d trickling clients was answered after %.1f s (--request-timeout %d)"
+           % (count, waited, request_timeout))
+    else:
+        fail("a request behind %d trickling clients: status %r after %.1f s" % (count, status, waited))
+    if len(cut) == count and max(cut) < request_timeout + 5:
+        ok("every trickling client was cut, %.1f-%.1f s after it began" % (min(cut), max(cut)))
+    else:
+        fail("%d of %d trickling clients were cut (%s)" % (len(cut), count,
+             ", ".join("%.1f" % c for c in cut)))
 
 
 def main():
@@ -194,6 +235,13 @@ def main():
         fail("%d of 3 connections beyond the limit were never served" % (3 - served))
     time.sleep(0.5)
     alive("after the connection flood")
+
+    # ---- clients trickling bytes (faster than the idle timeout) fill every slot: each is cut
+    # --request-timeout after it began, so a normal request waits about that long, not for
+    # ever (issue 22's probe: 64 tricklers made a normal request wait over 30 s) ------------
+    if REQUEST_TIMEOUT:
+        trickle_clients(LIMIT, REQUEST_TIMEOUT)
+        alive("after the trickling clients")
 
     # ---- many concurrent clients ---------------------------------------------------------------------
     key = kms_client().create_key(Description="concurrency")["KeyMetadata"]["KeyId"]

@@ -9,6 +9,8 @@
                  "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"
 #define PCR0_UPPER "A1A1A1A1A1A1A1A1A1A1A1A1A1A1A1A1A1A1A1A1A1A1A1A1A1A1A1A1A1A1A1A1" \
                    "A1A1A1A1A1A1A1A1A1A1A1A1A1A1A1A1"
+#define ZERO_HEX "000000000000000000000000000000000000000000000000" \
+                 "000000000000000000000000000000000000000000000000"
 #define OTHER_HEX "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2" \
                   "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2"
 
@@ -119,6 +121,27 @@ static bool decide(const char *policy, const char *action, const kms_claims *c, 
     "\"Action\": \"kms:Decrypt\", \"Condition\": {\"" op "\": "                              \
     "{\"kms:RecipientAttestation:PCR0\": \"" value "\"}}}]}"
 
+/* Why a denial happened (issue 22): the statement, the condition, both values, and the two
+ * common causes named. */
+static void test_denials_explained(void **state)
+{
+    (void)state;
+    kms_decision d;
+    kms_claims bad = claims_with_pcr0(OTHER_HEX), debug = claims_with_pcr0(ZERO_HEX);
+    assert_false(decide(PCR0_POLICY("StringEqualsIgnoreCase", PCR0_HEX), "kms:Decrypt", &bad, &d));
+    char want[600];
+    snprintf(want, sizeof(want), "statement 1 (Sid \"enclave\") allows kms:Decrypt, but its "
+             "condition does not hold: PCR0 of the document is %s, the policy's "
+             "StringEqualsIgnoreCase on kms:RecipientAttestation:PCR0 wants %s", OTHER_HEX,
+             PCR0_HEX);
+    if (strstr(d.reason, want) == NULL)
+        fail_msg("reason \"%s\" lacks \"%s\"", d.reason, want);
+    assert_false(decide(PCR0_POLICY("StringEqualsIgnoreCase", PCR0_HEX), "kms:Decrypt", &debug, &d));
+    assert_non_null(strstr(d.reason, "all zeros: the document is from an enclave in debug mode"));
+    assert_false(decide(PCR0_POLICY("StringEquals", PCR0_UPPER), "kms:Decrypt", &bad, &d));
+    assert_null(strstr(d.reason, "case-sensitively")); /* another value, not another case */
+}
+
 static void test_evaluate_attestation_conditions(void **state)
 {
     (void)state;
@@ -132,9 +155,10 @@ static void test_evaluate_attestation_conditions(void **state)
     assert_non_null(strstr(d.reason, "no statement"));
     /* a request without Recipient carries no attestation keys: the condition fails */
     assert_false(decide(PCR0_POLICY("StringEqualsIgnoreCase", PCR0_HEX), "kms:Decrypt", &none, &d));
-    assert_non_null(strstr(d.reason, "without Recipient"));
+    assert_non_null(strstr(d.reason, "it has no Recipient"));
     /* StringEquals is case-sensitive; the document's PCRs are lower-case hex */
     assert_false(decide(PCR0_POLICY("StringEquals", PCR0_UPPER), "kms:Decrypt", &good, &d));
+    assert_non_null(strstr(d.reason, "StringEquals compares case-sensitively"));
     assert_true(decide(PCR0_POLICY("StringEquals", PCR0_HEX), "kms:Decrypt", &good, &d));
     /* IfExists: absent passes, present must match */
     assert_true(decide(PCR0_POLICY("StringEqualsIfExists", PCR0_HEX), "kms:Decrypt", &none, &d));
@@ -209,6 +233,7 @@ int main(void)
         cmocka_unit_test(test_validate_refuses_broken_policies),
         cmocka_unit_test(test_validate_accepts_the_language),
         cmocka_unit_test(test_evaluate_attestation_conditions),
+        cmocka_unit_test(test_denials_explained),
         cmocka_unit_test(test_evaluate_deny_wins),
         cmocka_unit_test(test_glob),
     };

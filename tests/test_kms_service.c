@@ -42,7 +42,8 @@ static int setup(void **state)
     nsmkit_error e;
     if (kms_store_open(path, "us-east-1", KMS_DEFAULT_ACCOUNT, &K->store, &e) != 0)
         return -1;
-    K->service = (kms_service){K->store, K->fx->verifier, VFX_VERIFY_S};
+    K->service = (kms_service){.store = K->store, .verifier = K->fx->verifier,
+                               .verify_time_s = VFX_VERIFY_S};
     K->rsa = EVP_RSA_gen(2048);
     K->spki = NULL;
     K->spki_len = i2d_PUBKEY(K->rsa, &K->spki);
@@ -311,9 +312,9 @@ static void test_keys_aliases_and_blobs(void **state)
     snprintf(path, sizeof(path), "%s/state/keys/%s.json", K->dir, a_id);
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
-    snprintf(path, sizeof(path), "%s/state/aliases.json", K->dir);
+    snprintf(path, sizeof(path), "%s/state/aliases", K->dir);
     assert_int_equal(stat(path, &st), 0);
-    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(st.st_mode & 0777, 0700);
     free(blob);
 }
 
@@ -372,6 +373,7 @@ static char *open_for_recipient(json_t *answer)
     size_t len = 0;
     nsmkit_error e;
     assert_int_equal(kms_base64_decode(sealed, strlen(sealed), 65536, &der, &len, &e), 0);
+    assert_true(len > 2 && der[0] == 0x30 && der[1] == 0x80); /* BER, indefinite, as KMS */
     const unsigned char *p = der;
     CMS_ContentInfo *cms = d2i_CMS_ContentInfo(NULL, &p, (long)len);
     assert_non_null(cms);
@@ -388,18 +390,15 @@ static char *open_for_recipient(json_t *answer)
     ASN1_OCTET_STRING *keyid = NULL;
     assert_int_equal(CMS_RecipientInfo_ktri_get0_signer_id(ri, &keyid, NULL, NULL), 1);
     assert_non_null(keyid); /* subjectKeyIdentifier: KeyTransRecipientInfo version 2 */
-    /* ... the SHA-1 of the enclave key's subjectPublicKey bits (RFC 5280 method 1) */
-    X509_PUBKEY *xpk = NULL;
-    assert_int_equal(X509_PUBKEY_set(&xpk, K->rsa), 1);
-    const unsigned char *bits = NULL;
-    int bits_len = 0;
-    assert_int_equal(X509_PUBKEY_get0_param(NULL, &bits, &bits_len, NULL, xpk), 1);
-    uint8_t sha1[20];
-    unsigned int sha1_len = 0;
-    assert_int_equal(EVP_Digest(bits, (size_t)bits_len, sha1, &sha1_len, EVP_sha1(), NULL), 1);
-    assert_int_equal(ASN1_STRING_length(keyid), 20);
-    assert_memory_equal(ASN1_STRING_get0_data(keyid), sha1, 20);
-    X509_PUBKEY_free(xpk);
+    /* ... the SHA-256 of the enclave key's DER SubjectPublicKeyInfo, as KMS names it */
+    unsigned char *spki = NULL;
+    int spki_len = i2d_PUBKEY(K->rsa, &spki);
+    uint8_t sha256[32];
+    unsigned int sha256_len = 0;
+    assert_int_equal(EVP_Digest(spki, (size_t)spki_len, sha256, &sha256_len, EVP_sha256(), NULL), 1);
+    OPENSSL_free(spki);
+    assert_int_equal(ASN1_STRING_length(keyid), 32);
+    assert_memory_equal(ASN1_STRING_get0_data(keyid), sha256, 32);
     BIO *out = BIO_new(BIO_s_mem());
     assert_int_equal(CMS_decrypt(cms, K->rsa, NULL, NULL, out, CMS_BINARY), 1);
     char *data = NULL;
@@ -446,7 +445,8 @@ static void test_recipient(void **state)
     /* without Recipient the same key denies Decrypt: the condition key is absent */
     char body[16384];
     snprintf(body, sizeof(body), "{\"CiphertextBlob\": \"%s\"}", blob);
-    expect(KMS_ERR_ACCESS_DENIED, "without Recipient", "Decrypt", body);
+    expect(KMS_ERR_ACCESS_DENIED, "because no resource-based policy allows the kms:Decrypt "
+           "action", "Decrypt", body);
     /* GenerateDataKey and GenerateRandom with Recipient */
     r = call("GenerateDataKey", &code, "{\"KeyId\": \"%s\", \"NumberOfBytes\": 16, \"Recipient\": "
              "{\"AttestationDocument\": \"%s\"}}", good, doc);
@@ -474,7 +474,18 @@ static void test_recipient(void **state)
     char *other_blob = encrypt(other, "aGk=");
     snprintf(body, sizeof(body), "{\"CiphertextBlob\": \"%s\", \"Recipient\": "
              "{\"AttestationDocument\": \"%s\"}}", other_blob, doc);
-    expect(KMS_ERR_ACCESS_DENIED, "for this attestation document", "Decrypt", body);
+    expect(KMS_ERR_ACCESS_DENIED, "is not authorized to perform: kms:Decrypt on resource: "
+           "arn:aws:kms:us-east-1:111122223333:key/", "Decrypt", body);
+    /* KMS's message says nothing more; with --explain it names the statement, the
+     * condition and both values */
+    K->service.explain = true;
+    char why[512];
+    snprintf(why, sizeof(why), "(nsm-kms --explain: no statement of the key policy allows "
+             "kms:Decrypt: statement 1 (Sid \"enclave\") allows kms:Decrypt, but its condition "
+             "does not hold: PCR0 of the document is %s, the policy's StringEqualsIgnoreCase on "
+             "kms:RecipientAttestation:PCR0 wants 00)", K->pcr0_hex);
+    expect(KMS_ERR_ACCESS_DENIED, why, "Decrypt", body);
+    K->service.explain = false;
     free(other_blob);
 
     /* a document with a broken signature, one without a public key, one with an EC key */

@@ -47,8 +47,9 @@ typedef struct {
     const char *body;
 } signed_request;
 
-static void sign_at(signed_request *s, const char *akid, const char *secret, time_t when,
-                    const char *body)
+/* Signed over signed_headers with a credential scope of region. */
+static void sign_with(signed_request *s, const char *akid, const char *secret, time_t when,
+                      const char *body, const char *region, const char *signed_headers)
 {
     struct tm tm;
     gmtime_r(&when, &tm);
@@ -63,16 +64,20 @@ static void sign_at(signed_request *s, const char *akid, const char *secret, tim
     memcpy(date8, s->date, 8);
     date8[8] = '\0';
     nsmkit_error e;
-    assert_int_equal(kms_sigv4_signature(&r, secret, date8, "us-east-1", "kms", s->date,
-                                         "content-type;host;x-amz-date;x-amz-target", sig, &e),
-                     0);
+    assert_int_equal(kms_sigv4_signature(&r, secret, date8, region, "kms", s->date,
+                                         signed_headers, sig, &e), 0);
     snprintf(s->auth, sizeof(s->auth),
-             "AWS4-HMAC-SHA256 Credential=%s/%s/us-east-1/kms/aws4_request, "
-             "SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=%s",
-             akid, date8, sig);
+             "AWS4-HMAC-SHA256 Credential=%s/%s/%s/kms/aws4_request, "
+             "SignedHeaders=%s, Signature=%s", akid, date8, region, signed_headers, sig);
     s->h.names[4] = "authorization";
     s->h.values[4] = s->auth;
     s->h.count = 5;
+}
+
+static void sign_at(signed_request *s, const char *akid, const char *secret, time_t when,
+                    const char *body)
+{
+    sign_with(s, akid, secret, when, body, "us-east-1", "content-type;host;x-amz-date;x-amz-target");
 }
 
 static kms_code check(signed_request *s, const char *body, const kms_credentials *creds,
@@ -80,7 +85,7 @@ static kms_code check(signed_request *s, const char *body, const kms_credentials
 {
     kms_sigv4_request r = {"POST", "/", lookup, &s->h, nsmkit_bytes_of(body, strlen(body))};
     e->msg[0] = '\0';
-    return kms_sigv4_check(&r, creds, now, e);
+    return kms_sigv4_check(&r, creds, "us-east-1", now, e);
 }
 
 static kms_credentials creds_of(const char *akid, const char *secret)
@@ -123,6 +128,45 @@ static void test_signature_checked_against_credentials(void **state)
     assert_non_null(strstr(e.msg, "Signature expired"));
     sign_at(&s, "AKIDTEST", "s3cret", now - 10 * 60, "{}");
     assert_int_equal(check(&s, "{}", &creds, now, &e), KMS_ERR_OK);
+}
+
+/* Probe finding (issue 22): a signature that left X-Amz-Target out was accepted, so a
+ * captured DescribeKey replayed as DisableKey. A correct signature over the other headers is
+ * now refused, with and without --credentials. */
+static void test_x_amz_target_must_be_signed(void **state)
+{
+    (void)state;
+    time_t now = time(NULL);
+    kms_credentials creds = creds_of("AKIDTEST", "s3cret");
+    signed_request s;
+    kms_error e;
+    sign_with(&s, "AKIDTEST", "s3cret", now, "{}", "us-east-1", "content-type;host;x-amz-date");
+    assert_int_equal(check(&s, "{}", &creds, now, &e), KMS_ERR_INCOMPLETE_SIGNATURE);
+    assert_non_null(strstr(e.msg, "does not include x-amz-target"));
+    assert_int_equal(check(&s, "{}", NULL, now, &e), KMS_ERR_INCOMPLETE_SIGNATURE);
+    sign_with(&s, "AKIDTEST", "s3cret", now, "{}", "us-east-1", "host;x-amz-target");
+    assert_int_equal(check(&s, "{}", &creds, now, &e), KMS_ERR_INCOMPLETE_SIGNATURE);
+    assert_non_null(strstr(e.msg, "does not include x-amz-date"));
+    sign_with(&s, "AKIDTEST", "s3cret", now, "{}", "us-east-1", "host;x-amz-date;x-amz-target");
+    assert_int_equal(check(&s, "{}", &creds, now, &e), KMS_ERR_OK);
+}
+
+/* Probe finding (issue 22): a credential scope naming another region was accepted; AWS
+ * answers InvalidSignatureException "Credential should be scoped to a valid region". */
+static void test_credential_scope_of_another_region_refused(void **state)
+{
+    (void)state;
+    time_t now = time(NULL);
+    kms_credentials creds = creds_of("AKIDTEST", "s3cret");
+    signed_request s;
+    kms_error e;
+    sign_with(&s, "AKIDTEST", "s3cret", now, "{}", "eu-west-1",
+              "content-type;host;x-amz-date;x-amz-target");
+    assert_int_equal(check(&s, "{}", &creds, now, &e), KMS_ERR_INVALID_SIGNATURE);
+    assert_non_null(strstr(e.msg, "Credential should be scoped to a valid region, not 'eu-west-1'"));
+    assert_int_equal(check(&s, "{}", NULL, now, &e), KMS_ERR_INVALID_SIGNATURE);
+    kms_sigv4_request r = {"POST", "/", lookup, &s.h, nsmkit_bytes_of("{}", 2)};
+    assert_int_equal(kms_sigv4_check(&r, &creds, "eu-west-1", now, &e), KMS_ERR_OK);
 }
 
 static void expect_form(const char *auth, kms_code want, const char *reason)
@@ -181,7 +225,7 @@ static void test_malformed_authorization(void **state)
     snprintf(buf, sizeof(buf), "AWS4-HMAC-SHA256 %s, SignedHeaders=Host;x-amz-date, %s",
              good_cred, sig);
     expect_form(buf, KMS_ERR_INCOMPLETE_SIGNATURE, "not lower case");
-    snprintf(buf, sizeof(buf), "AWS4-HMAC-SHA256 %s, SignedHeaders=host;x-amz-date;x-custom, %s",
+    snprintf(buf, sizeof(buf), "AWS4-HMAC-SHA256 %s, SignedHeaders=host;x-amz-date;x-amz-target;x-custom, %s",
              good_cred, sig);
     expect_form(buf, KMS_ERR_INCOMPLETE_SIGNATURE, "signed header x-custom is not in the request");
     /* an over-long header is refused before it is parsed */
@@ -244,6 +288,8 @@ int main(void)
         cmocka_unit_test(test_aws_get_vanilla_vector),
         cmocka_unit_test(test_signature_checked_against_credentials),
         cmocka_unit_test(test_malformed_authorization),
+        cmocka_unit_test(test_x_amz_target_must_be_signed),
+        cmocka_unit_test(test_credential_scope_of_another_region_refused),
         cmocka_unit_test(test_credentials_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
