@@ -226,7 +226,7 @@ $(BUILD)/tests/blog_client $(BUILD)/tests/nsm_conformance: $(BUILD)/tests/%: tes
 
 DEB_PACKAGES += libmicrohttpd-dev awscli python3-boto3 python3-asn1crypto python3-pyasn1 python3-cryptography
 KMS_SRC  := kms/errors.c kms/service.c kms/policy.c kms/sigv4.c kms/blob.c kms/base64.c \
-            kms/recipient.c kms/cms.c kms/store.c kms/http.c
+            kms/recipient.c kms/cms.c kms/asym.c kms/store.c kms/http.c
 KMS_LIBS := -lmicrohttpd
 $(KMS_LIB): $(call obj,$(KMS_SRC))
 # nsm-kms itself is in PROGRAMS (PROG_nsm-kms, man/nsm-kms.1); KMS_LIB sits with the others.

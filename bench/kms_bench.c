@@ -231,7 +231,7 @@ int main(void)
              pcr0);
     kms_key key;
     kms_error ke;
-    if (kms_store_create_key(store, "bench", policy, &key, &ke) != KMS_ERR_OK)
+    if (kms_store_create_key(store, "bench", policy, NULL, NULL, &key, &ke) != KMS_ERR_OK)
         return die(ke.msg);
     char encrypt_body[256];
     snprintf(encrypt_body, sizeof(encrypt_body),

@@ -36,15 +36,23 @@ bool kms_glob_match(const char *pattern, const char *text)
 }
 
 /* Which attestation PCR a condition key names: 0..31, or -1 for a key that is not an
- * attestation key, or -2 for an attestation key that is not one KMS has. */
-static int attestation_pcr(const char *key)
+ * attestation key, or -2 for an attestation key that is not one KMS has. *nitrotpm says
+ * whether it is a NitroTPMPCR<n> key (may be NULL). */
+static int attestation_pcr_kind(const char *key, bool *nitrotpm)
 {
     size_t prefix = strlen(ATTESTATION_PREFIX);
+    if (nitrotpm != NULL)
+        *nitrotpm = false;
     if (strncasecmp(key, ATTESTATION_PREFIX, prefix) != 0)
         return -1;
     const char *rest = key + prefix;
     if (strcasecmp(rest, "ImageSha384") == 0)
         return 0;
+    if (strncasecmp(rest, "NitroTPM", 8) == 0) {
+        rest += 8;
+        if (nitrotpm != NULL)
+            *nitrotpm = true;
+    }
     if (strncasecmp(rest, "PCR", 3) != 0)
         return -2;
     rest += 3;
@@ -54,6 +62,11 @@ static int attestation_pcr(const char *key)
         return -2;
     int index = atoi(rest);
     return index < KMS_PCR_COUNT ? index : -2;
+}
+
+static int attestation_pcr(const char *key)
+{
+    return attestation_pcr_kind(key, NULL);
 }
 
 typedef struct {
@@ -306,7 +319,8 @@ static void explain_mismatch(const char *op_name, const char *key, int pcr, json
                "a document's PCRs are lower-case hex; use StringEqualsIgnoreCase)";
     else if (all_zero_hex(actual) && pcr <= 2)
         hint = " (all zeros: the document is from an enclave in debug mode)";
-    snprintf(why, why_size, "PCR%d of the document is %s, the policy's %s on %.60s wants %s%s",
+    snprintf(why, why_size, "%sPCR%d of the document is %s, the policy's %s on %.60s wants %s%s",
+             strncasecmp(key + strlen(ATTESTATION_PREFIX), "NitroTPM", 8) == 0 ? "NitroTPM" : "",
              pcr, actual, op_name, key, wanted, hint);
 }
 
@@ -329,16 +343,20 @@ static bool conditions_hold(json_t *condition, const kms_claims *claims, char *w
         json_t *values;
         json_object_foreach(keys, key, values)
         {
-            int pcr = attestation_pcr(key);
+            bool tpm_key = false;
+            int pcr = attestation_pcr_kind(key, &tpm_key);
             bool present = pcr >= 0 && claims != NULL && claims->attested &&
-                           claims->pcr_present[pcr];
+                           claims->nitrotpm == tpm_key && claims->pcr_present[pcr];
             if (!present) {
                 if (op.if_exists)
                     continue;
                 snprintf(why, why_size, "the request carries no %.80s (%s), and %.60s wants it",
                          key, pcr < 0 ? "nsm-kms models no such key"
                               : claims == NULL || !claims->attested ? "it has no Recipient"
-                                                                   : "the document lacks that PCR",
+                              : claims->nitrotpm != tpm_key
+                                  ? (tpm_key ? "the document is an enclave's, not a NitroTPM's"
+                                             : "the document is a NitroTPM's, not an enclave's")
+                                  : "the document lacks that PCR",
                          op_name);
                 return false;
             }

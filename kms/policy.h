@@ -11,7 +11,9 @@
  *
  * Condition operators: StringEquals, StringEqualsIgnoreCase, and both with the IfExists
  * suffix. Condition keys: kms:RecipientAttestation:ImageSha384 (= PCR0) and
- * kms:RecipientAttestation:PCR0..PCR31, as lower-case hex of the document's PCR; any other
+ * kms:RecipientAttestation:PCR0..PCR31 for an enclave's document,
+ * kms:RecipientAttestation:NitroTPMPCR0..NitroTPMPCR31 for a NitroTPM's, as lower-case hex of
+ * the document's PCR (a key of the other kind is absent from the request); any other
  * key is accepted and, as in IAM, absent from every request (so its condition fails unless
  * IfExists). Operators AND, keys AND, values OR. A Deny that matches wins over any Allow;
  * without a matching Allow the request is denied. A request without Recipient carries no
@@ -32,6 +34,7 @@
 /* What a request carries for conditions: the PCRs of a verified attestation document. */
 typedef struct {
     bool attested;                               /* the request had a Recipient */
+    bool nitrotpm;                               /* ... from a NitroTPM: NitroTPMPCR<n> keys */
     bool pcr_present[KMS_PCR_COUNT];
     char pcr_hex[KMS_PCR_COUNT][KMS_PCR_HEX_LEN + 1]; /* lower case */
 } kms_claims;

@@ -78,13 +78,15 @@ static kms_code read_claims(nsmkit_bytes doc, kms_recipient *r, kms_error *e)
         kms_fail(e, KMS_ERR_INTERNAL, "a verified document did not decode again");
         goto done;
     }
-    if (nsmv_claims_kind(claims) != NSMV_KIND_NSM) {
+    nsmv_kind kind = nsmv_claims_kind(claims);
+    if (kind != NSMV_KIND_NSM && kind != NSMV_KIND_NITROTPM) {
         code = kms_fail(e, KMS_ERR_ATTESTATION_REFUSED,
-                        "the attestation document is not from an enclave's NSM (%s)",
-                        nsmv_kind_name(nsmv_claims_kind(claims)));
+                        "the attestation document is neither an enclave's nor a NitroTPM's (%s)",
+                        nsmv_kind_name(kind));
         goto done;
     }
     r->claims.attested = true;
+    r->claims.nitrotpm = kind == NSMV_KIND_NITROTPM; /* its PCRs are NitroTPMPCR<n> keys */
     for (unsigned index = 0; index < KMS_PCR_COUNT; index++) {
         const uint8_t *value = nsmv_claims_pcr(claims, index);
         r->claims.pcr_present[index] = value != NULL;

@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <openssl/rand.h>
 
+#include "asym.h"
 #include "base64.h"
 #include "blob.h"
 #include "policy.h"
@@ -285,6 +286,27 @@ static kms_code require_enabled(const kms_key *key, kms_error *e)
     return KMS_ERR_OK;
 }
 
+static bool is_symmetric(const kms_key *key)
+{
+    return key->private_der == NULL;
+}
+
+/* The operation needs an enabled symmetric key, or an asymmetric one of this usage. */
+static kms_code require_usage(const kms_key *key, bool symmetric, const char *usage,
+                              const char *operation, kms_error *e)
+{
+    if (symmetric ? is_symmetric(key) : !is_symmetric(key) && strcmp(key->usage, usage) == 0)
+        return require_enabled(key, e);
+    if (symmetric && strcmp(key->usage, "ENCRYPT_DECRYPT") == 0)
+        return kms_fail(e, KMS_ERR_UNSUPPORTED_OPERATION, "nsm-kms does not model %s with an "
+                        "asymmetric key (%s %s): use a SYMMETRIC_DEFAULT key", operation,
+                        key->id, key->spec);
+    char arn[64];
+    snprintf(arn, sizeof(arn), "%s", key->id);
+    return kms_fail(e, KMS_ERR_INVALID_KEY_USAGE, "%s key usage is %s (KeySpec %s), which is "
+                    "not valid for %s", arn, key->usage, key->spec, operation);
+}
+
 /* Adds a base64 member to out. */
 static kms_code put_blob(json_t *out, const char *field, const uint8_t *data, size_t len,
                          kms_error *e)
@@ -324,18 +346,51 @@ static kms_code put_key_arn(const kms_service *s, json_t *out, const char *id, k
     return KMS_ERR_OK;
 }
 
+static json_t *string_list(const char *const *items)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; list != NULL && items[i] != NULL; i++)
+        if (json_array_append_new(list, json_string(items[i])) != 0) {
+            json_decref(list);
+            return NULL;
+        }
+    return list;
+}
+
 static json_t *key_metadata(const kms_service *s, const kms_key *key)
 {
+    static const char *const symmetric_algorithms[] = {"SYMMETRIC_DEFAULT", NULL};
+    static const char *const ecdh[] = {"ECDH", NULL};
     char arn[256];
     kms_store_key_arn(s->store, key->id, arn, sizeof(arn));
-    return json_pack("{s:s, s:s, s:s, s:I, s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:[s], s:b}",
-                     "AWSAccountId", kms_store_account(s->store), "KeyId", key->id, "Arn", arn,
-                     "CreationDate", (json_int_t)key->creation_s, "Enabled", key->enabled,
-                     "Description", key->description, "KeyUsage", "ENCRYPT_DECRYPT", "KeyState",
-                     key->enabled ? "Enabled" : "Disabled", "Origin", "AWS_KMS", "KeyManager",
-                     "CUSTOMER", "KeySpec", "SYMMETRIC_DEFAULT", "CustomerMasterKeySpec",
-                     "SYMMETRIC_DEFAULT", "EncryptionAlgorithms", "SYMMETRIC_DEFAULT",
-                     "MultiRegion", 0);
+    json_t *meta = json_pack("{s:s, s:s, s:s, s:I, s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b}",
+                             "AWSAccountId", kms_store_account(s->store), "KeyId", key->id,
+                             "Arn", arn, "CreationDate", (json_int_t)key->creation_s, "Enabled",
+                             key->enabled, "Description", key->description, "KeyUsage",
+                             key->usage, "KeyState", key->enabled ? "Enabled" : "Disabled",
+                             "Origin", "AWS_KMS", "KeyManager", "CUSTOMER", "KeySpec", key->spec,
+                             "CustomerMasterKeySpec", key->spec, "MultiRegion", 0);
+    /* the algorithms the key's usage allows, under AWS's member names */
+    const char *member = NULL;
+    const char *const *algorithms = NULL;
+    if (is_symmetric(key)) {
+        member = "EncryptionAlgorithms";
+        algorithms = symmetric_algorithms;
+    } else if (strcmp(key->usage, "ENCRYPT_DECRYPT") == 0) {
+        member = "EncryptionAlgorithms";
+        algorithms = kms_asym_encryption_algorithms(key->spec);
+    } else if (strcmp(key->usage, "SIGN_VERIFY") == 0) {
+        member = "SigningAlgorithms";
+        algorithms = kms_asym_signing_algorithms(key->spec);
+    } else {
+        member = "KeyAgreementAlgorithms";
+        algorithms = ecdh;
+    }
+    if (meta != NULL && json_object_set_new(meta, member, string_list(algorithms)) != 0) {
+        json_decref(meta);
+        return NULL;
+    }
+    return meta;
 }
 
 static const char *const symmetric_default[] = {"SYMMETRIC_DEFAULT", NULL};
@@ -344,17 +399,44 @@ static const char *const symmetric_default[] = {"SYMMETRIC_DEFAULT", NULL};
 
 typedef kms_code (*op_fn)(const kms_service *s, json_t *req, json_t *out, kms_error *e);
 
+static const char *const key_specs[] = {"SYMMETRIC_DEFAULT", "RSA_2048", "RSA_3072", "RSA_4096",
+                                        "ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521",
+                                        "ECC_SECG_P256K1", NULL};
+
+/* KeySpec (or the older CustomerMasterKeySpec) and KeyUsage of CreateKey, as AWS pairs them. */
+static kms_code get_spec_and_usage(json_t *req, const char **spec, const char **usage,
+                                   kms_error *e)
+{
+    static const char *const usages[] = {"ENCRYPT_DECRYPT", "SIGN_VERIFY", "KEY_AGREEMENT", NULL};
+    const char *old_spec;
+    kms_code code;
+    if ((code = get_enum(req, "KeyUsage", usages, usage, e)) ||
+        (code = get_enum(req, "KeySpec", key_specs, spec, e)) ||
+        (code = get_enum(req, "CustomerMasterKeySpec", key_specs, &old_spec, e)))
+        return code;
+    if (*spec != NULL && old_spec != NULL)
+        return kms_fail(e, KMS_ERR_VALIDATION, "You cannot specify KeySpec and "
+                        "CustomerMasterKeySpec in the same request. CustomerMasterKeySpec "
+                        "parameter is deprecated. Use KeySpec instead.");
+    if (*spec == NULL)
+        *spec = old_spec != NULL ? old_spec : "SYMMETRIC_DEFAULT";
+    if (*usage == NULL)
+        *usage = "ENCRYPT_DECRYPT";
+    bool symmetric = strcmp(*spec, "SYMMETRIC_DEFAULT") == 0;
+    if (symmetric ? strcmp(*usage, "ENCRYPT_DECRYPT") != 0 : !kms_asym_usage_allowed(*spec, *usage))
+        return kms_fail(e, KMS_ERR_VALIDATION, "KeyUsage %s is not compatible with KeySpec %s",
+                        *usage, *spec);
+    return KMS_ERR_OK;
+}
+
 static kms_code op_create_key(const kms_service *s, json_t *req, json_t *out, kms_error *e)
 {
-    static const char *const usages[] = {"ENCRYPT_DECRYPT", NULL};
     static const char *const origins[] = {"AWS_KMS", NULL};
-    const char *description, *policy, *value;
+    const char *description, *policy, *value, *spec, *usage;
     kms_code code;
     if ((code = get_string(req, "Description", false, 0, KMS_DESCRIPTION_MAX, &description, e)) ||
         (code = get_string(req, "Policy", false, 1, KMS_POLICY_MAX, &policy, e)) ||
-        (code = get_enum(req, "KeyUsage", usages, &value, e)) ||
-        (code = get_enum(req, "KeySpec", symmetric_default, &value, e)) ||
-        (code = get_enum(req, "CustomerMasterKeySpec", symmetric_default, &value, e)) ||
+        (code = get_spec_and_usage(req, &spec, &usage, e)) ||
         (code = get_enum(req, "Origin", origins, &value, e)) ||
         (code = get_bool(req, "BypassPolicyLockoutSafetyCheck", e)) ||
         (code = get_bool(req, "MultiRegion", e)))
@@ -368,7 +450,8 @@ static kms_code op_create_key(const kms_service *s, json_t *req, json_t *out, km
     if (policy != NULL && kms_policy_validate(policy, strlen(policy), &pe) != 0)
         return kms_fail(e, KMS_ERR_MALFORMED_POLICY, "%s", pe.msg);
     kms_key key;
-    if ((code = kms_store_create_key(s->store, description, policy, &key, e)) != KMS_ERR_OK)
+    if ((code = kms_store_create_key(s->store, description, policy, spec, usage, &key, e)) !=
+        KMS_ERR_OK)
         return code;
     json_t *meta = key_metadata(s, &key);
     kms_key_clear(&key);
@@ -553,7 +636,8 @@ static kms_code op_encrypt(const kms_service *s, json_t *req, json_t *out, kms_e
     if ((code = get_blob(req, "Plaintext", true, 1, KMS_PLAINTEXT_MAX, &plain, &plain_len, e)) ||
         (code = get_context(req, &context, e)) ||
         (code = get_enum(req, "EncryptionAlgorithm", symmetric_default, &algorithm, e)) ||
-        (code = require_enabled(&key, e)) || (code = authorize(s, &key, "kms:Encrypt", NULL, e)))
+        (code = require_usage(&key, true, NULL, "Encrypt", e)) ||
+        (code = authorize(s, &key, "kms:Encrypt", NULL, e)))
         goto done;
     if (kms_blob_seal(key.material, key.id, context_bytes(context),
                       nsmkit_bytes_of(plain, plain_len), &blob, &blob_len, &be) != 0) {
@@ -615,7 +699,8 @@ static kms_code op_decrypt(const kms_service *s, json_t *req, json_t *out, kms_e
         }
         have_key = true;
     }
-    if ((code = require_enabled(&key, e)) || (code = get_recipient(s, req, &recipient, e)) ||
+    if ((code = require_usage(&key, true, NULL, "Decrypt", e)) ||
+        (code = get_recipient(s, req, &recipient, e)) ||
         (code = authorize(s, &key, "kms:Decrypt", recipient, e)))
         goto done;
     if (kms_blob_open(key.material, nsmkit_bytes_of(blob, blob_len), context_bytes(context),
@@ -668,7 +753,7 @@ static kms_code generate_data_key(const kms_service *s, json_t *req, json_t *out
     size_t len = spec != NULL ? (strcmp(spec, "AES_256") == 0 ? 32 : 16) : (size_t)bytes;
     if (with_plaintext && (code = get_recipient(s, req, &recipient, e)))
         goto done;
-    if ((code = require_enabled(&key, e)) ||
+    if ((code = require_usage(&key, true, NULL, "GenerateDataKey", e)) ||
         (code = authorize(s, &key, with_plaintext ? "kms:GenerateDataKey"
                                                : "kms:GenerateDataKeyWithoutPlaintext",
                           recipient, e)))
@@ -811,6 +896,268 @@ static kms_code op_disable_key(const kms_service *s, json_t *req, json_t *out, k
     return set_enabled(s, req, false, e);
 }
 
+/* ---- asymmetric keys ---------------------------------------------------------------------------- */
+
+/* The key pair of an asymmetric key (caller frees). */
+static kms_code load_pair(const kms_key *key, EVP_PKEY **out, kms_error *e)
+{
+    *out = kms_asym_load(nsmkit_bytes_of(key->private_der, key->private_len));
+    if (*out == NULL)
+        return kms_fail(e, KMS_ERR_INTERNAL, "the key material of %s does not decode", key->id);
+    return KMS_ERR_OK;
+}
+
+static kms_code op_get_public_key(const kms_service *s, json_t *req, json_t *out, kms_error *e)
+{
+    kms_key key;
+    kms_code code = get_key(s, req, "KeyId", &key, e);
+    if (code != KMS_ERR_OK)
+        return code;
+    EVP_PKEY *pair = NULL;
+    uint8_t *spki = NULL;
+    size_t spki_len = 0;
+    nsmkit_error ae;
+    if (is_symmetric(&key)) {
+        code = kms_fail(e, KMS_ERR_UNSUPPORTED_OPERATION, "%s is a symmetric key: it has no "
+                        "public key", key.id);
+        goto done;
+    }
+    if ((code = require_enabled(&key, e)) ||
+        (code = authorize(s, &key, "kms:GetPublicKey", NULL, e)) ||
+        (code = load_pair(&key, &pair, e)))
+        goto done;
+    if (kms_asym_public_der(pair, &spki, &spki_len, &ae) != 0) {
+        code = kms_fail(e, KMS_ERR_INTERNAL, "%s", ae.msg);
+        goto done;
+    }
+    json_t *meta = key_metadata(s, &key); /* owned: the algorithm lists come from it */
+    const char *lists[] = {"EncryptionAlgorithms", "SigningAlgorithms", "KeyAgreementAlgorithms"};
+    for (size_t i = 0; meta != NULL && i < 3; i++) {
+        json_t *list = json_object_get(meta, lists[i]);
+        if (list != NULL)
+            json_object_set(out, lists[i], list);
+    }
+    json_decref(meta);
+    if ((code = put_blob(out, "PublicKey", spki, spki_len, e)) ||
+        (code = put_key_arn(s, out, key.id, e)))
+        goto done;
+    if (json_object_set_new(out, "KeySpec", json_string(key.spec)) != 0 ||
+        json_object_set_new(out, "CustomerMasterKeySpec", json_string(key.spec)) != 0 ||
+        json_object_set_new(out, "KeyUsage", json_string(key.usage)) != 0)
+        code = kms_fail(e, KMS_ERR_INTERNAL, "out of memory");
+done:
+    free(spki);
+    EVP_PKEY_free(pair);
+    kms_key_clear(&key);
+    return code;
+}
+
+/* GenerateDataKeyPair (with_plaintext; Recipient allowed) and ...WithoutPlaintext. */
+static kms_code generate_data_key_pair(const kms_service *s, json_t *req, json_t *out,
+                                       bool with_plaintext, kms_error *e)
+{
+    static const char *const pair_specs[] = {"RSA_2048", "RSA_3072", "RSA_4096", "ECC_NIST_P256",
+                                             "ECC_NIST_P384", "ECC_NIST_P521", "ECC_SECG_P256K1",
+                                             NULL};
+    const char *spec;
+    char *context = NULL;
+    uint8_t *priv = NULL, *blob = NULL, *spki = NULL;
+    size_t priv_len = 0, blob_len = 0, spki_len = 0;
+    EVP_PKEY *pair = NULL;
+    kms_recipient *recipient = NULL;
+    nsmkit_error ae;
+    kms_key key;
+    kms_code code = get_key(s, req, "KeyId", &key, e);
+    if (code != KMS_ERR_OK)
+        return code;
+    if ((code = get_enum(req, "KeyPairSpec", pair_specs, &spec, e)) ||
+        (code = get_context(req, &context, e)))
+        goto done;
+    if (spec == NULL) {
+        code = missing(e, "KeyPairSpec");
+        goto done;
+    }
+    if ((with_plaintext && (code = get_recipient(s, req, &recipient, e))) ||
+        (code = require_usage(&key, true, NULL, "GenerateDataKeyPair", e)) ||
+        (code = authorize(s, &key, with_plaintext ? "kms:GenerateDataKeyPair"
+                                                  : "kms:GenerateDataKeyPairWithoutPlaintext",
+                          recipient, e)))
+        goto done;
+    if (kms_asym_generate(spec, &priv, &priv_len, &ae) != 0 ||
+        (pair = kms_asym_load(nsmkit_bytes_of(priv, priv_len))) == NULL ||
+        kms_asym_public_der(pair, &spki, &spki_len, &ae) != 0 ||
+        kms_blob_seal(key.material, key.id, context_bytes(context), nsmkit_bytes_of(priv, priv_len),
+                      &blob, &blob_len, &ae) != 0) {
+        code = kms_fail(e, KMS_ERR_INTERNAL, "cannot make the %s key pair: %s", spec, ae.msg);
+        goto done;
+    }
+    /* the private key goes out encrypted under the KMS key, and in the clear only without
+     * Recipient: with it, only inside CiphertextForRecipient (PrivateKeyPlaintext absent) */
+    if ((code = put_blob(out, "PrivateKeyCiphertextBlob", blob, blob_len, e)) ||
+        (with_plaintext && recipient == NULL &&
+         (code = put_blob(out, "PrivateKeyPlaintext", priv, priv_len, e))) ||
+        (recipient != NULL && (code = put_secret(out, recipient, priv, priv_len, e))) ||
+        (code = put_blob(out, "PublicKey", spki, spki_len, e)) ||
+        (code = put_key_arn(s, out, key.id, e)))
+        goto done;
+    if (json_object_set_new(out, "KeyPairSpec", json_string(spec)) != 0)
+        code = kms_fail(e, KMS_ERR_INTERNAL, "out of memory");
+done:
+    if (priv != NULL) {
+        nsmkit_wipe(priv, priv_len);
+        free(priv);
+    }
+    EVP_PKEY_free(pair);
+    free(blob);
+    free(spki);
+    free(context);
+    kms_recipient_free(recipient);
+    kms_key_clear(&key);
+    return code;
+}
+
+static kms_code op_generate_data_key_pair(const kms_service *s, json_t *req, json_t *out,
+                                          kms_error *e)
+{
+    return generate_data_key_pair(s, req, out, true, e);
+}
+
+static kms_code op_generate_data_key_pair_without_plaintext(const kms_service *s, json_t *req,
+                                                           json_t *out, kms_error *e)
+{
+    return generate_data_key_pair(s, req, out, false, e);
+}
+
+static kms_code op_derive_shared_secret(const kms_service *s, json_t *req, json_t *out,
+                                        kms_error *e)
+{
+    static const char *const algorithms[] = {"ECDH", NULL};
+    const char *algorithm;
+    uint8_t *peer = NULL, *secret = NULL;
+    size_t peer_len = 0, secret_len = 0;
+    EVP_PKEY *pair = NULL;
+    kms_recipient *recipient = NULL;
+    nsmkit_error ae;
+    kms_key key;
+    kms_code code = get_key(s, req, "KeyId", &key, e);
+    if (code != KMS_ERR_OK)
+        return code;
+    if ((code = get_enum(req, "KeyAgreementAlgorithm", algorithms, &algorithm, e)) ||
+        (code = get_blob(req, "PublicKey", true, 1, 8192, &peer, &peer_len, e)) ||
+        (code = get_bool(req, "DryRun", e)))
+        goto done;
+    if (algorithm == NULL) {
+        code = missing(e, "KeyAgreementAlgorithm");
+        goto done;
+    }
+    if ((code = get_recipient(s, req, &recipient, e)) ||
+        (code = require_usage(&key, false, "KEY_AGREEMENT", "DeriveSharedSecret", e)) ||
+        (code = authorize(s, &key, "kms:DeriveSharedSecret", recipient, e)) ||
+        (code = load_pair(&key, &pair, e)))
+        goto done;
+    if (kms_asym_derive(pair, nsmkit_bytes_of(peer, peer_len), &secret, &secret_len, &ae) != 0) {
+        code = kms_fail(e, KMS_ERR_VALIDATION, "%s", ae.msg);
+        goto done;
+    }
+    if ((code = recipient != NULL ? put_secret(out, recipient, secret, secret_len, e)
+                                  : put_blob(out, "SharedSecret", secret, secret_len, e)) ||
+        (code = put_key_arn(s, out, key.id, e)))
+        goto done;
+    if (json_object_set_new(out, "KeyAgreementAlgorithm", json_string("ECDH")) != 0 ||
+        json_object_set_new(out, "KeyOrigin", json_string("AWS_KMS")) != 0)
+        code = kms_fail(e, KMS_ERR_INTERNAL, "out of memory");
+done:
+    if (secret != NULL) {
+        nsmkit_wipe(secret, secret_len);
+        free(secret);
+    }
+    free(peer);
+    EVP_PKEY_free(pair);
+    kms_recipient_free(recipient);
+    kms_key_clear(&key);
+    return code;
+}
+
+/* Sign (verify false) and Verify. */
+static kms_code sign_or_verify(const kms_service *s, json_t *req, json_t *out, bool verify,
+                               kms_error *e)
+{
+    static const char *const all[] = {
+        "RSASSA_PSS_SHA_256", "RSASSA_PSS_SHA_384", "RSASSA_PSS_SHA_512",
+        "RSASSA_PKCS1_V1_5_SHA_256", "RSASSA_PKCS1_V1_5_SHA_384", "RSASSA_PKCS1_V1_5_SHA_512",
+        "ECDSA_SHA_256", "ECDSA_SHA_384", "ECDSA_SHA_512", NULL};
+    static const char *const types[] = {"RAW", "DIGEST", NULL};
+    const char *algorithm, *type;
+    uint8_t *message = NULL, *sig = NULL;
+    size_t message_len = 0, sig_len = 0;
+    EVP_PKEY *pair = NULL;
+    nsmkit_error ae;
+    kms_key key;
+    kms_code code = get_key(s, req, "KeyId", &key, e);
+    if (code != KMS_ERR_OK)
+        return code;
+    if ((code = get_blob(req, "Message", true, 1, 4096, &message, &message_len, e)) ||
+        (code = get_enum(req, "MessageType", types, &type, e)) ||
+        (code = get_enum(req, "SigningAlgorithm", all, &algorithm, e)) ||
+        (verify && (code = get_blob(req, "Signature", true, 1, 6144, &sig, &sig_len, e))))
+        goto done;
+    if (algorithm == NULL) {
+        code = missing(e, "SigningAlgorithm");
+        goto done;
+    }
+    if ((code = require_usage(&key, false, "SIGN_VERIFY", verify ? "Verify" : "Sign", e)) ||
+        (code = authorize(s, &key, verify ? "kms:Verify" : "kms:Sign", NULL, e)))
+        goto done;
+    bool supported = false;
+    for (const char *const *a = kms_asym_signing_algorithms(key.spec); *a != NULL; a++)
+        supported = supported || strcmp(*a, algorithm) == 0;
+    if (!supported) {
+        code = kms_fail(e, KMS_ERR_INVALID_KEY_USAGE, "Signing algorithm %s is not supported "
+                        "by key %s (%s)", algorithm, key.id, key.spec);
+        goto done;
+    }
+    bool digest = type != NULL && strcmp(type, "DIGEST") == 0;
+    if ((code = load_pair(&key, &pair, e)))
+        goto done;
+    if (verify) {
+        int v = kms_asym_verify(pair, algorithm, nsmkit_bytes_of(message, message_len), digest,
+                                nsmkit_bytes_of(sig, sig_len), &ae);
+        if (v != 1) {
+            code = kms_fail(e, v == 0 ? KMS_ERR_KMS_INVALID_SIGNATURE : KMS_ERR_VALIDATION, "%s",
+                            v == 0 ? "The signature is not valid for this message, key and "
+                                     "signing algorithm." : ae.msg);
+            goto done;
+        }
+        if (json_object_set_new(out, "SignatureValid", json_true()) != 0)
+            code = kms_fail(e, KMS_ERR_INTERNAL, "out of memory");
+    } else if (kms_asym_sign(pair, algorithm, nsmkit_bytes_of(message, message_len), digest, &sig,
+                             &sig_len, &ae) != 0) {
+        code = kms_fail(e, digest ? KMS_ERR_VALIDATION : KMS_ERR_INTERNAL, "%s", ae.msg);
+        goto done;
+    } else {
+        code = put_blob(out, "Signature", sig, sig_len, e);
+    }
+    if (code == KMS_ERR_OK && ((code = put_key_arn(s, out, key.id, e)) == KMS_ERR_OK) &&
+        json_object_set_new(out, "SigningAlgorithm", json_string(algorithm)) != 0)
+        code = kms_fail(e, KMS_ERR_INTERNAL, "out of memory");
+done:
+    free(message);
+    free(sig);
+    EVP_PKEY_free(pair);
+    kms_key_clear(&key);
+    return code;
+}
+
+static kms_code op_sign(const kms_service *s, json_t *req, json_t *out, kms_error *e)
+{
+    return sign_or_verify(s, req, out, false, e);
+}
+
+static kms_code op_verify(const kms_service *s, json_t *req, json_t *out, kms_error *e)
+{
+    return sign_or_verify(s, req, out, true, e);
+}
+
 static const struct {
     const char *name;
     op_fn fn;
@@ -829,6 +1176,12 @@ static const struct {
     {"PutKeyPolicy", op_put_key_policy},
     {"EnableKey", op_enable_key},
     {"DisableKey", op_disable_key},
+    {"GetPublicKey", op_get_public_key},
+    {"GenerateDataKeyPair", op_generate_data_key_pair},
+    {"GenerateDataKeyPairWithoutPlaintext", op_generate_data_key_pair_without_plaintext},
+    {"DeriveSharedSecret", op_derive_shared_secret},
+    {"Sign", op_sign},
+    {"Verify", op_verify},
 };
 
 const char *kms_service_operation_at(size_t i)

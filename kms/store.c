@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -21,6 +22,7 @@
 #include "nsmkit/bytes.h"
 #include "nsmkit/file.h"
 
+#include "asym.h"
 #include "base64.h"
 #include "policy.h"
 
@@ -49,6 +51,10 @@ void kms_key_clear(kms_key *key)
         return;
     free(key->description);
     free(key->policy);
+    if (key->private_der != NULL) {
+        nsmkit_wipe(key->private_der, key->private_len);
+        free(key->private_der);
+    }
     nsmkit_wipe(key, sizeof(*key));
 }
 
@@ -57,7 +63,11 @@ static int key_copy(const kms_key *from, kms_key *to)
     *to = *from;
     to->description = strdup(from->description);
     to->policy = strdup(from->policy);
-    if (to->description == NULL || to->policy == NULL) {
+    to->private_der = NULL;
+    if (from->private_der != NULL && (to->private_der = malloc(from->private_len)) != NULL)
+        memcpy(to->private_der, from->private_der, from->private_len);
+    if (to->description == NULL || to->policy == NULL ||
+        (from->private_der != NULL && to->private_der == NULL)) {
         kms_key_clear(to);
         return -1;
     }
@@ -119,6 +129,20 @@ static int key_save(const kms_store *store, const kms_key *key, nsmkit_error *e)
                             "Material", material != NULL ? material : "", "CreationDate",
                             (json_int_t)key->creation_s, "Enabled", key->enabled, "Description",
                             key->description, "Policy", key->policy); /* owned */
+    char *private_b64 = key->private_der != NULL
+                            ? kms_base64_encode(key->private_der, key->private_len) : NULL;
+    if (doc != NULL && key->private_der != NULL &&
+        (private_b64 == NULL ||
+         json_object_set_new(doc, "PrivateKey", json_string(private_b64)) != 0 ||
+         json_object_set_new(doc, "KeySpec", json_string(key->spec)) != 0 ||
+         json_object_set_new(doc, "KeyUsage", json_string(key->usage)) != 0)) {
+        json_decref(doc);
+        doc = NULL;
+    }
+    if (private_b64 != NULL) {
+        nsmkit_wipe(private_b64, strlen(private_b64));
+        free(private_b64);
+    }
     int rc = doc != NULL && material != NULL ? write_json(path, doc, KEY_FILE_MAX, e)
                                              : nsmkit_fail(e, "out of memory");
     json_decref(doc);
@@ -209,16 +233,28 @@ static int key_load(kms_store *store, const char *path, nsmkit_error *e)
     if (doc == NULL)
         return -1;
     const char *id = NULL, *material = NULL, *description = NULL, *policy = NULL;
+    const char *spec = NULL, *usage = NULL, *private_b64 = NULL;
+    uint8_t *private_der = NULL;
+    size_t private_len = 0;
     json_int_t creation = 0;
     int enabled = 0;
     json_error_t jerr;
     int rc = -1;
     uint8_t *raw = NULL;
     size_t raw_len = 0;
-    if (json_unpack_ex(doc, &jerr, JSON_STRICT, "{s:s, s:s, s:I, s:b, s:s, s:s}", "KeyId", &id,
-                       "Material", &material, "CreationDate", &creation, "Enabled", &enabled,
-                       "Description", &description, "Policy", &policy) != 0) {
+    if (json_unpack_ex(doc, &jerr, JSON_STRICT, "{s:s, s:s, s:I, s:b, s:s, s:s, s?s, s?s, s?s}",
+                       "KeyId", &id, "Material", &material, "CreationDate", &creation,
+                       "Enabled", &enabled, "Description", &description, "Policy", &policy,
+                       "KeySpec", &spec, "KeyUsage", &usage, "PrivateKey", &private_b64) != 0) {
         nsmkit_fail(e, "%s: %s", path, jerr.text);
+        goto done;
+    }
+    if ((spec != NULL || usage != NULL || private_b64 != NULL) &&
+        (spec == NULL || usage == NULL || private_b64 == NULL ||
+         !kms_asym_usage_allowed(spec, usage) ||
+         kms_base64_decode(private_b64, strlen(private_b64), KMS_ASYM_DER_MAX, &private_der,
+                           &private_len, e) != 0)) {
+        nsmkit_fail(e, "%s: KeySpec, KeyUsage and PrivateKey do not make an asymmetric key", path);
         goto done;
     }
     if (!kms_key_id_valid(id, strlen(id))) {
@@ -238,6 +274,11 @@ static int key_load(kms_store *store, const char *path, nsmkit_error *e)
     kms_key *key = &store->keys[store->key_count];
     memset(key, 0, sizeof(*key));
     snprintf(key->id, sizeof(key->id), "%s", id);
+    snprintf(key->spec, sizeof(key->spec), "%s", spec != NULL ? spec : "SYMMETRIC_DEFAULT");
+    snprintf(key->usage, sizeof(key->usage), "%s", usage != NULL ? usage : "ENCRYPT_DECRYPT");
+    key->private_der = private_der; /* the key takes it */
+    key->private_len = private_len;
+    private_der = NULL;
     memcpy(key->material, raw, KMS_KEY_MATERIAL_LEN);
     key->creation_s = creation;
     key->enabled = enabled != 0;
@@ -254,6 +295,10 @@ done:
     if (raw != NULL) {
         nsmkit_wipe(raw, raw_len);
         free(raw);
+    }
+    if (private_der != NULL) {
+        nsmkit_wipe(private_der, private_len);
+        free(private_der);
     }
     json_decref(doc);
     return rc;
@@ -583,10 +628,17 @@ static void new_key_id(char out[KMS_KEY_ID_LEN + 1])
 }
 
 kms_code kms_store_create_key(kms_store *store, const char *description, const char *policy,
-                              kms_key *out, kms_error *e)
+                              const char *spec, const char *usage, kms_key *out, kms_error *e)
 {
     kms_key key;
     memset(&key, 0, sizeof(key));
+    bool asymmetric = spec != NULL && strcmp(spec, "SYMMETRIC_DEFAULT") != 0;
+    snprintf(key.spec, sizeof(key.spec), "%s", asymmetric ? spec : "SYMMETRIC_DEFAULT");
+    snprintf(key.usage, sizeof(key.usage), "%s", usage != NULL ? usage : "ENCRYPT_DECRYPT");
+    nsmkit_error ge;
+    if (asymmetric && (!kms_asym_usage_allowed(spec, key.usage) ||
+                       kms_asym_generate(spec, &key.private_der, &key.private_len, &ge) != 0))
+        return kms_fail(e, KMS_ERR_INTERNAL, "cannot make a %s key for %s", spec, key.usage);
     char default_policy[1024];
     if (policy == NULL) {
         kms_policy_default(store->account, default_policy, sizeof(default_policy));

@@ -2,7 +2,8 @@
  * nsm-kms: keys, their policies and aliases, kept in memory and in a state directory:
  *
  *   DIR/keys/<key id>.json   {"KeyId", "Material" (base64 of 32 bytes), "CreationDate",
- *                             "Enabled", "Description", "Policy"}
+ *                             "Enabled", "Description", "Policy", and for asymmetric keys
+ *                             "KeySpec", "KeyUsage", "PrivateKey" (base64 of PKCS#8 DER)}
  *   DIR/aliases/<SHA-256 of the alias name, hex>.json   {"AliasName", "TargetKeyId"}
  *   DIR/lock                 flock()ed by the one server that owns the directory
  *
@@ -35,9 +36,15 @@
 #define KMS_KEYS_MAX 10000  /* per state directory: bounds memory and ListKeys */
 #define KMS_ALIASES_MAX 10000
 
+#define KMS_SPEC_MAX 24
+
 typedef struct {
     char id[KMS_KEY_ID_LEN + 1];
-    uint8_t material[KMS_KEY_MATERIAL_LEN];
+    char spec[KMS_SPEC_MAX];   /* KeySpec: SYMMETRIC_DEFAULT, RSA_2048, ECC_NIST_P256, ... */
+    char usage[KMS_SPEC_MAX];  /* KeyUsage: ENCRYPT_DECRYPT, SIGN_VERIFY, KEY_AGREEMENT */
+    uint8_t material[KMS_KEY_MATERIAL_LEN]; /* symmetric keys */
+    uint8_t *private_der;      /* owned: PKCS#8 of an asymmetric key; NULL for symmetric */
+    size_t private_len;
     int64_t creation_s;
     bool enabled;
     char *description; /* owned, never NULL after a lookup */
@@ -65,9 +72,11 @@ void kms_key_clear(kms_key *key);
 /* "arn:aws:kms:<region>:<account>:key/<id>" into out (size >= 128). */
 void kms_store_key_arn(const kms_store *store, const char *id, char *out, size_t out_size);
 
-/* A new key with fresh material; policy NULL gives KMS's default policy. */
+/* A new key with fresh material; policy NULL gives KMS's default policy; spec NULL (or
+ * SYMMETRIC_DEFAULT) a symmetric key, else an asymmetric key pair of that KeySpec (asym.h)
+ * with usage. */
 kms_code kms_store_create_key(kms_store *store, const char *description, const char *policy,
-                              kms_key *out, kms_error *e);
+                              const char *spec, const char *usage, kms_key *out, kms_error *e);
 /* Resolves a key id, key ARN, alias name or alias ARN and copies the key. */
 kms_code kms_store_find(kms_store *store, const char *key_ref, kms_key *out, kms_error *e);
 kms_code kms_store_put_policy(kms_store *store, const char *id, const char *policy, kms_error *e);

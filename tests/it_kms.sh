@@ -209,6 +209,17 @@ else
     fail "Decrypt with Recipient"
 fi
 
+# ---- the rest of the Recipient API from a raw SigV4 client: asymmetric keys, Sign/Verify,
+# DeriveSharedSecret, GenerateDataKeyPair, a NitroTPM document as recipient ------------------------------
+"$bin/nsm-sim" attest --ca "$work/ca" --pcr "0=$pcr0" --public-key "@$work/enclave.spki" \
+    --fault payload_nitrotpm_pcrs -o "$work/tpm.bin" 2> /dev/null || fail "nsm-sim attest (NitroTPM)"
+if "$PY" -c 'import asn1crypto, cryptography' 2>/dev/null; then
+    "$PY" tests/kms_asym.py "$endpoint" "$work/enclave.pem" "$work/doc.bin" "$work/tpm.bin" "$pcr0" ||
+        fail "the asymmetric and Recipient operations from a raw SigV4 client"
+else
+    echo "SKIP: python3-asn1crypto or python3-cryptography missing (make deps): asymmetric operations not driven"
+fi
+
 # ---- the enclave program under nsm-sim exec: the seed's flow -------------------------------------------
 enclave() { # enclave CA PCR0: runs the enclave program; output in $work/enclave.out
     NSM_SIM_REQUIRE_DEVICE=1 "$bin/nsm-sim" exec --ca "$1" --pcr "0=$2" -- \

@@ -152,4 +152,5 @@ def main():
         fail("unknown mode " + what)
 
 
-main()
+if __name__ == "__main__":
+    main()

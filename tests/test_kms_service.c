@@ -174,8 +174,17 @@ static void test_request_validation(void **state)
     expect(KMS_ERR_VALIDATION, "Value null at 'numberOfBytes'", "GenerateRandom", "{}");
     expect(KMS_ERR_VALIDATION, "between 1 and 1000", "ListKeys", "{\"Limit\": 0}");
     expect(KMS_ERR_INVALID_MARKER, "Marker", "ListKeys", "{\"Marker\": \"x\"}");
-    expect(KMS_ERR_VALIDATION, "enum value set", "CreateKey", "{\"KeySpec\": \"RSA_2048\"}");
-    expect(KMS_ERR_VALIDATION, "enum value set", "CreateKey", "{\"KeyUsage\": \"SIGN_VERIFY\"}");
+    expect(KMS_ERR_VALIDATION, "enum value set", "CreateKey", "{\"KeySpec\": \"HMAC_256\"}");
+    /* KeySpec and KeyUsage as AWS pairs them */
+    expect(KMS_ERR_VALIDATION, "KeyUsage ENCRYPT_DECRYPT is not compatible with KeySpec "
+           "ECC_NIST_P256", "CreateKey", "{\"KeySpec\": \"ECC_NIST_P256\"}");
+    expect(KMS_ERR_VALIDATION, "not compatible", "CreateKey",
+           "{\"KeySpec\": \"RSA_2048\", \"KeyUsage\": \"KEY_AGREEMENT\"}");
+    expect(KMS_ERR_VALIDATION, "not compatible", "CreateKey",
+           "{\"KeyUsage\": \"SIGN_VERIFY\"}");
+    expect(KMS_ERR_VALIDATION, "deprecated", "CreateKey",
+           "{\"KeySpec\": \"RSA_2048\", \"CustomerMasterKeySpec\": \"RSA_2048\"}");
+    expect(KMS_ERR_VALIDATION, "enum value set", "CreateKey", "{\"KeyUsage\": \"GENERATE_VERIFY_MAC\"}");
     expect(KMS_ERR_SERIALIZATION, "Recipient must be a structure", "GenerateRandom",
            "{\"NumberOfBytes\": 8, \"Recipient\": \"doc\"}");
     expect(KMS_ERR_VALIDATION, "Value null at 'attestationDocument'", "GenerateRandom",

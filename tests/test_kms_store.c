@@ -31,7 +31,7 @@ static void new_key(kms_store *store, char id[KMS_KEY_ID_LEN + 1])
 {
     kms_key key;
     kms_error e;
-    if (kms_store_create_key(store, "test", NULL, &key, &e) != KMS_ERR_OK)
+    if (kms_store_create_key(store, "test", NULL, NULL, NULL, &key, &e) != KMS_ERR_OK)
         fail_msg("create key: %s", e.msg);
     memcpy(id, key.id, KMS_KEY_ID_LEN + 1);
     kms_key_clear(&key);
@@ -237,7 +237,36 @@ static void test_start_with_ten_thousand_keys_and_aliases(void **state)
     assert_int_equal(kms_store_create_alias(store, "alias/one-too-many", id, &e),
                      KMS_ERR_LIMIT_EXCEEDED);
     kms_key extra;
-    assert_int_equal(kms_store_create_key(store, "", NULL, &extra, &e), KMS_ERR_LIMIT_EXCEEDED);
+    assert_int_equal(kms_store_create_key(store, "", NULL, NULL, NULL, &extra, &e), KMS_ERR_LIMIT_EXCEEDED);
+    kms_store_close(store);
+    test_rmdir(dir);
+    free(dir);
+}
+
+/* An asymmetric key's pair survives a restart, byte for byte. */
+static void test_asymmetric_keys_reload(void **state)
+{
+    (void)state;
+    char *dir = test_mkdtemp(), path[512];
+    snprintf(path, sizeof(path), "%s/state", dir);
+    kms_store *store = open_store(path);
+    kms_key made, found;
+    kms_error e;
+    if (kms_store_create_key(store, "ecc", NULL, "ECC_NIST_P384", "KEY_AGREEMENT", &made, &e) !=
+        KMS_ERR_OK)
+        fail_msg("create: %s", e.msg);
+    assert_non_null(made.private_der);
+    assert_int_equal(kms_store_create_key(store, "bad", NULL, "ECC_NIST_P256", "ENCRYPT_DECRYPT",
+                                          &found, &e), KMS_ERR_INTERNAL);
+    kms_store_close(store);
+    store = open_store(path);
+    assert_int_equal(kms_store_find(store, made.id, &found, &e), KMS_ERR_OK);
+    assert_string_equal(found.spec, "ECC_NIST_P384");
+    assert_string_equal(found.usage, "KEY_AGREEMENT");
+    assert_int_equal(found.private_len, made.private_len);
+    assert_memory_equal(found.private_der, made.private_der, made.private_len);
+    kms_key_clear(&found);
+    kms_key_clear(&made);
     kms_store_close(store);
     test_rmdir(dir);
     free(dir);
@@ -251,6 +280,7 @@ int main(void)
         cmocka_unit_test(test_temporary_files_removed_at_start),
         cmocka_unit_test(test_one_server_per_directory),
         cmocka_unit_test(test_legacy_aliases_file_migrated),
+        cmocka_unit_test(test_asymmetric_keys_reload),
         cmocka_unit_test(test_start_with_ten_thousand_keys_and_aliases),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
