@@ -253,6 +253,18 @@ $(KMS_ENCLAVE): $(call obj,tests/kms_enclave.c kms/sigv4.c kms/base64.c kms/erro
 $(call obj,tests/kms_enclave.c): ALL_CFLAGS += -I$(BUILD)/include
 $(call obj,tests/kms_enclave.c): $(NSM_H)
 
+# examples/kms-recipient: the Recipient client an enclave application copies, built the way
+# its README says (nsm.h, libnsm, jansson, libcrypto; nothing of nsmkit's own) and run by
+# tests/it_kms_examples.sh under nsm-sim exec.
+KMS_EXAMPLE := $(BUILD)/tests/enclave_decrypt
+KMS_EXAMPLE_SRC := examples/kms-recipient/enclave_decrypt.c examples/kms-recipient/cms_open.c
+TEST_PROGS += $(KMS_EXAMPLE)
+$(KMS_EXAMPLE): $(KMS_EXAMPLE_SRC) examples/kms-recipient/cms_open.h $(NSM_H) $(LIBNSM_SO)
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARNINGS) $(OPTIMISE) $(CFLAGS) -I$(BUILD)/include \
+	    $(KMS_EXAMPLE_SRC) -L$(BUILD)/lib -lnsm -Wl,-rpath,'$$ORIGIN/../lib' $(ALL_LDFLAGS) \
+	    -ljansson -lcrypto -o $@
+
 .PHONY: demo-kms
 demo-kms:
 	@$(MAKE) --no-print-directory deps
