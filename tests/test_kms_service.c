@@ -547,6 +547,160 @@ static void test_recipient(void **state)
     free(doc);
 }
 
+/* A new asymmetric key of spec and usage with the default policy; its id into id. */
+static void create_asym_key(const char *spec, const char *usage, char id[KMS_KEY_ID_LEN + 1])
+{
+    kms_code code;
+    json_t *a = call("CreateKey", &code, "{\"KeySpec\": \"%s\", \"KeyUsage\": \"%s\"}", spec, usage);
+    if (code != KMS_ERR_OK)
+        fail_msg("CreateKey %s: %s", spec, json_string_value(json_object_get(a, "message")));
+    snprintf(id, KMS_KEY_ID_LEN + 1, "%s",
+             json_string_value(json_object_get(json_object_get(a, "KeyMetadata"), "KeyId")));
+    json_decref(a);
+}
+
+/* A base64 member decoded (caller frees). */
+static uint8_t *member_bytes(json_t *answer, const char *name, size_t *len)
+{
+    const char *text = json_string_value(json_object_get(answer, name));
+    uint8_t *out = NULL;
+    nsmkit_error e;
+    if (text == NULL || kms_base64_decode(text, strlen(text), 65536, &out, len, &e) != 0)
+        fail_msg("no base64 member %s", name);
+    return out;
+}
+
+static void test_asymmetric_signing(void **state)
+{
+    (void)state;
+    char ecc[KMS_KEY_ID_LEN + 1], sym[KMS_KEY_ID_LEN + 1], body[1024];
+    create_asym_key("ECC_NIST_P384", "SIGN_VERIFY", ecc);
+    create_key(NULL, sym);
+    kms_code code;
+    json_t *a = call("GetPublicKey", &code, "{\"KeyId\": \"%s\"}", ecc);
+    assert_int_equal(code, KMS_ERR_OK);
+    assert_string_equal(json_string_value(json_object_get(a, "KeyUsage")), "SIGN_VERIFY");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(a, "SigningAlgorithms"),
+                                                         0)), "ECDSA_SHA_384");
+    size_t spki_len = 0;
+    uint8_t *spki = member_bytes(a, "PublicKey", &spki_len);
+    const unsigned char *p = spki;
+    EVP_PKEY *pub = d2i_PUBKEY(NULL, &p, (long)spki_len);
+    assert_non_null(pub);
+    json_decref(a);
+    a = call("Sign", &code, "{\"KeyId\": \"%s\", \"Message\": \"aGVsbG8=\", \"SigningAlgorithm\": "
+             "\"ECDSA_SHA_384\"}", ecc);
+    assert_int_equal(code, KMS_ERR_OK);
+    size_t sig_len = 0;
+    uint8_t *sig = member_bytes(a, "Signature", &sig_len);
+    /* the signature verifies with OpenSSL on the public key GetPublicKey gave */
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    assert_int_equal(EVP_DigestVerifyInit(md, NULL, EVP_sha384(), NULL, pub), 1);
+    assert_int_equal(EVP_DigestVerify(md, sig, sig_len, (const uint8_t *)"hello", 5), 1);
+    EVP_MD_CTX_free(md);
+    char *sig_b64 = kms_base64_encode(sig, sig_len);
+    snprintf(body, sizeof(body), "{\"KeyId\": \"%s\", \"Message\": \"aGVsbG8=\", \"Signature\": "
+             "\"%s\", \"SigningAlgorithm\": \"ECDSA_SHA_384\"}", ecc, sig_b64);
+    expect(KMS_ERR_OK, NULL, "Verify", body);
+    snprintf(body, sizeof(body), "{\"KeyId\": \"%s\", \"Message\": \"aGVsbG9v\", \"Signature\": "
+             "\"%s\", \"SigningAlgorithm\": \"ECDSA_SHA_384\"}", ecc, sig_b64);
+    expect(KMS_ERR_KMS_INVALID_SIGNATURE, "not valid", "Verify", body);
+    snprintf(body, sizeof(body), "{\"KeyId\": \"%s\", \"Message\": \"aGVsbG8=\", "
+             "\"SigningAlgorithm\": \"RSASSA_PSS_SHA_256\"}", ecc);
+    expect(KMS_ERR_INVALID_KEY_USAGE, "not supported", "Sign", body);
+    snprintf(body, sizeof(body), "{\"KeyId\": \"%s\", \"Message\": \"aGVsbG8=\", "
+             "\"MessageType\": \"DIGEST\", \"SigningAlgorithm\": \"ECDSA_SHA_384\"}", ecc);
+    expect(KMS_ERR_VALIDATION, "48-byte digest", "Sign", body);
+    /* usages: a symmetric key has no public key; an ECC signing key does not encrypt */
+    snprintf(body, sizeof(body), "{\"KeyId\": \"%s\"}", sym);
+    expect(KMS_ERR_UNSUPPORTED_OPERATION, "symmetric", "GetPublicKey", body);
+    snprintf(body, sizeof(body), "{\"KeyId\": \"%s\", \"Plaintext\": \"aGk=\"}", ecc);
+    expect(KMS_ERR_INVALID_KEY_USAGE, "not valid for Encrypt", "Encrypt", body);
+    snprintf(body, sizeof(body), "{\"KeyId\": \"%s\", \"Message\": \"aGk=\", "
+             "\"SigningAlgorithm\": \"ECDSA_SHA_256\"}", sym);
+    expect(KMS_ERR_INVALID_KEY_USAGE, "not valid for Sign", "Sign", body);
+    free(sig_b64);
+    free(sig);
+    json_decref(a);
+    EVP_PKEY_free(pub);
+    free(spki);
+}
+
+/* DeriveSharedSecret and GenerateDataKeyPair with Recipient: the secret only inside
+ * CiphertextForRecipient, and what it holds is right. */
+static void test_recipient_key_agreement_and_pairs(void **state)
+{
+    (void)state;
+    char agree[KMS_KEY_ID_LEN + 1], sym[KMS_KEY_ID_LEN + 1];
+    create_asym_key("ECC_NIST_P256", "KEY_AGREEMENT", agree);
+    create_key(NULL, sym);
+    char *doc = document_b64(K->spki, (size_t)K->spki_len);
+    kms_code code;
+    json_t *a = call("GetPublicKey", &code, "{\"KeyId\": \"%s\"}", agree);
+    size_t kms_spki_len = 0;
+    uint8_t *kms_spki = member_bytes(a, "PublicKey", &kms_spki_len);
+    json_decref(a);
+    EVP_PKEY *peer = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    unsigned char *peer_spki = NULL;
+    int peer_len = i2d_PUBKEY(peer, &peer_spki);
+    char *peer_b64 = kms_base64_encode(peer_spki, (size_t)peer_len);
+    a = call("DeriveSharedSecret", &code, "{\"KeyId\": \"%s\", \"KeyAgreementAlgorithm\": "
+             "\"ECDH\", \"PublicKey\": \"%s\", \"Recipient\": {\"AttestationDocument\": \"%s\"}}",
+             agree, peer_b64, doc);
+    if (code != KMS_ERR_OK)
+        fail_msg("DeriveSharedSecret: %s", json_string_value(json_object_get(a, "message")));
+    assert_null(json_object_get(a, "SharedSecret"));
+    char *sealed = open_for_recipient(a);
+    /* the peer's side of ECDH, with KMS's public key */
+    const unsigned char *p = kms_spki;
+    EVP_PKEY *kms_pub = d2i_PUBKEY(NULL, &p, (long)kms_spki_len);
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(peer, NULL);
+    uint8_t expected[32];
+    size_t n = sizeof(expected);
+    assert_int_equal(EVP_PKEY_derive_init(ctx), 1);
+    assert_int_equal(EVP_PKEY_derive_set_peer(ctx, kms_pub), 1);
+    assert_int_equal(EVP_PKEY_derive(ctx, expected, &n), 1);
+    char *expected_b64 = kms_base64_encode(expected, n);
+    assert_string_equal(sealed, expected_b64);
+    json_decref(a);
+    /* GenerateDataKeyPair: PrivateKeyPlaintext absent, the PKCS#8 key in the envelope */
+    a = call("GenerateDataKeyPair", &code, "{\"KeyId\": \"%s\", \"KeyPairSpec\": \"ECC_NIST_P384\", "
+             "\"Recipient\": {\"AttestationDocument\": \"%s\"}}", sym, doc);
+    assert_int_equal(code, KMS_ERR_OK);
+    assert_null(json_object_get(a, "PrivateKeyPlaintext"));
+    assert_non_null(json_object_get(a, "PrivateKeyCiphertextBlob"));
+    char *private_b64 = open_for_recipient(a);
+    uint8_t *private_der = NULL;
+    size_t private_len = 0;
+    nsmkit_error e;
+    assert_int_equal(kms_base64_decode(private_b64, strlen(private_b64), 65536, &private_der,
+                                       &private_len, &e), 0);
+    p = private_der;
+    EVP_PKEY *pair = d2i_AutoPrivateKey(NULL, &p, (long)private_len);
+    assert_non_null(pair);
+    unsigned char *pair_spki = NULL;
+    int pair_spki_len = i2d_PUBKEY(pair, &pair_spki);
+    size_t pub_len = 0;
+    uint8_t *pub = member_bytes(a, "PublicKey", &pub_len);
+    assert_int_equal((size_t)pair_spki_len, pub_len);
+    assert_memory_equal(pair_spki, pub, pub_len);
+    free(pub);
+    OPENSSL_free(pair_spki);
+    EVP_PKEY_free(pair);
+    free(private_der);
+    free(private_b64);
+    json_decref(a);
+    free(expected_b64);
+    EVP_PKEY_CTX_free(ctx);
+    EVP_PKEY_free(kms_pub);
+    free(sealed);
+    free(peer_b64);
+    OPENSSL_free(peer_spki);
+    EVP_PKEY_free(peer);
+    free(kms_spki);
+    free(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -554,6 +708,8 @@ int main(void)
         cmocka_unit_test(test_keys_aliases_and_blobs),
         cmocka_unit_test(test_put_key_policy),
         cmocka_unit_test(test_recipient),
+        cmocka_unit_test(test_asymmetric_signing),
+        cmocka_unit_test(test_recipient_key_agreement_and_pairs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -38,6 +38,7 @@ typedef struct {
     size_t size;
 } failure;
 
+static int fail(failure *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int fail(failure *f, const char *fmt, ...)
 {
     va_list ap;
