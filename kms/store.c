@@ -400,7 +400,7 @@ static int aliases_load(kms_store *store, nsmkit_error *e)
         if (!is_hex64_json(entry->d_name))
             continue;
         char file[4096 + 80];
-        snprintf(file, sizeof(file), "%s/%s", path, entry->d_name);
+        snprintf(file, sizeof(file), "%s/%.69s", path, entry->d_name); /* 64 hex + ".json" */
         rc = alias_load(store, file, entry->d_name, e);
     }
     closedir(d);
