@@ -200,6 +200,47 @@ static bool copy_part(const char *value, size_t len, char *out, size_t out_size)
     return true;
 }
 
+/* SignedHeaders: sorted, lower case, includes host, x-amz-date and x-amz-target. */
+static kms_code signed_headers_check(const char *signed_headers, kms_error *e)
+{
+    size_t names = 0;
+    bool host = false, date = false, target = false;
+    char previous[64] = "";
+    for (const char *h = signed_headers; *h != '\0';) {
+        size_t n = strcspn(h, ";");
+        if (n == 0 || n >= sizeof(previous))
+            return kms_fail(e, KMS_ERR_INCOMPLETE_SIGNATURE, "SignedHeaders has an empty or long name");
+        for (size_t i = 0; i < n; i++)
+            if (!(islower((unsigned char)h[i]) || isdigit((unsigned char)h[i]) || h[i] == '-'))
+                return kms_fail(e, KMS_ERR_INCOMPLETE_SIGNATURE,
+                                "SignedHeaders holds a name that is not lower case");
+        char name[64];
+        memcpy(name, h, n);
+        name[n] = '\0';
+        if (names > 0 && strcmp(previous, name) >= 0)
+            return kms_fail(e, KMS_ERR_INCOMPLETE_SIGNATURE, "SignedHeaders is not sorted");
+        if (++names > KMS_SIGV4_MAX_HEADERS)
+            return kms_fail(e, KMS_ERR_INCOMPLETE_SIGNATURE, "SignedHeaders names over %d headers",
+                            KMS_SIGV4_MAX_HEADERS);
+        host = host || strcmp(name, "host") == 0;
+        date = date || strcmp(name, "x-amz-date") == 0;
+        target = target || strcmp(name, "x-amz-target") == 0;
+        memcpy(previous, name, n + 1);
+        h += n;
+        if (*h == ';') {
+            h++;
+            if (*h == '\0')
+                return kms_fail(e, KMS_ERR_INCOMPLETE_SIGNATURE, "SignedHeaders ends with ';'");
+        }
+    }
+    /* x-amz-target names the operation: unsigned, a captured DescribeKey would replay as
+     * DisableKey. AWS's SDKs sign it; KMS requires host and x-amz-date as well. */
+    if (!host || !date || !target)
+        return kms_fail(e, KMS_ERR_INCOMPLETE_SIGNATURE, "SignedHeaders does not include %s",
+                        !host ? "host" : !date ? "x-amz-date" : "x-amz-target");
+    return KMS_ERR_OK;
+}
+
 static kms_code auth_parse(const char *header, sigv4_auth *a, kms_error *e)
 {
     size_t alg_len = strlen(SIGV4_ALGORITHM);
@@ -271,43 +312,7 @@ static kms_code auth_parse(const char *header, sigv4_auth *a, kms_error *e)
     if (strlen(a->signature) != 64 || strspn(a->signature, "0123456789abcdef") != 64)
         return kms_fail(e, KMS_ERR_INCOMPLETE_SIGNATURE,
                         "Signature is not 64 lower-case hex digits");
-    /* SignedHeaders: sorted, lower case, includes host and x-amz-date */
-    size_t names = 0;
-    bool host = false, date = false, target = false;
-    char previous[64] = "";
-    for (const char *h = a->signed_headers; *h != '\0';) {
-        size_t n = strcspn(h, ";");
-        if (n == 0 || n >= sizeof(previous))
-            return kms_fail(e, KMS_ERR_INCOMPLETE_SIGNATURE, "SignedHeaders has an empty or long name");
-        for (size_t i = 0; i < n; i++)
-            if (!(islower((unsigned char)h[i]) || isdigit((unsigned char)h[i]) || h[i] == '-'))
-                return kms_fail(e, KMS_ERR_INCOMPLETE_SIGNATURE,
-                                "SignedHeaders holds a name that is not lower case");
-        char name[64];
-        memcpy(name, h, n);
-        name[n] = '\0';
-        if (names > 0 && strcmp(previous, name) >= 0)
-            return kms_fail(e, KMS_ERR_INCOMPLETE_SIGNATURE, "SignedHeaders is not sorted");
-        if (++names > KMS_SIGV4_MAX_HEADERS)
-            return kms_fail(e, KMS_ERR_INCOMPLETE_SIGNATURE, "SignedHeaders names over %d headers",
-                            KMS_SIGV4_MAX_HEADERS);
-        host = host || strcmp(name, "host") == 0;
-        date = date || strcmp(name, "x-amz-date") == 0;
-        target = target || strcmp(name, "x-amz-target") == 0;
-        memcpy(previous, name, n + 1);
-        h += n;
-        if (*h == ';') {
-            h++;
-            if (*h == '\0')
-                return kms_fail(e, KMS_ERR_INCOMPLETE_SIGNATURE, "SignedHeaders ends with ';'");
-        }
-    }
-    /* x-amz-target names the operation: unsigned, a captured DescribeKey would replay as
-     * DisableKey. AWS's SDKs sign it; KMS requires host and x-amz-date as well. */
-    if (!host || !date || !target)
-        return kms_fail(e, KMS_ERR_INCOMPLETE_SIGNATURE, "SignedHeaders does not include %s",
-                        !host ? "host" : !date ? "x-amz-date" : "x-amz-target");
-    return KMS_ERR_OK;
+    return signed_headers_check(a->signed_headers, e);
 }
 
 /* Parses YYYYMMDDTHHMMSSZ into Unix seconds. */

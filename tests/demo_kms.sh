@@ -61,7 +61,8 @@ step "5. The enclave: RSA-2048 key pair, attestation document with the public ke
 echo "\$ nsm-sim exec --measurements measurements.json -- kms_enclave 127.0.0.1 $port BLOB"
 NSM_SIM_REQUIRE_DEVICE=1 "$bin/nsm-sim" exec --measurements "$out/measurements.json" -- \
     "$BUILD/tests/kms_enclave" 127.0.0.1 "$port" "$blob" --cms-out "$out/cms.der" 2>&1 | sed 's/^/    /'
-echo "What KMS sent back (CiphertextForRecipient), as openssl sees it:"
+echo "What KMS sent back (CiphertextForRecipient): BER as KMS writes it, first bytes $(head -c 8 "$out/cms.der" | od -An -tx1 | tr -s ' ')"
+echo "... and as openssl sees it:"
 openssl cms -cmsout -print -inform DER -in "$out/cms.der" |
     grep -E 'contentType|version|subjectKeyIdentifier|algorithm:' | sed 's/^/    /'
 

@@ -202,6 +202,26 @@ static void test_request_validation(void **state)
     json_decref(a);
 }
 
+/* A restart keeps every key, alias and policy; the files are private. */
+static void restart_keeps(const char *blob, const char *a_id)
+{
+    char path[512], body[1024];
+    nsmkit_error e;
+    kms_store_close(K->store);
+    snprintf(path, sizeof(path), "%s/state", K->dir);
+    assert_int_equal(kms_store_open(path, "us-east-1", KMS_DEFAULT_ACCOUNT, &K->store, &e), 0);
+    K->service.store = K->store;
+    snprintf(body, sizeof(body), "{\"CiphertextBlob\": \"%s\", \"KeyId\": \"alias/app\"}", blob);
+    expect(KMS_ERR_OK, NULL, "Decrypt", body);
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/state/keys/%s.json", K->dir, a_id);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    snprintf(path, sizeof(path), "%s/state/aliases", K->dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+}
+
 static void test_keys_aliases_and_blobs(void **state)
 {
     (void)state;
@@ -309,21 +329,7 @@ static void test_keys_aliases_and_blobs(void **state)
     json_decref(r);
     free(marker);
 
-    /* a restart keeps every key, alias and policy; the files are private */
-    kms_store_close(K->store);
-    char path[512];
-    snprintf(path, sizeof(path), "%s/state", K->dir);
-    assert_int_equal(kms_store_open(path, "us-east-1", KMS_DEFAULT_ACCOUNT, &K->store, &e), 0);
-    K->service.store = K->store;
-    snprintf(body, sizeof(body), "{\"CiphertextBlob\": \"%s\", \"KeyId\": \"alias/app\"}", blob);
-    expect(KMS_ERR_OK, NULL, "Decrypt", body);
-    struct stat st;
-    snprintf(path, sizeof(path), "%s/state/keys/%s.json", K->dir, a_id);
-    assert_int_equal(stat(path, &st), 0);
-    assert_int_equal(st.st_mode & 0777, 0600);
-    snprintf(path, sizeof(path), "%s/state/aliases", K->dir);
-    assert_int_equal(stat(path, &st), 0);
-    assert_int_equal(st.st_mode & 0777, 0700);
+    restart_keeps(blob, a_id);
     free(blob);
 }
 
@@ -479,24 +485,6 @@ static void test_recipient(void **state)
     free(secret);
     json_decref(r);
 
-    /* a PCR0 condition that does not hold */
-    char *other_blob = encrypt(other, "aGk=");
-    snprintf(body, sizeof(body), "{\"CiphertextBlob\": \"%s\", \"Recipient\": "
-             "{\"AttestationDocument\": \"%s\"}}", other_blob, doc);
-    expect(KMS_ERR_ACCESS_DENIED, "is not authorized to perform: kms:Decrypt on resource: "
-           "arn:aws:kms:us-east-1:111122223333:key/", "Decrypt", body);
-    /* KMS's message says nothing more; with --explain it names the statement, the
-     * condition and both values */
-    K->service.explain = true;
-    char why[512];
-    snprintf(why, sizeof(why), "(nsm-kms --explain: no statement of the key policy allows "
-             "kms:Decrypt: statement 1 (Sid \"enclave\") allows kms:Decrypt, but its condition "
-             "does not hold: PCR0 of the document is %s, the policy's StringEqualsIgnoreCase on "
-             "kms:RecipientAttestation:PCR0 wants 00)", K->pcr0_hex);
-    expect(KMS_ERR_ACCESS_DENIED, why, "Decrypt", body);
-    K->service.explain = false;
-    free(other_blob);
-
     /* a document with a broken signature, one without a public key, one with an EC key */
     uint8_t *raw = NULL;
     size_t raw_len = 0;
@@ -568,6 +556,32 @@ static uint8_t *member_bytes(json_t *answer, const char *name, size_t *len)
     if (text == NULL || kms_base64_decode(text, strlen(text), 65536, &out, len, &e) != 0)
         fail_msg("no base64 member %s", name);
     return out;
+}
+
+/* A PCR0 condition that does not hold: KMS's message, and with --explain the reason. */
+static void test_denial_explained(void **state)
+{
+    (void)state;
+    char other[KMS_KEY_ID_LEN + 1], body[16384];
+    policy_key("00", other);
+    char *doc = document_b64(K->spki, (size_t)K->spki_len);
+    char *other_blob = encrypt(other, "aGk=");
+    snprintf(body, sizeof(body), "{\"CiphertextBlob\": \"%s\", \"Recipient\": "
+             "{\"AttestationDocument\": \"%s\"}}", other_blob, doc);
+    expect(KMS_ERR_ACCESS_DENIED, "is not authorized to perform: kms:Decrypt on resource: "
+           "arn:aws:kms:us-east-1:111122223333:key/", "Decrypt", body);
+    /* KMS's message says nothing more; with --explain it names the statement, the
+     * condition and both values */
+    K->service.explain = true;
+    char why[512];
+    snprintf(why, sizeof(why), "(nsm-kms --explain: no statement of the key policy allows "
+             "kms:Decrypt: statement 1 (Sid \"enclave\") allows kms:Decrypt, but its condition "
+             "does not hold: PCR0 of the document is %s, the policy's StringEqualsIgnoreCase on "
+             "kms:RecipientAttestation:PCR0 wants 00)", K->pcr0_hex);
+    expect(KMS_ERR_ACCESS_DENIED, why, "Decrypt", body);
+    K->service.explain = false;
+    free(other_blob);
+    free(doc);
 }
 
 static void test_asymmetric_signing(void **state)
@@ -708,6 +722,7 @@ int main(void)
         cmocka_unit_test(test_keys_aliases_and_blobs),
         cmocka_unit_test(test_put_key_policy),
         cmocka_unit_test(test_recipient),
+        cmocka_unit_test(test_denial_explained),
         cmocka_unit_test(test_asymmetric_signing),
         cmocka_unit_test(test_recipient_key_agreement_and_pairs),
     };
