@@ -224,7 +224,7 @@ $(BUILD)/tests/blog_client $(BUILD)/tests/nsm_conformance: $(BUILD)/tests/%: tes
 # HTTP from libmicrohttpd, JSON from jansson (in LIBS: common/json.c uses it too); its tests
 # drive it with Debian's AWS CLI and boto3.
 
-DEB_PACKAGES += libmicrohttpd-dev awscli python3-boto3 python3-asn1crypto python3-pyasn1 python3-cryptography
+DEB_PACKAGES += libmicrohttpd-dev awscli python3-boto3 python3-asn1crypto python3-cryptography
 KMS_SRC  := kms/errors.c kms/service.c kms/policy.c kms/sigv4.c kms/blob.c kms/base64.c \
             kms/recipient.c kms/cms.c kms/asym.c kms/store.c kms/http.c
 KMS_LIBS := -lmicrohttpd
