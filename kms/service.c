@@ -297,10 +297,6 @@ static kms_code require_usage(const kms_key *key, bool symmetric, const char *us
 {
     if (symmetric ? is_symmetric(key) : !is_symmetric(key) && strcmp(key->usage, usage) == 0)
         return require_enabled(key, e);
-    if (symmetric && strcmp(key->usage, "ENCRYPT_DECRYPT") == 0)
-        return kms_fail(e, KMS_ERR_UNSUPPORTED_OPERATION, "nsm-kms does not model %s with an "
-                        "asymmetric key (%s %s): use a SYMMETRIC_DEFAULT key", operation,
-                        key->id, key->spec);
     char arn[64];
     snprintf(arn, sizeof(arn), "%s", key->id);
     return kms_fail(e, KMS_ERR_INVALID_KEY_USAGE, "%s key usage is %s (KeySpec %s), which is "
@@ -393,7 +389,6 @@ static json_t *key_metadata(const kms_service *s, const kms_key *key)
     return meta;
 }
 
-static const char *const symmetric_default[] = {"SYMMETRIC_DEFAULT", NULL};
 
 /* ---- operations -------------------------------------------------------------------------------- */
 
@@ -622,6 +617,95 @@ done:
     return code;
 }
 
+static kms_code load_pair(const kms_key *key, EVP_PKEY **out, kms_error *e);
+
+/* ---- Encrypt and Decrypt with an RSA key (ENCRYPT_DECRYPT): RSAES-OAEP, the ciphertext bare,
+ * no encryption context, as KMS does it ----------------------------------------------------- */
+
+static const char *const encryption_algorithms[] = {"SYMMETRIC_DEFAULT", "RSAES_OAEP_SHA_1",
+                                                   "RSAES_OAEP_SHA_256", NULL};
+
+static kms_code symmetric_algorithm(const char *algorithm, kms_error *e)
+{
+    if (algorithm != NULL && strcmp(algorithm, "SYMMETRIC_DEFAULT") != 0)
+        return kms_fail(e, KMS_ERR_INVALID_KEY_USAGE, "%s is an algorithm of asymmetric RSA "
+                        "keys; this key is symmetric (SYMMETRIC_DEFAULT)", algorithm);
+    return KMS_ERR_OK;
+}
+
+/* The checks Encrypt and Decrypt share for an RSA key. */
+static kms_code asymmetric_checks(const kms_service *s, const kms_key *key, const char *algorithm,
+                                  const char *context, const char *action,
+                                  const kms_recipient *recipient, EVP_PKEY **pair, kms_error *e)
+{
+    kms_code code;
+    if (algorithm == NULL || strcmp(algorithm, "SYMMETRIC_DEFAULT") == 0)
+        return kms_fail(e, KMS_ERR_VALIDATION, "%s is an asymmetric key (%s): EncryptionAlgorithm "
+                        "must be RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256", key->id, key->spec);
+    if (context != NULL)
+        return kms_fail(e, KMS_ERR_VALIDATION, "asymmetric keys take no EncryptionContext");
+    if ((code = require_enabled(key, e)) || (code = authorize(s, key, action, recipient, e)))
+        return code;
+    return load_pair(key, pair, e);
+}
+
+static kms_code put_algorithm(const kms_service *s, json_t *out, const kms_key *key,
+                              const char *algorithm, kms_error *e)
+{
+    kms_code code = put_key_arn(s, out, key->id, e);
+    if (code == KMS_ERR_OK &&
+        json_object_set_new(out, "EncryptionAlgorithm", json_string(algorithm)) != 0)
+        code = kms_fail(e, KMS_ERR_INTERNAL, "out of memory");
+    return code;
+}
+
+static kms_code asymmetric_encrypt(const kms_service *s, const kms_key *key,
+                                   const char *algorithm, const char *context, nsmkit_bytes plain,
+                                   json_t *out, kms_error *e)
+{
+    EVP_PKEY *pair = NULL;
+    uint8_t *blob = NULL;
+    size_t blob_len = 0;
+    nsmkit_error ae;
+    kms_code code = asymmetric_checks(s, key, algorithm, context, "kms:Encrypt", NULL, &pair, e);
+    if (code == KMS_ERR_OK && kms_asym_encrypt(pair, algorithm, plain, &blob, &blob_len, &ae) != 0)
+        code = kms_fail(e, KMS_ERR_VALIDATION, "%s", ae.msg);
+    if (code == KMS_ERR_OK && (code = put_blob(out, "CiphertextBlob", blob, blob_len, e)) == KMS_ERR_OK)
+        code = put_algorithm(s, out, key, algorithm, e);
+    free(blob);
+    EVP_PKEY_free(pair);
+    return code;
+}
+
+static kms_code asymmetric_decrypt(const kms_service *s, json_t *req, const kms_key *key,
+                                   const char *algorithm, const char *context, nsmkit_bytes blob,
+                                   json_t *out, kms_error *e)
+{
+    EVP_PKEY *pair = NULL;
+    uint8_t *plain = NULL;
+    size_t plain_len = 0;
+    nsmkit_error ae;
+    kms_recipient *recipient = NULL;
+    kms_code code = get_recipient(s, req, &recipient, e);
+    if (code != KMS_ERR_OK ||
+        (code = asymmetric_checks(s, key, algorithm, context, "kms:Decrypt", recipient, &pair, e)))
+        goto done;
+    if (kms_asym_decrypt(pair, algorithm, blob, &plain, &plain_len, &ae) != 0) {
+        code = kms_fail(e, KMS_ERR_INVALID_CIPHERTEXT, "%s", ae.msg);
+        goto done;
+    }
+    if ((code = put_secret(out, recipient, plain, plain_len, e)) == KMS_ERR_OK)
+        code = put_algorithm(s, out, key, algorithm, e);
+done:
+    if (plain != NULL) {
+        nsmkit_wipe(plain, plain_len);
+        free(plain);
+    }
+    kms_recipient_free(recipient);
+    EVP_PKEY_free(pair);
+    return code;
+}
+
 static kms_code op_encrypt(const kms_service *s, json_t *req, json_t *out, kms_error *e)
 {
     uint8_t *plain = NULL, *blob = NULL;
@@ -635,8 +719,15 @@ static kms_code op_encrypt(const kms_service *s, json_t *req, json_t *out, kms_e
     nsmkit_error be;
     if ((code = get_blob(req, "Plaintext", true, 1, KMS_PLAINTEXT_MAX, &plain, &plain_len, e)) ||
         (code = get_context(req, &context, e)) ||
-        (code = get_enum(req, "EncryptionAlgorithm", symmetric_default, &algorithm, e)) ||
-        (code = require_usage(&key, true, NULL, "Encrypt", e)) ||
+        (code = get_enum(req, "EncryptionAlgorithm", encryption_algorithms, &algorithm, e)))
+        goto done;
+    if (!is_symmetric(&key) && strcmp(key.usage, "ENCRYPT_DECRYPT") == 0) {
+        code = asymmetric_encrypt(s, &key, algorithm, context, nsmkit_bytes_of(plain, plain_len),
+                                  out, e);
+        goto done;
+    }
+    if ((code = require_usage(&key, true, NULL, "Encrypt", e)) ||
+        (code = symmetric_algorithm(algorithm, e)) ||
         (code = authorize(s, &key, "kms:Encrypt", NULL, e)))
         goto done;
     if (kms_blob_seal(key.material, key.id, context_bytes(context),
@@ -674,17 +765,26 @@ static kms_code op_decrypt(const kms_service *s, json_t *req, json_t *out, kms_e
     kms_code code;
     if ((code = get_blob(req, "CiphertextBlob", true, 1, KMS_BLOB_MAX, &blob, &blob_len, e)) ||
         (code = get_context(req, &context, e)) ||
-        (code = get_enum(req, "EncryptionAlgorithm", symmetric_default, &algorithm, e)) ||
+        (code = get_enum(req, "EncryptionAlgorithm", encryption_algorithms, &algorithm, e)) ||
         (code = get_string(req, "KeyId", false, 1, KMS_KEY_REF_MAX, &key_ref, e)))
+        goto done;
+    if (key_ref != NULL) {
+        if ((code = kms_store_find(s->store, key_ref, &key, e)) != KMS_ERR_OK)
+            goto done;
+        have_key = true;
+        if (!is_symmetric(&key) && strcmp(key.usage, "ENCRYPT_DECRYPT") == 0) {
+            code = asymmetric_decrypt(s, req, &key, algorithm, context,
+                                      nsmkit_bytes_of(blob, blob_len), out, e);
+            goto done;
+        }
+    }
+    if ((code = symmetric_algorithm(algorithm, e)))
         goto done;
     if (kms_blob_key_id(nsmkit_bytes_of(blob, blob_len), blob_key, &be) != 0) {
         code = kms_fail(e, KMS_ERR_INVALID_CIPHERTEXT, "%s", be.msg);
         goto done;
     }
     if (key_ref != NULL) {
-        if ((code = kms_store_find(s->store, key_ref, &key, e)) != KMS_ERR_OK)
-            goto done;
-        have_key = true;
         if (strcmp(key.id, blob_key) != 0) {
             code = kms_fail(e, KMS_ERR_INCORRECT_KEY, "The key ID in the request does not "
                             "identify a KMS key that can perform this operation (the "

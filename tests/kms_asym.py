@@ -128,6 +128,27 @@ def check_signing():
     ok("CreateKey ECC_NIST_P256 with ENCRYPT_DECRYPT: ValidationException, as AWS")
 
 
+def check_rsa_encryption():
+    key = call("CreateKey", {"KeySpec": "RSA_3072", "KeyUsage": "ENCRYPT_DECRYPT"})["KeyMetadata"]
+    if key.get("EncryptionAlgorithms") != ["RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"]:
+        fail("RSA ENCRYPT_DECRYPT metadata: %s" % key)
+    public = serialization.load_der_public_key(base64.b64decode(
+        call("GetPublicKey", {"KeyId": key["KeyId"]})["PublicKey"]))
+    for algorithm, h in (("RSAES_OAEP_SHA_256", hashes.SHA256()), ("RSAES_OAEP_SHA_1", hashes.SHA1())):
+        blob = public.encrypt(b"encrypted by cryptography", asym.OAEP(mgf=asym.MGF1(h), algorithm=h,
+                                                                      label=None))
+        answer = call("Decrypt", {"KeyId": key["KeyId"], "CiphertextBlob": b64(blob),
+                                  "EncryptionAlgorithm": algorithm})
+        if base64.b64decode(answer["Plaintext"]) != b"encrypted by cryptography":
+            fail("Decrypt %s of cryptography's ciphertext: %s" % (algorithm, answer))
+        answer = call("Decrypt", {"KeyId": key["KeyId"], "CiphertextBlob": b64(blob),
+                                  "EncryptionAlgorithm": algorithm, "Recipient": recipient(NSM_DOC)})
+        if "Plaintext" in answer or open_cms(answer["CiphertextForRecipient"]) != b"encrypted by cryptography":
+            fail("Decrypt %s with Recipient: %s" % (algorithm, sorted(answer)))
+    ok("RSA_3072 ENCRYPT_DECRYPT: what cryptography encrypts to GetPublicKey (RSAES_OAEP_SHA_1 and "
+       "_256) Decrypts, with Recipient only inside CiphertextForRecipient")
+
+
 def check_key_agreement(pcr0):
     for spec, curve in (("ECC_NIST_P256", ec.SECP256R1()), ("ECC_NIST_P384", ec.SECP384R1()),
                         ("ECC_NIST_P521", ec.SECP521R1())):
@@ -205,6 +226,7 @@ def check_nitrotpm(pcr0):
 
 
 check_signing()
+check_rsa_encryption()
 check_key_agreement(PCR0)
 check_data_key_pairs(PCR0)
 check_nitrotpm(PCR0)

@@ -158,8 +158,12 @@ static void test_request_validation(void **state)
     expect(KMS_ERR_SERIALIZATION, "Plaintext must be a string", "Encrypt", body);
     snprintf(body, sizeof(body), "{\"KeyId\": \"%s\", \"Plaintext\": \"aGk=\", \"EncryptionContext\": {\"a\": 1}}", id);
     expect(KMS_ERR_SERIALIZATION, "map of strings", "Encrypt", body);
-    snprintf(body, sizeof(body), "{\"KeyId\": \"%s\", \"Plaintext\": \"aGk=\", \"EncryptionAlgorithm\": \"RSAES_OAEP_SHA_1\"}", id);
+    snprintf(body, sizeof(body), "{\"KeyId\": \"%s\", \"Plaintext\": \"aGk=\", "
+             "\"EncryptionAlgorithm\": \"RSAES_PKCS1_V1_5\"}", id);
     expect(KMS_ERR_VALIDATION, "enum value set", "Encrypt", body);
+    snprintf(body, sizeof(body), "{\"KeyId\": \"%s\", \"Plaintext\": \"aGk=\", "
+             "\"EncryptionAlgorithm\": \"RSAES_OAEP_SHA_1\"}", id);
+    expect(KMS_ERR_INVALID_KEY_USAGE, "this key is symmetric", "Encrypt", body);
     snprintf(body, sizeof(body), "{\"KeyId\": \"%s\"}", id);
     expect(KMS_ERR_VALIDATION, "either number of bytes or key spec", "GenerateDataKey", body);
     snprintf(body, sizeof(body), "{\"KeyId\": \"%s\", \"KeySpec\": \"AES_256\", \"NumberOfBytes\": 32}", id);
@@ -584,6 +588,51 @@ static void test_denial_explained(void **state)
     free(doc);
 }
 
+/* Encrypt and Decrypt with an RSA ENCRYPT_DECRYPT key: RSAES-OAEP, algorithm required, no
+ * context; the ciphertext opens with OpenSSL and the key's public key. */
+static void test_rsa_encrypt_decrypt(void **state)
+{
+    (void)state;
+    char rsa[KMS_KEY_ID_LEN + 1], body[2048];
+    create_asym_key("RSA_2048", "ENCRYPT_DECRYPT", rsa);
+    kms_code code;
+    json_t *a = call("Encrypt", &code, "{\"KeyId\": \"%s\", \"Plaintext\": \"aGVsbG8=\", "
+                     "\"EncryptionAlgorithm\": \"RSAES_OAEP_SHA_256\"}", rsa);
+    if (code != KMS_ERR_OK)
+        fail_msg("Encrypt: %s", json_string_value(json_object_get(a, "message")));
+    assert_string_equal(json_string_value(json_object_get(a, "EncryptionAlgorithm")),
+                        "RSAES_OAEP_SHA_256");
+    char *blob = strdup(json_string_value(json_object_get(a, "CiphertextBlob")));
+    json_decref(a);
+    snprintf(body, sizeof(body), "{\"KeyId\": \"%s\", \"CiphertextBlob\": \"%s\", "
+             "\"EncryptionAlgorithm\": \"RSAES_OAEP_SHA_256\"}", rsa, blob);
+    a = call("Decrypt", &code, "%s", body);
+    assert_int_equal(code, KMS_ERR_OK);
+    assert_string_equal(json_string_value(json_object_get(a, "Plaintext")), "aGVsbG8=");
+    json_decref(a);
+    /* with Recipient: the plaintext only inside CiphertextForRecipient */
+    char *doc = document_b64(K->spki, (size_t)K->spki_len);
+    a = call("Decrypt", &code, "{\"KeyId\": \"%s\", \"CiphertextBlob\": \"%s\", "
+             "\"EncryptionAlgorithm\": \"RSAES_OAEP_SHA_256\", \"Recipient\": "
+             "{\"AttestationDocument\": \"%s\"}}", rsa, blob, doc);
+    assert_int_equal(code, KMS_ERR_OK);
+    char *opened = open_for_recipient(a);
+    assert_string_equal(opened, "aGVsbG8=");
+    free(opened);
+    json_decref(a);
+    free(doc);
+    snprintf(body, sizeof(body), "{\"KeyId\": \"%s\", \"CiphertextBlob\": \"%s\", "
+             "\"EncryptionAlgorithm\": \"RSAES_OAEP_SHA_1\"}", rsa, blob);
+    expect(KMS_ERR_INVALID_CIPHERTEXT, "decryption failed", "Decrypt", body);
+    snprintf(body, sizeof(body), "{\"KeyId\": \"%s\", \"CiphertextBlob\": \"%s\"}", rsa, blob);
+    expect(KMS_ERR_VALIDATION, "must be RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256", "Decrypt", body);
+    snprintf(body, sizeof(body), "{\"KeyId\": \"%s\", \"Plaintext\": \"aGk=\", "
+             "\"EncryptionAlgorithm\": \"RSAES_OAEP_SHA_1\", \"EncryptionContext\": "
+             "{\"a\": \"b\"}}", rsa);
+    expect(KMS_ERR_VALIDATION, "no EncryptionContext", "Encrypt", body);
+    free(blob);
+}
+
 static void test_asymmetric_signing(void **state)
 {
     (void)state;
@@ -724,6 +773,7 @@ int main(void)
         cmocka_unit_test(test_recipient),
         cmocka_unit_test(test_denial_explained),
         cmocka_unit_test(test_asymmetric_signing),
+        cmocka_unit_test(test_rsa_encrypt_decrypt),
         cmocka_unit_test(test_recipient_key_agreement_and_pairs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
