@@ -226,6 +226,28 @@ static void restart_keeps(const char *blob, const char *a_id)
     assert_int_equal(st.st_mode & 0777, 0700);
 }
 
+/* ListAliases filtered by key, ListKeys in pages. */
+static void listings_page(const char *a_id)
+{
+    kms_code code;
+    json_t *r;
+    r = call("ListAliases", &code, "{\"KeyId\": \"%s\"}", a_id);
+    assert_int_equal(code, KMS_ERR_OK);
+    assert_int_equal(json_array_size(json_object_get(r, "Aliases")), 1);
+    json_decref(r);
+    r = call("ListKeys", &code, "{\"Limit\": 1}");
+    assert_int_equal(code, KMS_ERR_OK);
+    assert_true(json_is_true(json_object_get(r, "Truncated")));
+    char *marker = strdup(json_string_value(json_object_get(r, "NextMarker")));
+    json_decref(r);
+    r = call("ListKeys", &code, "{\"Limit\": 1000, \"Marker\": \"%s\"}", marker);
+    assert_int_equal(code, KMS_ERR_OK);
+    assert_true(json_array_size(json_object_get(r, "Keys")) >= 1);
+    assert_true(json_is_false(json_object_get(r, "Truncated")));
+    json_decref(r);
+    free(marker);
+}
+
 static void test_keys_aliases_and_blobs(void **state)
 {
     (void)state;
@@ -316,22 +338,7 @@ static void test_keys_aliases_and_blobs(void **state)
     snprintf(body, sizeof(body), "{\"CiphertextBlob\": \"%s\"}", blob);
     expect(KMS_ERR_OK, NULL, "Decrypt", body);
 
-    /* listings, with paging */
-    r = call("ListAliases", &code, "{\"KeyId\": \"%s\"}", a_id);
-    assert_int_equal(code, KMS_ERR_OK);
-    assert_int_equal(json_array_size(json_object_get(r, "Aliases")), 1);
-    json_decref(r);
-    r = call("ListKeys", &code, "{\"Limit\": 1}");
-    assert_int_equal(code, KMS_ERR_OK);
-    assert_true(json_is_true(json_object_get(r, "Truncated")));
-    char *marker = strdup(json_string_value(json_object_get(r, "NextMarker")));
-    json_decref(r);
-    r = call("ListKeys", &code, "{\"Limit\": 1000, \"Marker\": \"%s\"}", marker);
-    assert_int_equal(code, KMS_ERR_OK);
-    assert_true(json_array_size(json_object_get(r, "Keys")) >= 1);
-    assert_true(json_is_false(json_object_get(r, "Truncated")));
-    json_decref(r);
-    free(marker);
+    listings_page(a_id);
 
     restart_keeps(blob, a_id);
     free(blob);
