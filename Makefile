@@ -142,6 +142,25 @@ $(BUILD)/lib/%.a:
 # Libraries in link order: users first.
 STATIC_LIBS := $(SIM_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB)
 
+# ---- eif: libnsmeif and nsm-eif (issue 20; eif/README.md) ---------------------------------
+# Enclave images: a strict streaming reader, describe-eif's JSON, eif_build's builder, the
+# application ramdisk. zlib computes the image's CRC-32 (as AWS's and QEMU's readers do).
+# nsm-sim's --eif reads images through it, so it sits after SIM_LIB in every link.
+DEB_PACKAGES += zlib1g-dev
+NSM_CFLAGS += -Ieif/include
+LIBS += -lz
+EIF_SRC := eif/codes.c eif/reader.c eif/signature.c eif/metadata.c eif/describe.c \
+           eif/build.c eif/sign.c eif/cpio.c
+EIF_LIB := $(BUILD)/lib/libnsmeif.a
+$(EIF_LIB): $(call obj,$(EIF_SRC))
+STATIC_LIBS := $(subst $(SIM_LIB),$(SIM_LIB) $(EIF_LIB),$(STATIC_LIBS))
+PROG_nsm-sim := $(subst $(SIM_LIB),$(SIM_LIB) $(EIF_LIB),$(PROG_nsm-sim)) -lz
+PROG_nsm-vectors := $(subst $(SIM_LIB),$(SIM_LIB) $(EIF_LIB),$(PROG_nsm-vectors)) -ljansson -lz
+PROGRAMS += nsm-eif
+# (SIM_LIB for RFC 6979 nonces: nsm-eif build signs reproducibly)
+PROG_nsm-eif := eif/nsm-eif.c $(EIF_LIB) $(SIM_LIB) $(COMMON_LIB) -lcbor -lcrypto -lhogweed \
+                -lgmp -ljansson -lz
+
 define program_rule
 $(BUILD)/bin/$(1): $(call obj,$(filter %.c,$(PROG_$(1)))) $(filter %.a,$(PROG_$(1)))
 	@mkdir -p $$(@D)
@@ -328,7 +347,7 @@ FUZZ_DEB_PACKAGES := clang libclang-rt-14-dev
 # the development package of every library in LIBS. The Dockerfile installs exactly these
 # (`make fuzz-builder-deps`); `make cflite-check` fails when LIBS outgrows the list.
 FUZZ_BUILDER_DEB_PACKAGES := make pkg-config zip libssl-dev libcbor-dev nettle-dev libgmp-dev \
-                             libjansson-dev libfuse3-dev
+                             libjansson-dev libfuse3-dev zlib1g-dev
 
 FUZZ_NAMES := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_PKI_FILES := $(sort $(wildcard fuzz/pki/*.conf fuzz/pki/*.pem fuzz/pki/*.key))
@@ -431,11 +450,11 @@ SO_SRC_nsmca     := $(CA_SRC)
 SO_SRC_nsmverify := $(VERIFY_SRC)
 # The commands' FUSE device (and exec, which starts it) stay out of the library: nothing
 # public calls them, and the library then needs no libfuse3.
-SO_SRC_nsmsim    := $(filter-out nsm-sim/exec.c $(FUSE_SRC),$(SIM_SRC))
+SO_SRC_nsmsim    := $(filter-out nsm-sim/exec.c $(FUSE_SRC),$(SIM_SRC)) $(EIF_SRC)
 SO_LINK_nsmkit    := -lcbor -lhogweed -lgmp -lcrypto -ljansson
 SO_LINK_nsmca     := -lnsmkit -lcrypto
 SO_LINK_nsmverify := -lnsmkit -lcbor -lcrypto
-SO_LINK_nsmsim    := -lnsmverify -lnsmca -lnsmkit -lcbor -lcrypto
+SO_LINK_nsmsim    := -lnsmverify -lnsmca -lnsmkit -lcbor -lcrypto -ljansson -lz
 SO_EXPORT_nsmkit    := nsmkit_
 SO_EXPORT_nsmca     := nsmca_
 SO_EXPORT_nsmverify := nsmv_
