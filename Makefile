@@ -150,7 +150,7 @@ DEB_PACKAGES += zlib1g-dev
 NSM_CFLAGS += -Ieif/include
 LIBS += -lz
 EIF_SRC := eif/codes.c eif/reader.c eif/signature.c eif/metadata.c eif/describe.c \
-           eif/build.c eif/sign.c eif/cpio.c
+           eif/build.c eif/sign.c eif/cpio.c eif/faults.c
 EIF_LIB := $(BUILD)/lib/libnsmeif.a
 $(EIF_LIB): $(call obj,$(EIF_SRC))
 STATIC_LIBS := $(subst $(SIM_LIB),$(SIM_LIB) $(EIF_LIB),$(STATIC_LIBS))
@@ -158,7 +158,7 @@ PROG_nsm-sim := $(subst $(SIM_LIB),$(SIM_LIB) $(EIF_LIB),$(PROG_nsm-sim)) -lz
 PROG_nsm-vectors := $(subst $(SIM_LIB),$(SIM_LIB) $(EIF_LIB),$(PROG_nsm-vectors)) -ljansson -lz
 PROGRAMS += nsm-eif
 # (SIM_LIB for RFC 6979 nonces: nsm-eif build signs reproducibly)
-PROG_nsm-eif := eif/nsm-eif.c $(EIF_LIB) $(SIM_LIB) $(COMMON_LIB) -lcbor -lcrypto -lhogweed \
+PROG_nsm-eif := eif/nsm-eif.c eif/nsm-eif-corpus.c $(EIF_LIB) $(SIM_LIB) $(COMMON_LIB) -lcbor -lcrypto -lhogweed \
                 -lgmp -ljansson -lz
 
 define program_rule

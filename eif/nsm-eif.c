@@ -23,6 +23,8 @@
 #include "nsmkit/file.h"
 #include "nsmkit/hex.h"
 
+#include "nsm-eif.h"
+
 #define VERSION "nsm-eif (nsmkit) 0.1.0"
 
 static const char usage_text[] =
@@ -35,15 +37,16 @@ static const char usage_text[] =
     "       nsm-eif extract FILE DIR\n"
     "       nsm-eif ramdisk --output FILE [--rootfs DIR] [--env NAME=VALUE]... -- COMMAND [ARG]...\n"
     "       nsm-eif list\n"
-    "       nsm-eif corpus DIR\n"
-    "       nsm-eif grade --cmd 'READER ... {eif}' [--dir DIR] [--timeout S]\n"
+    "       nsm-eif corpus DIR [--signer-cert PEM --signer-key PEM]\n"
+    "       nsm-eif grade --cmd 'READER ... {eif}' [--dir DIR] [--timeout S] [--accept-exit N]\n"
     "Exit status: 0 sound (or done), 1 malformed image, 2 usage or I/O error.\n";
 
-static int usage(void)
+int nsmeif_usage(void)
 {
     fputs(usage_text, stderr);
     return 2;
 }
+#define usage nsmeif_usage
 
 static bool help_or_version(const char *arg, int *status)
 {
@@ -353,7 +356,8 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } commands[] = {{"describe", cmd_describe}, {"build", cmd_build}, {"extract", cmd_extract},
-                    {"ramdisk", cmd_ramdisk}};
+                    {"ramdisk", cmd_ramdisk}, {"list", nsmeif_cmd_list},
+                    {"corpus", nsmeif_cmd_corpus}, {"grade", nsmeif_cmd_grade}};
     for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
         if (strcmp(argv[1], commands[k].name) == 0)
             return commands[k].fn(argc, argv);

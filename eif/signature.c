@@ -192,22 +192,22 @@ static nsmeif_code decode_certificate(nsmeif_image *image, const pcr_signature *
 static nsmeif_code decode_cose(nsmeif_image *image, const pcr_signature *sig, cbor_item_t **root,
                                cbor_item_t **payload, const uint8_t **rs)
 {
-    static const nsmkit_cbor_limits limits = {.max_depth = 3, .allow_tags = true};
+    static const nsmkit_cbor_limits limits = {.max_depth = 2};
     static const uint8_t es384[] = NSMKIT_COSE_PROTECTED_ES384;
+    const uint8_t *bytes = sig->cose;
+    size_t len = sig->cose_len;
+    /* tag 18 (COSE_Sign1) is one byte, d2; any other tag (major type 6) is not this */
+    if (len > 0 && bytes[0] == 0xd2)
+        bytes++, len--;
+    else if (len > 0 && bytes[0] >> 5 == 6)
+        return nsmeif_fail(image, NSMEIF_ERR_SIGNATURE_COSE, "tagged with head 0x%02x (COSE_Sign1 "
+                           "is tag 18, d2)", bytes[0]);
     nsmkit_cbor_report report;
-    nsmkit_cbor_status st = nsmkit_cbor_load(sig->cose, sig->cose_len, &limits, root, &report);
+    nsmkit_cbor_status st = nsmkit_cbor_load(bytes, len, &limits, root, &report);
     if (st != NSMKIT_CBOR_OK)
         return nsmeif_fail(image, NSMEIF_ERR_SIGNATURE_COSE, "the COSE_Sign1 is not one CBOR "
                            "item: %s at byte %zu", nsmkit_cbor_status_name(st), report.offset);
     cbor_item_t *a = *root;
-    if (cbor_isa_tag(a)) {
-        if (cbor_tag_value(a) != 18)
-            return nsmeif_fail(image, NSMEIF_ERR_SIGNATURE_COSE, "tag %llu (COSE_Sign1 is 18)",
-                               (unsigned long long)cbor_tag_value(a));
-        cbor_item_t *inner = cbor_tag_item(a); /* a new reference */
-        a = inner;
-        cbor_decref(&inner); /* *root still holds the item, so a stays valid */
-    }
     cbor_item_t **items = cbor_isa_array(a) && cbor_array_is_definite(a) &&
                                   cbor_array_size(a) == 4 ? cbor_array_handle(a) : NULL;
     if (!items || !cbor_isa_bytestring(items[0]) || !cbor_bytestring_is_definite(items[0]) ||

@@ -205,5 +205,29 @@ done
     ok "nsm-sim attest --eif with a malformed image: refused with the image's code" ||
     fail "bad image accepted by nsm-sim (exit $rc)"
 
+# ---- the fault corpus: reproducible, and nsm-eif graded by its own grader -------------------------
+if "$eif" corpus "$work/corpus" --signer-cert vectors/eif/signer.pem --signer-key vectors/eif/signer.key \
+    > /dev/null; then
+    same=1
+    for f in vectors/eif/*.eif vectors/eif/manifest.tsv; do
+        cmp -s "$f" "$work/corpus/$(basename "$f")" || { same=0; echo "    differs: $f"; }
+    done
+    [ "$(ls "$work/corpus" | wc -l)" = "$(ls vectors/eif | grep -c -v '^signer\.\|README')" ] || same=0
+    [ $same = 1 ] && ok "nsm-eif corpus regenerates vectors/eif byte for byte ($(ls vectors/eif/*.eif | wc -l) images, signed ones by RFC 6979)" ||
+        fail "vectors/eif is not what nsm-eif corpus writes (regenerate: nsm-eif corpus vectors/eif)"
+else
+    fail "nsm-eif corpus"
+fi
+[ "$("$eif" list | tail -n +2 | wc -l)" = "$(grep -vc '^#' vectors/eif/manifest.tsv)" ] &&
+    ok "nsm-eif list: one line per manifest row" || fail "list and manifest differ"
+if "$eif" grade --cmd "$eif describe {eif}" --dir vectors/eif > "$work/grade.out"; then
+    ok "nsm-eif grade of nsm-eif describe: $(tail -1 "$work/grade.out")"
+else
+    fail "nsm-eif disagrees with its own corpus"; grep DIFFERS "$work/grade.out"
+fi
+"$eif" grade --cmd "false {eif}" --dir vectors/eif > "$work/grade.out"; rc=$?
+[ $rc = 1 ] && grep -q "sound ones refused" "$work/grade.out" &&
+    ok "grade of a reader that refuses everything: exit 1, the sound images named" || fail "grade of false (exit $rc)"
+
 [ $failures -eq 0 ] || { echo "$failures failure(s)"; exit 1; }
 exit 0
