@@ -45,6 +45,7 @@ static uint64_t be(const uint8_t *p, size_t width)
 typedef struct {
     int fd;
     uint8_t *buf;
+    size_t buf_len; /* READ_CHUNK, or the file's size when smaller */
     EVP_MD_CTX *all;  /* PCR0: kernel, cmdline, every ramdisk */
     EVP_MD_CTX *boot; /* PCR1: kernel, cmdline, the first ramdisk */
     EVP_MD_CTX *app;  /* PCR2: the other ramdisks */
@@ -232,7 +233,7 @@ static int stream_section(walk *w, nsmeif_image *image, unsigned i, nsmeif_data_
     if (measured)
         second = s->type == NSMEIF_SECTION_RAMDISK && image->ramdisks > 0 ? w->app : w->boot;
     for (uint64_t done = 0; done < s->size;) {
-        size_t n = s->size - done > READ_CHUNK ? READ_CHUNK : (size_t)(s->size - done);
+        size_t n = s->size - done > w->buf_len ? w->buf_len : (size_t)(s->size - done);
         if (read_exact(w, image, w->buf, n) != 0)
             return -1;
         w->crc = crc32(w->crc, w->buf, (uInt)n);
@@ -330,7 +331,8 @@ nsmeif_code nsmeif_read_fd(int fd, nsmeif_image *image, nsmeif_data_fn on_data, 
                            "section against the file's size before reading it)");
     image->file_size = (uint64_t)(st.st_size - start);
     (void)posix_fadvise(fd, start, 0, POSIX_FADV_SEQUENTIAL);
-    walk w = {fd, malloc(READ_CHUNK), EVP_MD_CTX_new(), EVP_MD_CTX_new(), EVP_MD_CTX_new(),
+    size_t buf_len = image->file_size < READ_CHUNK ? (size_t)image->file_size + 1 : READ_CHUNK;
+    walk w = {fd, malloc(buf_len), buf_len, EVP_MD_CTX_new(), EVP_MD_CTX_new(), EVP_MD_CTX_new(),
               crc32(0, NULL, 0)};
     uint8_t h[NSMEIF_HEADER_LEN];
     if (!w.buf || !w.all || !w.boot || !w.app) {
