@@ -144,22 +144,23 @@ STATIC_LIBS := $(SIM_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB)
 
 # ---- eif: libnsmeif and nsm-eif (issue 20; eif/README.md) ---------------------------------
 # Enclave images: a strict streaming reader, describe-eif's JSON, eif_build's builder, the
-# application ramdisk. zlib computes the image's CRC-32 (as AWS's and QEMU's readers do).
-# nsm-sim's --eif reads images through it, so it sits after SIM_LIB in every link.
-DEB_PACKAGES += zlib1g-dev
+# application ramdisk, the EIF fault table. zlib computes the image's CRC-32 (as AWS's and
+# QEMU's readers do). nsm-sim's --eif reads images through this code, so libnsmsim (static
+# and shared) carries its objects too; libnsmeif.a is the library on its own.
+DEB_PACKAGES += zlib1g-dev python3-cryptography
 NSM_CFLAGS += -Ieif/include
 LIBS += -lz
 EIF_SRC := eif/codes.c eif/reader.c eif/signature.c eif/metadata.c eif/describe.c \
            eif/build.c eif/sign.c eif/cpio.c eif/faults.c
 EIF_LIB := $(BUILD)/lib/libnsmeif.a
 $(EIF_LIB): $(call obj,$(EIF_SRC))
-STATIC_LIBS := $(subst $(SIM_LIB),$(SIM_LIB) $(EIF_LIB),$(STATIC_LIBS))
-PROG_nsm-sim := $(subst $(SIM_LIB),$(SIM_LIB) $(EIF_LIB),$(PROG_nsm-sim)) -lz
-PROG_nsm-vectors := $(subst $(SIM_LIB),$(SIM_LIB) $(EIF_LIB),$(PROG_nsm-vectors)) -ljansson -lz
+$(SIM_LIB): $(call obj,$(EIF_SRC))
+PROG_nsm-sim += -lz
+PROG_nsm-vectors += -ljansson -lz
 PROGRAMS += nsm-eif
 # (SIM_LIB for RFC 6979 nonces: nsm-eif build signs reproducibly)
-PROG_nsm-eif := eif/nsm-eif.c eif/nsm-eif-corpus.c $(EIF_LIB) $(SIM_LIB) $(COMMON_LIB) -lcbor -lcrypto -lhogweed \
-                -lgmp -ljansson -lz
+PROG_nsm-eif := eif/nsm-eif.c eif/nsm-eif-corpus.c $(EIF_LIB) $(SIM_LIB) $(COMMON_LIB) -lcbor \
+                -lcrypto -lhogweed -lgmp -ljansson -lz
 
 define program_rule
 $(BUILD)/bin/$(1): $(call obj,$(filter %.c,$(PROG_$(1)))) $(filter %.a,$(PROG_$(1)))
@@ -472,7 +473,7 @@ PC_REQ_nsmsim     := nsmverify nsmca nsmkit
 PC_PRIV_nsmkit    := libcbor hogweed nettle gmp libcrypto jansson
 PC_PRIV_nsmca     := nsmkit libcrypto
 PC_PRIV_nsmverify := libcbor libcrypto
-PC_PRIV_nsmsim    := libcbor libcrypto
+PC_PRIV_nsmsim    := libcbor libcrypto zlib jansson
 HEADERS_nsmkit    := $(addprefix common/include/nsmkit/,error.h bytes.h buf.h reader.h \
                        cbor_head.h hex.h file.h json.h p384.h)
 HEADERS_nsmca     := ca-tools/include/nsmkit/ca.h
