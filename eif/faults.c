@@ -126,7 +126,8 @@ static void base_parts(model *m, nsmeif_fault f)
         add(m, NSMEIF_SECTION_KERNEL, m->kernel, sizeof(m->kernel));
     if (f == NSMEIF_FAULT_duplicate_kernel)
         add(m, NSMEIF_SECTION_KERNEL, m->kernel, sizeof(m->kernel));
-    if (f != NSMEIF_FAULT_missing_cmdline && f != NSMEIF_FAULT_order_cmdline_first)
+    if (f != NSMEIF_FAULT_missing_cmdline && f != NSMEIF_FAULT_order_cmdline_first &&
+        f != NSMEIF_FAULT_order_cmdline_after_ramdisk)
         add(m, NSMEIF_SECTION_CMDLINE, cmd, cmd_len);
     if (f == NSMEIF_FAULT_duplicate_cmdline)
         add(m, NSMEIF_SECTION_CMDLINE, cmd, cmd_len);
@@ -140,6 +141,8 @@ static void base_parts(model *m, nsmeif_fault f)
         add(m, NSMEIF_SECTION_RAMDISK, m->ramdisk1, 0);
     else if (f != NSMEIF_FAULT_missing_ramdisk && f != NSMEIF_FAULT_sound_one_ramdisk)
         add(m, NSMEIF_SECTION_RAMDISK, m->ramdisk1, sizeof(m->ramdisk1));
+    if (f == NSMEIF_FAULT_order_cmdline_after_ramdisk)
+        add(m, NSMEIF_SECTION_CMDLINE, cmd, cmd_len);
     if (f == NSMEIF_FAULT_section_type_0 || f == NSMEIF_FAULT_section_type_6)
         add(m, f == NSMEIF_FAULT_section_type_0 ? 0 : 6, m->ramdisk1, 16);
     if (f == NSMEIF_FAULT_section_flags)
@@ -377,6 +380,11 @@ int nsmeif_fault_make(nsmeif_fault f, const nsmeif_fault_signer *signer, uint8_t
             if (f == NSMEIF_FAULT_duplicate_signature)
                 add(m, NSMEIF_SECTION_SIGNATURE, m->signature, m->signature_len);
         }
+    }
+    if (rc == 0 && f == NSMEIF_FAULT_sound_spec_order) { /* the metadata (part 2) last */
+        part meta = m->p[2];
+        memmove(&m->p[2], &m->p[3], (m->n - 3) * sizeof(part));
+        m->p[m->n - 1] = meta;
     }
     size_t len = 0;
     uint8_t *b = rc == 0 ? serialize(m, &len) : NULL;

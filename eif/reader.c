@@ -142,15 +142,17 @@ static nsmeif_code check_layout(nsmeif_image *image)
     return NSMEIF_ERR_OK;
 }
 
-/* Where each type may stand: kernel, cmdline, metadata, ramdisks, signature. */
+/* The measured sections' order: kernel, cmdline, ramdisks (PCR0 and PCR1 hash them in file
+ * order, and the specification puts every ramdisk after the kernel). Metadata and signature
+ * are not measured and may stand anywhere: 3. Unknown types: -1. */
 static int type_rank(uint16_t type)
 {
     switch (type) {
     case NSMEIF_SECTION_KERNEL: return 0;
     case NSMEIF_SECTION_CMDLINE: return 1;
-    case NSMEIF_SECTION_METADATA: return 2;
-    case NSMEIF_SECTION_RAMDISK: return 3;
-    case NSMEIF_SECTION_SIGNATURE: return 4;
+    case NSMEIF_SECTION_RAMDISK: return 2;
+    case NSMEIF_SECTION_METADATA:
+    case NSMEIF_SECTION_SIGNATURE: return 3;
     default: return -1;
     }
 }
@@ -181,11 +183,13 @@ static nsmeif_code check_section_header(nsmeif_image *image, unsigned i, const u
     if (s->type != NSMEIF_SECTION_RAMDISK && (*seen & (1u << s->type)))
         return nsmeif_fail(image, duplicate[s->type], "section %u is a second %s section", i,
                            nsmeif_section_type_name(s->type));
-    if (rank < *last_rank)
+    if (rank < 3 && rank < *last_rank)
         return nsmeif_fail(image, NSMEIF_ERR_SECTION_ORDER, "section %u (%s) comes after a "
-                           "later kind of section; nitro-cli writes kernel, cmdline, metadata, "
-                           "ramdisks, signature", i, nsmeif_section_type_name(s->type));
-    *last_rank = rank;
+                           "%s; the measured sections must come as kernel, cmdline, ramdisks",
+                           i, nsmeif_section_type_name(s->type),
+                           *last_rank == 2 ? "ramdisk" : "cmdline");
+    if (rank < 3)
+        *last_rank = rank;
     *seen |= 1u << s->type;
     if ((s->type == NSMEIF_SECTION_KERNEL || s->type == NSMEIF_SECTION_RAMDISK) && s->size == 0)
         return nsmeif_fail(image, NSMEIF_ERR_EMPTY_SECTION, "section %u (%s) is empty", i,

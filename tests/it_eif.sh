@@ -119,6 +119,19 @@ if "$PY" -c 'import cryptography' 2>/dev/null; then
             fail "nsm-eif refuses the hand-assembled $img.eif"; cat "$work/$img.err"
         fi
     done
+    # the specification's other two algorithms: ES256 (P-256) and ES512 (P-521), signed by Python
+    for curve in prime256v1:ES256 secp521r1:ES512; do
+        name=${curve%%:*}; alg=${curve##*:}
+        openssl ecparam -name "$name" -genkey -noout -out "$work/$name.key" 2>/dev/null
+        openssl req -new -x509 -key "$work/$name.key" -out "$work/$name.pem" -days 30 -subj "/CN=$alg signer" 2>/dev/null
+        $check make "$work/$name.eif" --sign "$work/$name.key" "$work/$name.pem" || fail "python make $alg"
+        "$eif" describe --json "$work/$name.eif" > "$work/$name.describe" 2> "$work/$name.err" &&
+            [ "$(field "$work/$name.describe" SignatureCheck)" = true ] &&
+            $check pcrs "$work/$name.eif" > "$work/$name.py" &&
+            [ "$(field "$work/$name.describe" Measurements.PCR8)" = "$(field "$work/$name.py" PCR8)" ] &&
+            ok "an image signed by Python with $alg ($name): SignatureCheck true, Python's PCR8" ||
+            { fail "$alg image"; cat "$work/$name.err"; }
+    done
 else
     echo "SKIP: Debian's python3-cryptography is absent: signatures not cross-checked"
 fi

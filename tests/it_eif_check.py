@@ -128,11 +128,15 @@ def sign_section(pcr0, key_path, cert_path):
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
     key = serialization.load_pem_private_key(open(key_path, "rb").read(), None)
+    # the specification's three algorithms, by the key's curve
+    alg, digest, n = {"secp256r1": (b"\x26", hashes.SHA256(), 32),
+                      "secp384r1": (b"\x38\x22", hashes.SHA384(), 48),
+                      "secp521r1": (b"\x38\x23", hashes.SHA512(), 66)}[key.curve.name]
     payload = b"\xa2" + text("register_index") + head(0, 0) + text("register_value") + ints(pcr0)
-    protected = b"\xa1\x01\x38\x22"
-    sig_structure = b"\x84" + text("Signature1") + head(2, 4) + protected + b"\x40" + head(2, len(payload)) + payload
-    r, s = decode_dss_signature(key.sign(sig_structure, ec.ECDSA(hashes.SHA384())))
-    cose = b"\x84" + head(2, 4) + protected + b"\xa0" + head(2, len(payload)) + payload + head(2, 96) + r.to_bytes(48, "big") + s.to_bytes(48, "big")
+    protected = b"\xa1\x01" + alg
+    sig_structure = b"\x84" + text("Signature1") + head(2, len(protected)) + protected + b"\x40" + head(2, len(payload)) + payload
+    r, s = decode_dss_signature(key.sign(sig_structure, ec.ECDSA(digest)))
+    cose = b"\x84" + head(2, len(protected)) + protected + b"\xa0" + head(2, len(payload)) + payload + head(2, 2 * n) + r.to_bytes(n, "big") + s.to_bytes(n, "big")
     pem = open(cert_path, "rb").read()
     return b"\x81\xa2" + text("signing_certificate") + ints(pem) + text("signature") + ints(cose)
 
@@ -175,8 +179,11 @@ def verify(path):
     (protected, unprotected, payload, sig), _ = cbor(cose)
     sig_structure = b"\x84" + text("Signature1") + head(2, len(protected)) + protected + b"\x40" + head(2, len(payload)) + payload
     key = x509.load_pem_x509_certificate(pem).public_key()
-    key.verify(encode_dss_signature(int.from_bytes(sig[:48], "big"), int.from_bytes(sig[48:], "big")),
-               sig_structure, ec.ECDSA(hashes.SHA384()))
+    digest = {b"\xa1\x01\x26": hashes.SHA256(), b"\xa1\x01\x38\x22": hashes.SHA384(),
+              b"\xa1\x01\x38\x23": hashes.SHA512()}[protected]
+    n = len(sig) // 2
+    key.verify(encode_dss_signature(int.from_bytes(sig[:n], "big"), int.from_bytes(sig[n:], "big")),
+               sig_structure, ec.ECDSA(digest))
     info, _ = cbor(payload)
     print(json.dumps({"register_index": info["register_index"],
                       "register_value": bytes(info["register_value"]).hex(),

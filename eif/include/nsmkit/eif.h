@@ -58,8 +58,8 @@
     X(DUPLICATE_METADATA, 4304, "a second metadata section")                                 \
     X(DUPLICATE_SIGNATURE, 4305, "a second signature section")                               \
     X(MISSING_SECTION, 4306, "no kernel, cmdline, metadata or ramdisk section")              \
-    X(SECTION_ORDER, 4307, "sections not in the order nitro-cli writes: kernel, cmdline, "   \
-                           "metadata, ramdisks, signature (the measured order would differ)") \
+    X(SECTION_ORDER, 4307, "the measured sections are not in the order kernel, cmdline, "    \
+                           "ramdisks (the PCRs hash them in file order)")                    \
     X(CMDLINE_NUL, 4308, "the cmdline holds a NUL byte (QEMU stops there, the PCRs do not)") \
     X(SECTION_TOO_LARGE, 4309, "a cmdline, metadata or signature section above its bound")   \
     X(EMPTY_SECTION, 4310, "a kernel or ramdisk section of zero bytes")                      \
@@ -72,8 +72,9 @@
                             "{signing_certificate, signature} written as integer arrays")    \
     X(SIGNATURE_COUNT, 4601, "the signature section holds other than one PCR signature")     \
     X(SIGNATURE_CERT, 4602, "the signing certificate is not one PEM X.509 certificate with " \
-                            "an EC P-384 key")                                               \
-    X(SIGNATURE_COSE, 4603, "the signature is not a COSE_Sign1 with ES384")                  \
+                            "an EC key on P-256, P-384 or P-521")                            \
+    X(SIGNATURE_COSE, 4603, "the signature is not a COSE_Sign1 with the algorithm of the "   \
+                            "certificate's curve (ES256, ES384, ES512)")                     \
     X(SIGNATURE_PAYLOAD, 4604, "the signed payload is not {register_index: 0, "              \
                                "register_value: 48 bytes} as nitro-cli writes it")           \
     X(SIGNATURE_INVALID, 4605, "the COSE signature does not verify with the certificate's key") \
@@ -102,7 +103,7 @@ int nsmeif_code_exit(nsmeif_code code);
 /* Bounds of the sections kept in memory (the kernel and ramdisks are streamed). */
 #define NSMEIF_CMDLINE_MAX (64u * 1024)
 #define NSMEIF_METADATA_MAX (1024u * 1024)
-#define NSMEIF_SIGNATURE_MAX (64u * 1024)
+#define NSMEIF_SIGNATURE_MAX (32u * 1024) /* the specification's SIGNATURE_MAX_SIZE */
 
 typedef enum {
     NSMEIF_SECTION_INVALID = 0,
