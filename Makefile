@@ -158,6 +158,8 @@ $(SIM_LIB): $(call obj,$(EIF_SRC))
 PROG_nsm-sim += -lz
 PROG_nsm-vectors += -ljansson -lz
 PROGRAMS += nsm-eif
+BINS += $(BUILD)/bin/nsm-eif
+all: $(BUILD)/bin/nsm-eif
 # (SIM_LIB for RFC 6979 nonces: nsm-eif build signs reproducibly)
 PROG_nsm-eif := eif/nsm-eif.c eif/nsm-eif-corpus.c $(EIF_LIB) $(SIM_LIB) $(COMMON_LIB) -lcbor \
                 -lcrypto -lhogweed -lgmp -ljansson -lz

@@ -47,6 +47,7 @@ check_needed nsm-ca "libc libcrypto "
 check_needed nsm-verify "libc libcbor libcrypto libgmp libhogweed "
 check_needed nsm-sim "libc libcbor libcrypto libfuse3 libgmp libhogweed libjansson libz "   # jansson: --measurements; zlib: --eif (CRC-32)
 check_needed nsm-kms "libc libcbor libcrypto libgmp libhogweed libjansson libmicrohttpd "
+check_needed nsm-eif "libc libcbor libcrypto libgmp libhogweed libjansson libz "
 
 # a program built with pkg-config alone
 export PKG_CONFIG_PATH="$lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$root"
