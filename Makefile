@@ -160,6 +160,11 @@ PROG_nsm-vectors += -ljansson -lz
 PROGRAMS += nsm-eif
 BINS += $(BUILD)/bin/nsm-eif
 all: $(BUILD)/bin/nsm-eif
+# `make vectors` regenerates the EIF fault corpus too (vectors/eif/README.md).
+.PHONY: eif-vectors
+vectors: eif-vectors
+eif-vectors: $(BUILD)/bin/nsm-eif
+	$(BUILD)/bin/nsm-eif corpus vectors/eif
 # (SIM_LIB for RFC 6979 nonces: nsm-eif build signs reproducibly)
 PROG_nsm-eif := eif/nsm-eif.c eif/nsm-eif-corpus.c $(EIF_LIB) $(SIM_LIB) $(COMMON_LIB) -lcbor \
                 -lcrypto -lhogweed -lgmp -ljansson -lz

@@ -238,6 +238,13 @@ if "$eif" grade --cmd "$eif describe {eif}" --dir vectors/eif > "$work/grade.out
 else
     fail "nsm-eif disagrees with its own corpus"; grep DIFFERS "$work/grade.out"
 fi
+# another reader: the Python one above measures without judging, so it accepts what nsm-eif
+# refuses, and the grade says which
+"$eif" grade --cmd "$PY tests/it_eif_check.py pcrs {eif}" --dir vectors/eif > "$work/grade.out"; rc=$?
+[ $rc = 1 ] && grep -q "^offsets_swapped .*accept .*DIFFERS: accepts what nsm-eif refuses" "$work/grade.out" &&
+    grep -q "^sound_signed .*accept *$" "$work/grade.out" &&
+    ok "grade of a lax reader (the Python one): exit 1; $(tail -1 "$work/grade.out")" ||
+    { fail "grade of the Python reader (exit $rc)"; tail -5 "$work/grade.out"; }
 "$eif" grade --cmd "false {eif}" --dir vectors/eif > "$work/grade.out"; rc=$?
 [ $rc = 1 ] && grep -q "sound ones refused" "$work/grade.out" &&
     ok "grade of a reader that refuses everything: exit 1, the sound images named" || fail "grade of false (exit $rc)"
