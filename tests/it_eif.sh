@@ -147,6 +147,20 @@ printf '\377' | dd of="$work/bad.eif" bs=1 seek=60000 conv=notrunc 2>/dev/null
 "$eif" describe > /dev/null 2>&1; rc=$?
 [ $rc = 2 ] && ok "no file: usage, exit 2" || fail "usage exit $rc"
 
+# ---- streaming: describe of a 256 MiB image inside a 64 MiB address-space limit ------------------
+if [ -n "${SANITIZE:-}" ]; then
+    echo "SKIP: the sanitizers reserve terabytes of address space: no ulimit -v under SANITIZE"
+else
+    truncate -s 256M "$work/big-kernel"
+    "$eif" build --kernel "$work/big-kernel" --cmdline "$cmdline" --ramdisk "$work/rd0" \
+        --build-time 0 --output "$work/big.eif" > /dev/null 2>&1 && rm -f "$work/big-kernel" &&
+        ( ulimit -v 65536 && "$eif" describe "$work/big.eif" > "$work/big.out" 2>&1 ) &&
+        grep -q "^verdict: sound$" "$work/big.out" &&
+        ok "describe of a $(($(wc -c < "$work/big.eif") / 1048576)) MiB image under ulimit -v 65536 (64 MiB): the reader streams" ||
+        { fail "streaming describe"; cat "$work/big.out"; }
+    rm -f "$work/big.eif" "$work/big-kernel"
+fi
+
 # ---- extract ------------------------------------------------------------------------------------
 if "$eif" extract "$work/s.eif" "$work/x" > "$work/x.list"; then
     cmp -s "$work/x/kernel" "$work/kernel" && cmp -s "$work/x/ramdisk0" "$work/rd0" &&
