@@ -133,6 +133,10 @@ int main(void)
     printf("  nsm-eif describe            %6.3f s  (%.0f MB/s)\n", best_ours, mb / best_ours);
     printf("  ratio (openssl / describe)  %6.2f  (target >= 0.8: %s)\n", best_ref / best_ours,
            best_ref / best_ours >= 0.8 ? "met" : "NOT met");
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("  peak resident memory of this process (building and describing): %.1f MB\n",
+           (double)ru.ru_maxrss / 1024);
     status = 0;
 out:
     nsmeif_image_free(&built);
