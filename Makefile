@@ -142,6 +142,33 @@ $(BUILD)/lib/%.a:
 # Libraries in link order: users first.
 STATIC_LIBS := $(SIM_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB)
 
+# ---- eif: libnsmeif and nsm-eif (issue 20; eif/README.md) ---------------------------------
+# Enclave images: a strict streaming reader, describe-eif's JSON, eif_build's builder, the
+# application ramdisk, the EIF fault table. zlib computes the image's CRC-32 (as AWS's and
+# QEMU's readers do). nsm-sim's --eif reads images through this code, so libnsmsim (static
+# and shared) carries its objects too; libnsmeif.a is the library on its own.
+DEB_PACKAGES += zlib1g-dev python3-cryptography
+NSM_CFLAGS += -Ieif/include
+LIBS += -lz
+EIF_SRC := eif/codes.c eif/reader.c eif/signature.c eif/metadata.c eif/describe.c \
+           eif/build.c eif/sign.c eif/cpio.c eif/faults.c
+EIF_LIB := $(BUILD)/lib/libnsmeif.a
+$(EIF_LIB): $(call obj,$(EIF_SRC))
+$(SIM_LIB): $(call obj,$(EIF_SRC))
+PROG_nsm-sim += -lz
+PROG_nsm-vectors += -ljansson -lz
+PROGRAMS += nsm-eif
+BINS += $(BUILD)/bin/nsm-eif
+all: $(BUILD)/bin/nsm-eif
+# `make vectors` regenerates the EIF fault corpus too (vectors/eif/README.md).
+.PHONY: eif-vectors
+vectors: eif-vectors
+eif-vectors: $(BUILD)/bin/nsm-eif
+	$(BUILD)/bin/nsm-eif corpus vectors/eif
+# (SIM_LIB for RFC 6979 nonces: nsm-eif build signs reproducibly)
+PROG_nsm-eif := eif/nsm-eif.c eif/nsm-eif-corpus.c $(EIF_LIB) $(SIM_LIB) $(COMMON_LIB) -lcbor \
+                -lcrypto -lhogweed -lgmp -ljansson -lz
+
 define program_rule
 $(BUILD)/bin/$(1): $(call obj,$(filter %.c,$(PROG_$(1)))) $(filter %.a,$(PROG_$(1)))
 	@mkdir -p $$(@D)
@@ -342,7 +369,7 @@ FUZZ_DEB_PACKAGES := clang libclang-rt-14-dev
 # the development package of every library in LIBS. The Dockerfile installs exactly these
 # (`make fuzz-builder-deps`); `make cflite-check` fails when LIBS outgrows the list.
 FUZZ_BUILDER_DEB_PACKAGES := make pkg-config zip libssl-dev libcbor-dev nettle-dev libgmp-dev \
-                             libjansson-dev libfuse3-dev
+                             libjansson-dev libfuse3-dev zlib1g-dev
 
 FUZZ_NAMES := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_PKI_FILES := $(sort $(wildcard fuzz/pki/*.conf fuzz/pki/*.pem fuzz/pki/*.key))
@@ -445,11 +472,11 @@ SO_SRC_nsmca     := $(CA_SRC)
 SO_SRC_nsmverify := $(VERIFY_SRC)
 # The commands' FUSE device (and exec, which starts it) stay out of the library: nothing
 # public calls them, and the library then needs no libfuse3.
-SO_SRC_nsmsim    := $(filter-out nsm-sim/exec.c $(FUSE_SRC),$(SIM_SRC))
+SO_SRC_nsmsim    := $(filter-out nsm-sim/exec.c $(FUSE_SRC),$(SIM_SRC)) $(EIF_SRC)
 SO_LINK_nsmkit    := -lcbor -lhogweed -lgmp -lcrypto -ljansson
 SO_LINK_nsmca     := -lnsmkit -lcrypto
 SO_LINK_nsmverify := -lnsmkit -lcbor -lcrypto
-SO_LINK_nsmsim    := -lnsmverify -lnsmca -lnsmkit -lcbor -lcrypto
+SO_LINK_nsmsim    := -lnsmverify -lnsmca -lnsmkit -lcbor -lcrypto -ljansson -lz
 SO_EXPORT_nsmkit    := nsmkit_
 SO_EXPORT_nsmca     := nsmca_
 SO_EXPORT_nsmverify := nsmv_
@@ -467,7 +494,7 @@ PC_REQ_nsmsim     := nsmverify nsmca nsmkit
 PC_PRIV_nsmkit    := libcbor hogweed nettle gmp libcrypto jansson
 PC_PRIV_nsmca     := nsmkit libcrypto
 PC_PRIV_nsmverify := libcbor libcrypto
-PC_PRIV_nsmsim    := libcbor libcrypto
+PC_PRIV_nsmsim    := libcbor libcrypto zlib jansson
 HEADERS_nsmkit    := $(addprefix common/include/nsmkit/,error.h bytes.h buf.h reader.h \
                        cbor_head.h hex.h file.h json.h p384.h)
 HEADERS_nsmca     := ca-tools/include/nsmkit/ca.h

@@ -57,6 +57,7 @@ static const struct {
     {"NSM_SIM_CA", "--ca"},
     {"NSM_SIM_TIME", "--time"},
     {"NSM_SIM_MEASUREMENTS", "--measurements"},
+    {"NSM_SIM_EIF", "--eif"},
     {"NSM_SIM_MAP", "--map"},
 };
 

@@ -43,6 +43,7 @@ static const char usage_text[] =
     "  --time UNIX_MS            a fixed clock instead of the real one\n"
     "  --pcr I=HEX               boot PCR I (0..15), 48 bytes of hex; repeatable\n"
     "  --measurements FILE       boot PCRs from the JSON `nitro-cli build-enclave` prints\n"
+    "  --eif FILE                PCR0/1/2 (PCR8 if signed) of an enclave image (nsm-eif)\n"
     "  --debug-mode              a debug enclave: every boot PCR reads zero\n"
     "  --map definite|indefinite payload map encoding (real documents use both)\n"
     "  --fault CLASS[,CLASS]     malformed attestation documents (`nsm-vectors list`)\n"

@@ -8,6 +8,7 @@
 #include "nsmkit/hex.h"
 #include "nsmkit/json.h"
 #include "nsmkit/file.h"
+#include "nsmkit/eif.h"
 
 #define MEASUREMENTS_FILE_MAX (64 * 1024)
 
@@ -101,6 +102,34 @@ int nsmsim_options_load_measurements(nsmsim_options *options, const char *path, 
     return 0;
 }
 
+/* --eif FILE: PCR0, PCR1, PCR2 (and PCR8 when signed) are the image's, as libnsmeif measures
+ * them; a malformed image is refused with its code. Under --debug-mode (before or after) the
+ * image is still checked, but its PCRs read as zero. */
+static int load_eif(nsmsim_options *options, const char *path, nsmkit_error *e)
+{
+    nsmeif_image image;
+    nsmeif_code code = nsmeif_read(path, &image, NULL, NULL);
+    if (code != NSMEIF_ERR_OK) {
+        nsmkit_fail(e, "--eif %s: %d %s: %s", path, code, nsmeif_code_name(code),
+                    image.reason.msg);
+        nsmeif_image_free(&image);
+        return -1;
+    }
+    const struct {
+        unsigned index;
+        const uint8_t *value;
+    } pcrs[] = {{0, image.pcr0}, {1, image.pcr1}, {2, image.pcr2}, {8, image.pcr8}};
+    for (size_t k = 0; k < (image.is_signed ? 4u : 3u); k++) {
+        uint16_t bit = (uint16_t)(1u << pcrs[k].index);
+        memcpy(options->boot_pcrs[pcrs[k].index], pcrs[k].value, NSMSIM_PCR_LEN);
+        options->eif_pcrs |= bit;
+        if (!options->debug_mode)
+            options->boot_pcrs_given |= bit;
+    }
+    nsmeif_image_free(&image);
+    return 0;
+}
+
 int nsmsim_options_parse_arg(nsmsim_options *options, int argc, char **argv, int *i,
                              nsmkit_error *e)
 {
@@ -109,10 +138,12 @@ int nsmsim_options_parse_arg(nsmsim_options *options, int argc, char **argv, int
     const char *value = has_value ? argv[*i + 1] : NULL;
     static const char *const with_value[] = {"--ca",    "--time",        "--pcr",
                                              "--measurements", "--map", "--fault",
-                                             "--fault-every",  "--fault-rate", "--seed"};
+                                             "--fault-every",  "--fault-rate", "--seed",
+                                             "--eif"};
 
     if (strcmp(arg, "--debug-mode") == 0) {
         options->debug_mode = true;
+        options->boot_pcrs_given &= (uint16_t)~options->eif_pcrs; /* a debug enclave reads 0 */
         *i += 1;
         return 1;
     }
@@ -143,6 +174,9 @@ int nsmsim_options_parse_arg(nsmsim_options *options, int argc, char **argv, int
             return -1;
     } else if (strcmp(arg, "--measurements") == 0) {
         if (nsmsim_options_load_measurements(options, value, e) != 0)
+            return -1;
+    } else if (strcmp(arg, "--eif") == 0) {
+        if (load_eif(options, value, e) != 0)
             return -1;
     } else if (strcmp(arg, "--fault") == 0) {
         /* A second --fault would silently replace the first: say how to combine them. */

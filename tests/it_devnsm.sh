@@ -96,7 +96,7 @@ if ${CC:-cc} $sanflags tests/blog_client.c -I"$BUILD/include" -L"$BUILD/lib" -ln
     hexdoc "$work/bc_shared.hex" "$work/bc_shared.bin"
     verify "$work/bc_shared.bin" "blog client built with -lnsm (shared, LD_LIBRARY_PATH)"
 else fail "cc ... -lnsm: $(cat "$work/cc.err" "$work/bc_shared.hex" 2> /dev/null | tail -n 3)"; fi
-if ${CC:-cc} $sanflags tests/blog_client.c -I"$BUILD/include" "$BUILD/lib/libnsm.a" -lcbor -lcrypto -lhogweed -lgmp -ljansson -pthread \
+if ${CC:-cc} $sanflags tests/blog_client.c -I"$BUILD/include" "$BUILD/lib/libnsm.a" -lcbor -lcrypto -lhogweed -lgmp -ljansson -lz -pthread \
     -o "$work/bc_static" 2> "$work/cc.err" && "$work/bc_static" > "$work/bc_static.hex" 2>&1; then
     hexdoc "$work/bc_static.hex" "$work/bc_static.bin"
     verify "$work/bc_static.bin" "blog client linked with libnsm.a"

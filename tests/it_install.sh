@@ -45,8 +45,9 @@ check_needed nsm-ca "libc libcrypto "
 # (nettle's libhogweed on GMP signs and verifies P-384 for nsm-sim and nsm-verify;
 # libfuse3 serves nsm-sim's FUSE /dev/nsm)
 check_needed nsm-verify "libc libcbor libcrypto libgmp libhogweed "
-check_needed nsm-sim "libc libcbor libcrypto libfuse3 libgmp libhogweed libjansson "   # jansson: --measurements
+check_needed nsm-sim "libc libcbor libcrypto libfuse3 libgmp libhogweed libjansson libz "   # jansson: --measurements; zlib: --eif (CRC-32)
 check_needed nsm-kms "libc libcbor libcrypto libgmp libhogweed libjansson libmicrohttpd "
+check_needed nsm-eif "libc libcbor libcrypto libgmp libhogweed libjansson libz "
 
 # a program built with pkg-config alone
 export PKG_CONFIG_PATH="$lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$root"
@@ -74,7 +75,7 @@ else
 fi
 
 # man pages: one per program, rendering without warnings
-for p in nsm-ca nsm-sim nsm-verify nsm-vectors nsm-kms; do
+for p in nsm-ca nsm-sim nsm-verify nsm-vectors nsm-kms nsm-eif; do
     page="$root$prefix/share/man/man1/$p.1"
     [ -f "$page" ] || { fail "man page $p.1 missing"; continue; }
     if command -v groff > /dev/null 2>&1; then

@@ -66,6 +66,7 @@ typedef struct {
     nsmsim_map_encoding map;
     uint8_t boot_pcrs[NSMSIM_BOOT_PCR_COUNT][NSMSIM_PCR_LEN];
     uint16_t boot_pcrs_given;     /* bit i: boot_pcrs[i] was set by the user */
+    uint16_t eif_pcrs;            /* bits set by --eif (--debug-mode drops them) */
     uint64_t time_ms;             /* 0: the real clock; otherwise a fixed clock */
     nsmsim_random_fn random;      /* NULL: OpenSSL's RAND_bytes */
     void *random_ctx;
@@ -86,7 +87,7 @@ int nsmsim_options_set_pcr(nsmsim_options *options, const char *assignment,
 int nsmsim_options_load_measurements(nsmsim_options *options, const char *path,
                                      nsmkit_error *e) NSMKIT_WARN_UNUSED;
 /* Parses one of the state options shared by `attest`, `serve` and `exec` at argv[*i]:
- * --ca DIR, --time UNIX_MS, --pcr I=HEX, --measurements FILE, --debug-mode,
+ * --ca DIR, --time UNIX_MS, --pcr I=HEX, --measurements FILE, --eif FILE, --debug-mode,
  * --map definite|indefinite, and the device fault mode: --fault CLASS[,CLASS],
  * --fault-every N, --fault-rate P (0..1), --seed S, --no-resign. Returns 1 and advances *i past what it used when the option
  * is one of these, 0 when it is not, -1 with a message when its value is bad. Strings are
