@@ -30,10 +30,12 @@
 #include <unistd.h>
 
 #include "commands.h"
-#include "device.h"
-#include "fuse.h"
-#include "mountns.h"
-#include "server.h"
+#include "frontends/transports/device.h"
+#include "frontends/transports/core_handler.h"
+#include "frontends/devices/fuse.h"
+#include "frontends/devices/mountns.h"
+#include "frontends/transports/server.h"
+#include "nsmkit/fault.h"
 #include "nsmkit/error.h"
 #include "nsmkit/sim.h"
 
@@ -505,7 +507,7 @@ int nsmsim_cmd_exec(int argc, char **argv)
     char **env = NULL;
     char dir[PATH_MAX] = "";
     char socket_path[PATH_MAX + 16];
-    nsmsim_code code = nsmsim_new(&options, &sim, &e);
+    nsmsim_code code = nsmfault_sim_new(&options, &sim, &e);
     if (code != NSMSIM_ERR_OK) {
         fprintf(stderr, "nsm-sim exec: %d %s: %s\n", (int)code, nsmsim_code_name(code), e.msg);
         goto out;

@@ -4,10 +4,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "codec.h"
+#include "frontends/devnsm/codec.h"
 #include "commands.h"
-#include "cuse.h"
-#include "fuse.h"
+#include "frontends/devices/cuse.h"
+#include "frontends/devices/fuse.h"
 #include "nsmkit/sim.h"
 #include "nsmkit/error.h"
 #include "nsmkit/buf.h"
@@ -149,7 +149,7 @@ static nsmsim_code attest_boot(const nsmsim_options *options, nsmsim **sim, nsmk
     char default_dir[4096] = "";
     if (!options->ca_dir && nsmca_default_dir(default_dir, sizeof(default_dir), e) != 0)
         return NSMSIM_ERR_PKI;
-    nsmsim_code code = nsmsim_new(options, sim, e);
+    nsmsim_code code = nsmfault_sim_new(options, sim, e);
     if (code != NSMSIM_ERR_OK)
         return code;
     if (nsmsim_created_default_pki(*sim))

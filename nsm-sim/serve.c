@@ -11,8 +11,10 @@
 #include <unistd.h>
 
 #include "commands.h"
-#include "device.h"
-#include "server.h"
+#include "frontends/transports/device.h"
+#include "frontends/transports/core_handler.h"
+#include "frontends/transports/server.h"
+#include "nsmkit/fault.h"
 #include "nsmkit/error.h"
 #include "nsmkit/sim.h"
 
@@ -96,7 +98,7 @@ int nsmsim_cmd_serve(int argc, char **argv)
         fprintf(stderr, "nsm-sim serve: pipe: %s\n", strerror(errno));
         return 1;
     }
-    nsmsim_code code = nsmsim_new(&options, &sim, &e);
+    nsmsim_code code = nsmfault_sim_new(&options, &sim, &e);
     if (code != NSMSIM_ERR_OK) {
         fprintf(stderr, "nsm-sim serve: %d %s: %s\n", (int)code, nsmsim_code_name(code), e.msg);
         goto out;

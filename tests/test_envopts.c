@@ -1,9 +1,9 @@
-/* The embedded core's state options from the environment (nsm-sim/envopts.c). */
+/* The embedded core's state options from the environment (frontends/transports/envopts.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../nsm-sim/envopts.h"
+#include "../frontends/transports/envopts.h"
 #include "testutil.h"
 #include "nsmkit/error.h"
 #include "nsmkit/sim.h"

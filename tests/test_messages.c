@@ -1,12 +1,12 @@
-/* The NSM message table (nsm-sim/messages.def) and its two readers: every request the
+/* The NSM message table (nsm-core/messages.def) and its two readers: every request the
  * codec encodes from the table is decoded by the core to the same request, the core
  * answers it with the response of the same name that the codec decodes, and the table
  * itself is well formed. A codec and a core that drift apart fail here. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "../nsm-sim/codec.h"
-#include "../nsm-sim/messages.h"
+#include "../frontends/devnsm/codec.h"
+#include "../nsm-core/messages.h"
 #include "nsmkit/sim.h"
 #include "testutil.h"
 #include "nsmkit/error.h"

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nsmkit/fault.h"
 #include "nsmkit/sim.h"
 #include "testutil.h"
 #include "nsmkit/error.h"

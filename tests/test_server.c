@@ -1,4 +1,4 @@
-/* The socket server (nsm-sim/server.c) with a scripted handler: binding rules, framing,
+/* The socket server (frontends/transports/server.c) with a scripted handler: binding rules, framing,
  * many clients, and clients that misbehave. */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,9 +13,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../nsm-sim/client.h"
-#include "../nsm-sim/frame.h"
-#include "../nsm-sim/server.h"
+#include "../frontends/transports/client.h"
+#include "../frontends/transports/frame.h"
+#include "../frontends/transports/server.h"
 #include "testutil.h"
 #include "nsmkit/error.h"
 #include "nsmkit/file.h"

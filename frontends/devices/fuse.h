@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "device.h"
+#include "frontends/transports/device.h"
 #include "nsmkit/error.h"
 
 /* ---- the copier over the calling thread's memory ----------------------------------------- */

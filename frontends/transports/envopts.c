@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "envopts.h"
+#include "nsmkit/fault.h"
 #include "nsmkit/error.h"
 
 bool nsmsim_env_flag(const char *name)

@@ -44,10 +44,11 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "client.h"
-#include "device.h"
-#include "envopts.h"
-#include "log.h"
+#include "frontends/transports/client.h"
+#include "frontends/transports/device.h"
+#include "frontends/transports/envopts.h"
+#include "frontends/transports/log.h"
+#include "nsmkit/fault.h"
 #include "nsmkit/error.h"
 #include "nsmkit/hex.h"
 #include "nsmkit/sim.h"
@@ -183,7 +184,7 @@ static int backend_start_locked(void)
         nsmsim_options options;
         nsmsim_options_init(&options);
         if (nsmsim_options_from_env(&options, &core_env, &e) != 0 ||
-            nsmsim_new(&options, &core, &e) != 0) {
+            nsmfault_sim_new(&options, &core, &e) != 0) {
             log_line("cannot start the simulated NSM: %s", e.msg);
             return -1;
         }

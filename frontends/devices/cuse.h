@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "device.h"
+#include "frontends/transports/device.h"
 #include "nsmkit/nsm_abi.h"
 
 /* The kernel refuses reads from /dev/cuse into smaller buffers; an ioctl pass carries at most

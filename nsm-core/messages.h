@@ -1,5 +1,5 @@
 /*
- * The NSM messages as data (nsm-sim/messages.def expanded): request and response ids,
+ * The NSM messages as data (nsm-core/messages.def expanded): request and response ids,
  * their fields with CBOR types and limits, a request as values, and the two halves that
  * must agree about its bytes - the codec's encoder (nsmapi.c, what the official library
  * writes) and the core's decoder (request.c, what the device reads).

@@ -23,8 +23,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "frontend.h"
+#include "frontends/transports/client.h"
+#include "frontends/transports/device.h"
+#include "frontends/transports/log.h"
+#include "frontends/transports/core_handler.h"
 #include "fuse.h"
+#include "nsmkit/fault.h"
 
 /* ---- the copier -------------------------------------------------------------------------- */
 
@@ -601,7 +605,7 @@ int nsmsim_cmd_fuse(int argc, char **argv)
         dev->options.handler = nsmsim_remote_handler;
         dev->options.handler_ctx = &remote;
     } else {
-        if (nsmsim_new(&options, &sim, &e) != 0) {
+        if (nsmfault_sim_new(&options, &sim, &e) != 0) {
             fprintf(stderr, "%s: %s\n", prefix, e.msg);
             goto out;
         }

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "messages.h"
+#include "nsm-core/messages.h"
 #include "nsmkit/buf.h"
 #include "nsmkit/bytes.h"
 #include "nsmkit/cbor.h"

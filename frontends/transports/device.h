@@ -24,10 +24,6 @@
 typedef int (*nsmsim_handler_fn)(void *ctx, const uint8_t *req, size_t req_len,
                                  uint8_t resp[NSM_RESPONSE_MAX_SIZE], size_t *resp_len);
 
-/* nsmsim_handle as a handler (ctx is the nsmsim). */
-int nsmsim_core_handler(void *ctx, const uint8_t *req, size_t req_len,
-                        uint8_t resp[NSM_RESPONSE_MAX_SIZE], size_t *resp_len);
-
 /* Moves bytes between the front-end and the memory of the program that made the ioctl.
  * Each returns 0 when all n bytes were copied and EFAULT otherwise (a partial copy is a
  * fault, as with copy_from_user). n may be 0. */

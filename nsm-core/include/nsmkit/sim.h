@@ -85,14 +85,6 @@ int nsmsim_options_set_pcr(nsmsim_options *options, const char *assignment,
 /* The JSON that `nitro-cli build-enclave` prints: {"Measurements": {"PCR0": "hex", ...}}. */
 int nsmsim_options_load_measurements(nsmsim_options *options, const char *path,
                                      nsmkit_error *e) NSMKIT_WARN_UNUSED;
-/* Parses one of the state options shared by `attest`, `serve` and `exec` at argv[*i]:
- * --ca DIR, --time UNIX_MS, --pcr I=HEX, --measurements FILE, --debug-mode,
- * --map definite|indefinite, and the device fault mode: --fault CLASS[,CLASS],
- * --fault-every N, --fault-rate P (0..1), --seed S, --no-resign. Returns 1 and advances *i past what it used when the option
- * is one of these, 0 when it is not, -1 with a message when its value is bad. Strings are
- * borrowed from argv. */
-int nsmsim_options_parse_arg(nsmsim_options *options, int argc, char **argv, int *i,
-                             nsmkit_error *e) NSMKIT_WARN_UNUSED;
 
 /* ---- the core ------------------------------------------------------------------------------ */
 
@@ -100,7 +92,9 @@ typedef struct nsmsim nsmsim;
 
 /* Boots a simulated NSM: opens (or creates) the PKI, draws the enclave id, measures the
  * boot PCRs. Returns NSMSIM_ERR_OK (0), or the code of the step that failed with the
- * message in e: DEBUG_WITH_PCRS, NO_MEMORY, PKI, FAULT_MODE, BOOT, LEAF_ISSUE. */
+ * message in e: DEBUG_WITH_PCRS, NO_MEMORY, PKI, FAULT_MODE, BOOT, LEAF_ISSUE. The
+ * device fault mode (options->faults) is booted by nsmfault_sim_new (nsmkit/fault.h);
+ * here it is FAULT_MODE. */
 nsmsim_code nsmsim_new(const nsmsim_options *options, nsmsim **out,
                        nsmkit_error *e) NSMKIT_WARN_UNUSED;
 void nsmsim_free(nsmsim *sim);
@@ -134,6 +128,22 @@ int nsmsim_reboot(nsmsim *sim) NSMKIT_WARN_UNUSED;
 /* In the device fault mode: why the last faulty document could not be made (the request
  * then got InternalError); NULL when none failed. */
 const char *nsmsim_fault_error(const nsmsim *sim);
+
+/* A hook that may replace each attestation document after the core signed it. The device
+ * fault mode (nsmfault_sim_new in nsmkit/fault.h) plugs in here, so that the core needs
+ * neither the fault library nor the verifier. rewrite runs under the core's lock, once per
+ * document: it returns 0 to send the document unchanged, 1 when out (empty, with a limit)
+ * holds the replacement, -1 with e set when the replacement could not be made (the request
+ * then gets InternalError, and nsmsim_fault_error says why). free releases ctx when the
+ * hook is replaced or the core freed. */
+typedef struct {
+    int (*rewrite)(void *ctx, const uint8_t *doc, size_t len, nsmkit_buf *out,
+                   nsmkit_error *e);
+    void (*free)(void *ctx);
+    void *ctx;
+} nsmsim_document_hook;
+/* Installs hook (copied; NULL: none), freeing the one before. */
+void nsmsim_set_document_hook(nsmsim *sim, const nsmsim_document_hook *hook);
 
 /* ---- the attestation builder ---------------------------------------------------------------- */
 

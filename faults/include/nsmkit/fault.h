@@ -145,6 +145,23 @@ void nsmfault_doc_options(const nsmfault_doc *doc, nsmv_profile profile, nsmv_op
 
 #endif /* NSMKIT_FAULT_H */
 
+/* Parses one of the state options shared by `attest`, `serve` and `exec` at argv[*i]:
+ * --ca DIR, --time UNIX_MS, --pcr I=HEX, --measurements FILE, --debug-mode,
+ * --map definite|indefinite, and the device fault mode: --fault CLASS[,CLASS],
+ * --fault-every N, --fault-rate P (0..1), --seed S, --no-resign. Returns 1 and advances *i past what it used when the option
+ * is one of these, 0 when it is not, -1 with a message when its value is bad. Strings are
+ * borrowed from argv. */
+int nsmsim_options_parse_arg(nsmsim_options *options, int argc, char **argv, int *i,
+                             nsmkit_error *e) NSMKIT_WARN_UNUSED;
+
+/* Boots a simulated NSM (nsmsim_new) with the device fault mode of options (faults,
+ * fault_every, fault_rate_ppm, fault_seed, fault_no_resign) plugged into its document
+ * hook: documents are replaced by faulty ones of those classes - every time, every Nth
+ * time, or at random with the seed. Without options->faults it is nsmsim_new. A bad class
+ * or combination gives NSMSIM_ERR_FAULT_MODE. */
+nsmsim_code nsmfault_sim_new(const nsmsim_options *options, nsmsim **out,
+                             nsmkit_error *e) NSMKIT_WARN_UNUSED;
+
 /* Fails (naming the class) when a class changes the verification time or the relying
  * party's expectations rather than the document: those exist only in a corpus. */
 int nsmfault_set_document_only(const nsmfault_set *faults, nsmkit_error *e) NSMKIT_WARN_UNUSED;

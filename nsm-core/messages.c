@@ -1,4 +1,4 @@
-/* The NSM message table (nsm-sim/messages.def) as data, and the simulator's code list. */
+/* The NSM message table (nsm-core/messages.def) as data, and the simulator's code list. */
 #include <stdarg.h>
 #include <stdio.h>
 

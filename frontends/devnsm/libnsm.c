@@ -1,5 +1,5 @@
 /*
- * The drop-in libnsm: the official NSM library's C API (nsm-sim/include/nsm.h) with its
+ * The drop-in libnsm: the official NSM library's C API (frontends/devnsm/nsm.h) with its
  * behaviour, on top of /dev/nsm or, when there is none, a simulated NSM in the process.
  *
  * Behaviour kept from the official library: requests are encoded as its serde_cbor does;
@@ -19,10 +19,11 @@
 #include <unistd.h>
 
 #include "codec.h"
-#include "device.h"
-#include "envopts.h"
-#include "log.h"
+#include "frontends/transports/device.h"
+#include "frontends/transports/envopts.h"
+#include "frontends/transports/log.h"
 #include "nsm.h"
+#include "nsmkit/fault.h"
 #include "nsmkit/error.h"
 #include "nsmkit/buf.h"
 #include "nsmkit/sim.h"
@@ -49,7 +50,7 @@ static nsmsim *inproc_get(void)
         nsmkit_error e;
         nsmsim_options_init(&options);
         if (nsmsim_options_from_env(&options, &inproc_env, &e) != 0 ||
-            nsmsim_new(&options, &inproc_sim, &e) != 0) {
+            nsmfault_sim_new(&options, &inproc_sim, &e) != 0) {
             inproc_failed = true;
             inproc_sim = NULL;
             nsmsim_log_line("libnsm", "cannot start the in-process NSM simulator: %s", e.msg);

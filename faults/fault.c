@@ -1,14 +1,13 @@
 /*
- * The fault table and sets of classes (see nsmkit/fault.h), and faults applied to documents
- * the simulator issued (attest --fault, the device fault mode). The signing material is in
- * fault_pki.c, the document builder in fault_build.c.
+ * The fault table and sets of classes (see nsmkit/fault.h). The signing material is in
+ * fault_pki.c, the document builder in fault_build.c, faults applied to documents the
+ * simulator issued (attest --fault, the device fault mode) in device_mode.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fault_internal.h"
-#include "nsmkit/cbor.h"
 
 /* ---- the table -------------------------------------------------------------------------- */
 
@@ -156,93 +155,3 @@ int nsmfault_set_document_only(const nsmfault_set *faults, nsmkit_error *e)
                                   "(nsm-vectors gen)", nsmfault_table[c].name);
     return 0;
 }
-
-/* The valid document's fields (module id, timestamp, PCRs, optional fields, map encoding),
- * rebuilt by the fault generator with the classes applied. */
-int nsmfault_refault(const char *ca_dir, const uint8_t *doc, size_t doc_len,
-                     const nsmfault_set *faults, bool resign, nsmkit_buf *out, nsmkit_error *e)
-{
-    if (nsmfault_set_document_only(faults, e) != 0)
-        return -1;
-    struct cbor_load_result res;
-    cbor_item_t *cose = cbor_load(doc, doc_len, &res), *payload = NULL;
-    nsmfault_pki *pki = NULL;
-    nsmsim_pcr_entry pcrs[NSMSIM_PCR_COUNT];
-    nsmsim_optional_bytes opt[3] = {{0}};
-    char module_id[300] = "";
-    nsmfault_shape shape;
-    nsmfault_doc fd;
-    int rc = -1;
-    nsmfault_shape_init(&shape);
-    cbor_item_t *pl = cose && cbor_isa_array(cose) && cbor_array_size(cose) == 4
-                          ? cbor_array_get(cose, 2) : NULL;
-    if (pl && cbor_isa_bytestring(pl) && cbor_bytestring_is_definite(pl)) {
-        shape.map = cbor_bytestring_handle(pl)[0] == 0xbf ? NSMSIM_MAP_INDEFINITE
-                                                          : NSMSIM_MAP_DEFINITE;
-        payload = cbor_load(cbor_bytestring_handle(pl), cbor_bytestring_length(pl), &res);
-    }
-    if (!payload || !cbor_isa_map(payload)) {
-        nsmkit_fail(e, "the simulator's own document did not decode");
-        goto out;
-    }
-    static const char *const opt_names[3] = {"public_key", "user_data", "nonce"};
-    struct cbor_pair *pairs = cbor_map_handle(payload);
-    for (size_t i = 0; i < cbor_map_size(payload); i++) {
-        const cbor_item_t *k = pairs[i].key, *v = pairs[i].value;
-        if (nsmkit_cbor_text_equals(k, "module_id") && cbor_isa_string(v) &&
-            cbor_string_length(v) < sizeof(module_id)) {
-            memcpy(module_id, cbor_string_handle(v), cbor_string_length(v));
-            module_id[cbor_string_length(v)] = '\0';
-        } else if (nsmkit_cbor_text_equals(k, "timestamp") && cbor_isa_uint(v)) {
-            shape.timestamp_ms = cbor_get_int(v);
-        } else if (nsmkit_cbor_text_equals(k, "pcrs") && cbor_isa_map(v) &&
-                   cbor_map_size(v) <= NSMSIM_PCR_COUNT) {
-            struct cbor_pair *p = cbor_map_handle(v);
-            for (size_t j = 0; j < cbor_map_size(v); j++) {
-                if (!cbor_isa_uint(p[j].key) || !cbor_isa_bytestring(p[j].value))
-                    continue;
-                pcrs[shape.pcr_count++] = (nsmsim_pcr_entry){
-                    (unsigned)cbor_get_int(p[j].key), cbor_bytestring_handle(p[j].value),
-                    cbor_bytestring_length(p[j].value)};
-            }
-        }
-        for (int f = 0; f < 3; f++)
-            if (nsmkit_cbor_text_equals(k, opt_names[f])) {
-                bool bytes = cbor_isa_bytestring(v);
-                opt[f] = (nsmsim_optional_bytes){bytes ? cbor_bytestring_handle(v) : NULL,
-                                                 bytes ? cbor_bytestring_length(v) : 0, bytes};
-            }
-    }
-    shape.module_id = module_id;
-    shape.pcrs = pcrs;
-    shape.public_key = &opt[0];
-    shape.user_data = &opt[1];
-    shape.nonce = &opt[2];
-    if (shape.pcr_count == 0 || !shape.timestamp_ms) {
-        nsmkit_fail(e, "the simulator's own document has no PCRs or timestamp");
-        goto out;
-    }
-    /* the leaf lives from 5 s before the document, as the NSM's own */
-    if (nsmfault_pki_open(ca_dir, NULL, shape.timestamp_ms / 1000u - 5, &pki, e) != 0 ||
-        nsmfault_build(pki, &shape, faults, resign, &fd, e) != 0)
-        goto out;
-    nsmkit_buf_append(out, fd.doc.data, fd.doc.len);
-    if (out->err) {
-        nsmkit_fail(e, "the faulty document (%zu bytes) does not fit in %zu bytes", fd.doc.len,
-                    out->limit);
-        nsmfault_doc_free(&fd);
-        goto out;
-    }
-    nsmfault_doc_free(&fd);
-    rc = 0;
-out:
-    nsmfault_pki_free(pki);
-    if (pl)
-        cbor_decref(&pl);
-    if (payload)
-        cbor_decref(&payload);
-    if (cose)
-        cbor_decref(&cose);
-    return rc;
-}
-

@@ -19,7 +19,6 @@
 
 #include "messages.h"
 #include "nsmkit/sim.h"
-#include "nsmkit/fault.h"
 #include "nsmkit/error.h"
 #include "nsmkit/bytes.h"
 #include "nsmkit/buf.h"
@@ -43,12 +42,9 @@ struct nsmsim {
     uint8_t pcr[NSMSIM_PCR_COUNT][NSMSIM_PCR_LEN];
     bool locked[NSMSIM_PCR_COUNT];
     nsmkit_buf payload;  /* scratch, reused by every attestation */
-    /* device fault mode (options.faults) */
-    bool faulty;
-    nsmfault_set faults;
-    char *fault_ca_dir;
-    uint64_t fault_count, fault_rng;
-    nsmkit_error fault_error;   /* why the last faulty document could not be made */
+    /* what may replace each document (the device fault mode plugs in here) */
+    nsmsim_document_hook hook;
+    nsmkit_error fault_error;   /* why the last replaced document could not be made */
     nsmkit_buf document;
     nsmkit_buf response;
     nsmsim_request_decoded decoded; /* the request being answered, with its bytes */
@@ -129,7 +125,7 @@ static int measure_boot_pcrs(nsmsim *sim)
 }
 
 static int leaf_for_time(nsmsim *sim, uint64_t t_s, nsmkit_error *e);
-static int fault_mode_init(nsmsim *sim, const nsmsim_options *options, nsmkit_error *e);
+static int fault_mode_check(const nsmsim_options *options, nsmkit_error *e);
 
 nsmsim_code nsmsim_new(const nsmsim_options *options, nsmsim **out, nsmkit_error *e)
 {
@@ -163,7 +159,7 @@ nsmsim_code nsmsim_new(const nsmsim_options *options, nsmsim **out, nsmkit_error
     }
 
     code = NSMSIM_ERR_FAULT_MODE;
-    if (fault_mode_init(sim, options, e) != 0)
+    if (fault_mode_check(options, e) != 0)
         goto fail;
 
     /* Enclave ids look like the real ones: 6 bytes of start time in ms, 2 random bytes. */
@@ -194,35 +190,25 @@ fail:
     return code;
 }
 
-/* The device fault mode's state: the classes (checked against the table now, so that a bad
- * name stops the NSM at boot with a message) and the PKI directory the faulty documents are
- * signed under. */
-static int fault_mode_init(nsmsim *sim, const nsmsim_options *options, nsmkit_error *e)
+/* The device fault mode lives in the fault library (nsmfault_sim_new), which plugs into
+ * the document hook: the core only checks that the flags that tune it come with it. */
+static int fault_mode_check(const nsmsim_options *options, nsmkit_error *e)
 {
-    if (!options->faults) {
-        if (options->fault_every || options->fault_rate_ppm || options->fault_no_resign)
-            return nsmkit_fail(e, "--fault-every, --fault-rate and --no-resign need --fault");
-        return 0;
-    }
-    if (options->fault_every && options->fault_rate_ppm)
-        return nsmkit_fail(e, "--fault-every and --fault-rate exclude each other");
-    if (nsmfault_set_parse(options->faults, &sim->faults, e) != 0 ||
-        nsmfault_set_document_only(&sim->faults, e) != 0)
-        return -1;
-    char dir[4096];
-    if (options->ca_dir)
-        snprintf(dir, sizeof(dir), "%s", options->ca_dir);
-    else if (nsmca_default_dir(dir, sizeof(dir), e) != 0)
-        return -1;
-    sim->fault_ca_dir = strdup(dir);
-    if (!sim->fault_ca_dir)
-        return nsmkit_fail(e, "out of memory");
-    sim->fault_rng = options->fault_seed ^ 0x9e3779b97f4a7c15ull; /* never zero for xorshift */
-    if (sim->fault_rng == 0)
-        sim->fault_rng = 1;
-    sim->options.faults = NULL; /* borrowed: parsed here */
-    sim->faulty = true;
+    if (options->faults)
+        return nsmkit_fail(e, "the device fault mode (--fault) is not part of the NSM core: "
+                              "boot it with nsmfault_sim_new (nsmkit/fault.h)");
+    if (options->fault_every || options->fault_rate_ppm || options->fault_no_resign)
+        return nsmkit_fail(e, "--fault-every, --fault-rate and --no-resign need --fault");
     return 0;
+}
+
+void nsmsim_set_document_hook(nsmsim *sim, const nsmsim_document_hook *hook)
+{
+    pthread_mutex_lock(&sim->lock);
+    if (sim->hook.free)
+        sim->hook.free(sim->hook.ctx);
+    sim->hook = hook ? *hook : (nsmsim_document_hook){0};
+    pthread_mutex_unlock(&sim->lock);
 }
 
 const char *nsmsim_fault_error(const nsmsim *sim)
@@ -236,7 +222,8 @@ void nsmsim_free(nsmsim *sim)
         return;
     nsmca_leaf_free(sim->leaf);
     nsmca_close(sim->pki);
-    free(sim->fault_ca_dir);
+    if (sim->hook.free)
+        sim->hook.free(sim->hook.ctx);
     nsmkit_buf_free(&sim->payload);
     nsmkit_buf_free(&sim->document);
     nsmkit_buf_free(&sim->response);
@@ -425,24 +412,6 @@ static int leaf_for_time(nsmsim *sim, uint64_t t_s, nsmkit_error *e)
     return 0;
 }
 
-/* Whether this document is one the fault mode replaces: every one, every Nth, or at random
- * (xorshift64 from the seed, so that a run can be repeated). */
-static bool fault_due(nsmsim *sim)
-{
-    sim->fault_count++;
-    if (sim->options.fault_every)
-        return sim->fault_count % sim->options.fault_every == 0;
-    if (sim->options.fault_rate_ppm) {
-        uint64_t x = sim->fault_rng;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        sim->fault_rng = x;
-        return x % 1000000u < sim->options.fault_rate_ppm;
-    }
-    return true;
-}
-
 /* The payload of a document at now_ms: the locked PCRs, the leaf and its bundle, the
  * request's optional fields. Pointers borrow from sim and req; pcrs and bundle are the
  * caller's arrays. */
@@ -498,16 +467,19 @@ static nsmsim_code handle_attestation(nsmsim *sim, const nsmsim_request *req, ns
                                  &sim->document) != 0)
         return nsmsim_outcome_set(o, NSMSIM_ERR_DOCUMENT, "%s",
                                   sim->payload.err ? "payload over its buffer" : "signing");
-    if (sim->faulty && fault_due(sim)) {
-        /* the device fault mode: the same document, malformed (nsmkit/fault.h) */
-        nsmkit_buf faulty;
-        nsmkit_buf_init(&faulty, NSM_RESPONSE_MAX_SIZE - 64);
-        int frc = nsmfault_refault(sim->fault_ca_dir, sim->document.data, sim->document.len,
-                                   &sim->faults, !sim->options.fault_no_resign, &faulty,
-                                   &sim->fault_error);
-        nsmkit_buf_free(&sim->document);
-        sim->document = faulty;
-        if (frc != 0)
+    if (sim->hook.rewrite) {
+        /* the same document, replaced (the device fault mode: nsmkit/fault.h) */
+        nsmkit_buf replaced;
+        nsmkit_buf_init(&replaced, NSM_RESPONSE_MAX_SIZE - 64);
+        int hrc = sim->hook.rewrite(sim->hook.ctx, sim->document.data, sim->document.len,
+                                    &replaced, &sim->fault_error);
+        if (hrc == 0) {
+            nsmkit_buf_free(&replaced);
+        } else {
+            nsmkit_buf_free(&sim->document);
+            sim->document = replaced;
+        }
+        if (hrc < 0)
             return nsmsim_outcome_set(o, NSMSIM_ERR_FAULT, "%s", sim->fault_error.msg);
     }
     respond(&sim->response, NSMSIM_RESP_ATTESTATION);

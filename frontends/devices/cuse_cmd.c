@@ -24,9 +24,9 @@
 #include <unistd.h>
 
 #include "cuse.h"
-#include "client.h"
-#include "frame.h"
-#include "log.h"
+#include "frontends/transports/client.h"
+#include "frontends/transports/frame.h"
+#include "frontends/transports/log.h"
 #include "nsmkit/error.h"
 #include "nsmkit/hex.h"
 
