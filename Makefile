@@ -59,7 +59,7 @@ DEB_PACKAGES := gcc make libc6-dev pkg-config openssl libssl-dev libcbor-dev lib
 
 # ---- components -------------------------------------------------------------------------
 
-COMMON_SRC := common/reader.c common/cbor.c common/util.c common/json.c \
+COMMON_SRC := common/codes.c common/reader.c common/cbor.c common/util.c common/json.c \
               common/p384.c common/p384_scalar.c common/p384_nettle.c common/p384_openssl.c
 CA_SRC     := ca-tools/codes.c ca-tools/keys.c ca-tools/x509.c ca-tools/conf.c \
               ca-tools/store.c ca-tools/tiers.c ca-tools/pki.c ca-tools/rotate.c \
@@ -229,7 +229,7 @@ $(BUILD)/tests/devnsm_client $(BUILD)/tests/weak_verifier: $(BUILD)/tests/%: $(c
 # users among them) dropped by the linker. Never sanitized: the sanitizers have no static
 # runtime. The linker's notes on getaddrinfo/dlopen in static programs are libcrypto's
 # (unused here); they are not silenced, since ld's --no-warnings hides errors too.
-STATIC_CLIENT_SRC := tests/devnsm_client.c nsm-core/messages.c nsm-core/request.c \
+STATIC_CLIENT_SRC := tests/devnsm_client.c common/codes.c nsm-core/messages.c nsm-core/request.c \
                      frontends/devnsm/nsmapi.c common/cbor.c common/util.c common/reader.c
 $(BUILD)/tests/devnsm_client_static: $(STATIC_CLIENT_SRC) nsm-core/messages.def
 	@mkdir -p $(@D)
@@ -484,7 +484,7 @@ PC_PRIV_nsmverify := libcbor libcrypto
 PC_PRIV_nsmsim    := libcbor libcrypto
 PC_PRIV_nsmfault  := libcbor libcrypto
 HEADERS_nsmkit    := $(addprefix common/include/nsmkit/,error.h bytes.h buf.h reader.h \
-                       cbor_head.h hex.h file.h json.h p384.h)
+                       cbor_head.h hex.h file.h json.h p384.h codes.h)
 HEADERS_nsmca     := ca-tools/include/nsmkit/ca.h
 HEADERS_nsmverify := verifier/include/nsmkit/verify.h
 HEADERS_nsmsim    := $(addprefix nsm-core/include/nsmkit/,sim.h sim_codes.h nsm_abi.h)

@@ -42,28 +42,22 @@ size_t nsmsim_message_field_ids(const nsmsim_field_spec *table, size_t table_len
 
 /* ---- codes ------------------------------------------------------------------------------ */
 
+static const nsmkit_code_info code_rows[] = {
+#define NSMSIM_CODE_ROW(name, number, wire, sentence) NSMKIT_CODE_ROW(name, number, sentence)
+    NSMSIM_CODES(NSMSIM_CODE_ROW)
+#undef NSMSIM_CODE_ROW
+};
+
+const nsmkit_code_table nsmsim_codes = NSMKIT_CODE_TABLE("nsm-sim", code_rows, NSMKIT_RANGE_SIM);
+
 const char *nsmsim_code_name(nsmsim_code code)
 {
-    switch (code) {
-#define NSMSIM_CODE_NAME(name, number, wire, sentence)                                        \
-    case NSMSIM_ERR_##name:                                                                       \
-        return #name;
-        NSMSIM_CODES(NSMSIM_CODE_NAME)
-#undef NSMSIM_CODE_NAME
-    }
-    return NULL;
+    return nsmkit_code_name(&nsmsim_codes, (int)code);
 }
 
 const char *nsmsim_code_sentence(nsmsim_code code)
 {
-    switch (code) {
-#define NSMSIM_CODE_SENTENCE(name, number, wire, sentence)                                    \
-    case NSMSIM_ERR_##name:                                                                       \
-        return sentence;
-        NSMSIM_CODES(NSMSIM_CODE_SENTENCE)
-#undef NSMSIM_CODE_SENTENCE
-    }
-    return NULL;
+    return nsmkit_code_sentence(&nsmsim_codes, (int)code);
 }
 
 int nsmsim_code_wire(nsmsim_code code)

@@ -525,7 +525,7 @@ static void given_boot_pcrs_are_reported(void **state)
     options.debug_mode = true;
     options.ca_dir = shared_ca;
     nsmsim *sim;
-    assert_int_equal(nsmsim_new(&options, &sim, &e), NSMSIM_ERR_DEBUG_WITH_PCRS);
+    assert_code(nsmsim_codes, nsmsim_new(&options, &sim, &e), NSMSIM_ERR_DEBUG_WITH_PCRS);
     assert_non_null(strstr(e.msg, "debug-mode"));
 }
 
@@ -833,7 +833,7 @@ static void core_refuses_the_fault_mode_itself(void **state)
     options.faults = "sig_bit_flip";
     nsmsim *sim = NULL;
     nsmkit_error e;
-    assert_int_equal(nsmsim_new(&options, &sim, &e), NSMSIM_ERR_FAULT_MODE);
+    assert_code(nsmsim_codes, nsmsim_new(&options, &sim, &e), NSMSIM_ERR_FAULT_MODE);
     assert_null(sim);
     assert_non_null(strstr(e.msg, "nsmfault_sim_new"));
 }
