@@ -59,7 +59,7 @@ DEB_PACKAGES := gcc make libc6-dev pkg-config openssl libssl-dev libcbor-dev lib
 
 # ---- components -------------------------------------------------------------------------
 
-COMMON_SRC := common/codes.c common/reader.c common/cbor.c common/util.c common/json.c \
+COMMON_SRC := common/codes.c common/opts.c common/reader.c common/cbor.c common/util.c common/json.c \
               common/p384.c common/p384_scalar.c common/p384_nettle.c common/p384_openssl.c
 CA_SRC     := ca-tools/codes.c ca-tools/keys.c ca-tools/x509.c ca-tools/conf.c \
               ca-tools/store.c ca-tools/tiers.c ca-tools/pki.c ca-tools/rotate.c \
@@ -83,7 +83,7 @@ DEVNSM_SRC := frontends/devnsm/nsmapi.c frontends/devnsm/libnsm.c
 FUSE_SRC   := frontends/devices/fuse.c frontends/devices/mountns.c
 DEVICE_SRC := $(FUSE_SRC) frontends/devices/cuse.c frontends/devices/cuse_cmd.c
 FRONT_SRC  := $(TRANSPORT_SRC) $(DEVNSM_SRC) $(DEVICE_SRC)
-CMD_SRC    := nsm-sim/serve.c nsm-sim/exec.c
+CMD_SRC    := nsm-sim/serve.c nsm-sim/exec.c nsm-sim/binkind.c
 VERIFY_SRC := verifier/envelope.c verifier/payload.c verifier/cert.c verifier/chain.c \
               verifier/leaflink.c verifier/cose.c verifier/policy.c verifier/codes.c \
               verifier/failure.c verifier/verify.c verifier/report.c verifier/aws_root.c \
@@ -444,7 +444,8 @@ bench: all $(BENCHES)
 #
 # nsmkit/cbor.h (libcbor's types) is not installed: no public API needs it.
 
-SO_VERSION := 0.1.0
+# (from nsmkit/version.h, which every --version prints)
+SO_VERSION := $(shell sed -n 's/^\#define NSMKIT_VERSION "\(.*\)"/\1/p' common/include/nsmkit/version.h)
 SO_MAJOR := 0
 
 SHARED_NAMES := nsmkit nsmca nsmverify nsmsim nsmfault
@@ -484,7 +485,8 @@ PC_PRIV_nsmverify := libcbor libcrypto
 PC_PRIV_nsmsim    := libcbor libcrypto
 PC_PRIV_nsmfault  := libcbor libcrypto
 HEADERS_nsmkit    := $(addprefix common/include/nsmkit/,error.h bytes.h buf.h reader.h \
-                       cbor_head.h hex.h file.h json.h p384.h codes.h)
+                       cbor_head.h hex.h file.h json.h p384.h codes.h \
+                       opts.h version.h)
 HEADERS_nsmca     := ca-tools/include/nsmkit/ca.h
 HEADERS_nsmverify := verifier/include/nsmkit/verify.h
 HEADERS_nsmsim    := $(addprefix nsm-core/include/nsmkit/,sim.h sim_codes.h nsm_abi.h)
@@ -570,7 +572,7 @@ GUEST_LDFLAGS := -static -pthread -Wl,--gc-sections $(LDFLAGS)
 GUEST_CUSE_SRC := frontends/devices/cuse_main.c frontends/devices/cuse.c \
                   frontends/devices/cuse_cmd.c frontends/transports/frame.c \
                   frontends/transports/client.c frontends/transports/log.c \
-                  frontends/transports/device.c common/util.c
+                  frontends/transports/device.c common/util.c common/opts.c
 GUEST_PROGS := $(QEMU_GUEST)/nsm-sim $(QEMU_GUEST)/nsm-probe $(QEMU_GUEST)/devnsm_client \
                $(QEMU_GUEST)/blog_client
 

@@ -9,84 +9,172 @@
 #include "nsmkit/error.h"
 #include "nsmkit/fault.h"
 #include "nsmkit/hex.h"
+#include "nsmkit/opts.h"
 #include "nsmkit/sim.h"
+
+/* Unix seconds with an optional fraction ("1790000000", "1790000000.25") as milliseconds,
+ * 1 ms .. UINT32_MAX s (the leaf serial holds the issue time in 32 bits of seconds). */
+static int parse_unix_ms(const char *text, uint64_t *ms, nsmkit_error *e)
+{
+    char whole[24];
+    const char *dot = strchr(text, '.');
+    size_t n = dot ? (size_t)(dot - text) : strlen(text);
+    uint64_t s = 0, frac_ms = 0;
+    bool ok = n > 0 && n < sizeof(whole);
+    if (ok) {
+        memcpy(whole, text, n);
+        whole[n] = '\0';
+        ok = nsmkit_parse_u64(whole, &s);
+    }
+    if (ok && dot) {
+        const char *f = dot + 1;
+        size_t digits = strlen(f);
+        ok = digits > 0 && strspn(f, "0123456789") == digits;
+        for (size_t k = 0; ok && k < 3; k++) /* milliseconds: the rest is below the clock's grain */
+            frac_ms = frac_ms * 10 + (k < digits ? (uint64_t)(f[k] - '0') : 0);
+    }
+    if (ok && s > UINT32_MAX && !dot && s / 1000 <= UINT32_MAX)
+        return nsmkit_fail(e, "--time takes Unix seconds (a fraction allowed), not milliseconds: "
+                              "for '%s' give %llu.%03llu", text, (unsigned long long)(s / 1000),
+                           (unsigned long long)(s % 1000));
+    if (!ok || s > UINT32_MAX || (s == 0 && frac_ms == 0))
+        return nsmkit_fail(e, "--time wants Unix seconds, a fraction allowed (1..%llu, e.g. "
+                              "1790000000.5), not '%s'", (unsigned long long)UINT32_MAX, text);
+    *ms = s * 1000 + frac_ms;
+    return 0;
+}
+
+static int set_ca(void *ctx, const char *value, nsmkit_error *e)
+{
+    (void)e;
+    ((nsmsim_options *)ctx)->ca_dir = value;
+    return 0;
+}
+
+static int set_time(void *ctx, const char *value, nsmkit_error *e)
+{
+    return parse_unix_ms(value, &((nsmsim_options *)ctx)->time_ms, e);
+}
+
+static int set_pcr(void *ctx, const char *value, nsmkit_error *e)
+{
+    return nsmsim_options_set_pcr(ctx, value, e);
+}
+
+static int set_measurements(void *ctx, const char *value, nsmkit_error *e)
+{
+    return nsmsim_options_load_measurements(ctx, value, e);
+}
+
+static int set_debug_mode(void *ctx, const char *value, nsmkit_error *e)
+{
+    (void)value, (void)e;
+    ((nsmsim_options *)ctx)->debug_mode = true;
+    return 0;
+}
+
+static int set_map(void *ctx, const char *value, nsmkit_error *e)
+{
+    nsmsim_options *options = ctx;
+    if (strcmp(value, "definite") == 0)
+        options->map = NSMSIM_MAP_DEFINITE;
+    else if (strcmp(value, "indefinite") == 0)
+        options->map = NSMSIM_MAP_INDEFINITE;
+    else
+        return nsmkit_fail(e, "--map wants definite or indefinite, not '%s'", value);
+    return 0;
+}
+
+static int set_fault(void *ctx, const char *value, nsmkit_error *e)
+{
+    nsmsim_options *options = ctx;
+    /* A second --fault would silently replace the first: say how to combine them. */
+    if (options->faults)
+        return nsmkit_fail(e, "--fault given twice ('%s', then '%s'): give the classes once, "
+                              "separated by commas", options->faults, value);
+    nsmfault_set set; /* checked here for a usage error; the fault mode parses it again */
+    if (nsmfault_set_parse(value, &set, e) != 0 || nsmfault_set_document_only(&set, e) != 0)
+        return -1;
+    options->faults = value;
+    return 0;
+}
+
+static int set_fault_every(void *ctx, const char *value, nsmkit_error *e)
+{
+    uint64_t n;
+    if (!nsmkit_parse_u64(value, &n) || n == 0 || n > UINT32_MAX)
+        return nsmkit_fail(e, "--fault-every wants a count of 1 or more, not '%s'", value);
+    ((nsmsim_options *)ctx)->fault_every = (unsigned)n;
+    return 0;
+}
+
+static int set_fault_rate(void *ctx, const char *value, nsmkit_error *e)
+{
+    nsmsim_options *options = ctx;
+    char *end = NULL;
+    double p = strtod(value, &end);
+    if (!end || *end || !(p > 0.0 && p <= 1.0))
+        return nsmkit_fail(e, "--fault-rate wants a probability in (0, 1], not '%s'", value);
+    options->fault_rate_ppm = (uint32_t)(p * 1e6 + 0.5);
+    if (options->fault_rate_ppm == 0)
+        options->fault_rate_ppm = 1;
+    return 0;
+}
+
+static int set_seed(void *ctx, const char *value, nsmkit_error *e)
+{
+    if (!nsmkit_parse_u64(value, &((nsmsim_options *)ctx)->fault_seed))
+        return nsmkit_fail(e, "--seed wants an unsigned integer, not '%s'", value);
+    return 0;
+}
+
+static int set_no_resign(void *ctx, const char *value, nsmkit_error *e)
+{
+    (void)value, (void)e;
+    ((nsmsim_options *)ctx)->fault_no_resign = true;
+    return 0;
+}
+
+static const nsmkit_opt state_rows[] = {
+    NSMKIT_OPT_CALL("--ca", "DIR", set_ca,
+                    "the simulated PKI (default: ${XDG_STATE_HOME:-$HOME/.local/state}\n"
+                    "/nsmkit/ca, created on first use)"),
+    NSMKIT_OPT_CALL("--time", "UNIX_S", set_time,
+                    "a fixed clock instead of the real one: Unix seconds,\na fraction allowed"),
+    NSMKIT_OPT_CALL("--pcr", "I=HEX", set_pcr, "boot PCR I (0..15), 48 bytes of hex; repeatable"),
+    NSMKIT_OPT_CALL("--measurements", "FILE", set_measurements,
+                    "boot PCRs from the JSON `nitro-cli build-enclave` prints"),
+    NSMKIT_OPT_CALL("--debug-mode", NULL, set_debug_mode,
+                    "a debug enclave: every boot PCR reads zero"),
+    NSMKIT_OPT_CALL("--map", "definite|indefinite", set_map,
+                    "payload map encoding (real documents use both)"),
+    NSMKIT_OPT_CALL("--fault", "CLASS[,CLASS]", set_fault,
+                    "malformed attestation documents (`nsm-vectors list`)"),
+    NSMKIT_OPT_CALL("--fault-every", "N", set_fault_every, "only every Nth document"),
+    NSMKIT_OPT_CALL("--fault-rate", "P", set_fault_rate,
+                    "each document with chance P (0..1] (default: all)"),
+    NSMKIT_OPT_CALL("--seed", "S", set_seed, "the seed of --fault-rate"),
+    NSMKIT_OPT_CALL("--no-resign", NULL, set_no_resign,
+                    "keep the valid document's signature after the fault"),
+};
+
+const nsmkit_opt_group nsmfault_state_options = {"state options", state_rows,
+                                                 NSMKIT_ROWS(state_rows)};
 
 int nsmsim_options_parse_arg(nsmsim_options *options, int argc, char **argv, int *i,
                              nsmkit_error *e)
 {
     const char *arg = argv[*i];
-    bool has_value = *i + 1 < argc;
-    const char *value = has_value ? argv[*i + 1] : NULL;
-    static const char *const with_value[] = {"--ca",    "--time",        "--pcr",
-                                             "--measurements", "--map", "--fault",
-                                             "--fault-every",  "--fault-rate", "--seed"};
-
-    if (strcmp(arg, "--debug-mode") == 0) {
-        options->debug_mode = true;
-        *i += 1;
+    for (size_t r = 0; r < NSMKIT_ROWS(state_rows); r++) {
+        const nsmkit_opt *row = &state_rows[r];
+        if (strcmp(arg, row->name) != 0)
+            continue;
+        if (row->arg && *i + 1 >= argc)
+            return nsmkit_fail(e, "%s needs a value", arg);
+        if (row->set(options, row->arg ? argv[*i + 1] : NULL, e) != 0)
+            return -1;
+        *i += row->arg ? 2 : 1;
         return 1;
     }
-    if (strcmp(arg, "--no-resign") == 0) {
-        options->fault_no_resign = true;
-        *i += 1;
-        return 1;
-    }
-    bool known = false;
-    for (size_t k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++)
-        known |= strcmp(arg, with_value[k]) == 0;
-    if (!known)
-        return 0;
-    if (!has_value)
-        return nsmkit_fail(e, "%s needs a value", arg);
-
-    if (strcmp(arg, "--ca") == 0) {
-        options->ca_dir = value;
-    } else if (strcmp(arg, "--time") == 0) {
-        uint64_t ms;
-        /* The leaf serial holds the issue time in 32 bits of seconds. */
-        if (!nsmkit_parse_u64(value, &ms) || ms == 0 || ms / 1000 > UINT32_MAX)
-            return nsmkit_fail(e, "--time wants Unix milliseconds (1..%llu), not '%s'",
-                               (unsigned long long)UINT32_MAX * 1000ull, value);
-        options->time_ms = ms;
-    } else if (strcmp(arg, "--pcr") == 0) {
-        if (nsmsim_options_set_pcr(options, value, e) != 0)
-            return -1;
-    } else if (strcmp(arg, "--measurements") == 0) {
-        if (nsmsim_options_load_measurements(options, value, e) != 0)
-            return -1;
-    } else if (strcmp(arg, "--fault") == 0) {
-        /* A second --fault would silently replace the first: say how to combine them. */
-        if (options->faults)
-            return nsmkit_fail(e, "--fault given twice ('%s', then '%s'): give the classes once, "
-                                  "separated by commas", options->faults, value);
-        nsmfault_set set; /* checked here for a usage error; the core parses it again */
-        if (nsmfault_set_parse(value, &set, e) != 0 || nsmfault_set_document_only(&set, e) != 0)
-            return -1;
-        options->faults = value;
-    } else if (strcmp(arg, "--fault-every") == 0) {
-        uint64_t n;
-        if (!nsmkit_parse_u64(value, &n) || n == 0 || n > UINT32_MAX)
-            return nsmkit_fail(e, "--fault-every wants a count of 1 or more, not '%s'", value);
-        options->fault_every = (unsigned)n;
-    } else if (strcmp(arg, "--fault-rate") == 0) {
-        char *end = NULL;
-        double p = strtod(value, &end);
-        if (!end || *end || !(p > 0.0 && p <= 1.0))
-            return nsmkit_fail(e, "--fault-rate wants a probability in (0, 1], not '%s'", value);
-        options->fault_rate_ppm = (uint32_t)(p * 1e6 + 0.5);
-        if (options->fault_rate_ppm == 0)
-            options->fault_rate_ppm = 1;
-    } else if (strcmp(arg, "--seed") == 0) {
-        if (!nsmkit_parse_u64(value, &options->fault_seed))
-            return nsmkit_fail(e, "--seed wants an unsigned integer, not '%s'", value);
-    } else { /* --map */
-        if (strcmp(value, "definite") == 0)
-            options->map = NSMSIM_MAP_DEFINITE;
-        else if (strcmp(value, "indefinite") == 0)
-            options->map = NSMSIM_MAP_INDEFINITE;
-        else
-            return nsmkit_fail(e, "--map wants definite or indefinite, not '%s'", value);
-    }
-    *i += 2;
-    return 1;
+    return 0;
 }

@@ -42,7 +42,7 @@ expect 2 "larger than the limit of 1024" -- "$bin/nsm-sim" attest --ca "$ca" --u
 expect 2 "cannot open" -- "$bin/nsm-sim" attest --ca "$ca" --nonce "@$work/missing" -o "$work/d"
 expect 2 "not a boot PCR" -- "$bin/nsm-sim" attest --ca "$ca" --pcr "16=00" -o "$work/d"
 expect 2 "needs a value" -- "$bin/nsm-sim" attest --ca
-expect 2 "Unix milliseconds" -- "$bin/nsm-sim" attest --ca "$ca" --time yesterday -o "$work/d"
+expect 2 "Unix seconds" -- "$bin/nsm-sim" attest --ca "$ca" --time yesterday -o "$work/d"
 expect 2 "unknown fault class \"bad_alg\"" -- "$bin/nsm-sim" attest --ca "$ca" --fault bad_alg -o "$work/d"
 expect 2 "cannot combine" -- "$bin/nsm-sim" attest --ca "$ca" --fault sig_der,sig_short -o "$work/d"
 expect 2 "exists only in a corpus" -- "$bin/nsm-sim" attest --ca "$ca" --fault pki_leaf_expired -o "$work/d"
@@ -57,14 +57,14 @@ expect 2 "unknown fault class" -- "$bin/nsm-sim" serve --socket "$work/s" --ca "
 expect 1 "needs 2 tiers" -- "$bin/nsm-sim" attest --ca "$work/ca1" --fault pki_zonal_expired -o "$work/d"
 expect 1 "cannot be combined" -- "$bin/nsm-sim" attest --ca "$ca" --debug-mode --pcr "0=$(head -c 48 /dev/zero | od -An -v -tx1 | tr -d ' \n')" -o "$work/d"
 expect 1 "no CA directory" -- "$bin/nsm-sim" attest --ca "$work/nope" -o "$work/d"
-expect 1 "outside the root's validity" -- "$bin/nsm-sim" attest --ca "$ca" --time 1000000000000 -o "$work/d"
+expect 1 "outside the root's validity" -- "$bin/nsm-sim" attest --ca "$ca" --time 1000000000 -o "$work/d"
 expect 1 "cannot create" -- "$bin/nsm-sim" attest --ca "$ca" -o "$work/no/such/dir/doc"
 # nsm-sim's numbered errors: the line names the code (nsmkit/sim_codes.h)
 expect 2 "1400 USAGE: unknown option --colour" -- "$bin/nsm-sim" attest --ca "$ca" --colour red -o "$work/d"
 expect 2 "1401 OPTION: --nonce" -- "$bin/nsm-sim" attest --ca "$ca" --nonce abc -o "$work/d"
 expect 1 "1402 DEBUG_WITH_PCRS" -- "$bin/nsm-sim" attest --ca "$ca" --debug-mode --pcr "0=$(head -c 48 /dev/zero | od -An -v -tx1 | tr -d ' \n')" -o "$work/d"
 expect 1 "1403 PKI: .*no CA directory" -- "$bin/nsm-sim" attest --ca "$work/nope" -o "$work/d"
-expect 1 "1301 LEAF_ISSUE: .*outside the root's validity" -- "$bin/nsm-sim" attest --ca "$ca" --time 1000000000000 -o "$work/d"
+expect 1 "1301 LEAF_ISSUE: .*outside the root's validity" -- "$bin/nsm-sim" attest --ca "$ca" --time 1000000000 -o "$work/d"
 expect 1 "1406 OUTPUT: .*cannot create" -- "$bin/nsm-sim" attest --ca "$ca" -o "$work/no/such/dir/doc"
 
 # a CA whose key others can read, a CA file that is garbage, a CA directory that is a file

@@ -44,7 +44,7 @@ static void every_variable(void **state)
     hex0[96] = hex5[96] = '\0';
     snprintf(pcrs, sizeof(pcrs), "0=%s, 5=%s", hex0, hex5);
     setenv("NSM_SIM_CA", "/some/ca", 1);
-    setenv("NSM_SIM_TIME", "1790000000123", 1);
+    setenv("NSM_SIM_TIME", "1790000000.123", 1); /* Unix seconds, as --time */
     setenv("NSM_SIM_PCR", pcrs, 1);
     setenv("NSM_SIM_MAP", "indefinite", 1);
     nsmsim_options o;

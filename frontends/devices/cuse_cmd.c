@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,14 +30,7 @@
 #include "frontends/transports/log.h"
 #include "nsmkit/error.h"
 #include "nsmkit/hex.h"
-
-static const char cuse_usage[] =
-    "usage: nsm-sim cuse (--port PATH|auto | --socket PATH) [--name NAME] [--mode OCTAL]\n"
-    "                    [--timeout-ms N] [--background]\n"
-    "Creates the character device /dev/NAME (default nsm, mode 0666) through CUSE and\n"
-    "forwards each NSM_IOCTL_RAW to the NSM behind a virtio-serial port (auto: the port\n"
-    "named \"nsm\") or an `nsm-sim serve` socket. --background returns once the device\n"
-    "exists. Needs /dev/cuse (modprobe cuse).\n";
+#include "nsmkit/opts.h"
 
 #define LOG_PREFIX "nsm-sim cuse"
 
@@ -175,161 +169,160 @@ static int parse_mode(const char *text, mode_t *mode)
     return 0;
 }
 
-int nsmsim_cmd_cuse(int argc, char **argv)
-{
-    const char *port = NULL, *socket_path = NULL, *name = "nsm";
-    mode_t mode = 0666; /* the real misc device's mode */
-    int timeout_ms = NSMSIM_DEFAULT_TIMEOUT_MS;
-    int background = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *arg = argv[i];
-        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
-            fputs(cuse_usage, stdout);
-            return 0;
-        }
-        if (!strcmp(arg, "--background")) {
-            background = 1;
-            continue;
-        }
-        if (!value) {
-            fprintf(stderr, LOG_PREFIX ": %s needs a value\n%s", arg, cuse_usage);
-            return 2;
-        }
-        if (!strcmp(arg, "--port"))
-            port = value;
-        else if (!strcmp(arg, "--socket"))
-            socket_path = value;
-        else if (!strcmp(arg, "--name"))
-            name = value;
-        else if (!strcmp(arg, "--mode")) {
-            if (parse_mode(value, &mode) != 0) {
-                fprintf(stderr, LOG_PREFIX ": --mode takes an octal mode, not %s\n", value);
-                return 2;
-            }
-        } else if (!strcmp(arg, "--timeout-ms")) {
-            uint64_t v;
-            if (!nsmkit_parse_u64(value, &v) || v == 0 || v > INT_MAX) {
-                fprintf(stderr, LOG_PREFIX ": --timeout-ms takes 1..%d, not %s\n", INT_MAX,
-                        value);
-                return 2;
-            }
-            timeout_ms = (int)v;
-        } else {
-            fprintf(stderr, LOG_PREFIX ": unknown argument %s\n%s", arg, cuse_usage);
-            return 2;
-        }
-        i++;
-    }
-    if (!port == !socket_path) {
-        fprintf(stderr, LOG_PREFIX ": give exactly one of --port and --socket\n%s", cuse_usage);
-        return 2;
-    }
-    if (!*name || strlen(name) > 32 || strchr(name, '/')) {
-        fprintf(stderr, LOG_PREFIX ": --name must be 1..32 characters without '/'\n");
-        return 2;
-    }
+typedef struct {
+    const char *port, *socket, *name;
+    mode_t mode;
+    int timeout_ms;
+    bool background;
+} cuse_args;
 
-    /* The core behind the device. */
-    port_link link = {.fd = -1, .timeout_ms = timeout_ms};
+static int set_mode(void *ctx, const char *value, nsmkit_error *e)
+{
+    if (parse_mode(value, &((cuse_args *)ctx)->mode) != 0)
+        return nsmkit_fail(e, "--mode takes an octal mode, not %s", value);
+    return 0;
+}
+
+static int set_timeout(void *ctx, const char *value, nsmkit_error *e)
+{
+    uint64_t v;
+    if (!nsmkit_parse_u64(value, &v) || v == 0 || v > INT_MAX)
+        return nsmkit_fail(e, "--timeout-ms takes 1..%d, not %s", INT_MAX, value);
+    ((cuse_args *)ctx)->timeout_ms = (int)v;
+    return 0;
+}
+
+static const nsmkit_opt cuse_rows[] = {
+    NSMKIT_OPT_STRING("--port", "PATH|auto", cuse_args, port,
+                      "a virtio-serial port (auto: the port named \"nsm\")"),
+    NSMKIT_OPT_STRING("--socket", "PATH", cuse_args, socket, "an `nsm-sim serve` socket"),
+    NSMKIT_OPT_STRING("--name", "NAME", cuse_args, name, "the device is /dev/NAME (default nsm)"),
+    NSMKIT_OPT_CALL("--mode", "OCTAL", set_mode, "the device's mode (default 0666)"),
+    NSMKIT_OPT_CALL("--timeout-ms", "N", set_timeout, "each request's limit (default 120000)"),
+    NSMKIT_OPT_FLAG("--background", cuse_args, background, "return once the device exists"),
+};
+
+/* Returns -1 to go on, or the exit status (0 after --help or --version). */
+static int cuse_parse(int argc, char **argv, cuse_args *a)
+{
+    const nsmkit_opt_group groups[1] = {{NULL, cuse_rows, NSMKIT_ROWS(cuse_rows)}};
+    const nsmkit_cli cli = {LOG_PREFIX, "(--port PATH|auto | --socket PATH) [--name NAME] "
+                                        "[--mode OCTAL]\n[--timeout-ms N] [--background]",
+                            "Creates the character device /dev/NAME through CUSE and forwards "
+                            "each NSM_IOCTL_RAW to the NSM\nbehind a virtio-serial port or an "
+                            "`nsm-sim serve` socket. Needs /dev/cuse (modprobe cuse).",
+                            groups, 1, false, NULL};
+    nsmkit_error e;
+    int n = argc;
+    int r = nsmkit_opts_parse(&cli, &n, argv, a, &e);
+    if (r == NSMKIT_OPTS_DONE)
+        return 0;
+    if (r == NSMKIT_OPTS_RUN && n > 0)
+        nsmkit_fail(&e, "unknown argument %s", argv[0]);
+    else if (r == NSMKIT_OPTS_RUN && !a->port == !a->socket)
+        nsmkit_fail(&e, "give exactly one of --port and --socket");
+    else if (r == NSMKIT_OPTS_RUN && (!*a->name || strlen(a->name) > 32 || strchr(a->name, '/')))
+        nsmkit_fail(&e, "--name must be 1..32 characters without '/'");
+    else if (r == NSMKIT_OPTS_RUN)
+        return -1;
+    fprintf(stderr, LOG_PREFIX ": %s\n", e.msg);
+    nsmkit_opts_usage(&cli, stderr);
+    return 2;
+}
+
+/* The NSM behind the device: a virtio-serial port or a server. */
+typedef struct {
+    port_link link;
     nsmsim_remote remote;
-    int have_remote = 0;
+    bool have_remote;
+    char port_path[PATH_MAX];
     nsmsim_handler_fn handler;
     void *handler_ctx;
-    char port_path[PATH_MAX];
+} cuse_backend;
+
+/* Returns 0, or the exit status after saying why not. */
+static int cuse_connect(const cuse_args *a, cuse_backend *b)
+{
     nsmkit_error e;
-    if (port) {
-        if (!strcmp(port, "auto")) {
-            if (find_port("nsm", port_path, sizeof(port_path)) != 0) {
-                fprintf(stderr, LOG_PREFIX ": no virtio-serial port named \"nsm\" in "
-                                "/sys/class/virtio-ports (QEMU needs -device virtserialport,"
-                                "name=nsm; the guest needs virtio_console)\n");
-                return 1;
-            }
-        } else if (snprintf(port_path, sizeof(port_path), "%s", port) >= (int)sizeof(port_path)) {
-            fprintf(stderr, LOG_PREFIX ": --port path too long\n");
-            return 2;
-        }
-        link.path = port_path;
-        link.fd = open(port_path, O_RDWR | O_CLOEXEC | O_NOCTTY);
-        if (link.fd < 0) {
-            fprintf(stderr, LOG_PREFIX ": cannot open %s: %s\n", port_path, strerror(errno));
-            return 1;
-        }
-        handler = port_handler;
-        handler_ctx = &link;
-    } else {
-        if (nsmsim_remote_init(&remote, socket_path, timeout_ms, LOG_PREFIX, &e) != 0) {
+    b->link = (port_link){.fd = -1, .timeout_ms = a->timeout_ms};
+    if (a->socket) {
+        if (nsmsim_remote_init(&b->remote, a->socket, a->timeout_ms, LOG_PREFIX, &e) != 0) {
             fprintf(stderr, LOG_PREFIX ": %s\n", e.msg);
             return 2;
         }
-        have_remote = 1;
-        handler = nsmsim_remote_handler;
-        handler_ctx = &remote;
+        b->have_remote = true;
+        b->handler = nsmsim_remote_handler;
+        b->handler_ctx = &b->remote;
+        return 0;
     }
+    if (!strcmp(a->port, "auto")) {
+        if (find_port("nsm", b->port_path, sizeof(b->port_path)) != 0) {
+            fprintf(stderr, LOG_PREFIX ": no virtio-serial port named \"nsm\" in "
+                            "/sys/class/virtio-ports (QEMU needs -device virtserialport,"
+                            "name=nsm; the guest needs virtio_console)\n");
+            return 1;
+        }
+    } else if (snprintf(b->port_path, sizeof(b->port_path), "%s", a->port) >=
+               (int)sizeof(b->port_path)) {
+        fprintf(stderr, LOG_PREFIX ": --port path too long\n");
+        return 2;
+    }
+    b->link.path = b->port_path;
+    b->link.fd = open(b->port_path, O_RDWR | O_CLOEXEC | O_NOCTTY);
+    if (b->link.fd < 0) {
+        fprintf(stderr, LOG_PREFIX ": cannot open %s: %s\n", b->port_path, strerror(errno));
+        return 1;
+    }
+    b->handler = port_handler;
+    b->handler_ctx = &b->link;
+    return 0;
+}
 
-    int status = 1;
-    uint8_t *msg = malloc(NSMSIM_CUSE_READ_SIZE);
-    uint8_t *reply = malloc(NSMSIM_CUSE_REPLY_MAX);
-    int cuse_fd = -1;
-    if (!msg || !reply) {
-        fprintf(stderr, LOG_PREFIX ": out of memory\n");
-        goto out;
-    }
-    cuse_fd = open("/dev/cuse", O_RDWR | O_CLOEXEC);
-    if (cuse_fd < 0) {
+/* Opens /dev/cuse and answers CUSE_INIT, after which the kernel has made /dev/NAME; then
+ * gives it the real misc device's mode. Returns the descriptor, or -1 after saying why. */
+static int cuse_create(const cuse_args *a, nsmsim_cuse *cuse, uint8_t *msg, uint8_t *reply)
+{
+    int fd = open("/dev/cuse", O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
         if (errno == ENOENT || errno == ENODEV || errno == ENXIO)
             fprintf(stderr, LOG_PREFIX ": /dev/cuse is missing: this kernel has no CUSE "
                             "(CONFIG_CUSE; load the module with modprobe cuse)\n");
         else
             fprintf(stderr, LOG_PREFIX ": cannot open /dev/cuse: %s\n", strerror(errno));
-        goto out;
+        return -1;
     }
-
-    nsmsim_cuse cuse;
-    nsmsim_cuse_init(&cuse, name, handler, handler_ctx);
-    /* CUSE_INIT first: once it is answered the kernel has created the device. */
-    while (!cuse.initialised) {
-        ssize_t n = cuse_read(cuse_fd, msg, NSMSIM_CUSE_READ_SIZE);
+    while (!cuse->initialised) {
+        ssize_t n = cuse_read(fd, msg, NSMSIM_CUSE_READ_SIZE);
         if (n < 0)
-            goto out;
+            goto fail;
         if (n == 0)
             continue;
-        size_t r = nsmsim_cuse_dispatch(&cuse, msg, (size_t)n, reply, NSMSIM_CUSE_REPLY_MAX);
-        if (r && cuse_write(cuse_fd, reply, r) != 0) {
+        size_t r = nsmsim_cuse_dispatch(cuse, msg, (size_t)n, reply, NSMSIM_CUSE_REPLY_MAX);
+        if (r && cuse_write(fd, reply, r) != 0) {
             fprintf(stderr, LOG_PREFIX ": the kernel refused /dev/%s (is the name taken?)\n",
-                    name);
-            goto out;
+                    a->name);
+            goto fail;
         }
     }
     char dev_path[64];
-    snprintf(dev_path, sizeof(dev_path), "/dev/%s", name);
+    snprintf(dev_path, sizeof(dev_path), "/dev/%s", a->name);
     struct stat st;
     if (stat(dev_path, &st) != 0 || !S_ISCHR(st.st_mode)) {
         fprintf(stderr, LOG_PREFIX ": the kernel accepted the device but %s is not a "
                         "character device (is devtmpfs mounted on /dev?)\n", dev_path);
-        goto out;
+        goto fail;
     }
     /* devtmpfs creates the node 0600; the real misc device is 0666. */
-    if (chmod(dev_path, mode) != 0)
+    if (chmod(dev_path, a->mode) != 0)
         nsmsim_log_line(LOG_PREFIX, "chmod %s: %s", dev_path, strerror(errno));
+    return fd;
+fail:
+    close(fd);
+    return -1;
+}
 
-    if (background) {
-        pid_t pid = fork();
-        if (pid < 0) {
-            fprintf(stderr, LOG_PREFIX ": fork: %s\n", strerror(errno));
-            goto out;
-        }
-        if (pid > 0) {
-            /* The device exists and the child serves it. */
-            status = 0;
-            free(msg);
-            free(reply);
-            return status; /* the descriptors now belong to the child */
-        }
-        setsid();
-    }
-
+static void cuse_signals(void)
+{
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_stop; /* no SA_RESTART: a blocked read returns EINTR */
@@ -338,33 +331,78 @@ int nsmsim_cmd_cuse(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
+}
 
-    if (!background) /* in the background, our parent's exit status says it */
-        nsmsim_log_line(LOG_PREFIX, "serving %s through %s", dev_path,
-                        port ? port_path : socket_path);
+/* Serves until SIGINT or SIGTERM, one request at a time. */
+static void cuse_serve(int cuse_fd, nsmsim_cuse *cuse, uint8_t *msg, uint8_t *reply)
+{
     while (!stop_requested) {
         ssize_t n = cuse_read(cuse_fd, msg, NSMSIM_CUSE_READ_SIZE);
         if (n < 0)
             break;
         if (n == 0)
             continue;
-        size_t r = nsmsim_cuse_dispatch(&cuse, msg, (size_t)n, reply, NSMSIM_CUSE_REPLY_MAX);
+        size_t r = nsmsim_cuse_dispatch(cuse, msg, (size_t)n, reply, NSMSIM_CUSE_REPLY_MAX);
         if (r && cuse_write(cuse_fd, reply, r) != 0)
             break;
     }
     nsmsim_log_line(LOG_PREFIX,
                     "stopped: %llu ioctls, %llu refused, %llu retries, %llu malformed messages",
-                    (unsigned long long)cuse.stats.ioctls, (unsigned long long)cuse.stats.refused,
-                    (unsigned long long)cuse.stats.retries,
-                    (unsigned long long)cuse.stats.bad_messages);
+                    (unsigned long long)cuse->stats.ioctls, (unsigned long long)cuse->stats.refused,
+                    (unsigned long long)cuse->stats.retries,
+                    (unsigned long long)cuse->stats.bad_messages);
+}
+
+int nsmsim_cmd_cuse(int argc, char **argv)
+{
+    /* mode 0666: the real misc device's */
+    cuse_args a = {.name = "nsm", .mode = 0666, .timeout_ms = NSMSIM_DEFAULT_TIMEOUT_MS};
+    int status = cuse_parse(argc, argv, &a);
+    if (status >= 0)
+        return status;
+    cuse_backend b = {0};
+    if ((status = cuse_connect(&a, &b)) != 0)
+        return status;
+
+    status = 1;
+    uint8_t *msg = malloc(NSMSIM_CUSE_READ_SIZE);
+    uint8_t *reply = malloc(NSMSIM_CUSE_REPLY_MAX);
+    int cuse_fd = -1;
+    nsmsim_cuse cuse;
+    nsmsim_cuse_init(&cuse, a.name, b.handler, b.handler_ctx);
+    if (!msg || !reply) {
+        fprintf(stderr, LOG_PREFIX ": out of memory\n");
+        goto out;
+    }
+    cuse_fd = cuse_create(&a, &cuse, msg, reply);
+    if (cuse_fd < 0)
+        goto out;
+    if (a.background) {
+        pid_t pid = fork();
+        if (pid < 0) {
+            fprintf(stderr, LOG_PREFIX ": fork: %s\n", strerror(errno));
+            goto out;
+        }
+        if (pid > 0) { /* the device exists and the child serves it */
+            free(msg);
+            free(reply);
+            return 0; /* the descriptors now belong to the child */
+        }
+        setsid();
+    }
+    cuse_signals();
+    if (!a.background) /* in the background, our parent's exit status says it */
+        nsmsim_log_line(LOG_PREFIX, "serving /dev/%s through %s", a.name,
+                        a.port ? b.port_path : a.socket);
+    cuse_serve(cuse_fd, &cuse, msg, reply);
     status = 0;
 out:
     if (cuse_fd >= 0)
         close(cuse_fd);
-    if (link.fd >= 0)
-        close(link.fd);
-    if (have_remote)
-        nsmsim_remote_close(&remote);
+    if (b.link.fd >= 0)
+        close(b.link.fd);
+    if (b.have_remote)
+        nsmsim_remote_close(&b.remote);
     free(msg);
     free(reply);
     return status;

@@ -25,10 +25,12 @@
 
 #include "frontends/transports/client.h"
 #include "frontends/transports/device.h"
+#include "frontends/transports/envopts.h"
 #include "frontends/transports/log.h"
 #include "frontends/transports/core_handler.h"
 #include "fuse.h"
 #include "nsmkit/fault.h"
+#include "nsmkit/opts.h"
 
 /* ---- the copier -------------------------------------------------------------------------- */
 
@@ -125,7 +127,26 @@ struct nsmsim_fuse_device {
     time_t started;
     uint64_t requests;
     int logged_refusal; /* the errno last reported, so that it is said once */
+    bool trace;         /* NSM_SIM_TRACE: one line per request, as the shim prints */
 };
+
+/* The NSM_SIM_TRACE line of one request, in the shim's words (programs the shim cannot
+ * reach, static and Go ones, are traced here). */
+static void trace_request(const nsmsim_fuse_device *dev, const nsmsim_fuse_caller *caller,
+                          int err)
+{
+    struct nsm_raw raw;
+    if (err == 0) {
+        memcpy(&raw, caller->arg_out, sizeof(raw));
+        nsmsim_log_line(dev->options.log_prefix,
+                        "NSM_IOCTL_RAW from process %d: %llu-byte request, %llu-byte response "
+                        "(FUSE /dev/nsm)", (int)caller->tid, (unsigned long long)raw.request.len,
+                        (unsigned long long)raw.response.len);
+    } else {
+        nsmsim_log_line(dev->options.log_prefix, "NSM_IOCTL_RAW from process %d: %s (FUSE "
+                        "/dev/nsm)", (int)caller->tid, strerror(err));
+    }
+}
 
 static void fill_stat(const nsmsim_fuse_device *dev, struct stat *st)
 {
@@ -228,6 +249,8 @@ static void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg
     int err = nsmsim_fuse_ioctl(&caller, cmd, in_bufsz, out_bufsz, dev->options.handler,
                                 dev->options.handler_ctx);
     dev->requests++;
+    if (dev->trace)
+        trace_request(dev, &caller, err);
     if (err == EIO && caller.refused && caller.refused != dev->logged_refusal) {
         dev->logged_refusal = caller.refused;
         if (caller.refused == ESRCH)
@@ -265,6 +288,7 @@ static int open_session(const nsmsim_fuse_options *options, const char *mount_op
     if (!dev)
         return nsmkit_fail(e, "out of memory");
     dev->options = *options;
+    dev->trace = nsmsim_env_flag("NSM_SIM_TRACE");
     dev->started = time(NULL);
     char *argv[] = {"nsm-sim", "-o", (char *)(uintptr_t)mount_options, NULL};
     struct fuse_args args = FUSE_ARGS_INIT(mount_options ? 3 : 1, argv);
@@ -468,12 +492,6 @@ static int start_unmount_watcher(const char *path, bool created, int fuse_fd, pi
 
 /* ---- nsm-sim fuse --mount PATH ----------------------------------------------------------- */
 
-static const char fuse_usage[] =
-    "usage: nsm-sim fuse --mount PATH [--socket SERVER] [--mode OCTAL] [state options]\n"
-    "Serves a simulated /dev/nsm as a FUSE file mounted on PATH (created when missing and\n"
-    "removed again), with its own simulated NSM or forwarding to `nsm-sim serve` on SERVER.\n"
-    "Stops on SIGINT or SIGTERM and unmounts. --mode: the file's permissions (default 0600).\n";
-
 static int fuse_stop_pipe[2] = {-1, -1};
 
 static void on_fuse_stop(int sig)
@@ -485,66 +503,78 @@ static void on_fuse_stop(int sig)
     errno = saved;
 }
 
-int nsmsim_cmd_fuse(int argc, char **argv)
+typedef struct {
+    nsmsim_options options; /* first: the state options' rows fill it */
+    const char *mount, *socket;
+    unsigned mode;
+} fuse_args;
+
+static int set_mode(void *ctx, const char *value, nsmkit_error *e)
 {
-    static const char *prefix = "nsm-sim fuse";
-    const char *mount_path = NULL, *socket_path = NULL;
-    unsigned mode = 0600;
-    bool state_options = false;
-    nsmsim_options options;
+    char *end;
+    unsigned long m = strtoul(value, &end, 8);
+    if (*end || end == value || m > 0777)
+        return nsmkit_fail(e, "--mode %s: not permission bits in octal", value);
+    ((fuse_args *)ctx)->mode = (unsigned)m;
+    return 0;
+}
+
+static const nsmkit_opt fuse_rows[] = {
+    NSMKIT_OPT_STRING("--mount", "PATH", fuse_args, mount,
+                      "the file the device is mounted on (created when missing\n"
+                      "and removed again)"),
+    NSMKIT_OPT_STRING("--socket", "SERVER", fuse_args, socket,
+                      "forward to `nsm-sim serve` on SERVER instead of an NSM\nof its own"),
+    NSMKIT_OPT_CALL("--mode", "OCTAL", set_mode, "the file's permissions (default 0600)"),
+};
+
+/* True when args name one of the state options (before parsing moves them). */
+static bool names_state_option(int argc, char **argv)
+{
+    for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
+        for (size_t r = 0; r < nsmfault_state_options.count; r++) {
+            const char *name = nsmfault_state_options.rows[r].name;
+            size_t n = strlen(name);
+            if (strncmp(argv[i], name, n) == 0 && (argv[i][n] == '\0' || argv[i][n] == '='))
+                return true;
+        }
+    return false;
+}
+
+/* Returns -1 to go on, or the exit status (0 after --help or --version). */
+static int fuse_parse(int argc, char **argv, fuse_args *a, const char *prefix)
+{
+    const nsmkit_opt_group groups[2] = {{NULL, fuse_rows, NSMKIT_ROWS(fuse_rows)},
+                                        nsmfault_state_options};
+    const nsmkit_cli cli = {prefix, "--mount PATH [--socket SERVER] [--mode OCTAL] [state options]",
+                            "Serves a simulated /dev/nsm as a FUSE file mounted on PATH, with "
+                            "its own simulated NSM\nor forwarding to `nsm-sim serve` on SERVER. "
+                            "Stops on SIGINT or SIGTERM and unmounts.",
+                            groups, 2, false, "NSM_SIM_TRACE=1 prints one line per request."};
+    bool state_options = names_state_option(argc, argv);
     nsmkit_error e;
-    nsmsim_options_init(&options);
-    for (int i = 0; i < argc;) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            fputs(fuse_usage, stdout);
-            return 0;
-        }
-        const char **target = !strcmp(argv[i], "--mount")    ? &mount_path
-                              : !strcmp(argv[i], "--socket") ? &socket_path
-                                                             : NULL;
-        if (target || !strcmp(argv[i], "--mode")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "%s: %s needs a value\n%s", prefix, argv[i], fuse_usage);
-                return 2;
-            }
-            if (target) {
-                *target = argv[i + 1];
-            } else {
-                char *end;
-                unsigned long m = strtoul(argv[i + 1], &end, 8);
-                if (*end || end == argv[i + 1] || m > 0777) {
-                    fprintf(stderr, "%s: --mode %s: not permission bits in octal\n", prefix,
-                            argv[i + 1]);
-                    return 2;
-                }
-                mode = (unsigned)m;
-            }
-            i += 2;
-            continue;
-        }
-        int r = nsmsim_options_parse_arg(&options, argc, argv, &i, &e);
-        if (r < 0) {
-            fprintf(stderr, "%s: %s\n", prefix, e.msg);
-            return 2;
-        }
-        if (r == 0) {
-            fprintf(stderr, "%s: unknown argument %s\n%s", prefix, argv[i], fuse_usage);
-            return 2;
-        }
-        state_options = true;
-    }
-    if (!mount_path) {
-        fprintf(stderr, "%s: --mount PATH is required\n%s", prefix, fuse_usage);
-        return 2;
-    }
+    int n = argc;
+    int r = nsmkit_opts_parse(&cli, &n, argv, a, &e);
+    if (r == NSMKIT_OPTS_DONE)
+        return 0;
+    if (r == NSMKIT_OPTS_RUN && n > 0)
+        nsmkit_fail(&e, "unknown argument %s", argv[0]);
+    else if (r == NSMKIT_OPTS_RUN && !a->mount)
+        nsmkit_fail(&e, "--mount PATH is required");
+    else if (r == NSMKIT_OPTS_RUN && a->socket && state_options)
+        nsmkit_fail(&e, "state options set up an NSM of its own; with --socket the server's "
+                        "NSM answers (give them to `nsm-sim serve`)");
+    else if (r == NSMKIT_OPTS_RUN)
+        return -1;
+    fprintf(stderr, "%s: %s\n", prefix, e.msg);
+    nsmkit_opts_usage(&cli, stderr);
+    return 2;
+}
 
-    if (socket_path && state_options) {
-        fprintf(stderr, "%s: state options set up an NSM of its own; with --socket the "
-                        "server's NSM answers (give them to `nsm-sim serve`)\n", prefix);
-        return 2;
-    }
-
-    /* The causes a user can act on, each in one line, before libfuse speaks. */
+/* The causes a user can act on, each in one line, before libfuse speaks; then the file to
+ * mount on (*created when made here). Returns 0, or 1 after saying why not. */
+static int fuse_mount_file(const char *prefix, const char *path, bool *created)
+{
     int probe = open("/dev/fuse", O_RDWR | O_CLOEXEC);
     if (probe < 0) {
         fprintf(stderr, "%s: cannot open /dev/fuse: %s (%s)\n", prefix, strerror(errno),
@@ -555,22 +585,74 @@ int nsmsim_cmd_fuse(int argc, char **argv)
     }
     close(probe);
     struct stat st;
-    bool created = false;
-    if (lstat(mount_path, &st) == 0) {
+    *created = false;
+    if (lstat(path, &st) == 0) {
         if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode)) {
-            fprintf(stderr, "%s: %s is not a file: mount the device on a file\n", prefix,
-                    mount_path);
+            fprintf(stderr, "%s: %s is not a file: mount the device on a file\n", prefix, path);
             return 1;
         }
-    } else {
-        int fd = open(mount_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (fd < 0) {
-            fprintf(stderr, "%s: cannot create %s: %s\n", prefix, mount_path, strerror(errno));
-            return 1;
-        }
-        close(fd);
-        created = true;
+        return 0;
     }
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        fprintf(stderr, "%s: cannot create %s: %s\n", prefix, path, strerror(errno));
+        return 1;
+    }
+    close(fd);
+    *created = true;
+    return 0;
+}
+
+/* Who answers the device's requests: a server (--socket) or an NSM of its own. */
+static int fuse_answerer(const fuse_args *a, nsmsim_fuse_device *dev, nsmsim **sim,
+                         nsmsim_remote *remote, bool *have_remote)
+{
+    nsmkit_error e;
+    const char *prefix = dev->options.log_prefix;
+    if (a->socket) {
+        if (nsmsim_remote_init(remote, a->socket, NSMSIM_DEFAULT_TIMEOUT_MS, prefix, &e) != 0) {
+            fprintf(stderr, "%s: %s\n", prefix, e.msg);
+            return -1;
+        }
+        *have_remote = true;
+        dev->options.handler = nsmsim_remote_handler;
+        dev->options.handler_ctx = remote;
+        return 0;
+    }
+    if (nsmfault_sim_new(&a->options, sim, &e) != 0) {
+        fprintf(stderr, "%s: %s\n", prefix, e.msg);
+        return -1;
+    }
+    dev->options.handler = nsmsim_core_handler;
+    dev->options.handler_ctx = *sim;
+    return 0;
+}
+
+static void fuse_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_fuse_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+}
+
+int nsmsim_cmd_fuse(int argc, char **argv)
+{
+    static const char *prefix = "nsm-sim fuse";
+    fuse_args a = {.mode = 0600};
+    nsmkit_error e;
+    nsmsim_options_init(&a.options);
+    int parsed = fuse_parse(argc, argv, &a, prefix);
+    if (parsed >= 0)
+        return parsed;
+    bool created = false;
+    if (fuse_mount_file(prefix, a.mount, &created) != 0)
+        return 1;
 
     int status = 1;
     nsmsim *sim = NULL;
@@ -585,46 +667,24 @@ int nsmsim_cmd_fuse(int argc, char **argv)
     }
     /* Mounted first, the device answering nothing until it serves; then the watcher is
      * forked, before the simulated NSM (and its keys) exist in this process. */
-    nsmsim_fuse_options fo = {.mode = mode, .uid = geteuid(), .gid = getegid(),
+    nsmsim_fuse_options fo = {.mode = a.mode, .uid = geteuid(), .gid = getegid(),
                               .log_prefix = prefix};
-    if (nsmsim_fuse_open_mount(&fo, mount_path, &dev, &e) != 0) {
+    if (nsmsim_fuse_open_mount(&fo, a.mount, &dev, &e) != 0) {
         fprintf(stderr, "%s: %s\n", prefix, e.msg);
         goto out;
     }
-    watch_fd = start_unmount_watcher(mount_path, created, fuse_session_fd(dev->session),
+    watch_fd = start_unmount_watcher(a.mount, created, fuse_session_fd(dev->session),
                                      &watcher);
     if (watch_fd < 0)
         fprintf(stderr, "%s: no unmount watcher (%s): a SIGKILL may leave the mount behind\n",
                 prefix, strerror(errno));
-    if (socket_path) {
-        if (nsmsim_remote_init(&remote, socket_path, NSMSIM_DEFAULT_TIMEOUT_MS, prefix, &e) != 0) {
-            fprintf(stderr, "%s: %s\n", prefix, e.msg);
-            goto out;
-        }
-        have_remote = true;
-        dev->options.handler = nsmsim_remote_handler;
-        dev->options.handler_ctx = &remote;
-    } else {
-        if (nsmfault_sim_new(&options, &sim, &e) != 0) {
-            fprintf(stderr, "%s: %s\n", prefix, e.msg);
-            goto out;
-        }
-        dev->options.handler = nsmsim_core_handler;
-        dev->options.handler_ctx = sim;
-    }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_fuse_stop;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
-    if (socket_path)
-        fprintf(stderr, "%s: serving %s, forwarding to %s\n", prefix, mount_path, socket_path);
+    if (fuse_answerer(&a, dev, &sim, &remote, &have_remote) != 0)
+        goto out;
+    fuse_signals();
+    if (a.socket)
+        fprintf(stderr, "%s: serving %s, forwarding to %s\n", prefix, a.mount, a.socket);
     else
-        fprintf(stderr, "%s: serving %s (module %s)\n", prefix, mount_path,
+        fprintf(stderr, "%s: serving %s (module %s)\n", prefix, a.mount,
                 nsmsim_module_id(sim));
     nsmsim_fuse_status s = nsmsim_fuse_serve(dev, fuse_stop_pipe[0], &e);
     if (s == NSMSIM_FUSE_FAILED) {
@@ -637,8 +697,8 @@ int nsmsim_cmd_fuse(int argc, char **argv)
     status = 0;
 out:
     nsmsim_fuse_close(dev);
-    if (created && unlink(mount_path) != 0)
-        fprintf(stderr, "%s: cannot remove %s: %s\n", prefix, mount_path, strerror(errno));
+    if (created && unlink(a.mount) != 0)
+        fprintf(stderr, "%s: cannot remove %s: %s\n", prefix, a.mount, strerror(errno));
     if (watch_fd >= 0) { /* the watcher finds nothing left to do and exits */
         close(watch_fd);
         int w;

@@ -21,6 +21,7 @@
 
 #include "nsmkit/buf.h"
 #include "nsmkit/error.h"
+#include "nsmkit/opts.h"
 #include "nsmkit/sim.h"
 #include "nsmkit/verify.h"
 
@@ -146,13 +147,16 @@ void nsmfault_doc_options(const nsmfault_doc *doc, nsmv_profile profile, nsmv_op
 #endif /* NSMKIT_FAULT_H */
 
 /* Parses one of the state options shared by `attest`, `serve` and `exec` at argv[*i]:
- * --ca DIR, --time UNIX_MS, --pcr I=HEX, --measurements FILE, --debug-mode,
+ * --ca DIR, --time UNIX_S[.FRAC], --pcr I=HEX, --measurements FILE, --debug-mode,
  * --map definite|indefinite, and the device fault mode: --fault CLASS[,CLASS],
  * --fault-every N, --fault-rate P (0..1), --seed S, --no-resign. Returns 1 and advances *i past what it used when the option
  * is one of these, 0 when it is not, -1 with a message when its value is bad. Strings are
  * borrowed from argv. */
 int nsmsim_options_parse_arg(nsmsim_options *options, int argc, char **argv, int *i,
                              nsmkit_error *e) NSMKIT_WARN_UNUSED;
+/* The same options as rows of a command-line table (nsmkit/opts.h): the context given to
+ * nsmkit_opts_parse must start with the nsmsim_options they fill. */
+extern const nsmkit_opt_group nsmfault_state_options;
 
 /* Boots a simulated NSM (nsmsim_new) with the device fault mode of options (faults,
  * fault_every, fault_rate_ppm, fault_seed, fault_no_resign) plugged into its document
