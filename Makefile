@@ -596,9 +596,9 @@ $(QEMU_IMAGE)/initramfs.cpio: $(GUEST_PROGS) $(LIBNSM_SO) qemu/build-image.sh qe
 	@if [ -n "$(strip $(SANITIZE))" ]; then \
 	  echo "qemu-image: build it without SANITIZE (static guest programs cannot carry ASan)"; exit 1; fi
 	sh qemu/build-image.sh --build $(BUILD) --out $(QEMU_IMAGE)
-$(BUILD)/bin/nsm-qemu: qemu/nsm-qemu.sh
+$(BUILD)/bin/nsm-qemu: qemu/nsm-qemu.sh common/include/nsmkit/version.h
 	@mkdir -p $(@D)
-	install -m 0755 $< $@
+	sed 's/@NSMKIT_VERSION@/$(SO_VERSION)/' $< > $@.tmp && chmod 0755 $@.tmp && mv $@.tmp $@
 all: $(BUILD)/bin/nsm-qemu
 qemu-image: $(QEMU_IMAGE)/initramfs.cpio $(BUILD)/bin/nsm-qemu
 qemu-test: all qemu-image $(TEST_PROGS)

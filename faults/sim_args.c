@@ -12,36 +12,18 @@
 #include "nsmkit/opts.h"
 #include "nsmkit/sim.h"
 
-/* Unix seconds with an optional fraction ("1790000000", "1790000000.25") as milliseconds,
- * 1 ms .. UINT32_MAX s (the leaf serial holds the issue time in 32 bits of seconds). */
+/* Unix seconds with a fraction, as milliseconds, 1 ms .. UINT32_MAX s: the leaf serial holds
+ * the issue time in 32 bits of seconds. */
 static int parse_unix_ms(const char *text, uint64_t *ms, nsmkit_error *e)
 {
-    char whole[24];
-    const char *dot = strchr(text, '.');
-    size_t n = dot ? (size_t)(dot - text) : strlen(text);
-    uint64_t s = 0, frac_ms = 0;
-    bool ok = n > 0 && n < sizeof(whole);
-    if (ok) {
-        memcpy(whole, text, n);
-        whole[n] = '\0';
-        ok = nsmkit_parse_u64(whole, &s);
-    }
-    if (ok && dot) {
-        const char *f = dot + 1;
-        size_t digits = strlen(f);
-        ok = digits > 0 && strspn(f, "0123456789") == digits;
-        for (size_t k = 0; ok && k < 3; k++) /* milliseconds: the rest is below the clock's grain */
-            frac_ms = frac_ms * 10 + (k < digits ? (uint64_t)(f[k] - '0') : 0);
-    }
-    if (ok && s > UINT32_MAX && !dot && s / 1000 <= UINT32_MAX)
+    if (nsmkit_parse_unix_time(text, ms) && *ms > 0 && *ms / 1000 <= UINT32_MAX)
+        return 0;
+    if (nsmkit_parse_u64(text, ms) && *ms > UINT32_MAX && *ms / 1000 <= UINT32_MAX)
         return nsmkit_fail(e, "--time takes Unix seconds (a fraction allowed), not milliseconds: "
-                              "for '%s' give %llu.%03llu", text, (unsigned long long)(s / 1000),
-                           (unsigned long long)(s % 1000));
-    if (!ok || s > UINT32_MAX || (s == 0 && frac_ms == 0))
-        return nsmkit_fail(e, "--time wants Unix seconds, a fraction allowed (1..%llu, e.g. "
-                              "1790000000.5), not '%s'", (unsigned long long)UINT32_MAX, text);
-    *ms = s * 1000 + frac_ms;
-    return 0;
+                              "for '%s' give %llu.%03llu", text, (unsigned long long)(*ms / 1000),
+                           (unsigned long long)(*ms % 1000));
+    return nsmkit_fail(e, "--time wants Unix seconds, a fraction allowed (1..%llu, e.g. "
+                          "1790000000.5), not '%s'", (unsigned long long)UINT32_MAX, text);
 }
 
 static int set_ca(void *ctx, const char *value, nsmkit_error *e)

@@ -34,7 +34,9 @@ static bool notes_name_go(int fd, uint64_t off, uint64_t size)
         memcpy(&namesz, buf + at, 4);
         memcpy(&descsz, buf + at + 4, 4);
         uint64_t name_end = at + 12 + namesz;
-        go = namesz == 3 && name_end <= size && memcmp(buf + at + 12, "Go", 3) == 0;
+        /* the Go linker writes the name padded: "Go\0\0", namesz 4 */
+        go = (namesz == 3 || namesz == 4) && name_end <= size &&
+             memcmp(buf + at + 12, "Go", 3) == 0;
         at = at + 12 + ((uint64_t)namesz + 3) / 4 * 4 + ((uint64_t)descsz + 3) / 4 * 4;
     }
     free(buf);

@@ -57,7 +57,7 @@ LONG_ALLOWED = {
     # this branch's own, split next (issue 18, step 4)
     ('common/cbor.c', 'nsmkit_cbor_check'), ('faults/fault_build.c', 'fields_phase'),
     ('faults/fault_build.c', 'payload_phase'),
-    ('verifier/chain.c', 'chain_full'), ('verifier/nsm-verify.c', 'main'),
+    ('verifier/chain.c', 'chain_full'),
 }
 MAX_LINES = 100
 
