@@ -46,6 +46,7 @@ typedef struct {
     size_t unprot_len;
     uint8_t sig[128];
     size_t sig_len;
+    unsigned tiers, pcr_count; /* of the shape, once the defaults are set */
 } build;
 
 #define HAS(name) nsmfault_set_has(b->f, NSMFAULT_##name)
@@ -78,12 +79,14 @@ static void fill(uint8_t *dst, size_t n, uint8_t seed)
         dst[i] = (uint8_t)(seed + i * 7);
 }
 
-static int fields_phase(build *b, const nsmfault_shape *shape, nsmkit_error *e)
+/* The valid document's fields and the policy a relying party would hold, before any class
+ * acts. */
+static int field_defaults(build *b, const nsmfault_shape *shape, nsmkit_error *e)
 {
     nsmfault_pki *pki = b->pki;
     nsmfault_policy *pol = &b->out->policy;
-    unsigned tiers = shape->tiers ? shape->tiers : pki->tiers;
-    unsigned pcr_count = shape->pcr_count ? shape->pcr_count : NSMSIM_BOOT_PCR_COUNT;
+    unsigned tiers = b->tiers = shape->tiers ? shape->tiers : pki->tiers;
+    unsigned pcr_count = b->pcr_count = shape->pcr_count ? shape->pcr_count : NSMSIM_BOOT_PCR_COUNT;
     if (tiers > pki->tiers)
         return nsmkit_fail(e, "the shape wants %u intermediate tiers; the PKI has %u", tiers,
                            pki->tiers);
@@ -145,166 +148,241 @@ static int fields_phase(build *b, const nsmfault_shape *shape, nsmkit_error *e)
         pol->expect_pcr0 = true;
         memcpy(pol->pcr0, b->pcrs[0].value, NSMSIM_PCR_LEN);
     }
+    return 0;
+}
 
-    /* ---- classes acting on fields ---- */
-    uint64_t t = pki->issue_s;
-    const nsmfault_crafted *c = NULL;
-    if (HAS(pki_leaf_garbage)) {
-        static const uint8_t garbage[] = {0x30, 0x03, 0x02, 0x01};
-        p->certificate = garbage;
-        p->certificate_len = sizeof(garbage);
+/* ---- the classes acting on fields: one edit per class (or per pair that shares one),
+ * in the order they apply ---- */
+
+static int edit_leaf_garbage(build *b, nsmkit_error *e)
+{
+    (void)e;
+    static const uint8_t garbage[] = {0x30, 0x03, 0x02, 0x01};
+    b->p.certificate = garbage;
+    b->p.certificate_len = sizeof(garbage);
+    return 0;
+}
+
+static int edit_leaf_trailing_byte(build *b, nsmkit_error *e)
+{
+    (void)e;
+    nsmsim_payload *p = &b->p;
+    memcpy(b->cert_copy, p->certificate, p->certificate_len);
+    b->cert_copy[p->certificate_len] = 0x00;
+    p->certificate = b->cert_copy;
+    p->certificate_len++;
+    return 0;
+}
+
+static int edit_leaf_bad_signature(build *b, nsmkit_error *e)
+{
+    (void)e;
+    nsmsim_payload *p = &b->p;
+    memcpy(b->cert_copy, p->certificate, p->certificate_len);
+    b->cert_copy[p->certificate_len - 2] ^= 0x01; /* inside s of the ECDSA signature */
+    p->certificate = b->cert_copy;
+    return 0;
+}
+
+static int edit_cabundle_garbage(build *b, nsmkit_error *e)
+{
+    (void)e;
+    static const uint8_t garbage[] = {0x30, 0x82, 0x01};
+    b->bundle[b->p.cabundle_count - 1] = garbage;
+    b->bundle_lens[b->p.cabundle_count - 1] = sizeof(garbage);
+    return 0;
+}
+
+static int edit_leaf_ber_long_length(build *b, nsmkit_error *e) /* 30 82 LL LL -> 30 83 00 LL LL */
+{
+    nsmsim_payload *p = &b->p;
+    const uint8_t *der = p->certificate;
+    if (p->certificate_len < 4 || p->certificate_len > NSMV_CERT_MAX || der[0] != 0x30 ||
+        der[1] != 0x82)
+        return nsmkit_fail(e, "the leaf does not start with 30 82");
+    b->cert_copy[0] = 0x30;
+    b->cert_copy[1] = 0x83;
+    b->cert_copy[2] = 0x00;
+    memcpy(b->cert_copy + 3, der + 2, p->certificate_len - 2);
+    p->certificate = b->cert_copy;
+    p->certificate_len++;
+    return 0;
+}
+
+/* 30 82 LL LL <body> -> 30 80 <body> 00 00 */
+static int edit_cabundle_ber_indefinite(build *b, nsmkit_error *e)
+{
+    size_t last = b->p.cabundle_count - 1, len = b->bundle_lens[last];
+    const uint8_t *der = b->bundle[last];
+    if (len < 4 || len > NSMV_CERT_MAX || der[0] != 0x30 || der[1] != 0x82)
+        return nsmkit_fail(e, "the last cabundle entry does not start with 30 82");
+    b->bundle_copy[0] = 0x30;
+    b->bundle_copy[1] = 0x80;
+    memcpy(b->bundle_copy + 2, der + 4, len - 4);
+    b->bundle_copy[len - 2] = 0x00;
+    b->bundle_copy[len - 1] = 0x00;
+    b->bundle[last] = b->bundle_copy;
+    return 0;
+}
+
+/* A rogue root and regional tier of the same names, and a leaf under them. */
+static int edit_rogue_chain(build *b, nsmkit_error *e)
+{
+    nsmfault_pki *pki = b->pki;
+    nsmsim_payload *p = &b->p;
+    EVP_PKEY *rogue_root_key = nsmfault_store_key(pki, "rogue_root", "P-384", e);
+    EVP_PKEY *rogue_key = rogue_root_key ? nsmfault_store_key(pki, "rogue_regional", "P-384", e) : NULL;
+    nsmfault_cert_spec rs = {.name = "rogue_root", .subject = X509_get_subject_name(pki->root),
+                    .issuer_key = rogue_root_key, .key = rogue_root_key,
+                    .not_before = nsmfault_cert_time(X509_get0_notBefore(pki->root)),
+                    .not_after = nsmfault_cert_time(X509_get0_notAfter(pki->root)),
+                    .basic = "critical,CA:TRUE",
+                    .usage = "critical,digitalSignature,keyCertSign,cRLSign", .key_ids = true};
+    const nsmfault_crafted *rr = rogue_key ? nsmfault_store_cert(pki, &rs, e) : NULL;
+    nsmfault_cert_spec is = {.name = "rogue_regional", .subject = X509_get_subject_name(pki->tier[0]),
+                    .issuer = rr ? rr->cert : NULL, .issuer_key = rogue_root_key,
+                    .key = rogue_key,
+                    .not_before = nsmfault_cert_time(X509_get0_notBefore(pki->tier[0])),
+                    .not_after = nsmfault_cert_time(X509_get0_notAfter(pki->tier[0])),
+                    .basic = nsmfault_tier_basic[0], .usage = nsmfault_tier_usage[0], .key_ids = true};
+    const nsmfault_crafted *ri = rr ? nsmfault_store_cert(pki, &is, e) : NULL;
+    const nsmfault_crafted *rl = ri ? nsmfault_leaf_cert(pki, "rogue_leaf", ri->cert, rogue_key, pki->leaf_key,
+                                       "critical,CA:FALSE", "digitalSignature,nonRepudiation",
+                                       NULL, false, e)
+                           : NULL;
+    EVP_PKEY_free(rogue_root_key);
+    EVP_PKEY_free(rogue_key);
+    if (!rl)
+        return -1;
+    if (HAS(pki_rogue_root)) {
+        b->bundle[0] = rr->der;
+        b->bundle_lens[0] = rr->der_len;
     }
-    if (HAS(pki_leaf_trailing_byte)) {
-        memcpy(b->cert_copy, p->certificate, p->certificate_len);
-        b->cert_copy[p->certificate_len] = 0x00;
-        p->certificate = b->cert_copy;
-        p->certificate_len++;
+    b->bundle[1] = ri->der;
+    b->bundle_lens[1] = ri->der_len;
+    p->cabundle_count = 2;
+    p->certificate = rl->der;
+    p->certificate_len = rl->der_len;
+    return 0;
+}
+
+static int edit_cabundle_root_missing(build *b, nsmkit_error *e)
+{
+    (void)e;
+    memmove(b->bundle, b->bundle + 1, b->tiers * sizeof(b->bundle[0]));
+    memmove(b->bundle_lens, b->bundle_lens + 1, b->tiers * sizeof(b->bundle_lens[0]));
+    b->p.cabundle_count--;
+    return 0;
+}
+
+static int edit_cabundle_reversed(build *b, nsmkit_error *e)
+{
+    (void)e;
+    for (size_t i = 0, j = b->p.cabundle_count - 1; i < j; i++, j--) {
+        const uint8_t *d = b->bundle[i];
+        size_t l = b->bundle_lens[i];
+        b->bundle[i] = b->bundle[j];
+        b->bundle_lens[i] = b->bundle_lens[j];
+        b->bundle[j] = d;
+        b->bundle_lens[j] = l;
     }
-    if (HAS(pki_leaf_bad_signature)) {
-        memcpy(b->cert_copy, p->certificate, p->certificate_len);
-        b->cert_copy[p->certificate_len - 2] ^= 0x01; /* inside s of the ECDSA signature */
-        p->certificate = b->cert_copy;
+    return 0;
+}
+
+static int edit_cabundle_tier_missing_or_swapped(build *b, nsmkit_error *e)
+{
+    nsmfault_pki *pki = b->pki;
+    if (b->tiers < 3)
+        return nsmkit_fail(e, "pki_cabundle_tier_missing/swapped need three tiers");
+    if (HAS(pki_cabundle_swapped)) {
+        b->bundle[1] = pki->tier_der[1];
+        b->bundle_lens[1] = pki->tier_der_len[1];
+        b->bundle[2] = pki->tier_der[0];
+        b->bundle_lens[2] = pki->tier_der_len[0];
+    } else {
+        b->bundle[2] = b->bundle[3];
+        b->bundle_lens[2] = b->bundle_lens[3];
+        b->p.cabundle_count--;
     }
-    if (HAS(pki_cabundle_garbage)) {
-        static const uint8_t garbage[] = {0x30, 0x82, 0x01};
-        b->bundle[p->cabundle_count - 1] = garbage;
-        b->bundle_lens[p->cabundle_count - 1] = sizeof(garbage);
-    }
-    if (HAS(pki_leaf_ber_long_length)) { /* 30 82 LL LL -> 30 83 00 LL LL */
-        const uint8_t *der = p->certificate;
-        if (p->certificate_len < 4 || p->certificate_len > NSMV_CERT_MAX || der[0] != 0x30 ||
-            der[1] != 0x82)
-            return nsmkit_fail(e, "the leaf does not start with 30 82");
-        b->cert_copy[0] = 0x30;
-        b->cert_copy[1] = 0x83;
-        b->cert_copy[2] = 0x00;
-        memcpy(b->cert_copy + 3, der + 2, p->certificate_len - 2);
-        p->certificate = b->cert_copy;
-        p->certificate_len++;
-    }
-    if (HAS(pki_cabundle_ber_indefinite)) { /* 30 82 LL LL <body> -> 30 80 <body> 00 00 */
-        size_t last = p->cabundle_count - 1, len = b->bundle_lens[last];
-        const uint8_t *der = b->bundle[last];
-        if (len < 4 || len > NSMV_CERT_MAX || der[0] != 0x30 || der[1] != 0x82)
-            return nsmkit_fail(e, "the last cabundle entry does not start with 30 82");
-        b->bundle_copy[0] = 0x30;
-        b->bundle_copy[1] = 0x80;
-        memcpy(b->bundle_copy + 2, der + 4, len - 4);
-        b->bundle_copy[len - 2] = 0x00;
-        b->bundle_copy[len - 1] = 0x00;
-        b->bundle[last] = b->bundle_copy;
-    }
-    if (HAS(pki_rogue_root) || HAS(pki_rogue_intermediate)) {
-        EVP_PKEY *rogue_root_key = nsmfault_store_key(pki, "rogue_root", "P-384", e);
-        EVP_PKEY *rogue_key = rogue_root_key ? nsmfault_store_key(pki, "rogue_regional", "P-384", e) : NULL;
-        nsmfault_cert_spec rs = {.name = "rogue_root", .subject = X509_get_subject_name(pki->root),
-                        .issuer_key = rogue_root_key, .key = rogue_root_key,
-                        .not_before = nsmfault_cert_time(X509_get0_notBefore(pki->root)),
-                        .not_after = nsmfault_cert_time(X509_get0_notAfter(pki->root)),
-                        .basic = "critical,CA:TRUE",
-                        .usage = "critical,digitalSignature,keyCertSign,cRLSign", .key_ids = true};
-        const nsmfault_crafted *rr = rogue_key ? nsmfault_store_cert(pki, &rs, e) : NULL;
-        nsmfault_cert_spec is = {.name = "rogue_regional", .subject = X509_get_subject_name(pki->tier[0]),
-                        .issuer = rr ? rr->cert : NULL, .issuer_key = rogue_root_key,
-                        .key = rogue_key,
-                        .not_before = nsmfault_cert_time(X509_get0_notBefore(pki->tier[0])),
-                        .not_after = nsmfault_cert_time(X509_get0_notAfter(pki->tier[0])),
-                        .basic = nsmfault_tier_basic[0], .usage = nsmfault_tier_usage[0], .key_ids = true};
-        const nsmfault_crafted *ri = rr ? nsmfault_store_cert(pki, &is, e) : NULL;
-        const nsmfault_crafted *rl = ri ? nsmfault_leaf_cert(pki, "rogue_leaf", ri->cert, rogue_key, pki->leaf_key,
-                                           "critical,CA:FALSE", "digitalSignature,nonRepudiation",
-                                           NULL, false, e)
-                               : NULL;
-        EVP_PKEY_free(rogue_root_key);
-        EVP_PKEY_free(rogue_key);
-        if (!rl)
-            return -1;
-        if (HAS(pki_rogue_root)) {
-            b->bundle[0] = rr->der;
-            b->bundle_lens[0] = rr->der_len;
-        }
-        b->bundle[1] = ri->der;
-        b->bundle_lens[1] = ri->der_len;
-        p->cabundle_count = 2;
-        p->certificate = rl->der;
-        p->certificate_len = rl->der_len;
-    }
-    if (HAS(pki_cabundle_root_missing)) {
-        memmove(b->bundle, b->bundle + 1, tiers * sizeof(b->bundle[0]));
-        memmove(b->bundle_lens, b->bundle_lens + 1, tiers * sizeof(b->bundle_lens[0]));
-        p->cabundle_count--;
-    }
-    if (HAS(pki_cabundle_reversed)) {
-        for (size_t i = 0, j = p->cabundle_count - 1; i < j; i++, j--) {
-            const uint8_t *d = b->bundle[i];
-            size_t l = b->bundle_lens[i];
-            b->bundle[i] = b->bundle[j];
-            b->bundle_lens[i] = b->bundle_lens[j];
-            b->bundle[j] = d;
-            b->bundle_lens[j] = l;
-        }
-    }
-    if (HAS(pki_cabundle_tier_missing) || HAS(pki_cabundle_swapped)) {
-        if (tiers < 3)
-            return nsmkit_fail(e, "pki_cabundle_tier_missing/swapped need three tiers");
-        if (HAS(pki_cabundle_swapped)) {
-            b->bundle[1] = pki->tier_der[1];
-            b->bundle_lens[1] = pki->tier_der_len[1];
-            b->bundle[2] = pki->tier_der[0];
-            b->bundle_lens[2] = pki->tier_der_len[0];
-        } else {
-            b->bundle[2] = b->bundle[3];
-            b->bundle_lens[2] = b->bundle_lens[3];
-            p->cabundle_count--;
-        }
-    }
-    if (HAS(pki_cabundle_extra_root)) {
-        memmove(b->bundle + 1, b->bundle, p->cabundle_count * sizeof(b->bundle[0]));
-        memmove(b->bundle_lens + 1, b->bundle_lens, p->cabundle_count * sizeof(b->bundle_lens[0]));
-        p->cabundle_count++;
-    }
-    if (HAS(pki_cabundle_extra_leaf)) {
-        b->bundle[p->cabundle_count] = p->certificate;
-        b->bundle_lens[p->cabundle_count] = p->certificate_len;
-        p->cabundle_count++;
-    }
-    if (HAS(pki_leaf_by_zonal)) {
-        if (tiers < 3)
-            return nsmkit_fail(e, "pki_leaf_by_zonal needs three tiers");
-        if (!(c = nsmfault_normal_leaf(pki, 2, e)))
-            return -1;
-        p->certificate = c->der;
-        p->certificate_len = c->der_len;
-    }
-    if (HAS(pki_leaf_p256) || HAS(pki_leaf_rsa)) {
-        bool rsa = HAS(pki_leaf_rsa);
-        EVP_PKEY *k = nsmfault_store_key(pki, rsa ? "rsa" : "p256", rsa ? "RSA" : "P-256", e);
-        c = k ? nsmfault_leaf_cert(pki, rsa ? "leaf_rsa" : "leaf_p256", pki->tier[tiers - 1],
-                          pki->tier_key[tiers - 1], k, "critical,CA:FALSE",
-                          "digitalSignature,nonRepudiation", NULL, false, e)
-              : NULL;
-        EVP_PKEY_free(k);
-        if (!c)
-            return -1;
-        p->certificate = c->der;
-        p->certificate_len = c->der_len;
-    }
-    if (HAS(pki_instance_p256)) {
-        if (tiers < 3)
-            return nsmkit_fail(e, "pki_instance_p256 needs three tiers");
-        EVP_PKEY *k = nsmfault_store_key(pki, "instance_p256", "P-256", e);
-        const nsmfault_crafted *inst = k ? nsmfault_tier_variant(pki, "instance_p256", 2, k, 0, 0, NULL, NULL, e) : NULL;
-        c = inst ? nsmfault_leaf_cert(pki, "leaf_under_p256", inst->cert, k, pki->leaf_key,
-                             "critical,CA:FALSE", "digitalSignature,nonRepudiation", NULL, false, e)
-                 : NULL;
-        EVP_PKEY_free(k);
-        if (!c)
-            return -1;
-        b->bundle[3] = inst->der;
-        b->bundle_lens[3] = inst->der_len;
-        p->certificate = c->der;
-        p->certificate_len = c->der_len;
-    }
+    return 0;
+}
+
+static int edit_cabundle_extra_root(build *b, nsmkit_error *e)
+{
+    (void)e;
+    size_t n = b->p.cabundle_count;
+    memmove(b->bundle + 1, b->bundle, n * sizeof(b->bundle[0]));
+    memmove(b->bundle_lens + 1, b->bundle_lens, n * sizeof(b->bundle_lens[0]));
+    b->p.cabundle_count++;
+    return 0;
+}
+
+static int edit_cabundle_extra_leaf(build *b, nsmkit_error *e)
+{
+    (void)e;
+    b->bundle[b->p.cabundle_count] = b->p.certificate;
+    b->bundle_lens[b->p.cabundle_count] = b->p.certificate_len;
+    b->p.cabundle_count++;
+    return 0;
+}
+
+static int use_leaf(build *b, const nsmfault_crafted *c)
+{
+    if (!c)
+        return -1;
+    b->p.certificate = c->der;
+    b->p.certificate_len = c->der_len;
+    return 0;
+}
+
+static int edit_leaf_by_zonal(build *b, nsmkit_error *e)
+{
+    if (b->tiers < 3)
+        return nsmkit_fail(e, "pki_leaf_by_zonal needs three tiers");
+    return use_leaf(b, nsmfault_normal_leaf(b->pki, 2, e));
+}
+
+static int edit_leaf_p256_or_rsa(build *b, nsmkit_error *e)
+{
+    nsmfault_pki *pki = b->pki;
+    unsigned tiers = b->tiers;
+    bool rsa = HAS(pki_leaf_rsa);
+    EVP_PKEY *k = nsmfault_store_key(pki, rsa ? "rsa" : "p256", rsa ? "RSA" : "P-256", e);
+    const nsmfault_crafted *c =
+        k ? nsmfault_leaf_cert(pki, rsa ? "leaf_rsa" : "leaf_p256", pki->tier[tiers - 1],
+                               pki->tier_key[tiers - 1], k, "critical,CA:FALSE",
+                               "digitalSignature,nonRepudiation", NULL, false, e)
+          : NULL;
+    EVP_PKEY_free(k);
+    return use_leaf(b, c);
+}
+
+static int edit_instance_p256(build *b, nsmkit_error *e)
+{
+    nsmfault_pki *pki = b->pki;
+    if (b->tiers < 3)
+        return nsmkit_fail(e, "pki_instance_p256 needs three tiers");
+    EVP_PKEY *k = nsmfault_store_key(pki, "instance_p256", "P-256", e);
+    const nsmfault_crafted *inst =
+        k ? nsmfault_tier_variant(pki, "instance_p256", 2, k, 0, 0, NULL, NULL, e) : NULL;
+    const nsmfault_crafted *c =
+        inst ? nsmfault_leaf_cert(pki, "leaf_under_p256", inst->cert, k, pki->leaf_key,
+                                  "critical,CA:FALSE", "digitalSignature,nonRepudiation", NULL,
+                                  false, e)
+             : NULL;
+    EVP_PKEY_free(k);
+    if (!c)
+        return -1;
+    b->bundle[3] = inst->der;
+    b->bundle_lens[3] = inst->der_len;
+    return use_leaf(b, c);
+}
+
+/* Leaves of the last tier with one property wrong: a row per class. */
+static int edit_odd_leaves(build *b, nsmkit_error *e)
+{
+    nsmfault_pki *pki = b->pki;
+    unsigned tiers = b->tiers;
     struct {
         nsmfault_class cls;
         const char *name;
@@ -325,14 +403,23 @@ static int fields_phase(build *b, const nsmfault_shape *shape, nsmkit_error *e)
             continue;
         char name[40];
         snprintf(name, sizeof(name), "%s_t%u", leaves[i].name, tiers);
-        c = nsmfault_leaf_cert(pki, name, pki->tier[tiers - 1], pki->tier_key[tiers - 1], pki->leaf_key,
-                      leaves[i].basic, leaves[i].usage,
-                      leaves[i].md ? EVP_sha256() : NULL, leaves[i].unknown, e);
-        if (!c)
+        const nsmfault_crafted *c =
+            nsmfault_leaf_cert(pki, name, pki->tier[tiers - 1], pki->tier_key[tiers - 1],
+                               pki->leaf_key, leaves[i].basic, leaves[i].usage,
+                               leaves[i].md ? EVP_sha256() : NULL, leaves[i].unknown, e);
+        if (use_leaf(b, c) != 0)
             return -1;
-        p->certificate = c->der;
-        p->certificate_len = c->der_len;
     }
+    return 0;
+}
+
+/* Tiers re-issued with one property wrong (constraints, validity): a row per class. */
+static int edit_odd_tiers(build *b, nsmkit_error *e)
+{
+    nsmfault_pki *pki = b->pki;
+    unsigned tiers = b->tiers;
+    uint64_t t = pki->issue_s;
+    const nsmfault_crafted *c;
     struct {
         nsmfault_class cls;
         const char *name;
@@ -365,46 +452,152 @@ static int fields_phase(build *b, const nsmfault_shape *shape, nsmkit_error *e)
         b->bundle[1 + k] = c->der;
         b->bundle_lens[1 + k] = c->der_len;
     }
-    if (HAS(pki_leaf_expired))
-        pol->verify_time_s = pki->issue_s + NSMCA_LEAF_LIFETIME_S + 1;
-    if (HAS(pki_leaf_not_yet_valid))
-        pol->verify_time_s = pki->issue_s - NSMCA_LEAF_BACKDATE_S - 1;
-    if (HAS(pki_root_expired))
-        pol->verify_time_s = (uint64_t)nsmfault_cert_time(X509_get0_notAfter(pki->root)) + 1;
-    if (HAS(pki_root_not_yet_valid))
-        pol->verify_time_s = (uint64_t)nsmfault_cert_time(X509_get0_notBefore(pki->root)) - 1;
+    return 0;
+}
 
-    /* policy classes */
-    if (HAS(policy_pcr_mismatch))
-        pol->pcr0[0] ^= 0x01;
-    if (HAS(policy_pcr_absent)) {
-        if (pcr_count < 2)
-            return nsmkit_fail(e, "policy_pcr_absent needs more than one PCR");
-        p->pcrs = b->pcrs + 1;
-        p->pcr_count = pcr_count - 1;
-        pol->expect_pcr0 = true;
+static int edit_leaf_expired(build *b, nsmkit_error *e)
+{
+    (void)e;
+    b->out->policy.verify_time_s = b->pki->issue_s + NSMCA_LEAF_LIFETIME_S + 1;
+    return 0;
+}
+
+static int edit_leaf_not_yet_valid(build *b, nsmkit_error *e)
+{
+    (void)e;
+    b->out->policy.verify_time_s = b->pki->issue_s - NSMCA_LEAF_BACKDATE_S - 1;
+    return 0;
+}
+
+static int edit_root_expired(build *b, nsmkit_error *e)
+{
+    (void)e;
+    b->out->policy.verify_time_s =
+        (uint64_t)nsmfault_cert_time(X509_get0_notAfter(b->pki->root)) + 1;
+    return 0;
+}
+
+static int edit_root_not_yet_valid(build *b, nsmkit_error *e)
+{
+    (void)e;
+    b->out->policy.verify_time_s =
+        (uint64_t)nsmfault_cert_time(X509_get0_notBefore(b->pki->root)) - 1;
+    return 0;
+}
+
+static int edit_policy_pcr_mismatch(build *b, nsmkit_error *e)
+{
+    (void)e;
+    b->out->policy.pcr0[0] ^= 0x01;
+    return 0;
+}
+
+static int edit_policy_pcr_absent(build *b, nsmkit_error *e)
+{
+    if (b->pcr_count < 2)
+        return nsmkit_fail(e, "policy_pcr_absent needs more than one PCR");
+    b->p.pcrs = b->pcrs + 1;
+    b->p.pcr_count = b->pcr_count - 1;
+    b->out->policy.expect_pcr0 = true;
+    return 0;
+}
+
+static int edit_policy_debug_mode(build *b, nsmkit_error *e)
+{
+    if (b->pcr_count < 3)
+        return nsmkit_fail(e, "policy_debug_mode needs PCR0..2");
+    for (unsigned i = 0; i < 3; i++) {
+        memset(b->pcr_values[i], 0, NSMSIM_PCR_LEN);
+        b->pcrs[i] = (nsmsim_pcr_entry){i, b->pcr_values[i], NSMSIM_PCR_LEN};
     }
-    if (HAS(policy_debug_mode)) {
-        if (pcr_count < 3)
-            return nsmkit_fail(e, "policy_debug_mode needs PCR0..2");
-        for (unsigned i = 0; i < 3; i++) {
-            memset(b->pcr_values[i], 0, NSMSIM_PCR_LEN);
-            b->pcrs[i] = (nsmsim_pcr_entry){i, b->pcr_values[i], NSMSIM_PCR_LEN};
-        }
-        pol->refuse_debug = true;
-        memset(pol->pcr0, 0, sizeof(pol->pcr0));
+    b->out->policy.refuse_debug = true;
+    memset(b->out->policy.pcr0, 0, sizeof(b->out->policy.pcr0));
+    return 0;
+}
+
+static int edit_policy_nonce_absent(build *b, nsmkit_error *e)
+{
+    (void)e;
+    b->p.nonce.present = false;
+    return 0;
+}
+
+static int edit_policy_age(build *b, nsmkit_error *e) /* stale, age_limit */
+{
+    (void)e;
+    b->out->policy.max_age_s = 300;
+    b->out->policy.verify_time_s = b->p.timestamp_ms / 1000u + (HAS(policy_stale) ? 301 : 300);
+    return 0;
+}
+
+static int edit_policy_future(build *b, nsmkit_error *e) /* future, future_in_skew */
+{
+    (void)e;
+    b->out->policy.max_age_s = 300;
+    b->p.timestamp_ms = (b->out->policy.verify_time_s + (HAS(policy_future) ? 61 : 60)) * 1000u;
+    return 0;
+}
+
+/* An edit and the classes that call for it (-1 ends the list; ALWAYS: the edit reads its
+ * own rows). */
+#define ALWAYS (-2)
+typedef struct {
+    int classes[3];
+    int (*edit)(build *b, nsmkit_error *e);
+} edit_row;
+#define ROW(cls, fn) {{NSMFAULT_##cls, -1, -1}, fn}
+#define ROW2(a, c, fn) {{NSMFAULT_##a, NSMFAULT_##c, -1}, fn}
+
+static const edit_row field_edits[] = {
+    ROW(pki_leaf_garbage, edit_leaf_garbage),
+    ROW(pki_leaf_trailing_byte, edit_leaf_trailing_byte),
+    ROW(pki_leaf_bad_signature, edit_leaf_bad_signature),
+    ROW(pki_cabundle_garbage, edit_cabundle_garbage),
+    ROW(pki_leaf_ber_long_length, edit_leaf_ber_long_length),
+    ROW(pki_cabundle_ber_indefinite, edit_cabundle_ber_indefinite),
+    ROW2(pki_rogue_root, pki_rogue_intermediate, edit_rogue_chain),
+    ROW(pki_cabundle_root_missing, edit_cabundle_root_missing),
+    ROW(pki_cabundle_reversed, edit_cabundle_reversed),
+    ROW2(pki_cabundle_tier_missing, pki_cabundle_swapped, edit_cabundle_tier_missing_or_swapped),
+    ROW(pki_cabundle_extra_root, edit_cabundle_extra_root),
+    ROW(pki_cabundle_extra_leaf, edit_cabundle_extra_leaf),
+    ROW(pki_leaf_by_zonal, edit_leaf_by_zonal),
+    ROW2(pki_leaf_p256, pki_leaf_rsa, edit_leaf_p256_or_rsa),
+    ROW(pki_instance_p256, edit_instance_p256),
+    {{ALWAYS, -1, -1}, edit_odd_leaves},
+    {{ALWAYS, -1, -1}, edit_odd_tiers},
+    ROW(pki_leaf_expired, edit_leaf_expired),
+    ROW(pki_leaf_not_yet_valid, edit_leaf_not_yet_valid),
+    ROW(pki_root_expired, edit_root_expired),
+    ROW(pki_root_not_yet_valid, edit_root_not_yet_valid),
+    ROW(policy_pcr_mismatch, edit_policy_pcr_mismatch),
+    ROW(policy_pcr_absent, edit_policy_pcr_absent),
+    ROW(policy_debug_mode, edit_policy_debug_mode),
+    ROW(policy_nonce_absent, edit_policy_nonce_absent),
+    ROW2(policy_stale, policy_age_limit, edit_policy_age),
+    ROW2(policy_future, policy_future_in_skew, edit_policy_future),
+};
+
+/* Runs each row's edit whose classes are in the set, in the table's order. */
+static int run_edits(build *b, const edit_row *rows, size_t count, nsmkit_error *e)
+{
+    for (size_t r = 0; r < count; r++) {
+        bool due = false;
+        for (int k = 0; k < 3 && rows[r].classes[k] != -1; k++)
+            due |= rows[r].classes[k] == ALWAYS ||
+                   nsmfault_set_has(b->f, (nsmfault_class)rows[r].classes[k]);
+        if (due && rows[r].edit(b, e) != 0)
+            return -1;
     }
-    if (HAS(policy_nonce_absent))
-        p->nonce.present = false;
-    if (HAS(policy_stale) || HAS(policy_age_limit)) {
-        pol->max_age_s = 300;
-        pol->verify_time_s = p->timestamp_ms / 1000u + (HAS(policy_stale) ? 301 : 300);
-    }
-    if (HAS(policy_future) || HAS(policy_future_in_skew)) {
-        pol->max_age_s = 300;
-        p->timestamp_ms = (pol->verify_time_s + (HAS(policy_future) ? 61 : 60)) * 1000u;
-    }
-    /* expectations (after the fields settled) */
+    return 0;
+}
+
+/* What the relying party expects of nonce, user_data and public_key, after the fields
+ * settled; then the policy classes that change those expectations. */
+static int policy_expectations(build *b, nsmkit_error *e)
+{
+    nsmsim_payload *p = &b->p;
+    nsmfault_policy *pol = &b->out->policy;
     const nsmsim_optional_bytes *exp[3] = {&p->nonce, &p->user_data, &p->public_key};
     nsmkit_buf *want[3] = {&pol->nonce, &pol->user_data, &pol->public_key};
     bool *set[3] = {&pol->expect_nonce, &pol->expect_user_data, &pol->expect_public_key};
@@ -440,6 +633,14 @@ static int fields_phase(build *b, const nsmfault_shape *shape, nsmkit_error *e)
     if (pol->nonce.err || pol->user_data.err || pol->public_key.err)
         return nsmkit_fail(e, "out of memory");
     return 0;
+}
+
+static int fields_phase(build *b, const nsmfault_shape *shape, nsmkit_error *e)
+{
+    if (field_defaults(b, shape, e) != 0 ||
+        run_edits(b, field_edits, sizeof(field_edits) / sizeof(field_edits[0]), e) != 0)
+        return -1;
+    return policy_expectations(b, e);
 }
 
 /* Bytes of a CBOR text key. */
@@ -523,9 +724,9 @@ static int pcrs_edit(build *b, nsmkit_buf *m, int which, nsmkit_error *e)
     return rc;
 }
 
-static int payload_phase(build *b, nsmkit_error *e)
+/* the pcrs map and its entries */
+static int payload_pcrs(build *b, nsmkit_buf *m, nsmkit_error *e)
 {
-    nsmkit_buf *m = &b->payload;
     static const int pcr_classes[] = {
         NSMFAULT_cbor_indefinite_pcrs, NSMFAULT_pcrs_array,     NSMFAULT_pcrs_33,
         NSMFAULT_pcr_index_text,       NSMFAULT_pcr_index_32,   NSMFAULT_pcr_index_31,
@@ -538,7 +739,12 @@ static int payload_phase(build *b, nsmkit_error *e)
     if (HAS(pcrs_empty) && set_hex(m, "pcrs", "a0", e) != 0)
         return -1;
 
-    /* encoding */
+    return 0;
+}
+
+/* the encoding: heads, tags, indefinite lengths, duplicate keys */
+static int payload_encoding(build *b, nsmkit_buf *m, nsmkit_error *e)
+{
     if (HAS(cbor_reserved_head) && set_hex(m, "nonce", "1c", e) != 0) return -1;
     if (HAS(cbor_indefinite_bytes) && set_hex(m, "nonce", "5f42010241ffff", e) != 0) return -1;
     if (HAS(cbor_simple_unassigned) && set_hex(m, "nonce", "f0", e) != 0) return -1;
@@ -597,7 +803,12 @@ static int payload_phase(build *b, nsmkit_error *e)
         if (rc != 0) return -1;
     }
 
-    /* fields */
+    return 0;
+}
+
+/* the fields: missing, renamed, extra, of the wrong type or size */
+static int payload_fields(build *b, nsmkit_buf *m, nsmkit_error *e)
+{
     if (HAS(payload_key_int)) {
         static const uint8_t key[] = {0x01}, value[] = {0x00};
         if (append_entry(m, key, 1, value, 1, e) != 0) return -1;
@@ -677,7 +888,12 @@ static int payload_phase(build *b, nsmkit_error *e)
         if (rc != 0)
             return -1;
     }
-    /* cabundle entries */
+    return 0;
+}
+
+/* the cabundle entries */
+static int payload_cabundle(build *b, nsmkit_buf *m, nsmkit_error *e)
+{
     if (HAS(cabundle_9) || HAS(cabundle_entry_text) || HAS(cabundle_entry_empty) ||
         HAS(cabundle_entry_1025)) {
         nsmkit_buf v;
@@ -704,7 +920,12 @@ static int payload_phase(build *b, nsmkit_error *e)
         if (rc != 0)
             return -1;
     }
-    /* whole-payload faults last: they may leave no map to edit */
+    return 0;
+}
+
+/* whole-payload faults last: they may leave no map to edit */
+static int payload_whole(build *b, nsmkit_buf *m, nsmkit_error *e)
+{
     if (HAS(payload_not_map)) {
         if (m->len == 0 || (m->data[0] != 0xbf && (m->data[0] < 0xa0 || m->data[0] > 0xb7)))
             return nsmkit_fail(e, "payload_not_map needs a payload map");
@@ -728,6 +949,15 @@ static int payload_phase(build *b, nsmkit_error *e)
     }
     if (HAS(cbor_empty)) m->len = 0;
     return m->err ? nsmkit_fail(e, "payload too large") : 0;
+}
+
+static int payload_phase(build *b, nsmkit_error *e)
+{
+    nsmkit_buf *m = &b->payload;
+    if (payload_pcrs(b, m, e) != 0 || payload_encoding(b, m, e) != 0 ||
+        payload_fields(b, m, e) != 0 || payload_cabundle(b, m, e) != 0)
+        return -1;
+    return payload_whole(b, m, e);
 }
 
 static void header_phase(build *b)

@@ -55,8 +55,7 @@ LONG_ALLOWED = {
     ('bench/devnsm_bench.c', 'main'), ('bench/kms_bench.c', 'main'),
     ('bench/verify_bench.c', 'main'),
     # this branch's own, split next (issue 18, step 4)
-    ('common/cbor.c', 'nsmkit_cbor_check'), ('faults/fault_build.c', 'fields_phase'),
-    ('faults/fault_build.c', 'payload_phase'),
+    ('common/cbor.c', 'nsmkit_cbor_check'),
     ('verifier/chain.c', 'chain_full'),
 }
 MAX_LINES = 100
