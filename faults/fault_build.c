@@ -1029,38 +1029,95 @@ static int sign_over(build *b, const uint8_t *prot, size_t prot_len, const uint8
     return nsmsim_sign_p384_det(key, digest, b->sig, e);
 }
 
+/* ---- the signature's classes: one edit per class, in the order they apply ---- */
+
+static int edit_sig_bit_flip(build *b, nsmkit_error *e)
+{
+    (void)e;
+    b->sig[95] ^= 0x01;
+    return 0;
+}
+
+static int edit_sig_r_bit_flip(build *b, nsmkit_error *e)
+{
+    (void)e;
+    b->sig[10] ^= 0x80;
+    return 0;
+}
+
+static int edit_sig_high_s(build *b, nsmkit_error *e)
+{
+    return nsmsim_p384_negate_s(b->sig, e) != 0 ? -1 : 0;
+}
+
+static int edit_sig_zero_r(build *b, nsmkit_error *e)
+{
+    (void)e;
+    memset(b->sig, 0, 48);
+    return 0;
+}
+
+static int edit_sig_s_is_order(build *b, nsmkit_error *e)
+{
+    (void)e;
+    uint8_t n[NSMSIM_P384_LEN];
+    nsmsim_p384_order(n);
+    memcpy(b->sig + 48, n, sizeof(n));
+    return 0;
+}
+
+static int edit_sig_short(build *b, nsmkit_error *e)
+{
+    (void)e;
+    b->sig_len = 95;
+    return 0;
+}
+
+static int edit_sig_long(build *b, nsmkit_error *e)
+{
+    (void)e;
+    b->sig[b->sig_len++] = 0x00;
+    return 0;
+}
+
+static int edit_sig_empty(build *b, nsmkit_error *e)
+{
+    (void)e;
+    b->sig_len = 0;
+    return 0;
+}
+
+static int edit_sig_der(build *b, nsmkit_error *e)
+{
+    ECDSA_SIG *s = ECDSA_SIG_new();
+    BIGNUM *r = BN_bin2bn(b->sig, 48, NULL), *sv = BN_bin2bn(b->sig + 48, 48, NULL);
+    uint8_t der[128], *p = der;
+    int len = 0;
+    if (s && r && sv && ECDSA_SIG_set0(s, r, sv)) {
+        r = sv = NULL;
+        len = i2d_ECDSA_SIG(s, &p);
+    }
+    BN_free(r);
+    BN_free(sv);
+    ECDSA_SIG_free(s);
+    if (len <= 0 || (size_t)len > sizeof(b->sig))
+        return nsmkit_fail(e, "DER signature failed");
+    memcpy(b->sig, der, (size_t)len);
+    b->sig_len = (size_t)len;
+    return 0;
+}
+
+static const edit_row signature_edits[] = {
+    ROW(sig_bit_flip, edit_sig_bit_flip),     ROW(sig_r_bit_flip, edit_sig_r_bit_flip),
+    ROW(sig_high_s, edit_sig_high_s),         ROW(sig_zero_r, edit_sig_zero_r),
+    ROW(sig_s_is_order, edit_sig_s_is_order), ROW(sig_short, edit_sig_short),
+    ROW(sig_long, edit_sig_long),             ROW(sig_empty, edit_sig_empty),
+    ROW(sig_der, edit_sig_der),
+};
+
 static int signature_phase(build *b, nsmkit_error *e)
 {
-    uint8_t n[NSMSIM_P384_LEN];
-    if (HAS(sig_bit_flip)) b->sig[95] ^= 0x01;
-    if (HAS(sig_r_bit_flip)) b->sig[10] ^= 0x80;
-    if (HAS(sig_high_s) && nsmsim_p384_negate_s(b->sig, e) != 0) return -1;
-    if (HAS(sig_zero_r)) memset(b->sig, 0, 48);
-    if (HAS(sig_s_is_order)) {
-        nsmsim_p384_order(n);
-        memcpy(b->sig + 48, n, sizeof(n));
-    }
-    if (HAS(sig_short)) b->sig_len = 95;
-    if (HAS(sig_long)) b->sig[b->sig_len++] = 0x00;
-    if (HAS(sig_empty)) b->sig_len = 0;
-    if (HAS(sig_der)) {
-        ECDSA_SIG *s = ECDSA_SIG_new();
-        BIGNUM *r = BN_bin2bn(b->sig, 48, NULL), *sv = BN_bin2bn(b->sig + 48, 48, NULL);
-        uint8_t der[128], *p = der;
-        int len = 0;
-        if (s && r && sv && ECDSA_SIG_set0(s, r, sv)) {
-            r = sv = NULL;
-            len = i2d_ECDSA_SIG(s, &p);
-        }
-        BN_free(r);
-        BN_free(sv);
-        ECDSA_SIG_free(s);
-        if (len <= 0 || (size_t)len > sizeof(b->sig))
-            return nsmkit_fail(e, "DER signature failed");
-        memcpy(b->sig, der, (size_t)len);
-        b->sig_len = (size_t)len;
-    }
-    return 0;
+    return run_edits(b, signature_edits, sizeof(signature_edits) / sizeof(signature_edits[0]), e);
 }
 
 /* Writes the envelope, then applies the byte-level classes to it. */
