@@ -281,8 +281,27 @@ def check_lengths():
             ', '.join('%s %s' % s for s in sorted(stale))))
 
 
+def self_test():
+    """The checks can fail: a circle, an upward arrow and a long function are found in
+    made-up inputs before the real tree is judged."""
+    import tempfile
+    ok = find_circle({'a': {'b'}, 'b': {'c'}, 'c': {'a'}}) is not None and \
+        find_circle({'a': {'b'}, 'b': {'c'}}) is None and \
+        circles({('l', 'x.o'): {('l', 'y.o')}, ('l', 'y.o'): {('l', 'x.o')}}) != [] and \
+        FLOORS[folder_of('nsm-core/core.c')] < FLOORS[folder_of('faults/fault.c')] and \
+        folder_of('frontends/devices/fuse.c') == 'frontends/devices'
+    with tempfile.NamedTemporaryFile('w', suffix='.c', delete=False) as t:
+        t.write('static int f(void)\n{\n' + '    x++;\n' * (MAX_LINES + 1) + '}\n'
+                'static int g(void)\n{\n' + '    x++;\n' * MAX_LINES + '}\n')
+    found = long_functions(t.name)
+    os.unlink(t.name)
+    ok = ok and found == [('f', MAX_LINES + 1)]
+    report(ok, 'the checks find a made-up circle, upward floor and long function')
+
+
 def main():
     build = sys.argv[1] if len(sys.argv) > 1 else 'build'
+    self_test()
     check_includes()
     check_libraries(build)
     check_sizes()
