@@ -742,100 +742,175 @@ static int payload_pcrs(build *b, nsmkit_buf *m, nsmkit_error *e)
     return 0;
 }
 
+/* ---- the encoding's classes: heads, tags, indefinite lengths, duplicate keys; one edit
+ * per class, in the order they apply ---- */
+
+static int edit_cbor_reserved_head(build *b, nsmkit_error *e)
+{
+    return set_hex(&b->payload, "nonce", "1c", e);
+}
+
+static int edit_cbor_indefinite_bytes(build *b, nsmkit_error *e)
+{
+    return set_hex(&b->payload, "nonce", "5f42010241ffff", e);
+}
+
+static int edit_cbor_simple_unassigned(build *b, nsmkit_error *e)
+{
+    return set_hex(&b->payload, "nonce", "f0", e);
+}
+
+static int edit_cbor_indefinite_text(build *b, nsmkit_error *e)
+{
+    return set_hex(&b->payload, "module_id", "7f62692d63616263ff", e);
+}
+
+/* key's value becomes v's bytes; v is freed. */
+static int set_built(nsmkit_buf *m, const char *key, nsmkit_buf *v, nsmkit_error *e)
+{
+    int rc = nsmsim_map_set_value(m, key, v->data, v->len, e);
+    nsmkit_buf_free(v);
+    return rc != 0 ? -1 : 0;
+}
+
+static int edit_cbor_tag_certificate(build *b, nsmkit_error *e)
+{
+    nsmkit_buf v;
+    nsmkit_buf_init(&v, 4096);
+    nsmkit_buf_u8(&v, 0xd8);
+    nsmkit_buf_u8(&v, 24);
+    nsmkit_cbor_put_bytes(&v, b->p.certificate, b->p.certificate_len);
+    return set_built(&b->payload, "certificate", &v, e);
+}
+
+static int edit_cbor_tag_timestamp(build *b, nsmkit_error *e)
+{
+    nsmkit_buf v;
+    nsmkit_buf_init(&v, 32);
+    nsmkit_buf_u8(&v, 0xc1);
+    nsmkit_cbor_put_uint(&v, b->p.timestamp_ms);
+    return set_built(&b->payload, "timestamp", &v, e);
+}
+
+static int edit_cbor_non_minimal_head(build *b, nsmkit_error *e)
+{
+    nsmkit_buf v;
+    size_t n = strlen(b->module_id);
+    nsmkit_buf_init(&v, 400);
+    nsmkit_buf_u8(&v, 0x79);
+    nsmkit_buf_u8(&v, (uint8_t)(n >> 8));
+    nsmkit_buf_u8(&v, (uint8_t)n);
+    nsmkit_buf_append(&v, b->module_id, n);
+    return set_built(&b->payload, "module_id", &v, e);
+}
+
+static int edit_cbor_too_deep(build *b, nsmkit_error *e)
+{
+    return set_hex(&b->payload, "user_data", "818181818181818100", e);
+}
+
+static int edit_cbor_too_many_items(build *b, nsmkit_error *e)
+{
+    nsmkit_buf v;
+    nsmkit_buf_init(&v, 1024);
+    nsmkit_cbor_put_head(&v, NSMKIT_CBOR_ARRAY, 300);
+    for (int i = 0; i < 300; i++)
+        nsmkit_buf_u8(&v, 0x00);
+    return set_built(&b->payload, "user_data", &v, e);
+}
+
+static int edit_cbor_duplicate(build *b, nsmkit_error *e) /* duplicate_key, _module_id */
+{
+    bool nonce = HAS(cbor_duplicate_key);
+    nsmkit_buf k;
+    put_key(&k, nonce ? "nonce" : "module_id");
+    static const uint8_t other_nonce[] = {0x43, 0x0a, 0x0b, 0x0c};
+    static const uint8_t other_id[] = {0x65, 'f', 'o', 'r', 'g', 'e'};
+    int rc = append_entry(&b->payload, k.data, k.len, nonce ? other_nonce : other_id,
+                          nonce ? sizeof(other_nonce) : sizeof(other_id), e);
+    nsmkit_buf_free(&k);
+    return rc != 0 ? -1 : 0;
+}
+
+static const edit_row encoding_edits[] = {
+    ROW(cbor_reserved_head, edit_cbor_reserved_head),
+    ROW(cbor_indefinite_bytes, edit_cbor_indefinite_bytes),
+    ROW(cbor_simple_unassigned, edit_cbor_simple_unassigned),
+    ROW(cbor_indefinite_text, edit_cbor_indefinite_text),
+    ROW(cbor_tag_certificate, edit_cbor_tag_certificate),
+    ROW(cbor_tag_timestamp, edit_cbor_tag_timestamp),
+    ROW(cbor_non_minimal_head, edit_cbor_non_minimal_head),
+    ROW(cbor_too_deep, edit_cbor_too_deep),
+    ROW(cbor_too_many_items, edit_cbor_too_many_items),
+    ROW2(cbor_duplicate_key, cbor_duplicate_module_id, edit_cbor_duplicate),
+};
+
 /* the encoding: heads, tags, indefinite lengths, duplicate keys */
 static int payload_encoding(build *b, nsmkit_buf *m, nsmkit_error *e)
 {
-    if (HAS(cbor_reserved_head) && set_hex(m, "nonce", "1c", e) != 0) return -1;
-    if (HAS(cbor_indefinite_bytes) && set_hex(m, "nonce", "5f42010241ffff", e) != 0) return -1;
-    if (HAS(cbor_simple_unassigned) && set_hex(m, "nonce", "f0", e) != 0) return -1;
-    if (HAS(cbor_indefinite_text) && set_hex(m, "module_id", "7f62692d63616263ff", e) != 0) return -1;
-    if (HAS(cbor_tag_certificate)) {
-        nsmkit_buf v;
-        nsmkit_buf_init(&v, 4096);
-        nsmkit_buf_u8(&v, 0xd8);
-        nsmkit_buf_u8(&v, 24);
-        nsmkit_cbor_put_bytes(&v, b->p.certificate, b->p.certificate_len);
-        int rc = nsmsim_map_set_value(m, "certificate", v.data, v.len, e);
-        nsmkit_buf_free(&v);
-        if (rc != 0) return -1;
-    }
-    if (HAS(cbor_tag_timestamp)) {
-        nsmkit_buf v;
-        nsmkit_buf_init(&v, 32);
-        nsmkit_buf_u8(&v, 0xc1);
-        nsmkit_cbor_put_uint(&v, b->p.timestamp_ms);
-        int rc = nsmsim_map_set_value(m, "timestamp", v.data, v.len, e);
-        nsmkit_buf_free(&v);
-        if (rc != 0) return -1;
-    }
-    if (HAS(cbor_non_minimal_head)) {
-        nsmkit_buf v;
-        size_t n = strlen(b->module_id);
-        nsmkit_buf_init(&v, 400);
-        nsmkit_buf_u8(&v, 0x79);
-        nsmkit_buf_u8(&v, (uint8_t)(n >> 8));
-        nsmkit_buf_u8(&v, (uint8_t)n);
-        nsmkit_buf_append(&v, b->module_id, n);
-        int rc = nsmsim_map_set_value(m, "module_id", v.data, v.len, e);
-        nsmkit_buf_free(&v);
-        if (rc != 0) return -1;
-    }
-    if (HAS(cbor_too_deep) && set_hex(m, "user_data", "818181818181818100", e) != 0) return -1;
-    if (HAS(cbor_too_many_items)) {
-        nsmkit_buf v;
-        nsmkit_buf_init(&v, 1024);
-        nsmkit_cbor_put_head(&v, NSMKIT_CBOR_ARRAY, 300);
-        for (int i = 0; i < 300; i++)
-            nsmkit_buf_u8(&v, 0x00);
-        int rc = nsmsim_map_set_value(m, "user_data", v.data, v.len, e);
-        nsmkit_buf_free(&v);
-        if (rc != 0) return -1;
-    }
-    if (HAS(cbor_duplicate_key) || HAS(cbor_duplicate_module_id)) {
-        bool nonce = HAS(cbor_duplicate_key);
-        nsmkit_buf k;
-        put_key(&k, nonce ? "nonce" : "module_id");
-        static const uint8_t other_nonce[] = {0x43, 0x0a, 0x0b, 0x0c};
-        static const uint8_t other_id[] = {0x65, 'f', 'o', 'r', 'g', 'e'};
-        int rc = append_entry(m, k.data, k.len, nonce ? other_nonce : other_id,
-                              nonce ? sizeof(other_nonce) : sizeof(other_id), e);
-        nsmkit_buf_free(&k);
-        if (rc != 0) return -1;
-    }
-
-    return 0;
+    (void)m;
+    return run_edits(b, encoding_edits, sizeof(encoding_edits) / sizeof(encoding_edits[0]), e);
 }
 
-/* the fields: missing, renamed, extra, of the wrong type or size */
+static int edit_payload_key_int(build *b, nsmkit_error *e)
+{
+    static const uint8_t key[] = {0x01}, value[] = {0x00};
+    return append_entry(&b->payload, key, 1, value, 1, e) != 0 ? -1 : 0;
+}
+
+/* an extra key: "extra" (unknown_key) or "nitrotpm_pcrs" holding the pcrs (two_pcr_kinds) */
+static int edit_payload_extra_key(build *b, nsmkit_error *e)
+{
+    nsmkit_buf *m = &b->payload;
+    nsmkit_buf k;
+    put_key(&k, HAS(payload_unknown_key) ? "extra" : "nitrotpm_pcrs");
+    nsmkit_buf v;
+    size_t key_at, value_at, end;
+    int rc = -1;
+    nsmkit_buf_init(&v, 8192);
+    if (HAS(payload_unknown_key)) {
+        nsmkit_buf_u8(&v, 0x00);
+        rc = 0;
+    } else if (nsmsim_map_find(m->data, m->len, "pcrs", &key_at, &value_at, &end, e) == 0) {
+        nsmkit_buf_append(&v, m->data + value_at, end - value_at);
+        rc = 0;
+    }
+    if (rc == 0)
+        rc = append_entry(m, k.data, k.len, v.data, v.len, e);
+    nsmkit_buf_free(&k);
+    nsmkit_buf_free(&v);
+    return rc != 0 ? -1 : 0;
+}
+
+static int edit_policy_nonce_removed(build *b, nsmkit_error *e)
+{
+    return nsmsim_map_remove(&b->payload, "nonce", e) != 0 ? -1 : 0;
+}
+
+static int edit_payload_key_case(build *b, nsmkit_error *e)
+{
+    return rename_key(&b->payload, "nonce", "Nonce", e) != 0 ? -1 : 0;
+}
+
+static int edit_payload_nitrotpm_pcrs(build *b, nsmkit_error *e)
+{
+    return rename_key(&b->payload, "pcrs", "nitrotpm_pcrs", e) != 0 ? -1 : 0;
+}
+
+static const edit_row key_edits[] = {
+    ROW(payload_key_int, edit_payload_key_int),
+    ROW2(payload_unknown_key, payload_two_pcr_kinds, edit_payload_extra_key),
+    ROW(policy_nonce_absent, edit_policy_nonce_removed),
+    ROW(payload_key_case, edit_payload_key_case),
+    ROW(payload_nitrotpm_pcrs, edit_payload_nitrotpm_pcrs),
+};
+
+/* the fields: keys added, removed and renamed (one edit per class), then a row per missing
+ * key and per value of the wrong type or size */
 static int payload_fields(build *b, nsmkit_buf *m, nsmkit_error *e)
 {
-    if (HAS(payload_key_int)) {
-        static const uint8_t key[] = {0x01}, value[] = {0x00};
-        if (append_entry(m, key, 1, value, 1, e) != 0) return -1;
-    }
-    if (HAS(payload_unknown_key) || HAS(payload_two_pcr_kinds)) {
-        nsmkit_buf k;
-        put_key(&k, HAS(payload_unknown_key) ? "extra" : "nitrotpm_pcrs");
-        nsmkit_buf v;
-        size_t key_at, value_at, end;
-        int rc = -1;
-        nsmkit_buf_init(&v, 8192);
-        if (HAS(payload_unknown_key)) {
-            nsmkit_buf_u8(&v, 0x00);
-            rc = 0;
-        } else if (nsmsim_map_find(m->data, m->len, "pcrs", &key_at, &value_at, &end, e) == 0) {
-            nsmkit_buf_append(&v, m->data + value_at, end - value_at);
-            rc = 0;
-        }
-        if (rc == 0)
-            rc = append_entry(m, k.data, k.len, v.data, v.len, e);
-        nsmkit_buf_free(&k);
-        nsmkit_buf_free(&v);
-        if (rc != 0) return -1;
-    }
-    if (HAS(policy_nonce_absent) && nsmsim_map_remove(m, "nonce", e) != 0) return -1;
-    if (HAS(payload_key_case) && rename_key(m, "nonce", "Nonce", e) != 0) return -1;
-    if (HAS(payload_nitrotpm_pcrs) && rename_key(m, "pcrs", "nitrotpm_pcrs", e) != 0) return -1;
+    if (run_edits(b, key_edits, sizeof(key_edits) / sizeof(key_edits[0]), e) != 0)
+        return -1;
     static const struct { int cls; const char *key; } missing[] = {
         {NSMFAULT_payload_missing_module_id, "module_id"}, {NSMFAULT_payload_missing_digest, "digest"},
         {NSMFAULT_payload_missing_timestamp, "timestamp"}, {NSMFAULT_payload_missing_pcrs, "pcrs"},
