@@ -71,6 +71,7 @@
 #include <stdio.h>
 
 #include "nsmkit/codes.h"
+#include "nsmkit/error.h"
 #include "nsmkit/p384.h"
 
 /* Largest document accepted: a real NSM response is at most 12 KiB. */
@@ -331,9 +332,8 @@ typedef struct {
 
 typedef struct nsmv_verifier nsmv_verifier;
 
-typedef struct {
-    char msg[600]; /* one line */
-} nsmv_error;
+/* The one message carrier of the project (nsmkit/error.h): a line for the user. */
+typedef nsmkit_error nsmv_error;
 
 typedef struct {
     const uint8_t *root_der; /* NULL: the AWS Nitro Enclaves Root-G1 */
