@@ -31,14 +31,18 @@ else
   OPTIMISE := -O1 -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
 CFLAGS ?= -g
+# Public headers (nsmkit/*.h) from each component's include/; internal headers across
+# folders by their path from the top (e.g. "frontends/transports/device.h").
+INCLUDES := -I. -Icommon/include -Ica-tools/include -Iverifier/include -Insm-core/include \
+            -Ifaults/include
 NSM_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -pthread $(WARNINGS) $(OPTIMISE) \
               -fstack-protector-strong -MMD -MP \
-              -Icommon/include -Ica-tools/include -Insm-sim/include -Iverifier/include
+              $(INCLUDES)
 NSM_LDFLAGS := -pthread -Wl,-z,relro,-z,now -Wl,--as-needed $(if $(strip $(SANITIZE)),-fsanitize=$(SANITIZE))
 # nettle's libhogweed (on GMP) signs and verifies P-384; OpenSSL does X.509 and the rest.
 # (libhogweed brings libnettle itself; naming it too would make binaries linked without
 # --as-needed, as under the sanitizers, need a library they never call.) libfuse3 serves
-# the FUSE /dev/nsm (nsm-sim/fuse.c); --as-needed keeps it out of the shared objects that
+# the FUSE /dev/nsm (frontends/devices/fuse.c); --as-needed keeps it out of the shared objects that
 # do not use it (the shim, libnsm.so). jansson parses JSON (nsmkit_json_walk, nsm-kms).
 LIBS := -lcbor -lcrypto -lhogweed -lgmp -lfuse3 -ljansson
 
@@ -55,20 +59,31 @@ DEB_PACKAGES := gcc make libc6-dev pkg-config openssl libssl-dev libcbor-dev lib
 
 # ---- components -------------------------------------------------------------------------
 
-COMMON_SRC := common/reader.c common/cbor.c common/util.c common/json.c \
-              common/p384.c common/p384_nettle.c common/p384_openssl.c
+COMMON_SRC := common/codes.c common/opts.c common/reader.c common/cbor.c common/util.c common/json.c \
+              common/p384.c common/p384_scalar.c common/p384_nettle.c common/p384_openssl.c
 CA_SRC     := ca-tools/codes.c ca-tools/keys.c ca-tools/x509.c ca-tools/conf.c \
               ca-tools/store.c ca-tools/tiers.c ca-tools/pki.c ca-tools/rotate.c \
               ca-tools/leaf.c
-# The FUSE /dev/nsm (libfuse3), used by `nsm-sim exec --device fuse` and `nsm-sim fuse`.
-FUSE_SRC   := nsm-sim/fuse.c nsm-sim/mountns.c
-SIM_SRC    := nsm-sim/messages.c nsm-sim/request.c nsm-sim/core.c nsm-sim/attest.c nsm-sim/options.c \
-              nsm-sim/transport.c nsm-sim/server.c nsm-sim/device.c nsm-sim/nsmapi.c \
-              nsm-sim/envopts.c nsm-sim/libnsm.c nsm-sim/serve.c nsm-sim/exec.c \
-              nsm-sim/surgery.c nsm-sim/det_sign.c nsm-sim/fault.c nsm-sim/fault_pki.c \
-              nsm-sim/fault_build.c nsm-sim/corpus.c $(FUSE_SRC)
-# the CUSE /dev/nsm (`nsm-sim cuse`; its static guest build is in the QEMU section)
-SIM_SRC    += nsm-sim/cuse.c nsm-sim/cuse_cmd.c
+# The house, floor by floor (docs/architecture.md): common/ (0); ca-tools/, verifier/ (1);
+# the NSM device model nsm-core/ (2); the fault machinery faults/ (3), which plugs into the
+# core's document hook; the front-ends frontends/ (4): transports, the shim and drop-in
+# libnsm (devnsm), the FUSE and CUSE devices; the nsm-sim command nsm-sim/ (5). kms/, and
+# the coming eif/ and vsock/, sit beside them as components of their own.
+CORE_SRC   := nsm-core/messages.c nsm-core/request.c nsm-core/core.c nsm-core/attest.c \
+              nsm-core/options.c
+FAULT_SRC  := faults/surgery.c faults/det_sign.c faults/fault.c faults/fault_pki.c \
+              faults/fault_build.c faults/device_mode.c faults/sim_args.c faults/corpus.c
+TRANSPORT_SRC := frontends/transports/frame.c frontends/transports/client.c \
+                 frontends/transports/log.c frontends/transports/device.c \
+                 frontends/transports/core_handler.c frontends/transports/server.c \
+                 frontends/transports/envopts.c
+DEVNSM_SRC := frontends/devnsm/nsmapi.c frontends/devnsm/libnsm.c
+# The FUSE /dev/nsm (libfuse3), used by `nsm-sim exec --device fuse` and `nsm-sim fuse`;
+# the CUSE /dev/nsm (`nsm-sim cuse`; its static guest build is in the QEMU section).
+FUSE_SRC   := frontends/devices/fuse.c frontends/devices/mountns.c
+DEVICE_SRC := $(FUSE_SRC) frontends/devices/cuse.c frontends/devices/cuse_cmd.c
+FRONT_SRC  := $(TRANSPORT_SRC) $(DEVNSM_SRC) $(DEVICE_SRC)
+CMD_SRC    := nsm-sim/serve.c nsm-sim/exec.c nsm-sim/binkind.c
 VERIFY_SRC := verifier/envelope.c verifier/payload.c verifier/cert.c verifier/chain.c \
               verifier/leaflink.c verifier/cose.c verifier/policy.c verifier/codes.c \
               verifier/failure.c verifier/verify.c verifier/report.c verifier/aws_root.c \
@@ -77,6 +92,10 @@ VERIFY_SRC := verifier/envelope.c verifier/payload.c verifier/cert.c verifier/ch
 COMMON_LIB := $(BUILD)/lib/libnsmkit-common.a
 CA_LIB     := $(BUILD)/lib/libnsmca.a
 SIM_LIB    := $(BUILD)/lib/libnsmsim.a
+FAULT_LIB  := $(BUILD)/lib/libnsmfault.a
+EIF_LIB    := $(BUILD)/lib/libnsmeif.a
+FRONT_LIB  := $(BUILD)/lib/libnsmfront.a
+CMD_LIB    := $(BUILD)/lib/libnsmsim-cmd.a
 VERIFY_LIB := $(BUILD)/lib/libnsmverify.a
 KMS_LIB    := $(BUILD)/lib/libnsmkms.a
 
@@ -85,11 +104,11 @@ KMS_LIB    := $(BUILD)/lib/libnsmkms.a
 # and nothing else); its man page is man/<name>.1.
 PROGRAMS := nsm-ca nsm-sim nsm-verify nsm-vectors nsm-kms
 PROG_nsm-ca      := ca-tools/nsm-ca.c $(CA_LIB) $(COMMON_LIB) -lcrypto
-PROG_nsm-sim     := nsm-sim/main.c $(SIM_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB) -lcbor -lcrypto \
+PROG_nsm-sim     := nsm-sim/main.c $(CMD_LIB) $(FRONT_LIB) $(FAULT_LIB) $(EIF_LIB) $(SIM_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB) -lcbor -lcrypto \
                     -lhogweed -lgmp -lfuse3 -ljansson
 PROG_nsm-verify  := verifier/nsm-verify.c $(VERIFY_LIB) $(COMMON_LIB) -lcbor -lcrypto \
                     -lhogweed -lgmp
-PROG_nsm-vectors := harness/nsm-vectors.c $(SIM_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB) \
+PROG_nsm-vectors := harness/nsm-vectors.c $(FAULT_LIB) $(EIF_LIB) $(SIM_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB) \
                     -lcbor -lcrypto -lhogweed -lgmp
 PROG_nsm-kms     := kms/main.c $(KMS_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB) -lmicrohttpd \
                     -ljansson -lcbor -lcrypto -lhogweed -lgmp
@@ -133,28 +152,29 @@ $(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
 
 $(COMMON_LIB): $(call obj,$(COMMON_SRC))
 $(CA_LIB): $(call obj,$(CA_SRC))
-$(SIM_LIB): $(call obj,$(SIM_SRC))
+$(SIM_LIB): $(call obj,$(CORE_SRC))
+$(FAULT_LIB): $(call obj,$(FAULT_SRC))
+$(FRONT_LIB): $(call obj,$(FRONT_SRC))
+$(CMD_LIB): $(call obj,$(CMD_SRC))
 $(VERIFY_LIB): $(call obj,$(VERIFY_SRC))
 $(BUILD)/lib/%.a:
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
 # Libraries in link order: users first.
-STATIC_LIBS := $(SIM_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB)
+STATIC_LIBS := $(CMD_LIB) $(FRONT_LIB) $(FAULT_LIB) $(EIF_LIB) $(SIM_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB)
 
 # ---- eif: libnsmeif and nsm-eif (issue 20; eif/README.md) ---------------------------------
 # Enclave images: a strict streaming reader, describe-eif's JSON, eif_build's builder, the
 # application ramdisk, the EIF fault table. zlib computes the image's CRC-32 (as AWS's and
-# QEMU's readers do). nsm-sim's --eif reads images through this code, so libnsmsim (static
-# and shared) carries its objects too; libnsmeif.a is the library on its own.
+# QEMU's readers do). libnsmeif needs only common/; the state options' --eif (faults/sim_args.c)
+# reads images through it, so it sits below the fault library.
 DEB_PACKAGES += zlib1g-dev python3-cryptography
 NSM_CFLAGS += -Ieif/include
 LIBS += -lz
 EIF_SRC := eif/codes.c eif/reader.c eif/signature.c eif/metadata.c eif/describe.c \
            eif/build.c eif/sign.c eif/cpio.c eif/faults.c
-EIF_LIB := $(BUILD)/lib/libnsmeif.a
 $(EIF_LIB): $(call obj,$(EIF_SRC))
-$(SIM_LIB): $(call obj,$(EIF_SRC))
 PROG_nsm-sim += -lz
 PROG_nsm-vectors += -ljansson -lz
 PROGRAMS += nsm-eif
@@ -165,8 +185,8 @@ all: $(BUILD)/bin/nsm-eif
 vectors: eif-vectors
 eif-vectors: $(BUILD)/bin/nsm-eif
 	$(BUILD)/bin/nsm-eif corpus vectors/eif
-# (SIM_LIB for RFC 6979 nonces: nsm-eif build signs reproducibly)
-PROG_nsm-eif := eif/nsm-eif.c eif/nsm-eif-corpus.c $(EIF_LIB) $(SIM_LIB) $(COMMON_LIB) -lcbor \
+# (FAULT_LIB for RFC 6979 nonces, det_sign.c: nsm-eif build signs reproducibly)
+PROG_nsm-eif := eif/nsm-eif.c eif/nsm-eif-corpus.c $(EIF_LIB) $(FAULT_LIB) $(COMMON_LIB) -lcbor \
                 -lcrypto -lhogweed -lgmp -ljansson -lz
 
 define program_rule
@@ -200,24 +220,24 @@ all: $(DEVNSM)
 
 $(call obj,nsm-sim/exec.c): ALL_CFLAGS += -DNSMKIT_LIBDIR='"$(LIBDIR)"'
 # OpenSSL 3.0 signs with a chosen nonce only through deprecated EC_KEY calls (det_sign.c).
-$(call obj,nsm-sim/det_sign.c): ALL_CFLAGS += -Wno-deprecated-declarations
+$(call obj,faults/det_sign.c): ALL_CFLAGS += -Wno-deprecated-declarations
 
-$(PRELOAD_SO): $(call obj,nsm-sim/preload.c) $(STATIC_LIBS) nsm-sim/preload.map
+$(PRELOAD_SO): $(call obj,frontends/devnsm/preload.c) $(STATIC_LIBS) frontends/devnsm/preload.map
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -shared -Wl,--version-script=nsm-sim/preload.map $(filter %.o,$^) \
+	$(CC) $(ALL_CFLAGS) -shared -Wl,--version-script=frontends/devnsm/preload.map $(filter %.o,$^) \
 	    $(STATIC_LIBS) $(ALL_LDFLAGS) $(LIBS) -o $@
-$(LIBNSM_SO): $(call obj,nsm-sim/libnsm.c) $(STATIC_LIBS) nsm-sim/libnsm.map
+$(LIBNSM_SO): $(call obj,frontends/devnsm/libnsm.c) $(STATIC_LIBS) frontends/devnsm/libnsm.map
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,libnsm.so -Wl,--version-script=nsm-sim/libnsm.map \
+	$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,libnsm.so -Wl,--version-script=frontends/devnsm/libnsm.map \
 	    $(filter %.o,$^) $(STATIC_LIBS) $(ALL_LDFLAGS) $(LIBS) -o $@
-$(LIBNSM_A): $(STATIC_LIBS) nsm-sim/libnsm.map
+$(LIBNSM_A): $(STATIC_LIBS) frontends/devnsm/libnsm.map
 	@mkdir -p $(@D) $(BUILD)/obj/libnsm
-	sed -n 's/^ *\(nsm_[a-z_]*\);.*/\1/p' nsm-sim/libnsm.map > $(BUILD)/obj/libnsm/exports
+	sed -n 's/^ *\(nsm_[a-z_]*\);.*/\1/p' frontends/devnsm/libnsm.map > $(BUILD)/obj/libnsm/exports
 	$(CC) -r -nostdlib $$(sed 's/^/-Wl,-u,/' $(BUILD)/obj/libnsm/exports) $(STATIC_LIBS) \
 	    -o $(BUILD)/obj/libnsm/libnsm.o
 	objcopy --keep-global-symbols=$(BUILD)/obj/libnsm/exports $(BUILD)/obj/libnsm/libnsm.o
 	rm -f $@ && ar rcs $@ $(BUILD)/obj/libnsm/libnsm.o
-$(NSM_H): nsm-sim/include/nsm.h
+$(NSM_H): frontends/devnsm/nsm.h
 	@mkdir -p $(@D)
 	cp $< $@
 
@@ -235,12 +255,11 @@ $(BUILD)/tests/devnsm_client $(BUILD)/tests/weak_verifier: $(BUILD)/tests/%: $(c
 # users among them) dropped by the linker. Never sanitized: the sanitizers have no static
 # runtime. The linker's notes on getaddrinfo/dlopen in static programs are libcrypto's
 # (unused here); they are not silenced, since ld's --no-warnings hides errors too.
-STATIC_CLIENT_SRC := tests/devnsm_client.c nsm-sim/messages.c nsm-sim/request.c nsm-sim/nsmapi.c \
-                     common/cbor.c common/util.c common/reader.c
-$(BUILD)/tests/devnsm_client_static: $(STATIC_CLIENT_SRC) nsm-sim/messages.def
+STATIC_CLIENT_SRC := tests/devnsm_client.c common/codes.c nsm-core/messages.c nsm-core/request.c \
+                     frontends/devnsm/nsmapi.c common/cbor.c common/util.c common/reader.c
+$(BUILD)/tests/devnsm_client_static: $(STATIC_CLIENT_SRC) nsm-core/messages.def
 	@mkdir -p $(@D)
-	$(CC) -std=c11 -D_GNU_SOURCE $(WARNINGS) -O2 $(CFLAGS) -Icommon/include -Ica-tools/include \
-	    -Insm-sim/include -ffunction-sections -fdata-sections -static $(STATIC_CLIENT_SRC) \
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARNINGS) -O2 $(CFLAGS) $(INCLUDES) -ffunction-sections -fdata-sections -static $(STATIC_CLIENT_SRC) \
 	    -Wl,--gc-sections -lcrypto -pthread -o $@
 $(BUILD)/tests/blog_client $(BUILD)/tests/nsm_conformance: $(BUILD)/tests/%: tests/%.c $(NSM_H) $(LIBNSM_SO)
 	@mkdir -p $(@D)
@@ -458,49 +477,69 @@ bench: all $(BENCHES)
 #                                        hex file json p384                  GMP libcrypto jansson
 #   nsmca      ca-tools/        nsmca_   ca                                  nsmkit libcrypto
 #   nsmverify  verifier/        nsmv_    verify                              nsmkit libcbor libcrypto
-#   nsmsim     nsm-sim/         nsmsim_  sim nsm_abi                         nsmverify nsmca nsmkit
-#                               nsmfault_ fault faults.def surgery det_sign  libcbor libcrypto
+#   nsmsim     nsm-core/        nsmsim_  sim sim_codes nsm_abi               nsmca nsmkit
+#                                                                            libcbor libcrypto
+#   nsmeif     eif/             nsmeif_  eif eif_faults eif_faults.def      nsmkit libcbor
+#                                                                            libcrypto jansson zlib
+#   nsmfault   faults/          nsmfault_ fault faults.def surgery det_sign  nsmeif nsmsim
+#                                                                            nsmverify nsmca nsmkit
 #
 # nsmkit/cbor.h (libcbor's types) is not installed: no public API needs it.
 
-SO_VERSION := 0.1.0
+# (from nsmkit/version.h, which every --version prints)
+SO_VERSION := $(shell sed -n 's/^\#define NSMKIT_VERSION "\(.*\)"/\1/p' common/include/nsmkit/version.h)
 SO_MAJOR := 0
 
-SHARED_NAMES := nsmkit nsmca nsmverify nsmsim
+SHARED_NAMES := nsmkit nsmca nsmverify nsmsim nsmeif nsmfault
 SO_SRC_nsmkit    := $(COMMON_SRC)
 SO_SRC_nsmca     := $(CA_SRC)
 SO_SRC_nsmverify := $(VERIFY_SRC)
-# The commands' FUSE device (and exec, which starts it) stay out of the library: nothing
-# public calls them, and the library then needs no libfuse3.
-SO_SRC_nsmsim    := $(filter-out nsm-sim/exec.c $(FUSE_SRC),$(SIM_SRC)) $(EIF_SRC)
+# The front-ends and the command stay out of the shared libraries: nothing public calls
+# them. The NSM core needs neither the fault library nor the verifier.
+SO_SRC_nsmsim    := $(CORE_SRC)
+SO_SRC_nsmfault  := $(FAULT_SRC)
+SO_SRC_nsmeif    := $(EIF_SRC)
 SO_LINK_nsmkit    := -lcbor -lhogweed -lgmp -lcrypto -ljansson
 SO_LINK_nsmca     := -lnsmkit -lcrypto
 SO_LINK_nsmverify := -lnsmkit -lcbor -lcrypto
-SO_LINK_nsmsim    := -lnsmverify -lnsmca -lnsmkit -lcbor -lcrypto -ljansson -lz
+SO_LINK_nsmsim    := -lnsmca -lnsmkit -lcbor -lcrypto
+SO_LINK_nsmfault  := -lnsmeif -lnsmsim -lnsmverify -lnsmca -lnsmkit -lcbor -lcrypto
+SO_LINK_nsmeif    := -lnsmkit -lcbor -lcrypto -ljansson -lz
 SO_EXPORT_nsmkit    := nsmkit_
 SO_EXPORT_nsmca     := nsmca_
 SO_EXPORT_nsmverify := nsmv_
-SO_EXPORT_nsmsim    := nsmsim_*; nsmfault_
+SO_EXPORT_nsmsim    := nsmsim_
+SO_EXPORT_nsmeif    := nsmeif_
+# (and the parser of the device's state options, which knows the fault classes)
+SO_EXPORT_nsmfault  := nsmfault_*; nsmsim_options_parse_arg
 # pkg-config: Requires for libraries whose types the public headers use, Requires.private
 # for what only the library's own code calls.
 PC_DESC_nsmkit    := nsmkit common helpers: errors, byte slices, buffers, bounded reader, hex, files, JSON, ECDSA P-384
 PC_DESC_nsmca     := nsmkit fake Nitro PKI: a simulated root, AWS-shaped intermediates, enclave leaves
 PC_DESC_nsmverify := nsmkit strict verifier of AWS Nitro attestation documents
 PC_DESC_nsmsim    := nsmkit simulated Nitro Secure Module: the NSM core and the attestation builder
+PC_DESC_nsmeif    := nsmkit enclave images: a strict EIF reader, its measurements (PCR0/1/2/8), builder and fault table
+PC_DESC_nsmfault  := nsmkit fault machinery: malformed attestation documents by class, the corpus, the device fault mode
 PC_REQ_nsmkit     :=
 PC_REQ_nsmca      :=
 PC_REQ_nsmverify  := nsmkit
-PC_REQ_nsmsim     := nsmverify nsmca nsmkit
+PC_REQ_nsmsim     := nsmca nsmkit
+PC_REQ_nsmfault   := nsmsim nsmverify nsmca nsmkit
+PC_REQ_nsmeif     := nsmkit
 PC_PRIV_nsmkit    := libcbor hogweed nettle gmp libcrypto jansson
 PC_PRIV_nsmca     := nsmkit libcrypto
 PC_PRIV_nsmverify := libcbor libcrypto
-PC_PRIV_nsmsim    := libcbor libcrypto zlib jansson
+PC_PRIV_nsmsim    := libcbor libcrypto
+PC_PRIV_nsmfault  := nsmeif libcbor libcrypto
+PC_PRIV_nsmeif    := libcbor libcrypto jansson zlib
 HEADERS_nsmkit    := $(addprefix common/include/nsmkit/,error.h bytes.h buf.h reader.h \
-                       cbor_head.h hex.h file.h json.h p384.h)
+                       cbor_head.h hex.h file.h json.h p384.h codes.h \
+                       opts.h version.h)
 HEADERS_nsmca     := ca-tools/include/nsmkit/ca.h
 HEADERS_nsmverify := verifier/include/nsmkit/verify.h
-HEADERS_nsmsim    := $(addprefix nsm-sim/include/nsmkit/,sim.h sim_codes.h nsm_abi.h fault.h \
-                       faults.def surgery.h det_sign.h)
+HEADERS_nsmsim    := $(addprefix nsm-core/include/nsmkit/,sim.h sim_codes.h nsm_abi.h)
+HEADERS_nsmeif    := $(addprefix eif/include/nsmkit/,eif.h eif_faults.h eif_faults.def)
+HEADERS_nsmfault  := $(addprefix faults/include/nsmkit/,fault.h faults.def surgery.h det_sign.h)
 
 SHARED_LIBS := $(foreach n,$(SHARED_NAMES),$(BUILD)/lib/lib$(n).so.$(SO_VERSION))
 PC_FILES := $(foreach n,$(SHARED_NAMES),$(BUILD)/pkgconfig/$(n).pc)
@@ -531,6 +570,8 @@ STATIC_nsmkit := $(COMMON_LIB)
 STATIC_nsmca := $(CA_LIB)
 STATIC_nsmverify := $(VERIFY_LIB)
 STATIC_nsmsim := $(SIM_LIB)
+STATIC_nsmfault := $(FAULT_LIB)
+STATIC_nsmeif := $(EIF_LIB)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/pkgconfig \
@@ -569,25 +610,26 @@ clean:
 # busybox-static, fetched with apt-get download into $(BUILD)/qemu/debs, never installed);
 # `make qemu-test` runs the guest suite (tests/it_qemu.sh), which `make check` runs too.
 # The guest's CUSE daemon and nsm-probe are static and carry neither libcbor nor OpenSSL:
-# --gc-sections drops the parts of transport.c they do not use (its core handler).
+# --gc-sections drops what they do not use.
 
 QEMU_DEB_PACKAGES := qemu-system-x86 cpio
 DEB_PACKAGES += $(QEMU_DEB_PACKAGES)
 QEMU_GUEST := $(BUILD)/qemu/guest
 QEMU_IMAGE := $(BUILD)/qemu/image
 GUEST_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARNINGS) -O2 -fstack-protector-strong \
-                -ffunction-sections -fdata-sections -Icommon/include -Ica-tools/include \
-                -Insm-sim/include -Insm-sim $(CFLAGS) -g0 -ffile-prefix-map=$(CURDIR)=.
+                -ffunction-sections -fdata-sections $(INCLUDES) $(CFLAGS) -g0 -ffile-prefix-map=$(CURDIR)=.
 GUEST_LDFLAGS := -static -pthread -Wl,--gc-sections $(LDFLAGS)
-GUEST_CUSE_SRC := nsm-sim/cuse_main.c nsm-sim/cuse.c nsm-sim/cuse_cmd.c nsm-sim/transport.c \
-                  nsm-sim/device.c common/util.c
+GUEST_CUSE_SRC := frontends/devices/cuse_main.c frontends/devices/cuse.c \
+                  frontends/devices/cuse_cmd.c frontends/transports/frame.c \
+                  frontends/transports/client.c frontends/transports/log.c \
+                  frontends/transports/device.c common/util.c common/opts.c
 GUEST_PROGS := $(QEMU_GUEST)/nsm-sim $(QEMU_GUEST)/nsm-probe $(QEMU_GUEST)/devnsm_client \
                $(QEMU_GUEST)/blog_client
 
-$(QEMU_GUEST)/nsm-sim: $(GUEST_CUSE_SRC) $(wildcard nsm-sim/*.h)
+$(QEMU_GUEST)/nsm-sim: $(GUEST_CUSE_SRC) $(wildcard frontends/*/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(GUEST_CFLAGS) $(GUEST_CUSE_SRC) $(GUEST_LDFLAGS) -o $@
-$(QEMU_GUEST)/nsm-probe: qemu/nsm-probe.c nsm-sim/include/nsmkit/nsm_abi.h
+$(QEMU_GUEST)/nsm-probe: qemu/nsm-probe.c nsm-core/include/nsmkit/nsm_abi.h
 	@mkdir -p $(@D)
 	$(CC) $(GUEST_CFLAGS) $< $(GUEST_LDFLAGS) -o $@
 # libcbor has no static library in Debian: these two run dynamically linked in the guest,
@@ -604,9 +646,9 @@ $(QEMU_IMAGE)/initramfs.cpio: $(GUEST_PROGS) $(LIBNSM_SO) qemu/build-image.sh qe
 	@if [ -n "$(strip $(SANITIZE))" ]; then \
 	  echo "qemu-image: build it without SANITIZE (static guest programs cannot carry ASan)"; exit 1; fi
 	sh qemu/build-image.sh --build $(BUILD) --out $(QEMU_IMAGE)
-$(BUILD)/bin/nsm-qemu: qemu/nsm-qemu.sh
+$(BUILD)/bin/nsm-qemu: qemu/nsm-qemu.sh common/include/nsmkit/version.h
 	@mkdir -p $(@D)
-	install -m 0755 $< $@
+	sed 's/@NSMKIT_VERSION@/$(SO_VERSION)/' $< > $@.tmp && chmod 0755 $@.tmp && mv $@.tmp $@
 all: $(BUILD)/bin/nsm-qemu
 qemu-image: $(QEMU_IMAGE)/initramfs.cpio $(BUILD)/bin/nsm-qemu
 qemu-test: all qemu-image $(TEST_PROGS)

@@ -15,7 +15,7 @@
 
 #include <openssl/evp.h>
 
-#include "../nsm-sim/codec.h"
+#include "../frontends/devnsm/codec.h"
 #include "nsmkit/sim.h"
 #include "nsmkit/error.h"
 #include "nsmkit/buf.h"

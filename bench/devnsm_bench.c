@@ -29,10 +29,11 @@
 
 #include <openssl/evp.h>
 
-#include "../nsm-sim/codec.h"
+#include "../frontends/devnsm/codec.h"
 #include "../nsm-sim/commands.h"
-#include "../nsm-sim/device.h"
-#include "../nsm-sim/server.h"
+#include "../frontends/transports/device.h"
+#include "../frontends/transports/core_handler.h"
+#include "../frontends/transports/server.h"
 #include "nsmkit/error.h"
 #include "nsmkit/sim.h"
 

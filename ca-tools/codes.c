@@ -6,46 +6,32 @@
 
 #include "internal.h"
 
-typedef struct {
-    nsmca_code code;
-    const char *name;
-    const char *sentence;
-} code_info;
-
-static const code_info codes[] = {
-#define NSMCA_CODE_INFO(name, number, sentence) {NSMCA_ERR_##name, #name, sentence},
-    NSMCA_CODES(NSMCA_CODE_INFO)
-#undef NSMCA_CODE_INFO
+static const nsmkit_code_info code_rows[] = {
+#define NSMCA_CODE_ROW(name, number, sentence) NSMKIT_CODE_ROW(name, number, sentence)
+    NSMCA_CODES(NSMCA_CODE_ROW)
+#undef NSMCA_CODE_ROW
 };
 
-static const code_info *code_find(nsmca_code code)
-{
-    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
-        if (codes[i].code == code)
-            return &codes[i];
-    return NULL;
-}
+const nsmkit_code_table nsmca_codes = NSMKIT_CODE_TABLE("ca-tools", code_rows, NSMKIT_RANGE_CA);
 
 const char *nsmca_code_name(nsmca_code code)
 {
-    const code_info *c = code_find(code);
-    return c ? c->name : NULL;
+    return nsmkit_code_name(&nsmca_codes, (int)code);
 }
 
 const char *nsmca_code_sentence(nsmca_code code)
 {
-    const code_info *c = code_find(code);
-    return c ? c->sentence : NULL;
+    return nsmkit_code_sentence(&nsmca_codes, (int)code);
 }
 
 size_t nsmca_code_count(void)
 {
-    return sizeof(codes) / sizeof(codes[0]);
+    return nsmca_codes.count;
 }
 
 nsmca_code nsmca_code_at(size_t i)
 {
-    return i < nsmca_code_count() ? codes[i].code : NSMCA_ERR_INTERNAL;
+    return i < nsmca_codes.count ? (nsmca_code)code_rows[i].number : NSMCA_ERR_INTERNAL;
 }
 
 nsmca_code ca_fail(nsmkit_error *e, nsmca_code code, const char *fmt, ...)

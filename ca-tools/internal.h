@@ -51,7 +51,7 @@ struct nsmca_pki {
     unsigned tiers;
     char instance_id[20]; /* "i-" + 17 hex + NUL */
     ca_tier cert[1 + NSMCA_MAX_TIERS];
-    char repaired[640]; /* empty unless nsmca_open re-issued the intermediates */
+    char repaired[sizeof(nsmkit_error) + 64]; /* empty unless nsmca_open re-issued them */
 };
 
 /* ---- codes.c ---- */

@@ -1,3 +1,5 @@
+#include <stdio.h>
+#include <time.h>
 /*
  * Rotation: intermediates re-issued when a leaf issued now would outlive them.
  *
@@ -58,16 +60,28 @@ static nsmca_code save_fresh(nsmca_pki *pki, const ca_tier *fresh, unsigned firs
     return code;
 }
 
+/* "2026-12-07T22:00:00Z": dates make a time in the wrong unit or century plain to see. */
+static void format_utc(int64_t unix_s, char *out, size_t size)
+{
+    time_t t = (time_t)unix_s;
+    struct tm tm;
+    if (!gmtime_r(&t, &tm) || strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, size, "%lld", (long long)unix_s);
+}
+
 static nsmca_code check_root(const nsmca_pki *pki, uint64_t unix_s, window w, nsmkit_error *e)
 {
     X509 *root = pki->cert[TIER_ROOT].cert;
     if (ca_cert_valid_over(root, w.from, w.to))
         return NSMCA_OK;
+    char at[32], from[32], to[32];
+    format_utc((int64_t)unix_s, at, sizeof(at));
+    format_utc(ca_time_unix(X509_get0_notBefore(root)), from, sizeof(from));
+    format_utc(ca_time_unix(X509_get0_notAfter(root)), to, sizeof(to));
     return ca_fail(e, NSMCA_ERR_TIME_OUTSIDE_ROOT,
-                   "time %llu is outside the root's validity (%lld..%lld): create a CA for "
-                   "that time with `nsm-ca init DIR --time UNIX_S`",
-                   (unsigned long long)unix_s, (long long)ca_time_unix(X509_get0_notBefore(root)),
-                   (long long)ca_time_unix(X509_get0_notAfter(root)));
+                   "time %s (Unix %llu s) is outside the root's validity (%s .. %s): to sign "
+                   "at that time, create a PKI that starts then with `nsm-ca init DIR --time "
+                   "UNIX_S`", at, (unsigned long long)unix_s, from, to);
 }
 
 nsmca_code nsmca_refresh(nsmca_pki *pki, uint64_t unix_s, nsmkit_error *e)

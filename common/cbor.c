@@ -163,6 +163,65 @@ static nsmkit_cbor_status check_fail(nsmkit_cbor_report *report, nsmkit_cbor_sta
     return status;
 }
 
+/* What one head (not a break) means for the check: the bytes of a definite string are
+ * skipped, a container's frame is filled in and *opens set when it waits for items.
+ * Returns NSMKIT_CBOR_OK or the status the item fails with. */
+static inline NSMKIT_ALWAYS_INLINE nsmkit_cbor_status
+check_head(const nsmkit_cbor_head *h, nsmkit_reader *r, const nsmkit_cbor_limits *limits,
+           check_frame *frame, bool *opens)
+{
+    switch (h->major) {
+    case NSMKIT_CBOR_UINT:
+    case NSMKIT_CBOR_NEGINT:
+        if (h->indefinite)
+            return NSMKIT_CBOR_BAD_INDEFINITE;
+        break;
+    case NSMKIT_CBOR_BYTES:
+    case NSMKIT_CBOR_TEXT:
+        if (h->indefinite) {
+            if (!limits->allow_indefinite_strings)
+                return NSMKIT_CBOR_INDEFINITE_STRING;
+            frame->chunks = true;
+            *opens = true;
+        } else {
+            const uint8_t *skip;
+            if (h->argument > nsmkit_reader_remaining(r))
+                return NSMKIT_CBOR_LENGTH_TOO_LARGE;
+            if (!nsmkit_reader_bytes(r, (size_t)h->argument, &skip))
+                return NSMKIT_CBOR_TRUNCATED;
+        }
+        break;
+    case NSMKIT_CBOR_ARRAY:
+    case NSMKIT_CBOR_MAP:
+        if (!h->indefinite) {
+            /* Each item takes at least one byte: a count above the bytes left is
+             * a lie, whatever the items are. */
+            uint64_t left = nsmkit_reader_remaining(r);
+            uint64_t per_entry = h->major == NSMKIT_CBOR_MAP ? 2 : 1;
+            if (h->argument > left / per_entry)
+                return NSMKIT_CBOR_LENGTH_TOO_LARGE;
+            frame->remaining = h->argument * per_entry;
+            *opens = frame->remaining > 0;
+        } else {
+            *opens = true;
+        }
+        break;
+    case NSMKIT_CBOR_TAG:
+        if (h->indefinite)
+            return NSMKIT_CBOR_BAD_INDEFINITE;
+        if (!limits->allow_tags)
+            return NSMKIT_CBOR_TAG_NOT_ALLOWED;
+        frame->remaining = 1;
+        *opens = true;
+        break;
+    default: /* NSMKIT_CBOR_SIMPLE; the break was handled above */
+        if (h->info == 24 && h->argument < 32)
+            return NSMKIT_CBOR_BAD_SIMPLE;
+        break;
+    }
+    return NSMKIT_CBOR_OK;
+}
+
 nsmkit_cbor_status nsmkit_cbor_check(const uint8_t *buf, size_t len,
                                      const nsmkit_cbor_limits *limits,
                                      nsmkit_cbor_report *report)
@@ -211,55 +270,9 @@ nsmkit_cbor_status nsmkit_cbor_check(const uint8_t *buf, size_t len,
 
             bool opens = false; /* a container that waits for its items */
             check_frame frame = {UINT64_MAX, 0, h.major, h.indefinite, false};
-            switch (h.major) {
-            case NSMKIT_CBOR_UINT:
-            case NSMKIT_CBOR_NEGINT:
-                if (h.indefinite)
-                    return check_fail(report, NSMKIT_CBOR_BAD_INDEFINITE, at);
-                break;
-            case NSMKIT_CBOR_BYTES:
-            case NSMKIT_CBOR_TEXT:
-                if (h.indefinite) {
-                    if (!limits->allow_indefinite_strings)
-                        return check_fail(report, NSMKIT_CBOR_INDEFINITE_STRING, at);
-                    frame.chunks = true;
-                    opens = true;
-                } else {
-                    const uint8_t *skip;
-                    if (h.argument > nsmkit_reader_remaining(&r))
-                        return check_fail(report, NSMKIT_CBOR_LENGTH_TOO_LARGE, at);
-                    if (!nsmkit_reader_bytes(&r, (size_t)h.argument, &skip))
-                        return check_fail(report, NSMKIT_CBOR_TRUNCATED, at);
-                }
-                break;
-            case NSMKIT_CBOR_ARRAY:
-            case NSMKIT_CBOR_MAP:
-                if (!h.indefinite) {
-                    /* Each item takes at least one byte: a count above the bytes left is
-                     * a lie, whatever the items are. */
-                    uint64_t left = nsmkit_reader_remaining(&r);
-                    uint64_t per_entry = h.major == NSMKIT_CBOR_MAP ? 2 : 1;
-                    if (h.argument > left / per_entry)
-                        return check_fail(report, NSMKIT_CBOR_LENGTH_TOO_LARGE, at);
-                    frame.remaining = h.argument * per_entry;
-                    opens = frame.remaining > 0;
-                } else {
-                    opens = true;
-                }
-                break;
-            case NSMKIT_CBOR_TAG:
-                if (h.indefinite)
-                    return check_fail(report, NSMKIT_CBOR_BAD_INDEFINITE, at);
-                if (!limits->allow_tags)
-                    return check_fail(report, NSMKIT_CBOR_TAG_NOT_ALLOWED, at);
-                frame.remaining = 1;
-                opens = true;
-                break;
-            default: /* NSMKIT_CBOR_SIMPLE; the break was handled above */
-                if (h.info == 24 && h.argument < 32)
-                    return check_fail(report, NSMKIT_CBOR_BAD_SIMPLE, at);
-                break;
-            }
+            nsmkit_cbor_status st = check_head(&h, &r, limits, &frame, &opens);
+            if (st != NSMKIT_CBOR_OK)
+                return check_fail(report, st, at);
             if (opens) {
                 if (depth >= max_depth)
                     return check_fail(report, NSMKIT_CBOR_TOO_DEEP, at);

@@ -235,3 +235,27 @@ void nsmkit_wipe(void *p, size_t n)
     while (n--)
         *v++ = 0;
 }
+
+bool nsmkit_parse_unix_time(const char *text, uint64_t *ms)
+{
+    char whole[24];
+    const char *dot = strchr(text, '.');
+    size_t n = dot ? (size_t)(dot - text) : strlen(text);
+    uint64_t s, frac_ms = 0;
+    if (n == 0 || n >= sizeof(whole))
+        return false;
+    memcpy(whole, text, n);
+    whole[n] = '\0';
+    if (!nsmkit_parse_u64(whole, &s) || s > UINT64_MAX / 1000 - 1)
+        return false;
+    if (dot) {
+        const char *f = dot + 1;
+        size_t digits = strlen(f);
+        if (digits == 0 || strspn(f, "0123456789") != digits)
+            return false;
+        for (size_t k = 0; k < 3; k++) /* milliseconds: the rest is below every clock here */
+            frac_ms = frac_ms * 10 + (k < digits ? (uint64_t)(f[k] - '0') : 0);
+    }
+    *ms = s * 1000 + frac_ms;
+    return true;
+}

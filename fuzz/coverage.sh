@@ -2,7 +2,7 @@
 # Source coverage of what corpora reach: builds the fuzz targets with clang's source-based
 # coverage (no sanitizers), runs each target once over its corpus (no fuzzing: -runs=0),
 # merges the profiles, and prints llvm-cov's per-file summary and every function of
-# verifier/, common/ and nsm-sim/ whose execution count is zero.
+# verifier/, common/, nsm-core/ and frontends/ whose execution count is zero.
 #   sh fuzz/coverage.sh [CORPUS_ROOT]    (default build/fuzz-campaign/corpus; each target
 #                                         also gets fuzz/corpus/<target> and fuzz/regressions)
 set -eu
@@ -28,13 +28,13 @@ done
 "$LLVM_PROFDATA" merge -sparse "$prof"/*.profraw -o "$prof/all.profdata"
 # shellcheck disable=SC2086
 "$LLVM_COV" report $objects -instr-profile="$prof/all.profdata" verifier/*.c common/*.c \
-    nsm-sim/core.c nsm-sim/attest.c nsm-sim/transport.c nsm-sim/device.c nsm-sim/nsmapi.c \
-    nsm-sim/cuse.c
+    nsm-core/core.c nsm-core/attest.c frontends/transports/frame.c frontends/transports/client.c frontends/transports/device.c frontends/devnsm/nsmapi.c \
+    frontends/devices/cuse.c
 echo
 echo "functions never reached:"
 # shellcheck disable=SC2086
 "$LLVM_COV" report -show-functions $objects -instr-profile="$prof/all.profdata" \
-    verifier/*.c common/*.c nsm-sim/core.c nsm-sim/attest.c nsm-sim/transport.c \
-    nsm-sim/device.c nsm-sim/nsmapi.c nsm-sim/cuse.c |
+    verifier/*.c common/*.c nsm-core/core.c nsm-core/attest.c frontends/transports/frame.c frontends/transports/client.c \
+    frontends/transports/device.c frontends/devnsm/nsmapi.c frontends/devices/cuse.c |
     awk -v top="$(pwd)/" '/^File /{file=$2; gsub(/[:\047]/, "", file); sub(top, "", file)}
         $1 !~ /^(Name|---|File|TOTAL)/ && NF > 6 && $4 == "0.00%" {print "  " file ": " $1}'

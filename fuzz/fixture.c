@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../nsm-sim/codec.h"
+#include "../frontends/devnsm/codec.h"
 #include "../verifier/internal.h"
 #include "fixture.h"
 

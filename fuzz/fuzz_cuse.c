@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: the CUSE /dev/nsm's protocol handling (nsm-sim/cuse.c), as the guest
+ * libFuzzer target: the CUSE /dev/nsm's protocol handling (frontends/devices/cuse.c), as the guest
  * daemon meets it: messages from /dev/cuse - CUSE_INIT, open, release, the three passes of
  * each unrestricted NSM_IOCTL_RAW whose lengths and bytes the calling program controls, and
  * anything else - answered by one simulated NSM booted afresh for the input.
@@ -19,7 +19,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../nsm-sim/cuse.h"
+#include "../frontends/devices/cuse.h"
+#include "../frontends/transports/core_handler.h"
 #include "fixture.h"
 
 #define FUZZ_CUSE_MAX_MESSAGES 32

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: the device front-ends' NSM_IOCTL_RAW handling (nsm-sim/device.h, the
+ * libFuzzer target: the device front-ends' NSM_IOCTL_RAW handling (frontends/transports/device.h, the
  * driver's rules shared by the shim, the drop-in libnsm, FUSE and CUSE) over an in-memory
  * copier: the ioctl argument, the request and response descriptors, the request bytes,
  * which copies fail (as a bad user pointer would) and whether the device answers.
@@ -20,8 +20,15 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../nsm-sim/device.h"
-#include "../nsm-sim/frontend.h"
+#include "../frontends/transports/device.h"
+#include "../frontends/transports/core_handler.h"
+#include "../frontends/transports/client.h"
+#include "../frontends/transports/envopts.h"
+#include "../frontends/transports/frame.h"
+#include "../frontends/transports/log.h"
+#include "../frontends/transports/server.h"
+#include "../frontends/devnsm/codec.h"
+#include "../nsm-core/messages.h"
 #include "fixture.h"
 #include "request_check.h"
 

@@ -1,6 +1,6 @@
 /*
  * libFuzzer target: the framing of the socket and virtio-serial transport
- * (`u32 LE length || body`, nsm-sim/transport.c) as a server or a client reads it from a
+ * (`u32 LE length || body`, frontends/transports/frame.c) as a server or a client reads it from a
  * hostile peer: the input is everything the peer sends before it closes. Frames are read
  * until the stream ends or breaks; each must respect the size limit, and what was read
  * must come out again byte for byte when written and read back.
@@ -10,7 +10,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../nsm-sim/frontend.h"
+#include "../frontends/transports/client.h"
+#include "../frontends/transports/core_handler.h"
+#include "../frontends/transports/device.h"
+#include "../frontends/transports/envopts.h"
+#include "../frontends/transports/frame.h"
+#include "../frontends/transports/log.h"
+#include "../frontends/transports/server.h"
+#include "../frontends/devnsm/codec.h"
+#include "../nsm-core/messages.h"
 #include "fixture.h"
 
 /* A stream socket holds this much without a reader; longer inputs are cut. */

@@ -1,13 +1,21 @@
 /*
  * libFuzzer target: bytes a device (or a hostile server behind the shim) answers, into the
- * drop-in libnsm's response decoder (nsm-sim/nsmapi.c). Every input must decode or be
+ * drop-in libnsm's response decoder (frontends/devnsm/nsmapi.c). Every input must decode or be
  * refused - never abort inside libcbor (Debian keeps its assertions) - and what decodes
  * must be internally consistent.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "../nsm-sim/frontend.h"
+#include "../frontends/transports/client.h"
+#include "../frontends/transports/core_handler.h"
+#include "../frontends/transports/device.h"
+#include "../frontends/transports/envopts.h"
+#include "../frontends/transports/frame.h"
+#include "../frontends/transports/log.h"
+#include "../frontends/transports/server.h"
+#include "../frontends/devnsm/codec.h"
+#include "../nsm-core/messages.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

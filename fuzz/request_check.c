@@ -3,7 +3,15 @@
  * The official client's decoder (nsmsim_api_response_decode, the drop-in libnsm's) is the
  * judge: a program using the real library must be able to read every answer.
  */
-#include "../nsm-sim/frontend.h"
+#include "../frontends/transports/client.h"
+#include "../frontends/transports/core_handler.h"
+#include "../frontends/transports/device.h"
+#include "../frontends/transports/envopts.h"
+#include "../frontends/transports/frame.h"
+#include "../frontends/transports/log.h"
+#include "../frontends/transports/server.h"
+#include "../frontends/devnsm/codec.h"
+#include "../nsm-core/messages.h"
 #include "fixture.h"
 #include "request_check.h"
 

@@ -13,7 +13,9 @@
  * --device fuse gives COMMAND a kernel-visible /dev/nsm instead (fuse.h): a child sets up
  * private namespaces with a FUSE file mounted on /dev/nsm, hands the /dev/fuse descriptor
  * back, and becomes COMMAND when told to; exec serves the device. --device auto tries that
- * and falls back to the shim with one line saying why.
+ * and falls back to the shim with one line saying why - unless COMMAND is statically
+ * linked or a Go program (binkind.h), which the shim cannot reach: plain exec says so in
+ * one line, and auto then insists on the FUSE device.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -29,11 +31,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "binkind.h"
 #include "commands.h"
-#include "device.h"
-#include "fuse.h"
-#include "mountns.h"
-#include "server.h"
+#include "frontends/transports/device.h"
+#include "frontends/transports/core_handler.h"
+#include "frontends/devices/fuse.h"
+#include "frontends/devices/mountns.h"
+#include "frontends/transports/server.h"
+#include "nsmkit/fault.h"
+#include "nsmkit/opts.h"
 #include "nsmkit/error.h"
 #include "nsmkit/sim.h"
 
@@ -44,15 +50,6 @@
 #define EXEC_FAILED 125
 
 extern char **environ;
-
-static const char exec_usage[] =
-    "usage: nsm-sim exec [--device preload|fuse|auto] [--ca DIR] [--time UNIX_MS] [--pcr I=HEX]...\n"
-    "                    [--measurements FILE] [--debug-mode] [--map definite|indefinite]\n"
-    "                    [--] COMMAND [ARGS]\n"
-    "Runs COMMAND with a simulated /dev/nsm shared by every process it starts.\n"
-    "--device preload (default): the LD_PRELOAD shim (dynamically linked programs);\n"
-    "         fuse: a FUSE file on /dev/nsm in private namespaces (any program);\n"
-    "         auto: fuse when it can be mounted, else preload.\n";
 
 static int find_preload(char *out, size_t size)
 {
@@ -423,145 +420,217 @@ static void dismiss_prepared(exec_plan *plan)
     plan->prepared_ctl = -1;
 }
 
-int nsmsim_cmd_exec(int argc, char **argv)
+/* ---- the command line ------------------------------------------------------------------- */
+
+typedef enum { DEVICE_PRELOAD, DEVICE_FUSE, DEVICE_AUTO } exec_device;
+
+typedef struct {
+    nsmsim_options options; /* first: the state options' rows fill it */
+    exec_device device;
+} exec_args;
+
+static int set_device(void *ctx, const char *value, nsmkit_error *e)
 {
-    enum { DEVICE_PRELOAD, DEVICE_FUSE, DEVICE_AUTO } device = DEVICE_PRELOAD;
-    nsmsim_options options;
+    exec_args *a = ctx;
+    if (!strcmp(value, "preload"))
+        a->device = DEVICE_PRELOAD;
+    else if (!strcmp(value, "fuse"))
+        a->device = DEVICE_FUSE;
+    else if (!strcmp(value, "auto"))
+        a->device = DEVICE_AUTO;
+    else
+        return nsmkit_fail(e, "--device takes preload, fuse or auto, not '%s'", value);
+    return 0;
+}
+
+static const nsmkit_opt exec_rows[] = {
+    NSMKIT_OPT_CALL("--device", "preload|fuse|auto", set_device,
+                    "preload (default): the LD_PRELOAD shim (dynamically linked\n"
+                    "programs that call ioctl through the C library);\n"
+                    "fuse: a FUSE file on /dev/nsm in private namespaces (any\n"
+                    "program: static and Go ones too);\n"
+                    "auto: fuse when it can be mounted, else preload (a static or\n"
+                    "Go COMMAND needs fuse)"),
+};
+
+/* Parses exec's options; returns -1 to go on with COMMAND and its arguments moved to
+ * argv[0..), or the exit status (0 after --help or --version). */
+static int exec_parse(int argc, char **argv, exec_args *a)
+{
+    const nsmkit_opt_group groups[2] = {{NULL, exec_rows, NSMKIT_ROWS(exec_rows)},
+                                        nsmfault_state_options};
+    const nsmkit_cli cli = {"nsm-sim exec", "[--device preload|fuse|auto] [state options] [--] "
+                                            "COMMAND [ARGS]",
+                            "Runs COMMAND with a simulated /dev/nsm shared by every process it "
+                            "starts, and exits with its status\n(125: exec itself failed).",
+                            groups, 2, true, "NSM_SIM_TRACE=1 prints one line per request."};
     nsmkit_error e;
-    nsmsim_options_init(&options);
-    int i = 0;
-    while (i < argc) {
-        if (!strcmp(argv[i], "--")) {
-            i++;
-            break;
-        }
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            fputs(exec_usage, stdout);
-            return 0;
-        }
-        if (argv[i][0] != '-')
-            break;
-        if (!strcmp(argv[i], "--device")) {
-            const char *v = i + 1 < argc ? argv[i + 1] : "";
-            if (!strcmp(v, "preload"))
-                device = DEVICE_PRELOAD;
-            else if (!strcmp(v, "fuse"))
-                device = DEVICE_FUSE;
-            else if (!strcmp(v, "auto"))
-                device = DEVICE_AUTO;
-            else {
-                fprintf(stderr, "nsm-sim exec: --device takes preload, fuse or auto\n%s",
-                        exec_usage);
-                return EXEC_FAILED;
-            }
-            i += 2;
-            continue;
-        }
-        int r = nsmsim_options_parse_arg(&options, argc, argv, &i, &e);
-        if (r < 0) {
-            fprintf(stderr, "nsm-sim exec: %s\n", e.msg);
-            return EXEC_FAILED;
-        }
-        if (r == 0) {
-            fprintf(stderr, "nsm-sim exec: unknown option %s\n%s", argv[i], exec_usage);
-            return EXEC_FAILED;
-        }
-    }
-    if (i >= argc) {
-        fprintf(stderr, "nsm-sim exec: no command given\n%s", exec_usage);
+    int n = argc;
+    int r = nsmkit_opts_parse(&cli, &n, argv, a, &e);
+    if (r == NSMKIT_OPTS_DONE)
+        return 0;
+    if (r != NSMKIT_OPTS_RUN) {
+        fprintf(stderr, "nsm-sim exec: %s\n", e.msg);
+        nsmkit_opts_usage(&cli, stderr);
         return EXEC_FAILED;
     }
+    if (n == 0) {
+        fprintf(stderr, "nsm-sim exec: no command given\n");
+        nsmkit_opts_usage(&cli, stderr);
+        return EXEC_FAILED;
+    }
+    return -1;
+}
 
-    /* The FUSE device first, before the simulated NSM's keys exist in this process: the
-     * prepared child never holds a copy of them. */
+/* The shim reaches only dynamically linked programs that call ioctl through the C
+ * library: a static or Go COMMAND is told, in one line, to use the FUSE device, and under
+ * --device auto it gets it without falling back. */
+static bool needs_fuse_device(exec_device asked, const char *command)
+{
+    char path[4096] = "";
+    nsmsim_bin_kind kind = nsmsim_bin_classify(command, path, sizeof(path));
+    bool needs_fuse = kind == NSMSIM_BIN_STATIC || kind == NSMSIM_BIN_GO;
+    if (needs_fuse && asked == DEVICE_PRELOAD)
+        fprintf(stderr, "nsm-sim exec: %s is %s: the LD_PRELOAD shim cannot reach it, "
+                        "use --device fuse (or --device auto)\n", path, nsmsim_bin_kind_words(kind));
+    return needs_fuse;
+}
+
+/* The FUSE device first, before the simulated NSM's keys exist in this process: the
+ * prepared child never holds a copy of them. Returns the device to use, or -1. */
+static int prepare_device(exec_device device, bool needs_fuse, char **command,
+                          exec_plan *plan, int *fuse_fd)
+{
+    nsmkit_error e;
+    if (device == DEVICE_PRELOAD || prepare_fuse(command, plan, fuse_fd, &e) == 0)
+        return (int)device;
+    if (device == DEVICE_FUSE || needs_fuse) {
+        fprintf(stderr, "nsm-sim exec: --device %s: %s%s\n", device == DEVICE_FUSE ? "fuse" : "auto",
+                e.msg, needs_fuse ? " (and the LD_PRELOAD shim cannot reach this program)" : "");
+        return -1;
+    }
+    fprintf(stderr, "nsm-sim exec: --device auto: %s; using the LD_PRELOAD shim\n", e.msg);
+    return DEVICE_PRELOAD;
+}
+
+/* The shim's path, checked for what LD_PRELOAD cannot hold. */
+static int preload_path(char *preload, size_t size)
+{
+    if (find_preload(preload, size) != 0)
+        return -1;
+    if (strpbrk(preload, ": ")) {
+        fprintf(stderr, "nsm-sim exec: %s contains ':' or ' ', which LD_PRELOAD cannot hold\n",
+                preload);
+        return -1;
+    }
+    return 0;
+}
+
+/* What exec serves for COMMAND, and the environment COMMAND runs in. */
+typedef struct {
+    nsmsim_server *server;
+    nsmsim_fuse_device *fuse_device;
+    char **env;
+    char dir[PATH_MAX];
+    char socket_path[PATH_MAX + 16];
+} exec_backend;
+
+static int start_fuse(nsmsim *sim, int *fuse_fd, exec_plan *plan, exec_backend *b)
+{
+    nsmkit_error e;
+    /* 0666: only the command's processes see this file, in their own namespace */
+    nsmsim_fuse_options fo = {.handler = nsmsim_core_handler, .handler_ctx = sim,
+                              .mode = 0666, .uid = geteuid(), .gid = getegid(),
+                              .log_prefix = "nsm-sim exec"};
+    int fd = *fuse_fd;
+    *fuse_fd = -1;
+    if (nsmsim_fuse_open_fd(&fo, fd, &b->fuse_device, &e) != 0) {
+        fprintf(stderr, "nsm-sim exec: %s\n", e.msg);
+        return -1;
+    }
+    plan->serve = serve_fuse;
+    plan->ctx = b->fuse_device;
+    b->env = environ;
+    return 0;
+}
+
+static int start_socket(nsmsim *sim, const char *preload, exec_plan *plan, exec_backend *b)
+{
+    nsmkit_error e;
+    const char *tmp = getenv("TMPDIR");
+    snprintf(b->dir, sizeof(b->dir), "%s/nsm-sim-exec.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(b->dir)) {
+        fprintf(stderr, "nsm-sim exec: cannot create a directory in %s: %s\n",
+                tmp && *tmp ? tmp : "/tmp", strerror(errno));
+        b->dir[0] = '\0';
+        return -1;
+    }
+    snprintf(b->socket_path, sizeof(b->socket_path), "%s/nsm.sock", b->dir);
+    nsmsim_server_options so = {.socket_path = b->socket_path, .log_prefix = "nsm-sim exec"};
+    nsmsim_code code = nsmsim_server_open(&so, nsmsim_core_handler, sim, &b->server, &e);
+    if (code != NSMSIM_ERR_OK) {
+        fprintf(stderr, "nsm-sim exec: %d %s: %s\n", (int)code, nsmsim_code_name(code), e.msg);
+        return -1;
+    }
+    b->env = command_environment(preload, b->socket_path);
+    if (!b->env) {
+        fprintf(stderr, "nsm-sim exec: out of memory\n");
+        return -1;
+    }
+    plan->serve = serve_socket;
+    plan->ctx = b->server;
+    return 0;
+}
+
+static void stop_backend(exec_backend *b, bool use_fuse)
+{
+    if (b->env && !use_fuse)
+        free_environment(b->env);
+    nsmsim_fuse_close(b->fuse_device);
+    nsmsim_server_close(b->server);
+    if (b->dir[0])
+        rmdir(b->dir);
+}
+
+int nsmsim_cmd_exec(int argc, char **argv)
+{
+    exec_args a = {.device = DEVICE_PRELOAD};
+    nsmsim_options_init(&a.options);
+    int parsed = exec_parse(argc, argv, &a);
+    if (parsed >= 0)
+        return parsed;
+    char **command = argv;
+    bool needs_fuse = needs_fuse_device(a.device, command[0]);
+
     exec_plan plan = {.prepared = 0, .prepared_ctl = -1};
     int fuse_fd = -1;
-    if (device != DEVICE_PRELOAD && prepare_fuse(argv + i, &plan, &fuse_fd, &e) != 0) {
-        if (device == DEVICE_FUSE) {
-            fprintf(stderr, "nsm-sim exec: --device fuse: %s\n", e.msg);
-            return EXEC_FAILED;
-        }
-        fprintf(stderr, "nsm-sim exec: --device auto: %s; using the LD_PRELOAD shim\n", e.msg);
-        device = DEVICE_PRELOAD;
-    }
+    int device = prepare_device(a.device, needs_fuse, command, &plan, &fuse_fd);
+    if (device < 0)
+        return EXEC_FAILED;
     bool use_fuse = device != DEVICE_PRELOAD;
-
     char preload[PATH_MAX];
-    if (!use_fuse) {
-        if (find_preload(preload, sizeof(preload)) != 0)
-            return EXEC_FAILED;
-        if (strpbrk(preload, ": ")) {
-            fprintf(stderr,
-                    "nsm-sim exec: %s contains ':' or ' ', which LD_PRELOAD cannot hold\n",
-                    preload);
-            return EXEC_FAILED;
-        }
+    if (!use_fuse && preload_path(preload, sizeof(preload)) != 0) {
+        dismiss_prepared(&plan);
+        return EXEC_FAILED;
     }
 
     int status = EXEC_FAILED;
     nsmsim *sim = NULL;
-    nsmsim_server *server = NULL;
-    nsmsim_fuse_device *fuse_device = NULL;
-    char **env = NULL;
-    char dir[PATH_MAX] = "";
-    char socket_path[PATH_MAX + 16];
-    nsmsim_code code = nsmsim_new(&options, &sim, &e);
-    if (code != NSMSIM_ERR_OK) {
+    exec_backend b = {0};
+    nsmkit_error e;
+    nsmsim_code code = nsmfault_sim_new(&a.options, &sim, &e);
+    if (code != NSMSIM_ERR_OK)
         fprintf(stderr, "nsm-sim exec: %d %s: %s\n", (int)code, nsmsim_code_name(code), e.msg);
-        goto out;
+    else if ((use_fuse ? start_fuse(sim, &fuse_fd, &plan, &b)
+                       : start_socket(sim, preload, &plan, &b)) == 0) {
+        int command_status;
+        if (run_command(&plan, command, b.env, &command_status) == 0)
+            status = command_status;
     }
-    if (use_fuse) {
-        /* 0666: only the command's processes see this file, in their own namespace */
-        nsmsim_fuse_options fo = {.handler = nsmsim_core_handler, .handler_ctx = sim,
-                                  .mode = 0666, .uid = geteuid(), .gid = getegid(),
-                                  .log_prefix = "nsm-sim exec"};
-        int fd = fuse_fd;
-        fuse_fd = -1;
-        if (nsmsim_fuse_open_fd(&fo, fd, &fuse_device, &e) != 0) {
-            fprintf(stderr, "nsm-sim exec: %s\n", e.msg);
-            goto out;
-        }
-        plan.serve = serve_fuse;
-        plan.ctx = fuse_device;
-        env = environ;
-    } else {
-        const char *tmp = getenv("TMPDIR");
-        snprintf(dir, sizeof(dir), "%s/nsm-sim-exec.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-        if (!mkdtemp(dir)) {
-            fprintf(stderr, "nsm-sim exec: cannot create a directory in %s: %s\n",
-                    tmp && *tmp ? tmp : "/tmp", strerror(errno));
-            dir[0] = '\0';
-            goto out;
-        }
-        snprintf(socket_path, sizeof(socket_path), "%s/nsm.sock", dir);
-        nsmsim_server_options so = {.socket_path = socket_path, .log_prefix = "nsm-sim exec"};
-        code = nsmsim_server_open(&so, nsmsim_core_handler, sim, &server, &e);
-        if (code != NSMSIM_ERR_OK) {
-            fprintf(stderr, "nsm-sim exec: %d %s: %s\n", (int)code, nsmsim_code_name(code),
-                    e.msg);
-            goto out;
-        }
-        env = command_environment(preload, socket_path);
-        if (!env) {
-            fprintf(stderr, "nsm-sim exec: out of memory\n");
-            goto out;
-        }
-        plan.serve = serve_socket;
-        plan.ctx = server;
-    }
-    int command_status;
-    if (run_command(&plan, argv + i, env, &command_status) == 0)
-        status = command_status;
-out:
     dismiss_prepared(&plan);
     if (fuse_fd >= 0)
         close(fuse_fd);
-    if (env && !use_fuse)
-        free_environment(env);
-    nsmsim_fuse_close(fuse_device);
-    nsmsim_server_close(server);
-    if (dir[0])
-        rmdir(dir);
+    stop_backend(&b, use_fuse);
     if (sim)
         nsmsim_free(sim);
     return status;

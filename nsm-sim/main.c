@@ -4,10 +4,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "codec.h"
+#include "frontends/devnsm/codec.h"
 #include "commands.h"
-#include "cuse.h"
-#include "fuse.h"
+#include "frontends/devices/cuse.h"
+#include "frontends/devices/fuse.h"
 #include "nsmkit/sim.h"
 #include "nsmkit/error.h"
 #include "nsmkit/buf.h"
@@ -16,15 +16,17 @@
 #include "nsmkit/hex.h"
 #include "nsmkit/file.h"
 #include "nsmkit/fault.h"
+#include "nsmkit/opts.h"
 
-static const char usage_text[] =
-    "usage: nsm-sim attest [state options] [--nonce HEX|@FILE] [--user-data HEX|@FILE]\n"
-    "                      [--public-key HEX|@FILE] -o FILE\n"
-    "       nsm-sim serve --socket PATH [state options]\n"
-    "       nsm-sim exec [--device preload|fuse|auto] [state options] [--] COMMAND [ARGS]\n"
-    "       nsm-sim fuse --mount PATH [--socket SERVER] [--mode OCTAL] [state options]\n"
-    "       nsm-sim cuse (--port PATH|auto | --socket PATH) [--name NAME] [--background]\n"
-    "\n"
+static const char top_synopsis[] =
+    "attest [state options] [--nonce HEX|@FILE] [--user-data HEX|@FILE]\n"
+    "       [--public-key HEX|@FILE] -o FILE\n"
+    "serve --socket PATH [state options]\n"
+    "exec [--device preload|fuse|auto] [state options] [--] COMMAND [ARGS]\n"
+    "fuse --mount PATH [--socket SERVER] [--mode OCTAL] [state options]\n"
+    "cuse (--port PATH|auto | --socket PATH) [--name NAME] [--background]";
+
+static const char top_about[] =
     "attest  boots a simulated NSM and writes one attestation document (COSE_Sign1) to\n"
     "        FILE ('-' for standard output).\n"
     "serve   serves one simulated NSM on a unix socket (u32 LE length || CBOR frames),\n"
@@ -37,29 +39,22 @@ static const char usage_text[] =
     "cuse    creates a character device /dev/nsm through CUSE whose requests go to a\n"
     "        server (--socket PATH) or a virtio-serial port (--port auto, in a guest).\n"
     "\n"
-    "state options:\n"
-    "  --ca DIR                  the simulated PKI (default: ${XDG_STATE_HOME:-$HOME/.local/state}\n"
-    "                            /nsmkit/ca, created on first use)\n"
-    "  --time UNIX_MS            a fixed clock instead of the real one\n"
-    "  --pcr I=HEX               boot PCR I (0..15), 48 bytes of hex; repeatable\n"
-    "  --measurements FILE       boot PCRs from the JSON `nitro-cli build-enclave` prints\n"
-    "  --eif FILE                PCR0/1/2 (PCR8 if signed) of an enclave image (nsm-eif)\n"
-    "  --debug-mode              a debug enclave: every boot PCR reads zero\n"
-    "  --map definite|indefinite payload map encoding (real documents use both)\n"
-    "  --fault CLASS[,CLASS]     malformed attestation documents (`nsm-vectors list`)\n"
-    "  --fault-every N | --fault-rate P [--seed S]\n"
-    "                            only every Nth document, or each with chance P (default: all)\n"
-    "  --no-resign               keep the valid document's signature after the fault\n"
-    "\n"
+    "Each command answers --help with its options.";
+
+static const char fault_note[] =
     "user_data, nonce and public_key take at most 1024 bytes each.\n"
     "Faulty documents are signed by a leaf of the same PKI; payload faults are re-signed unless\n"
-    "--no-resign. Under serve and exec the device itself returns them through /dev/nsm.\n";
+    "--no-resign. Under serve and exec the device itself returns them through /dev/nsm.\n"
+    "Some classes (policy_*) fail only a verifier that checks the policy in question, e.g.\n"
+    "policy_future only with nsm-verify --max-age: the message after attest says which.";
+
+static const nsmkit_cli top_cli = {"nsm-sim", top_synopsis, top_about, NULL, 0, true,
+                                   fault_note};
 
 static int usage(const char *problem)
 {
-    if (problem)
-        fprintf(stderr, "nsm-sim: %s\n", problem);
-    fputs(usage_text, problem ? stderr : stdout);
+    fprintf(stderr, "nsm-sim: %s\n", problem);
+    nsmkit_opts_usage(&top_cli, stderr);
     return 2;
 }
 
@@ -85,7 +80,7 @@ static int attest_fail(nsmsim_code code, const char *msg)
 }
 
 typedef struct {
-    nsmsim_options options;
+    nsmsim_options options; /* first: the state options' rows fill it */
     uint8_t *fields[3]; /* user_data, nonce, public_key: owned, NULL when not given */
     size_t field_lens[3];
     const char *output;
@@ -97,42 +92,68 @@ static void attest_args_free(attest_args *a)
         free(a->fields[k]);
 }
 
-/* Parses attest's arguments; returns NSMSIM_ERR_OK or USAGE/OPTION with a message. */
-static nsmsim_code attest_parse(int argc, char **argv, attest_args *a, nsmkit_error *e)
+static int set_field(attest_args *a, int k, const char *name, const char *value,
+                     nsmkit_error *e)
 {
-    static const char *const field_options[3] = {"--user-data", "--nonce", "--public-key"};
-    for (int i = 0; i < argc;) {
-        int taken = nsmsim_options_parse_arg(&a->options, argc, argv, &i, e);
-        if (taken < 0)
-            return NSMSIM_ERR_OPTION;
-        if (taken > 0)
-            continue;
-        const char *arg = argv[i];
-        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
-        int k = 0;
-        while (k < 3 && strcmp(arg, field_options[k]) != 0)
-            k++;
-        if ((k < 3 || strcmp(arg, "-o") == 0) && !value) {
-            nsmkit_fail(e, "%s needs a value", arg);
-            return NSMSIM_ERR_USAGE;
-        }
-        if (k < 3) {
-            free(a->fields[k]);
-            a->fields[k] = NULL;
-            if (load_field(arg + 2, value, &a->fields[k], &a->field_lens[k], e) != 0)
-                return NSMSIM_ERR_OPTION;
-        } else if (strcmp(arg, "-o") == 0) {
-            a->output = value;
-        } else {
-            nsmkit_fail(e, "unknown option %s", arg);
-            return NSMSIM_ERR_USAGE;
-        }
-        i += 2;
-    }
-    if (!a->output) {
-        nsmkit_fail(e, "attest needs -o FILE");
+    free(a->fields[k]);
+    a->fields[k] = NULL;
+    return load_field(name, value, &a->fields[k], &a->field_lens[k], e);
+}
+
+static int set_user_data(void *ctx, const char *value, nsmkit_error *e)
+{
+    return set_field(ctx, 0, "user-data", value, e);
+}
+
+static int set_nonce(void *ctx, const char *value, nsmkit_error *e)
+{
+    return set_field(ctx, 1, "nonce", value, e);
+}
+
+static int set_public_key(void *ctx, const char *value, nsmkit_error *e)
+{
+    return set_field(ctx, 2, "public-key", value, e);
+}
+
+static const nsmkit_opt attest_rows[] = {
+    NSMKIT_OPT_CALL("--nonce", "HEX|@FILE", set_nonce, "the document's nonce"),
+    NSMKIT_OPT_CALL("--user-data", "HEX|@FILE", set_user_data, "the document's user_data"),
+    NSMKIT_OPT_CALL("--public-key", "HEX|@FILE", set_public_key, "the document's public_key"),
+    NSMKIT_OPT_STRING("-o", "FILE", attest_args, output,
+                      "where the document goes ('-': standard output)"),
+};
+
+/* Parses attest's arguments; returns NSMSIM_ERR_OK, OPTION or FAULT_MODE with a message,
+ * or with *done set: NSMSIM_ERR_OK after --help or --version, USAGE after saying so with
+ * the usage. */
+static nsmsim_code attest_parse(int argc, char **argv, attest_args *a, bool *done,
+                                nsmkit_error *e)
+{
+    const nsmkit_opt_group groups[2] = {{NULL, attest_rows, NSMKIT_ROWS(attest_rows)},
+                                        nsmfault_state_options};
+    const nsmkit_cli cli = {"nsm-sim attest",
+                            "[state options] [--nonce HEX|@FILE] [--user-data HEX|@FILE]\n"
+                            "[--public-key HEX|@FILE] -o FILE",
+                            "Boots a simulated NSM and writes one attestation document "
+                            "(COSE_Sign1) to FILE.",
+                            groups, 2, false, fault_note};
+    int n = argc;
+    int r = nsmkit_opts_parse(&cli, &n, argv, a, e);
+    *done = r == NSMKIT_OPTS_DONE;
+    if (r == NSMKIT_OPTS_USAGE || (r == NSMKIT_OPTS_RUN && (n > 0 || !a->output))) {
+        if (r == NSMKIT_OPTS_RUN)
+            nsmkit_fail(e, n > 0 ? "unknown argument %s" : "attest needs -o FILE",
+                        n > 0 ? argv[0] : "");
+        fprintf(stderr, "nsm-sim attest: %d %s: %s\n", (int)NSMSIM_ERR_USAGE,
+                nsmsim_code_name(NSMSIM_ERR_USAGE), e->msg);
+        nsmkit_opts_usage(&cli, stderr);
+        *done = true;
         return NSMSIM_ERR_USAGE;
     }
+    if (r == NSMKIT_OPTS_BAD_VALUE)
+        return NSMSIM_ERR_OPTION;
+    if (r == NSMKIT_OPTS_DONE)
+        return NSMSIM_ERR_OK;
     /* One document: with every Nth or a chance it could come out valid while attest says
      * which failure to expect. The modes are for serve and exec, which answer many. */
     if (a->options.fault_every || a->options.fault_rate_ppm) {
@@ -150,7 +171,7 @@ static nsmsim_code attest_boot(const nsmsim_options *options, nsmsim **sim, nsmk
     char default_dir[4096] = "";
     if (!options->ca_dir && nsmca_default_dir(default_dir, sizeof(default_dir), e) != 0)
         return NSMSIM_ERR_PKI;
-    nsmsim_code code = nsmsim_new(options, sim, e);
+    nsmsim_code code = nsmfault_sim_new(options, sim, e);
     if (code != NSMSIM_ERR_OK)
         return code;
     if (nsmsim_created_default_pki(*sim))
@@ -212,8 +233,25 @@ out:
     return code;
 }
 
+/* The nsm-verify option without which a policy failure is never reported: a policy is
+ * what the relying party expects, and nsm-verify checks only the policies it is given. */
+static const char *policy_option(nsmv_code code)
+{
+    switch (code) {
+    case NSMV_ERR_POLICY_FUTURE:
+    case NSMV_ERR_POLICY_TOO_OLD: return "--max-age S";
+    case NSMV_ERR_POLICY_PCR_MISMATCH:
+    case NSMV_ERR_POLICY_PCR_ABSENT: return "--expect-pcr I=HEX";
+    case NSMV_ERR_POLICY_NONCE: return "--nonce HEX";
+    case NSMV_ERR_POLICY_USER_DATA: return "--user-data HEX";
+    case NSMV_ERR_POLICY_PUBLIC_KEY: return "--public-key HEX";
+    case NSMV_ERR_POLICY_DEBUG_MODE: return "--refuse-debug";
+    default: return NULL;
+    }
+}
+
 /* With --fault the core replaced the document every time: say what nsm-verify will make
- * of it under each profile. */
+ * of it under each profile, and which option a policy failure needs to show. */
 static void attest_say_fault(const nsmsim_options *options)
 {
     nsmfault_set faults;
@@ -223,10 +261,13 @@ static void attest_say_fault(const nsmsim_options *options)
     bool resign = !options->fault_no_resign;
     nsmv_code aws = nsmfault_set_expected(&faults, NSMV_PROFILE_AWS, resign);
     nsmv_code strict = nsmfault_set_expected(&faults, NSMV_PROFILE_STRICT, resign);
-    fprintf(stderr, "nsm-sim: fault %s: nsm-verify expects %s (aws), %s (strict)%s\n",
+    const char *needs = policy_option(aws);
+    fprintf(stderr, "nsm-sim: fault %s: nsm-verify expects %s (aws), %s (strict)%s%s%s%s\n",
             options->faults, aws ? nsmv_code_name(aws) : "valid",
             strict ? nsmv_code_name(strict) : "valid",
-            resign ? "" : "; the valid document's signature is kept");
+            resign ? "" : "; the valid document's signature is kept",
+            needs ? "; a policy failure: nsm-verify reports it only with " : "",
+            needs ? needs : "", needs ? " (without it the document passes the policy stage)" : "");
 }
 
 static int write_output(const char *path, const uint8_t *data, size_t len, nsmkit_error *e)
@@ -247,12 +288,11 @@ static int cmd_attest(int argc, char **argv)
     nsmsim *sim = NULL;
     uint8_t *doc = NULL;
     size_t doc_len = 0;
-    nsmsim_code code = attest_parse(argc, argv, &a, &e);
-    if (code == NSMSIM_ERR_USAGE) {
-        char line[sizeof(e.msg) + 32];
-        snprintf(line, sizeof(line), "%d %s: %s", (int)code, nsmsim_code_name(code), e.msg);
+    bool done = false;
+    nsmsim_code code = attest_parse(argc, argv, &a, &done, &e);
+    if (done) { /* --help, --version, or a usage error already said */
         attest_args_free(&a);
-        return usage(line);
+        return code == NSMSIM_ERR_USAGE ? 2 : 0;
     }
     if (code == NSMSIM_ERR_OK)
         code = attest_boot(&a.options, &sim, &e);
@@ -291,12 +331,13 @@ int main(int argc, char **argv)
 {
     if (argc < 2)
         return usage("missing command");
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        usage(NULL);
-        return 0;
-    }
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         if (strcmp(argv[1], commands[i].name) == 0)
             return commands[i].run(argc - 2, argv + 2);
-    return usage("unknown command");
+    int n = argc - 1;
+    nsmkit_error e;
+    int r = nsmkit_opts_parse(&top_cli, &n, argv + 1, NULL, &e);
+    if (r == NSMKIT_OPTS_DONE)
+        return 0;
+    return usage(r == NSMKIT_OPTS_RUN ? "unknown command" : e.msg);
 }

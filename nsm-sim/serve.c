@@ -11,15 +11,13 @@
 #include <unistd.h>
 
 #include "commands.h"
-#include "device.h"
-#include "server.h"
+#include "frontends/transports/device.h"
+#include "frontends/transports/core_handler.h"
+#include "frontends/transports/server.h"
+#include "nsmkit/fault.h"
+#include "nsmkit/opts.h"
 #include "nsmkit/error.h"
 #include "nsmkit/sim.h"
-
-static const char serve_usage[] =
-    "usage: nsm-sim serve --socket PATH [--ca DIR] [--time UNIX_MS] [--pcr I=HEX]...\n"
-    "                     [--measurements FILE] [--debug-mode] [--map definite|indefinite]\n"
-    "Serves one simulated NSM on a unix socket (mode 0600), framing: u32 LE length || CBOR.\n";
 
 static int stop_pipe[2] = {-1, -1};
 
@@ -32,39 +30,40 @@ static void on_stop_signal(int sig)
     errno = saved;
 }
 
+typedef struct {
+    nsmsim_options options; /* first: the state options' rows fill it */
+    const char *socket;
+} serve_args;
+
+static const nsmkit_opt serve_rows[] = {
+    NSMKIT_OPT_STRING("--socket", "PATH", serve_args, socket,
+                      "the unix socket to listen on (mode 0600)"),
+};
+
 /* Parses serve's arguments: returns -1 to go on, or the exit status (0 for --help). */
-static int serve_parse(int argc, char **argv, const char **socket_path, nsmsim_options *options)
+static int serve_parse(int argc, char **argv, serve_args *a)
 {
+    const nsmkit_opt_group groups[2] = {{NULL, serve_rows, NSMKIT_ROWS(serve_rows)},
+                                        nsmfault_state_options};
+    const nsmkit_cli cli = {"nsm-sim serve", "--socket PATH [state options]",
+                            "Serves one simulated NSM on a unix socket, framing: u32 LE length "
+                            "|| CBOR,\nshared by every client; stops on SIGINT or SIGTERM.",
+                            groups, 2, false,
+                            "NSM_SIM_TRACE=1 logs each refused request with its rule."};
     nsmkit_error e;
-    for (int i = 0; i < argc;) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            fputs(serve_usage, stdout);
-            return 0;
-        }
-        if (!strcmp(argv[i], "--socket")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "nsm-sim serve: --socket needs a path\n%s", serve_usage);
-                return 2;
-            }
-            *socket_path = argv[i + 1];
-            i += 2;
-            continue;
-        }
-        int r = nsmsim_options_parse_arg(options, argc, argv, &i, &e);
-        if (r < 0) {
-            fprintf(stderr, "nsm-sim serve: %s\n", e.msg);
-            return 2;
-        }
-        if (r == 0) {
-            fprintf(stderr, "nsm-sim serve: unknown argument %s\n%s", argv[i], serve_usage);
-            return 2;
-        }
-    }
-    if (!*socket_path) {
-        fprintf(stderr, "nsm-sim serve: --socket PATH is required\n%s", serve_usage);
-        return 2;
-    }
-    return -1;
+    int n = argc;
+    int r = nsmkit_opts_parse(&cli, &n, argv, a, &e);
+    if (r == NSMKIT_OPTS_DONE)
+        return 0;
+    if (r == NSMKIT_OPTS_RUN && n > 0)
+        nsmkit_fail(&e, "unknown argument %s", argv[0]);
+    else if (r == NSMKIT_OPTS_RUN && !a->socket)
+        nsmkit_fail(&e, "--socket PATH is required");
+    else if (r == NSMKIT_OPTS_RUN)
+        return -1;
+    fprintf(stderr, "nsm-sim serve: %s\n", e.msg);
+    nsmkit_opts_usage(&cli, stderr);
+    return 2;
 }
 
 static void serve_signals(void)
@@ -81,13 +80,14 @@ static void serve_signals(void)
 
 int nsmsim_cmd_serve(int argc, char **argv)
 {
-    const char *socket_path = NULL;
-    nsmsim_options options;
+    serve_args a = {0};
     nsmkit_error e;
-    nsmsim_options_init(&options);
-    int parsed = serve_parse(argc, argv, &socket_path, &options);
+    nsmsim_options_init(&a.options);
+    int parsed = serve_parse(argc, argv, &a);
     if (parsed >= 0)
         return parsed;
+    const char *socket_path = a.socket;
+    const nsmsim_options *options = &a.options;
 
     int status = 1;
     nsmsim *sim = NULL;
@@ -96,7 +96,7 @@ int nsmsim_cmd_serve(int argc, char **argv)
         fprintf(stderr, "nsm-sim serve: pipe: %s\n", strerror(errno));
         return 1;
     }
-    nsmsim_code code = nsmsim_new(&options, &sim, &e);
+    nsmsim_code code = nsmfault_sim_new(options, &sim, &e);
     if (code != NSMSIM_ERR_OK) {
         fprintf(stderr, "nsm-sim serve: %d %s: %s\n", (int)code, nsmsim_code_name(code), e.msg);
         goto out;

@@ -31,7 +31,18 @@ prog=nsm-qemu
 die() { echo "$prog: $*" >&2; exit 125; }
 
 here=$(cd "$(dirname "$0")" && pwd)
-[ "${1:-}" = run ] || { [ "${1:-}" = --help ] || [ "${1:-}" = -h ] && { sed -n '2,27s/^# \{0,1\}//p' "$0"; exit 0; }; die "usage: nsm-qemu run [options] -- COMMAND [ARGS] (nsm-qemu --help)"; }
+version=@NSMKIT_VERSION@ # filled in by the Makefile
+help() { sed -n '2,27s/^# \{0,1\}//p' "$0"; }
+# --help and --version answer at the top and after run, before the guest command's --
+name=nsm-qemu; [ "${1:-}" = run ] && name="nsm-qemu run"
+for arg in "$@"; do
+    case "$arg" in
+        --) break ;;
+        --help|-h) help; exit 0 ;;
+        --version) echo "$name (nsmkit) $version"; exit 0 ;;
+    esac
+done
+[ "${1:-}" = run ] || die "usage: nsm-qemu run [options] -- COMMAND [ARGS] (nsm-qemu --help)"
 shift
 
 image=""; kernel=""; initrd=""; timeout=300; memory=256; timings=0; rtt_count=30

@@ -46,7 +46,7 @@
 
 #include <openssl/evp.h>
 
-#include "../nsm-sim/messages.h"
+#include "../nsm-core/messages.h"
 #include "nsmkit/sim.h"
 #include "nsmkit/buf.h"
 #include "nsmkit/cbor_head.h"
@@ -176,7 +176,7 @@ static void sha384_extend(uint8_t pcr[48], const uint8_t *data, size_t n)
 }
 
 /* ---- requests ---------------------------------------------------------------------------
- * Requests come from the message table through the codec (nsm-sim/messages.def), as the
+ * Requests come from the message table through the codec (nsm-core/messages.def), as the
  * official client writes them. The expected responses below are written out by hand from
  * NSM-FACTS on purpose: they are the oracle the core and the table are checked against. */
 

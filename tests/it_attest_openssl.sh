@@ -42,7 +42,7 @@ tail_head=$(od -An -v -tx1 -j $(( $(wc -c < "$work/plain.bin") - 98 )) -N2 "$wor
 [ "$tail_head" = "5860" ] || fail "signature head is $tail_head, not 58 60"
 
 # 3. a fixed clock: the chain holds at that time, and only then
-"$bin/nsm-sim" attest --ca "$work/ca" --time "$(( ($(date +%s) + 3600) * 1000 ))" \
+"$bin/nsm-sim" attest --ca "$work/ca" --time "$(( $(date +%s) + 3600 ))" \
     -o "$work/fixed.bin" 2> /dev/null
 verify_with_openssl "$work/fixed.bin" "$root" > /dev/null || fail "fixed-time document does not verify"
 if verify_with_openssl "$work/fixed.bin" "$root" $(( $(date +%s) + 3600 + 4 * 3600 )) > /dev/null 2>&1; then

@@ -42,7 +42,7 @@ expect 2 "larger than the limit of 1024" -- "$bin/nsm-sim" attest --ca "$ca" --u
 expect 2 "cannot open" -- "$bin/nsm-sim" attest --ca "$ca" --nonce "@$work/missing" -o "$work/d"
 expect 2 "not a boot PCR" -- "$bin/nsm-sim" attest --ca "$ca" --pcr "16=00" -o "$work/d"
 expect 2 "needs a value" -- "$bin/nsm-sim" attest --ca
-expect 2 "Unix milliseconds" -- "$bin/nsm-sim" attest --ca "$ca" --time yesterday -o "$work/d"
+expect 2 "Unix seconds" -- "$bin/nsm-sim" attest --ca "$ca" --time yesterday -o "$work/d"
 expect 2 "unknown fault class \"bad_alg\"" -- "$bin/nsm-sim" attest --ca "$ca" --fault bad_alg -o "$work/d"
 expect 2 "cannot combine" -- "$bin/nsm-sim" attest --ca "$ca" --fault sig_der,sig_short -o "$work/d"
 expect 2 "exists only in a corpus" -- "$bin/nsm-sim" attest --ca "$ca" --fault pki_leaf_expired -o "$work/d"
@@ -57,26 +57,26 @@ expect 2 "unknown fault class" -- "$bin/nsm-sim" serve --socket "$work/s" --ca "
 expect 1 "needs 2 tiers" -- "$bin/nsm-sim" attest --ca "$work/ca1" --fault pki_zonal_expired -o "$work/d"
 expect 1 "cannot be combined" -- "$bin/nsm-sim" attest --ca "$ca" --debug-mode --pcr "0=$(head -c 48 /dev/zero | od -An -v -tx1 | tr -d ' \n')" -o "$work/d"
 expect 1 "no CA directory" -- "$bin/nsm-sim" attest --ca "$work/nope" -o "$work/d"
-expect 1 "outside the root's validity" -- "$bin/nsm-sim" attest --ca "$ca" --time 1000000000000 -o "$work/d"
+expect 1 "outside the root's validity" -- "$bin/nsm-sim" attest --ca "$ca" --time 1000000000 -o "$work/d"
 expect 1 "cannot create" -- "$bin/nsm-sim" attest --ca "$ca" -o "$work/no/such/dir/doc"
 # nsm-sim's numbered errors: the line names the code (nsmkit/sim_codes.h)
-expect 2 "400 USAGE: unknown option --colour" -- "$bin/nsm-sim" attest --ca "$ca" --colour red -o "$work/d"
-expect 2 "401 OPTION: --nonce" -- "$bin/nsm-sim" attest --ca "$ca" --nonce abc -o "$work/d"
-expect 1 "402 DEBUG_WITH_PCRS" -- "$bin/nsm-sim" attest --ca "$ca" --debug-mode --pcr "0=$(head -c 48 /dev/zero | od -An -v -tx1 | tr -d ' \n')" -o "$work/d"
-expect 1 "403 PKI: .*no CA directory" -- "$bin/nsm-sim" attest --ca "$work/nope" -o "$work/d"
-expect 1 "301 LEAF_ISSUE: .*outside the root's validity" -- "$bin/nsm-sim" attest --ca "$ca" --time 1000000000000 -o "$work/d"
-expect 1 "406 OUTPUT: .*cannot create" -- "$bin/nsm-sim" attest --ca "$ca" -o "$work/no/such/dir/doc"
+expect 2 "1400 USAGE: unknown option --colour" -- "$bin/nsm-sim" attest --ca "$ca" --colour red -o "$work/d"
+expect 2 "1401 OPTION: --nonce" -- "$bin/nsm-sim" attest --ca "$ca" --nonce abc -o "$work/d"
+expect 1 "1402 DEBUG_WITH_PCRS" -- "$bin/nsm-sim" attest --ca "$ca" --debug-mode --pcr "0=$(head -c 48 /dev/zero | od -An -v -tx1 | tr -d ' \n')" -o "$work/d"
+expect 1 "1403 PKI: .*no CA directory" -- "$bin/nsm-sim" attest --ca "$work/nope" -o "$work/d"
+expect 1 "1301 LEAF_ISSUE: .*outside the root's validity" -- "$bin/nsm-sim" attest --ca "$ca" --time 1000000000 -o "$work/d"
+expect 1 "1406 OUTPUT: .*cannot create" -- "$bin/nsm-sim" attest --ca "$ca" -o "$work/no/such/dir/doc"
 
 # a CA whose key others can read, a CA file that is garbage, a CA directory that is a file
 cp -r "$ca" "$work/open"; chmod 0644 "$work/open/root.key"
 expect 1 "too open" -- "$bin/nsm-sim" attest --ca "$work/open" -o "$work/d"
 cp -r "$ca" "$work/garbage"; echo junk > "$work/garbage/root.pem"
 expect 1 "not a PEM certificate" -- "$bin/nsm-sim" attest --ca "$work/garbage" -o "$work/d"
-expect 1 "CERT_MALFORMED (301)" -- "$bin/nsm-ca" show "$work/garbage"
+expect 1 "CERT_MALFORMED (2301)" -- "$bin/nsm-ca" show "$work/garbage"
 # a FIFO where a CA file should be: refused at once, not waited on
 cp -r "$ca" "$work/fifo"; rm "$work/fifo/ca.conf"; mkfifo "$work/fifo/ca.conf"
 expect 1 "not a regular file" -- timeout 20 "$bin/nsm-sim" attest --ca "$work/fifo" -o "$work/d"
-expect 1 "NOT_REGULAR_FILE (205)" -- timeout 20 "$bin/nsm-ca" show "$work/fifo"
+expect 1 "NOT_REGULAR_FILE (2205)" -- timeout 20 "$bin/nsm-ca" show "$work/fifo"
 echo x > "$work/file"
 expect 1 "not a directory" -- "$bin/nsm-sim" attest --ca "$work/file" -o "$work/d"
 # An unreadable key: as root every file is readable, so run that one as nobody.
@@ -96,15 +96,15 @@ expect 2 "init needs a DIR" -- "$bin/nsm-ca" init
 expect 2 "must be 1, 2 or 3" -- "$bin/nsm-ca" init "$work/x" --intermediates 4
 expect 2 "Unix seconds" -- "$bin/nsm-ca" init "$work/x" --time soon
 expect 1 "bad region" -- "$bin/nsm-ca" init "$work/x" --region "US East"
-expect 1 "ALREADY_EXISTS (202): .*already holds a PKI" -- "$bin/nsm-ca" init "$ca"
-expect 1 "NO_DIRECTORY (200)" -- "$bin/nsm-ca" show "$work/nope"
+expect 1 "ALREADY_EXISTS (2202): .*already holds a PKI" -- "$bin/nsm-ca" init "$ca"
+expect 1 "NO_DIRECTORY (2200)" -- "$bin/nsm-ca" show "$work/nope"
 
 # A CA directory others can write to is refused by name (issue 14's probe, finding A)
 cp -r "$ca" "$work/shared"; chmod 0777 "$work/shared"
-expect 1 "DIR_UNSAFE (215): .*writable by everyone" -- "$bin/nsm-ca" show "$work/shared"
+expect 1 "DIR_UNSAFE (2215): .*writable by everyone" -- "$bin/nsm-ca" show "$work/shared"
 expect 1 "writable by everyone" -- "$bin/nsm-sim" attest --ca "$work/shared" -o "$work/d"
 mkdir -m 0777 "$work/open-dir"
-expect 1 "DIR_UNSAFE (215)" -- "$bin/nsm-ca" init "$work/open-dir"
+expect 1 "DIR_UNSAFE (2215)" -- "$bin/nsm-ca" init "$work/open-dir"
 # A repaired PKI is news to whoever pinned its chain: said once, by the run that repaired it
 # (finding C)
 cp -r "$ca" "$work/repair"; echo junk > "$work/repair/intermediates.pem"

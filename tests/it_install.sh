@@ -17,8 +17,9 @@ ${MAKE:-make} --no-print-directory -s BUILD="$BUILD" SANITIZE="$SANITIZE" PREFIX
 lib="$root$prefix/lib"; inc="$root$prefix/include"
 
 # libraries: real file, SONAME link, development link; only their own prefix exported
-# (libnsmsim also exports the fault generator, nsmfault_*)
-for pair in nsmkit:nsmkit_ nsmca:nsmca_ nsmverify:nsmv_ 'nsmsim:\(nsmsim\|nsmfault\)_'; do
+# (libnsmfault also exports the parser of the device's state options, which knows its classes)
+for pair in nsmkit:nsmkit_ nsmca:nsmca_ nsmverify:nsmv_ nsmsim:nsmsim_ \
+            'nsmfault:\(nsmfault_\|nsmsim_options_parse_arg\)'; do
     n=${pair%%:*}; prefix_sym=${pair#*:}
     [ -f "$lib/lib$n.so.0.1.0" ] || fail "lib$n.so.0.1.0 missing"
     [ "$(readlink "$lib/lib$n.so.0")" = "lib$n.so.0.1.0" ] || fail "lib$n.so.0 does not point at lib$n.so.0.1.0"
@@ -33,6 +34,9 @@ done
 for f in lib/libnsm.so lib/libnsm.a lib/libnsm-sim-preload.so include/nsm.h; do
     [ -f "$root$prefix/$f" ] || fail "$f missing"
 done
+# the NSM core stands without the fault machinery and the verifier
+needs=$(readelf -d "$lib/libnsmsim.so.0.1.0" | sed -n 's/.*NEEDED.*\[\(libnsm[a-z]*\).*/\1/p' | sort | tr '\n' ' ')
+[ "$needs" = "libnsmca libnsmkit " ] || fail "libnsmsim needs $needs, want libnsmca libnsmkit"
 [ ! -e "$inc/nsmkit/cbor.h" ] || fail "nsmkit/cbor.h (libcbor's types) installed though no public API needs it"
 # programs link only what they use
 needed() { readelf -d "$root$prefix/bin/$1" | sed -n 's/.*NEEDED.*\[\(.*\)\]/\1/p' | sed 's/\.so.*//' | sort | tr '\n' ' '; }

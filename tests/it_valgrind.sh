@@ -65,12 +65,12 @@ memcheck "nsm-verify with a policy" "1" -- \
 head -c 1000 "$first" > "$work/1000"
 cp -r fuzz/pki "$work/ca"; chmod 700 "$work/ca"; chmod 600 "$work/ca"/*
 memcheck "nsm-sim attest" "0" -- \
-    "$bin/nsm-sim" attest --ca "$work/ca" --time 1790000600000 -o "$work/a.doc"
+    "$bin/nsm-sim" attest --ca "$work/ca" --time 1790000600 -o "$work/a.doc"
 memcheck "nsm-sim attest with every option" "0" -- \
-    "$bin/nsm-sim" attest --ca "$work/ca" --time 1790000600000 --nonce 0001 --user-data @"$work/1000" \
+    "$bin/nsm-sim" attest --ca "$work/ca" --time 1790000600 --nonce 0001 --user-data @"$work/1000" \
     --public-key 02 --pcr 3="$(printf '%096d' 7)" --map indefinite -o "$work/b.doc"
 memcheck "nsm-sim attest refusing a bad option" "2" -- \
-    "$bin/nsm-sim" attest --ca "$work/ca" --time 1790000600000 --nonce zz -o "$work/c.doc"
+    "$bin/nsm-sim" attest --ca "$work/ca" --time 1790000600 --nonce zz -o "$work/c.doc"
 memcheck "nsm-verify of what attest wrote" "0" -- \
     "$bin/nsm-verify" --root fuzz/pki/root.pem --time 1790000660 "$work/a.doc" "$work/b.doc"
 

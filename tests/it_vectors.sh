@@ -32,7 +32,7 @@ else
     fail "regenerated corpus differs: $(head -c 600 "$work/diff")"
 fi
 classes=$("$bin/nsm-vectors" list | tail -n +2 | wc -l)
-in_table=$(grep -c '^X(' nsm-sim/include/nsmkit/faults.def)
+in_table=$(grep -c '^X(' faults/include/nsmkit/faults.def)
 [ "$classes" -eq "$in_table" ] && ok "list prints $classes classes" || fail "list prints $classes classes, the table has $in_table"
 
 # ---- the project's own verifier: zero wrong verdicts ------------------------------------------------

@@ -66,7 +66,7 @@ sim --debug-mode -o "$work/debug.bin"
 pcr0=$(printf 'ab%.0s' $(seq 48))
 sim --pcr "0=$pcr0" -o "$work/pcr.bin"
 now_ms=$(( $(date +%s) * 1000 ))
-sim --time $(( now_ms - 3600 * 1000 )) -o "$work/hour-old.bin"
+sim --time $(( now_ms / 1000 - 3600 )) -o "$work/hour-old.bin"
 
 expect 0 "VALID (nsm document, profile aws" "simulated document valid under the simulated root" -- \
     --root "$root" "$work/plain.bin"

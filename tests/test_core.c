@@ -525,7 +525,7 @@ static void given_boot_pcrs_are_reported(void **state)
     options.debug_mode = true;
     options.ca_dir = shared_ca;
     nsmsim *sim;
-    assert_int_equal(nsmsim_new(&options, &sim, &e), NSMSIM_ERR_DEBUG_WITH_PCRS);
+    assert_code(nsmsim_codes, nsmsim_new(&options, &sim, &e), NSMSIM_ERR_DEBUG_WITH_PCRS);
     assert_non_null(strstr(e.msg, "debug-mode"));
 }
 
@@ -777,6 +777,67 @@ static void reboot_restores_the_boot_state(void **state)
     free(ext);
 }
 
+
+/* ---- the document hook (the device fault mode plugs in here) ---------------------------- */
+
+typedef struct {
+    int answer;   /* what rewrite returns */
+    int calls;
+    bool freed;
+} hook_state;
+
+static int hook_rewrite(void *ctx, const uint8_t *doc, size_t len, nsmkit_buf *out,
+                        nsmkit_error *e)
+{
+    hook_state *h = ctx;
+    h->calls++;
+    assert_true(len > 0 && doc[0] == 0x84); /* the signed COSE_Sign1 the core made */
+    if (h->answer == 1)
+        nsmkit_buf_append(out, (const uint8_t *)"\xa0", 1);
+    if (h->answer < 0)
+        return nsmkit_fail(e, "hook says no");
+    return h->answer;
+}
+
+static void hook_free(void *ctx)
+{
+    ((hook_state *)ctx)->freed = true;
+}
+
+static void document_hook_replaces_or_refuses(void **state)
+{
+    fixture *f = *state;
+    hook_state h = {0, 0, false};
+    nsmsim_set_document_hook(f->sim, &(nsmsim_document_hook){hook_rewrite, hook_free, &h});
+    ask_hex(f, attest_all_null); /* 0: unchanged */
+    cbor_item_t *payload = attestation_payload(f);
+    assert_non_null(payload);
+    cbor_decref(&payload);
+    h.answer = 1; /* replaced: the response carries the hook's bytes */
+    assert_string_equal(ask_hex(f, attest_all_null),
+                        "a16b4174746573746174696f6ea168646f63756d656e7441a0");
+    h.answer = -1; /* refused: InternalError, and the core says why */
+    expect_error(f, attest_all_null, NSMSIM_INTERNAL_ERROR);
+    assert_string_equal(nsmsim_fault_error(f->sim), "hook says no");
+    assert_int_equal(h.calls, 3);
+    nsmsim_set_document_hook(f->sim, NULL);
+    assert_true(h.freed);
+}
+
+static void core_refuses_the_fault_mode_itself(void **state)
+{
+    (void)state;
+    nsmsim_options options;
+    nsmsim_options_init(&options);
+    options.ca_dir = shared_ca;
+    options.faults = "sig_bit_flip";
+    nsmsim *sim = NULL;
+    nsmkit_error e;
+    assert_code(nsmsim_codes, nsmsim_new(&options, &sim, &e), NSMSIM_ERR_FAULT_MODE);
+    assert_null(sim);
+    assert_non_null(strstr(e.msg, "nsmfault_sim_new"));
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -804,6 +865,8 @@ int main(void)
         T(concurrent_extends_land_exactly_once),
         T(reboot_restores_the_boot_state),
         cmocka_unit_test(error_code_names_match_the_wire),
+        T(document_hook_replaces_or_refuses),
+        cmocka_unit_test(core_refuses_the_fault_mode_itself),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -1,11 +1,11 @@
-/* The CUSE protocol (nsm-sim/cuse.c) on buffers, as the kernel would drive it: CUSE_INIT,
+/* The CUSE protocol (frontends/devices/cuse.c) on buffers, as the kernel would drive it: CUSE_INIT,
  * open and release, and the three-pass unrestricted NSM_IOCTL_RAW with a scripted handler;
  * lengths changed between passes, oversized requests, truncation, errors, bad messages. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../nsm-sim/cuse.h"
+#include "../frontends/devices/cuse.h"
 #include "testutil.h"
 
 /* ---- a scripted core ------------------------------------------------------------------- */

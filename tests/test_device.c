@@ -1,4 +1,4 @@
-/* The emulated device (nsm-sim/device.c): the descriptor's identity, copies from and to
+/* The emulated device (frontends/transports/device.c): the descriptor's identity, copies from and to
  * untrusted addresses, and the driver's NSM_IOCTL_RAW semantics with a scripted handler. */
 #include <errno.h>
 #include <fcntl.h>
@@ -7,7 +7,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../nsm-sim/device.h"
+#include "../frontends/transports/device.h"
 #include "testutil.h"
 #include "nsmkit/sim.h"
 

@@ -1,9 +1,9 @@
-/* The embedded core's state options from the environment (nsm-sim/envopts.c). */
+/* The embedded core's state options from the environment (frontends/transports/envopts.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../nsm-sim/envopts.h"
+#include "../frontends/transports/envopts.h"
 #include "testutil.h"
 #include "nsmkit/error.h"
 #include "nsmkit/sim.h"
@@ -44,7 +44,7 @@ static void every_variable(void **state)
     hex0[96] = hex5[96] = '\0';
     snprintf(pcrs, sizeof(pcrs), "0=%s, 5=%s", hex0, hex5);
     setenv("NSM_SIM_CA", "/some/ca", 1);
-    setenv("NSM_SIM_TIME", "1790000000123", 1);
+    setenv("NSM_SIM_TIME", "1790000000.123", 1); /* Unix seconds, as --time */
     setenv("NSM_SIM_PCR", pcrs, 1);
     setenv("NSM_SIM_MAP", "indefinite", 1);
     nsmsim_options o;

@@ -1,5 +1,5 @@
 /*
- * The fault table, the generator, the corpus and the surgery helpers (nsm-sim/fault.c,
+ * The fault table, the generator, the corpus and the surgery helpers (faults/fault.c,
  * corpus.c, surgery.c, det_sign.c).
  *
  * Every corpus entry is built from a fresh PKI and verified under both profiles: the code

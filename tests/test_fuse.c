@@ -1,4 +1,4 @@
-/* The FUSE device's copier and ioctl (nsm-sim/fuse.c) against another process's memory:
+/* The FUSE device's copier and ioctl (frontends/devices/fuse.c) against another process's memory:
  * a forked child whose buffers differ from ours at the same addresses, so every byte that
  * arrives proves it came from the caller named by its thread id, not from this process. */
 #include <errno.h>
@@ -9,8 +9,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../nsm-sim/frontend.h"
-#include "../nsm-sim/fuse.h"
+#include "../frontends/transports/client.h"
+#include "../frontends/transports/core_handler.h"
+#include "../frontends/transports/device.h"
+#include "../frontends/transports/envopts.h"
+#include "../frontends/transports/frame.h"
+#include "../frontends/transports/log.h"
+#include "../frontends/transports/server.h"
+#include "../frontends/devnsm/codec.h"
+#include "../nsm-core/messages.h"
+#include "../frontends/devices/fuse.h"
 #include "testutil.h"
 
 /* Laid out the same in the child (fork), filled differently there. */

@@ -1,4 +1,4 @@
-/* The drop-in libnsm (nsm-sim/libnsm.c): the official C API's layout and values, the
+/* The drop-in libnsm (frontends/devnsm/libnsm.c): the official C API's layout and values, the
  * in-process fallback, and - re-executed under the LD_PRELOAD shim against a scripted
  * server in this process - the exact requests it sends and how it maps every kind of
  * answer (NSM errors, wrong variants, undecodable bytes, a lost device) to ErrorCode. */
@@ -13,9 +13,9 @@
 
 #include <openssl/evp.h>
 
-#include "../nsm-sim/device.h"
-#include "../nsm-sim/server.h"
-#include "nsm.h"
+#include "../frontends/transports/device.h"
+#include "../frontends/transports/server.h"
+#include "../frontends/devnsm/nsm.h"
 #include "testutil.h"
 #include "nsmkit/error.h"
 #include "nsmkit/sim.h"

@@ -1,9 +1,9 @@
-/* The official library's request encoding and response decoding (nsm-sim/nsmapi.c), byte
+/* The official library's request encoding and response decoding (frontends/devnsm/nsmapi.c), byte
  * for byte against NSM-FACTS section 2, and the decoder's refusals. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "../nsm-sim/codec.h"
+#include "../frontends/devnsm/codec.h"
 #include "testutil.h"
 #include "nsmkit/buf.h"
 

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nsmkit/fault.h"
 #include "nsmkit/sim.h"
 #include "testutil.h"
 #include "nsmkit/error.h"
@@ -146,8 +147,13 @@ static void parse_arg_takes_state_options(void **state)
     assert_int_equal(parse_one(&o, "--debug-mode", NULL, &i, &e), 1);
     assert_int_equal(i, 1);
     assert_true(o.debug_mode);
-    assert_int_equal(parse_one(&o, "--time", "1700000000000", &i, &e), 1);
+    /* one time unit in every program: Unix seconds, a fraction allowed (issue 23) */
+    assert_int_equal(parse_one(&o, "--time", "1700000000", &i, &e), 1);
     assert_true(o.time_ms == 1700000000000ull);
+    assert_int_equal(parse_one(&o, "--time", "1700000000.5", &i, &e), 1);
+    assert_true(o.time_ms == 1700000000500ull);
+    assert_int_equal(parse_one(&o, "--time", "1700000000.123456", &i, &e), 1);
+    assert_true(o.time_ms == 1700000000123ull);
     assert_int_equal(parse_one(&o, "--map", "indefinite", &i, &e), 1);
     assert_int_equal(o.map, NSMSIM_MAP_INDEFINITE);
     assert_int_equal(parse_one(&o, "--map", "definite", &i, &e), 1);
@@ -158,10 +164,17 @@ static void parse_arg_takes_state_options(void **state)
     assert_int_equal(parse_one(&o, "--ca", NULL, &i, &e), -1);
     assert_non_null(strstr(e.msg, "--ca needs a value"));
     assert_int_equal(parse_one(&o, "--time", "soon", &i, &e), -1);
-    assert_non_null(strstr(e.msg, "Unix milliseconds"));
+    assert_non_null(strstr(e.msg, "Unix seconds"));
     assert_int_equal(parse_one(&o, "--time", "0", &i, &e), -1);
-    assert_int_equal(parse_one(&o, "--time", "4294967296000", &i, &e), -1);
-    assert_int_equal(parse_one(&o, "--time", "4294967295999", &i, &e), 1);
+    assert_int_equal(parse_one(&o, "--time", "1700000000.", &i, &e), -1);
+    assert_int_equal(parse_one(&o, "--time", ".5", &i, &e), -1);
+    assert_int_equal(parse_one(&o, "--time", "1700000000.5x", &i, &e), -1);
+    assert_int_equal(parse_one(&o, "--time", "4294967296", &i, &e), -1);
+    assert_int_equal(parse_one(&o, "--time", "4294967295.999", &i, &e), 1);
+    /* milliseconds, the old unit, are refused with the seconds they meant */
+    assert_int_equal(parse_one(&o, "--time", "1700000000123", &i, &e), -1);
+    assert_non_null(strstr(e.msg, "not milliseconds"));
+    assert_non_null(strstr(e.msg, "1700000000.123"));
     assert_int_equal(parse_one(&o, "--map", "sorted", &i, &e), -1);
     assert_non_null(strstr(e.msg, "definite or indefinite"));
     assert_int_equal(parse_one(&o, "--pcr", "99=00", &i, &e), -1);

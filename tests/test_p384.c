@@ -169,7 +169,7 @@ static void a_given_nonce_gives_the_same_signature_in_both(void **state)
     assert_memory_equal(sig[0], sig[1], 96); /* r and s to the byte */
 }
 
-/* The RFC 6979 derivation of the fault generator (nsm-sim/det_sign.c) plugged into the
+/* The RFC 6979 derivation of the fault generator (faults/det_sign.c) plugged into the
  * seam's nonce source: nettle and OpenSSL then give the fault generator's own
  * deterministic signature, byte for byte. */
 static int rfc6979_source(void *ctx, const uint8_t x[48], const uint8_t digest[48],

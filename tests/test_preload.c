@@ -1,4 +1,4 @@
-/* The LD_PRELOAD shim (nsm-sim/preload.c), in-process: this binary re-executes itself with
+/* The LD_PRELOAD shim (frontends/devnsm/preload.c), in-process: this binary re-executes itself with
  * the shim preloaded. What is interposed (every open form of exactly "/dev/nsm"), what is
  * passed through untouched (other paths, their modes, other descriptors' ioctls), the
  * ioctl numbers, threads racing for the first open, and fork while requests run. */
@@ -14,7 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../nsm-sim/device.h"
+#include "../frontends/transports/device.h"
 #include "testutil.h"
 #include "nsmkit/error.h"
 #include "nsmkit/sim.h"

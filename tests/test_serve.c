@@ -8,9 +8,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../nsm-sim/client.h"
+#include "../frontends/transports/client.h"
 #include "../nsm-sim/commands.h"
-#include "../nsm-sim/frame.h"
+#include "../frontends/transports/frame.h"
 #include "testutil.h"
 #include "nsmkit/error.h"
 #include "nsmkit/sim.h"

@@ -1,4 +1,4 @@
-/* The socket server (nsm-sim/server.c) with a scripted handler: binding rules, framing,
+/* The socket server (frontends/transports/server.c) with a scripted handler: binding rules, framing,
  * many clients, and clients that misbehave. */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,9 +13,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../nsm-sim/client.h"
-#include "../nsm-sim/frame.h"
-#include "../nsm-sim/server.h"
+#include "../frontends/transports/client.h"
+#include "../frontends/transports/frame.h"
+#include "../frontends/transports/server.h"
 #include "testutil.h"
 #include "nsmkit/error.h"
 #include "nsmkit/file.h"
@@ -447,7 +447,7 @@ static void binding_rules(void **state)
     nsmsim_server_options o = {.socket_path = path};
 
     snprintf(path, sizeof(path), "%s/missing/s", dir);
-    assert_int_equal(nsmsim_server_open(&o, echo, NULL, &s, &e), NSMSIM_ERR_SOCKET_BIND);
+    assert_code(nsmsim_codes, nsmsim_server_open(&o, echo, NULL, &s, &e), NSMSIM_ERR_SOCKET_BIND);
     assert_non_null(strstr(e.msg, "cannot bind"));
     assert_non_null(strstr(e.msg, "No such file or directory"));
 
@@ -455,19 +455,19 @@ static void binding_rules(void **state)
     memset(longer, 'x', sizeof(longer) - 1);
     longer[sizeof(longer) - 1] = '\0';
     snprintf(path, sizeof(path), "%s/%s", dir, longer);
-    assert_int_equal(nsmsim_server_open(&o, echo, NULL, &s, &e), NSMSIM_ERR_SOCKET_PATH);
+    assert_code(nsmsim_codes, nsmsim_server_open(&o, echo, NULL, &s, &e), NSMSIM_ERR_SOCKET_PATH);
     assert_non_null(strstr(e.msg, "too long"));
 
     snprintf(path, sizeof(path), "%s/file", dir);
     assert_int_equal(nsmkit_file_write(path, (const uint8_t *)"x", 1, 0600, &e), 0);
-    assert_int_equal(nsmsim_server_open(&o, echo, NULL, &s, &e), NSMSIM_ERR_SOCKET_NOT_SOCKET);
+    assert_code(nsmsim_codes, nsmsim_server_open(&o, echo, NULL, &s, &e), NSMSIM_ERR_SOCKET_NOT_SOCKET);
     assert_non_null(strstr(e.msg, "is not a socket"));
 
     /* a live server keeps its socket; a dead one's socket is replaced */
     snprintf(path, sizeof(path), "%s/s", dir);
     nsmsim_server *first = NULL, *second = NULL;
     assert_int_equal(nsmsim_server_open(&o, echo, NULL, &first, &e), 0);
-    assert_int_equal(nsmsim_server_open(&o, echo, NULL, &second, &e), NSMSIM_ERR_SOCKET_TAKEN);
+    assert_code(nsmsim_codes, nsmsim_server_open(&o, echo, NULL, &second, &e), NSMSIM_ERR_SOCKET_TAKEN);
     assert_non_null(strstr(e.msg, "another server is listening"));
     int stale = socket(AF_UNIX, SOCK_STREAM, 0);
     struct sockaddr_un a = {.sun_family = AF_UNIX};

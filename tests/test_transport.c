@@ -1,4 +1,4 @@
-/* Framing and the client side of the socket transport (nsm-sim/transport.c): every frame
+/* Framing and the client side of the socket transport (frontends/transports/frame.c): every frame
  * status, timeouts, no SIGPIPE, and the per-process connection that survives fork,
  * closed or reused descriptors, and a restarted server. */
 #include <errno.h>
@@ -14,8 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../nsm-sim/client.h"
-#include "../nsm-sim/frame.h"
+#include "../frontends/transports/client.h"
+#include "../frontends/transports/frame.h"
 #include "testutil.h"
 #include "nsmkit/error.h"
 #include "nsmkit/sim.h"

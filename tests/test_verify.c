@@ -78,7 +78,7 @@ static void failure_details_are_printable_ascii(void **state)
     memset(longer, 'x', sizeof(longer) - 1);
     longer[sizeof(longer) - 1] = '\0';
     longer[sizeof(result.failures[1].detail) - 2] = '\t';
-    assert_int_equal(nsmv_fail(&run, NSMV_ERR_NONCE_LENGTH, "%s", longer), NSMV_ERR_NONCE_LENGTH);
+    assert_code(nsmv_codes, nsmv_fail(&run, NSMV_ERR_NONCE_LENGTH, "%s", longer), NSMV_ERR_NONCE_LENGTH);
     const char *d = result.failures[1].detail;
     assert_int_equal(strlen(d), sizeof(result.failures[1].detail) - 1);
     assert_int_equal(d[sizeof(result.failures[1].detail) - 2], '?');
@@ -87,7 +87,7 @@ static void failure_details_are_printable_ascii(void **state)
     assert_int_equal(nsmv_fail(&run, NSMV_ERR_TIMESTAMP_ZERO, "plain %d", 7),
                      NSMV_ERR_TIMESTAMP_ZERO);
     assert_string_equal(result.failures[2].detail, "plain 7");
-    assert_int_equal(result.code, NSMV_ERR_PAYLOAD_UNKNOWN_KEY);
+    assert_code(nsmv_codes, result.code, NSMV_ERR_PAYLOAD_UNKNOWN_KEY);
     assert_int_equal(result.failure_count, 3);
 }
 
@@ -339,9 +339,9 @@ static void several_threads_share_one_verifier(void **state)
         expected[i] = nsmv_verify(fx->cold, docs[i].data, docs[i].len, &options[i], &r);
     }
     assert_int_equal(expected[0], NSMV_OK);
-    assert_int_equal(expected[1], NSMV_ERR_CERT_EXPIRED);
-    assert_int_equal(expected[2], NSMV_ERR_SIGNATURE_INVALID);
-    assert_int_equal(expected[3], NSMV_ERR_POLICY_NONCE);
+    assert_code(nsmv_codes, expected[1], NSMV_ERR_CERT_EXPIRED);
+    assert_code(nsmv_codes, expected[2], NSMV_ERR_SIGNATURE_INVALID);
+    assert_code(nsmv_codes, expected[3], NSMV_ERR_POLICY_NONCE);
 
     pthread_t threads[THREADS];
     worker workers[THREADS];

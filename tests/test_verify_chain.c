@@ -153,8 +153,8 @@ static void simulated_documents_need_the_simulated_root(void **state)
     vfx_options(&o);
     vfx_encode(&fx->payload, &payload);
     vfx_sign(fx, payload.data, payload.len, &doc);
-    assert_code(vfx_verify(fx, doc.data, doc.len, &o, &r), NSMV_OK);
-    assert_code(nsmv_verify(aws, doc.data, doc.len, &o, &r), NSMV_ERR_ROOT_MISMATCH);
+    assert_vcode(vfx_verify(fx, doc.data, doc.len, &o, &r), NSMV_OK);
+    assert_vcode(nsmv_verify(aws, doc.data, doc.len, &o, &r), NSMV_ERR_ROOT_MISMATCH);
     assert_int_equal(r.stages[NSMV_STAGE_SIGNATURE], NSMV_OUTCOME_NOT_RUN);
     nsmv_verifier_free(aws);
     nsmkit_buf_free(&payload);
@@ -190,7 +190,7 @@ static void real_documents_verify_at_their_time_and_are_expired_now(void **state
         o.time_mode = NSMV_TIME_DOCUMENT;
         print_message("  %s\n", ent->d_name);
         for (int pass = 0; pass < 3; pass++) { /* cold, then filling and hitting the cache */
-            assert_code(nsmv_verify(pass ? aws : cold, doc, len, &o, &r), NSMV_OK);
+            assert_vcode(nsmv_verify(pass ? aws : cold, doc, len, &o, &r), NSMV_OK);
             assert_int_equal(r.chain_cached, pass == 2);
         }
         bool tpm = strstr(ent->d_name, "nitrotpm") != NULL;
@@ -198,11 +198,11 @@ static void real_documents_verify_at_their_time_and_are_expired_now(void **state
         nitrotpm += tpm;
         assert_int_equal(r.cabundle_count, 4);
         o.time_mode = NSMV_TIME_NOW;
-        assert_code(nsmv_verify(aws, doc, len, &o, &r), NSMV_ERR_CERT_EXPIRED);
-        assert_code(nsmv_verify(cold, doc, len, &o, &r), NSMV_ERR_CERT_EXPIRED);
+        assert_vcode(nsmv_verify(aws, doc, len, &o, &r), NSMV_ERR_CERT_EXPIRED);
+        assert_vcode(nsmv_verify(cold, doc, len, &o, &r), NSMV_ERR_CERT_EXPIRED);
         /* under another root they are not valid at any time */
         o.time_mode = NSMV_TIME_DOCUMENT;
-        assert_code(nsmv_verify(fx->verifier, doc, len, &o, &r), NSMV_ERR_ROOT_MISMATCH);
+        assert_vcode(nsmv_verify(fx->verifier, doc, len, &o, &r), NSMV_ERR_ROOT_MISMATCH);
         free(doc);
         seen++;
     }
@@ -235,9 +235,9 @@ static void strict_profile_refuses_what_real_documents_carry(void **state)
         nsmv_result r;
         nsmv_options_init(&o);
         o.time_mode = NSMV_TIME_DOCUMENT;
-        assert_code(nsmv_verify(aws, doc, len, &o, &r), NSMV_OK);
+        assert_vcode(nsmv_verify(aws, doc, len, &o, &r), NSMV_OK);
         o.profile = NSMV_PROFILE_STRICT;
-        assert_code(nsmv_verify(aws, doc, len, &o, &r), cases[i].strict);
+        assert_vcode(nsmv_verify(aws, doc, len, &o, &r), cases[i].strict);
         free(doc);
     }
     nsmv_verifier_free(aws);
@@ -248,17 +248,17 @@ static void strict_profile_refuses_what_real_documents_carry(void **state)
 static void cabundle_must_be_root_first_and_complete(void **state)
 {
     const vfx *fx = *state;
-    assert_code(check_order(fx, (unsigned[]){0, 1, 2, 3}, 4), NSMV_OK);
-    assert_code(check_order(fx, (unsigned[]){3, 2, 1, 0}, 4), NSMV_ERR_CABUNDLE_NOT_ROOT_FIRST);
-    assert_code(check_order(fx, (unsigned[]){1, 2, 3, 0}, 4), NSMV_ERR_CABUNDLE_NOT_ROOT_FIRST);
-    assert_code(check_order(fx, (unsigned[]){1, 2, 3}, 3), NSMV_ERR_ROOT_MISMATCH);
-    assert_code(check_order(fx, (unsigned[]){0, 2, 1, 3}, 4), NSMV_ERR_CABUNDLE_BROKEN);
-    assert_code(check_order(fx, (unsigned[]){0, 1, 3}, 3), NSMV_ERR_CABUNDLE_BROKEN);
-    assert_code(check_order(fx, (unsigned[]){0, 2, 3}, 3), NSMV_ERR_CABUNDLE_BROKEN);
-    assert_code(check_order(fx, (unsigned[]){0, 0, 1, 2, 3}, 5), NSMV_ERR_CABUNDLE_BROKEN);
-    assert_code(check_order(fx, (unsigned[]){0, 1, 2, 2, 3}, 5), NSMV_ERR_CABUNDLE_BROKEN);
-    assert_code(check_order(fx, (unsigned[]){0, 1, 2}, 3), NSMV_ERR_LEAF_ISSUER);
-    assert_code(check_order(fx, (unsigned[]){0}, 1), NSMV_ERR_LEAF_ISSUER);
+    assert_vcode(check_order(fx, (unsigned[]){0, 1, 2, 3}, 4), NSMV_OK);
+    assert_vcode(check_order(fx, (unsigned[]){3, 2, 1, 0}, 4), NSMV_ERR_CABUNDLE_NOT_ROOT_FIRST);
+    assert_vcode(check_order(fx, (unsigned[]){1, 2, 3, 0}, 4), NSMV_ERR_CABUNDLE_NOT_ROOT_FIRST);
+    assert_vcode(check_order(fx, (unsigned[]){1, 2, 3}, 3), NSMV_ERR_ROOT_MISMATCH);
+    assert_vcode(check_order(fx, (unsigned[]){0, 2, 1, 3}, 4), NSMV_ERR_CABUNDLE_BROKEN);
+    assert_vcode(check_order(fx, (unsigned[]){0, 1, 3}, 3), NSMV_ERR_CABUNDLE_BROKEN);
+    assert_vcode(check_order(fx, (unsigned[]){0, 2, 3}, 3), NSMV_ERR_CABUNDLE_BROKEN);
+    assert_vcode(check_order(fx, (unsigned[]){0, 0, 1, 2, 3}, 5), NSMV_ERR_CABUNDLE_BROKEN);
+    assert_vcode(check_order(fx, (unsigned[]){0, 1, 2, 2, 3}, 5), NSMV_ERR_CABUNDLE_BROKEN);
+    assert_vcode(check_order(fx, (unsigned[]){0, 1, 2}, 3), NSMV_ERR_LEAF_ISSUER);
+    assert_vcode(check_order(fx, (unsigned[]){0}, 1), NSMV_ERR_LEAF_ISSUER);
 }
 
 static void cabundle_entries_must_never_become_anchors(void **state)
@@ -280,12 +280,12 @@ static void cabundle_entries_must_never_become_anchors(void **state)
 
     const uint8_t *alone[1] = {root_der};
     size_t alone_lens[1] = {root_len};
-    assert_code(check_chain(fx, leaf_der, leaf_len, alone, alone_lens, 1, evil_leaf_key, NULL),
+    assert_vcode(check_chain(fx, leaf_der, leaf_len, alone, alone_lens, 1, evil_leaf_key, NULL),
                 NSMV_ERR_ROOT_MISMATCH);
     /* the pinned root first, then the attacker's root as an "intermediate" */
     const uint8_t *behind[2] = {fx->root_der, root_der};
     size_t behind_lens[2] = {fx->root_len, root_len};
-    assert_code(check_chain(fx, leaf_der, leaf_len, behind, behind_lens, 2, evil_leaf_key, NULL),
+    assert_vcode(check_chain(fx, leaf_der, leaf_len, behind, behind_lens, 2, evil_leaf_key, NULL),
                 NSMV_ERR_CABUNDLE_BROKEN);
     free(root_der);
     free(leaf_der);
@@ -343,40 +343,40 @@ static void leaf_profile_and_keys(void **state)
     EVP_PKEY *rsa = vfx_key("RSA");
 
     vfx_cert_spec s = leaf_spec(&by, p384);
-    assert_code(check_leaf(fx, &s, p384), NSMV_OK); /* the shape itself is fine */
+    assert_vcode(check_leaf(fx, &s, p384), NSMV_OK); /* the shape itself is fine */
     s.basic_constraints = NULL;
-    assert_code(check_leaf(fx, &s, p384), NSMV_OK); /* no basicConstraints: not a CA */
+    assert_vcode(check_leaf(fx, &s, p384), NSMV_OK); /* no basicConstraints: not a CA */
 
     s = leaf_spec(&by, p384);
     s.basic_constraints = "critical,CA:TRUE";
-    assert_code(check_leaf(fx, &s, p384), NSMV_ERR_LEAF_PROFILE);
+    assert_vcode(check_leaf(fx, &s, p384), NSMV_ERR_LEAF_PROFILE);
     s = leaf_spec(&by, p384);
     s.key_usage = "nonRepudiation";
-    assert_code(check_leaf(fx, &s, p384), NSMV_ERR_LEAF_PROFILE);
+    assert_vcode(check_leaf(fx, &s, p384), NSMV_ERR_LEAF_PROFILE);
     s.key_usage = NULL;
-    assert_code(check_leaf(fx, &s, p384), NSMV_ERR_LEAF_PROFILE);
+    assert_vcode(check_leaf(fx, &s, p384), NSMV_ERR_LEAF_PROFILE);
 
     s = leaf_spec(&by, p256);
-    assert_code(check_leaf(fx, &s, NULL), NSMV_ERR_CERT_KEY);
+    assert_vcode(check_leaf(fx, &s, NULL), NSMV_ERR_CERT_KEY);
     s = leaf_spec(&by, p521);
-    assert_code(check_leaf(fx, &s, NULL), NSMV_ERR_CERT_KEY);
+    assert_vcode(check_leaf(fx, &s, NULL), NSMV_ERR_CERT_KEY);
     s = leaf_spec(&by, rsa);
-    assert_code(check_leaf(fx, &s, NULL), NSMV_ERR_CERT_KEY);
+    assert_vcode(check_leaf(fx, &s, NULL), NSMV_ERR_CERT_KEY);
 
     s = leaf_spec(&by, p384);
     s.md = EVP_sha256();
-    assert_code(check_leaf(fx, &s, p384), NSMV_ERR_CERT_SIGNATURE_ALG);
+    assert_vcode(check_leaf(fx, &s, p384), NSMV_ERR_CERT_SIGNATURE_ALG);
     s.md = EVP_sha512();
-    assert_code(check_leaf(fx, &s, p384), NSMV_ERR_CERT_SIGNATURE_ALG);
+    assert_vcode(check_leaf(fx, &s, p384), NSMV_ERR_CERT_SIGNATURE_ALG);
 
     s = leaf_spec(&by, p384);
     s.unknown_critical = true;
-    assert_code(check_leaf(fx, &s, p384), NSMV_ERR_CHAIN_INVALID);
+    assert_vcode(check_leaf(fx, &s, p384), NSMV_ERR_CHAIN_INVALID);
 
     /* issued by the right name with the wrong key */
     s = leaf_spec(&by, p384);
     s.issuer_key = p384;
-    assert_code(check_leaf(fx, &s, p384), NSMV_ERR_CERT_SIGNATURE);
+    assert_vcode(check_leaf(fx, &s, p384), NSMV_ERR_CERT_SIGNATURE);
 
     EVP_PKEY_free(p384);
     EVP_PKEY_free(p256);
@@ -418,14 +418,14 @@ static nsmv_code check_extra_tier(const vfx *fx, const char *bc, const char *ku)
 static void ca_profile_and_path_length(void **state)
 {
     const vfx *fx = *state;
-    assert_code(check_extra_tier(fx, "critical,CA:TRUE", "critical,keyCertSign"),
+    assert_vcode(check_extra_tier(fx, "critical,CA:TRUE", "critical,keyCertSign"),
                 NSMV_ERR_PATH_LENGTH);
-    assert_code(check_extra_tier(fx, "critical,CA:TRUE", "critical,digitalSignature"),
+    assert_vcode(check_extra_tier(fx, "critical,CA:TRUE", "critical,digitalSignature"),
                 NSMV_ERR_CA_PROFILE);
-    assert_code(check_extra_tier(fx, "critical,CA:TRUE", NULL), NSMV_ERR_CA_PROFILE);
-    assert_code(check_extra_tier(fx, "critical,CA:FALSE", "critical,keyCertSign"),
+    assert_vcode(check_extra_tier(fx, "critical,CA:TRUE", NULL), NSMV_ERR_CA_PROFILE);
+    assert_vcode(check_extra_tier(fx, "critical,CA:FALSE", "critical,keyCertSign"),
                 NSMV_ERR_CA_PROFILE);
-    assert_code(check_extra_tier(fx, NULL, "critical,keyCertSign"), NSMV_ERR_CA_PROFILE);
+    assert_vcode(check_extra_tier(fx, NULL, "critical,keyCertSign"), NSMV_ERR_CA_PROFILE);
 }
 
 static void certificates_must_decode_whole(void **state)
@@ -437,11 +437,11 @@ static void certificates_must_decode_whole(void **state)
     assert_non_null(longer);
     memcpy(longer, leaf, leaf_len);
     longer[leaf_len] = 0;
-    assert_code(check_chain(fx, longer, leaf_len + 1, NULL, NULL, 0, NULL, NULL),
+    assert_vcode(check_chain(fx, longer, leaf_len + 1, NULL, NULL, 0, NULL, NULL),
                 NSMV_ERR_CERT_PARSE);
-    assert_code(check_chain(fx, longer, leaf_len - 1, NULL, NULL, 0, NULL, NULL),
+    assert_vcode(check_chain(fx, longer, leaf_len - 1, NULL, NULL, 0, NULL, NULL),
                 NSMV_ERR_CERT_PARSE);
-    assert_code(check_chain(fx, longer, leaf_len, NULL, NULL, 0, NULL, NULL), NSMV_OK);
+    assert_vcode(check_chain(fx, longer, leaf_len, NULL, NULL, 0, NULL, NULL), NSMV_OK);
     free(longer);
 
     const uint8_t *bundle[4];
@@ -449,7 +449,7 @@ static void certificates_must_decode_whole(void **state)
     memcpy(bundle, fx->bundle, sizeof(bundle));
     memcpy(lens, fx->bundle_lens, sizeof(lens));
     lens[2]--;
-    assert_code(check_chain(fx, NULL, 0, bundle, lens, 4, NULL, NULL),
+    assert_vcode(check_chain(fx, NULL, 0, bundle, lens, 4, NULL, NULL),
                 NSMV_ERR_CABUNDLE_CERT_PARSE);
 }
 
@@ -537,7 +537,7 @@ static void certificates_must_be_canonical_der(void **state)
             /* the DER document is valid (and fills the cache) */
             vfx_encode(&pl, &payload);
             vfx_sign(fx, payload.data, payload.len, &doc);
-            assert_code(vfx_verify(fx, doc.data, doc.len, o, &r), NSMV_OK);
+            assert_vcode(vfx_verify(fx, doc.data, doc.len, o, &r), NSMV_OK);
             nsmkit_buf_free(&payload);
             nsmkit_buf_free(&doc);
 
@@ -545,7 +545,7 @@ static void certificates_must_be_canonical_der(void **state)
             pl.certificate_len = ber_len;
             vfx_encode(&pl, &payload);
             vfx_sign(fx, payload.data, payload.len, &doc);
-            assert_code(vfx_verify(fx, doc.data, doc.len, o, &r), NSMV_ERR_CERT_NOT_DER);
+            assert_vcode(vfx_verify(fx, doc.data, doc.len, o, &r), NSMV_ERR_CERT_NOT_DER);
             assert_non_null(strstr(r.failures[0].detail, "certificate is BER"));
             nsmkit_buf_free(&payload);
             nsmkit_buf_free(&doc);
@@ -560,7 +560,7 @@ static void certificates_must_be_canonical_der(void **state)
             pl.cabundle_lens = lens;
             vfx_encode(&pl, &payload);
             vfx_sign(fx, payload.data, payload.len, &doc);
-            assert_code(vfx_verify(fx, doc.data, doc.len, o, &r), NSMV_ERR_CERT_NOT_DER);
+            assert_vcode(vfx_verify(fx, doc.data, doc.len, o, &r), NSMV_ERR_CERT_NOT_DER);
             assert_non_null(strstr(r.failures[0].detail, "cabundle[2]"));
             nsmkit_buf_free(&payload);
             nsmkit_buf_free(&doc);
@@ -612,7 +612,7 @@ static void documents_are_dated_inside_their_leaf(void **state)
                 nsmv_result r;
                 vfx_encode(&p, &payload);
                 vfx_sign(fx, payload.data, payload.len, &doc);
-                assert_code(vfx_verify(fx, doc.data, doc.len, &o, &r), edges[i].code);
+                assert_vcode(vfx_verify(fx, doc.data, doc.len, &o, &r), edges[i].code);
                 assert_true(r.chain_cached);
                 nsmkit_buf_free(&payload);
                 nsmkit_buf_free(&doc);
@@ -633,7 +633,7 @@ static void a_tampered_intermediate_fails_its_signature(void **state)
     memcpy(zonal, bundle[2], lens[2]);
     zonal[lens[2] - 1] ^= 0x01; /* the last byte of its signature's s */
     bundle[2] = zonal;
-    assert_code(check_chain(fx, NULL, 0, bundle, lens, 4, NULL, NULL), NSMV_ERR_CERT_SIGNATURE);
+    assert_vcode(check_chain(fx, NULL, 0, bundle, lens, 4, NULL, NULL), NSMV_ERR_CERT_SIGNATURE);
     free(zonal);
 }
 
@@ -651,24 +651,24 @@ static void validity_at_the_verification_time(void **state)
 {
     const vfx *fx = *state;
     /* OpenSSL's rule: valid from notBefore (inclusive) to notAfter (exclusive) */
-    assert_code(check_at(fx, LEAF_NB - 1), NSMV_ERR_CERT_NOT_YET_VALID);
-    assert_code(check_at(fx, LEAF_NB), NSMV_OK);
-    assert_code(check_at(fx, LEAF_NA - 1), NSMV_OK);
-    assert_code(check_at(fx, LEAF_NA), NSMV_ERR_CERT_EXPIRED);
-    assert_code(check_at(fx, LEAF_NA + 86400), NSMV_ERR_CERT_EXPIRED);
-    assert_code(check_at(fx, 0), NSMV_ERR_CERT_NOT_YET_VALID);
+    assert_vcode(check_at(fx, LEAF_NB - 1), NSMV_ERR_CERT_NOT_YET_VALID);
+    assert_vcode(check_at(fx, LEAF_NB), NSMV_OK);
+    assert_vcode(check_at(fx, LEAF_NA - 1), NSMV_OK);
+    assert_vcode(check_at(fx, LEAF_NA), NSMV_ERR_CERT_EXPIRED);
+    assert_vcode(check_at(fx, LEAF_NA + 86400), NSMV_ERR_CERT_EXPIRED);
+    assert_vcode(check_at(fx, 0), NSMV_ERR_CERT_NOT_YET_VALID);
     /* --at-doc-time uses the document's timestamp */
     nsmv_options o;
     nsmv_result r;
     vfx_options(&o);
     o.time_mode = NSMV_TIME_DOCUMENT;
-    assert_code(check_chain(fx, NULL, 0, NULL, NULL, 0, NULL, &o), NSMV_OK);
+    assert_vcode(check_chain(fx, NULL, 0, NULL, NULL, 0, NULL, &o), NSMV_OK);
     nsmsim_payload p = fx->payload;
     p.timestamp_ms = (LEAF_NA + 10) * 1000;
     nsmkit_buf payload, doc;
     vfx_encode(&p, &payload);
     vfx_sign(fx, payload.data, payload.len, &doc);
-    assert_code(vfx_verify(fx, doc.data, doc.len, &o, &r), NSMV_ERR_CERT_EXPIRED);
+    assert_vcode(vfx_verify(fx, doc.data, doc.len, &o, &r), NSMV_ERR_CERT_EXPIRED);
     assert_int_equal(r.time_s, LEAF_NA + 10);
     nsmkit_buf_free(&payload);
     nsmkit_buf_free(&doc);
@@ -691,9 +691,9 @@ static void the_cache_remembers_chains_but_rechecks_time(void **state)
     uint64_t hits, misses;
     vfx_options(&o);
 
-    assert_code(nsmv_verify(v, doc.data, doc.len, &o, &r), NSMV_OK);
+    assert_vcode(nsmv_verify(v, doc.data, doc.len, &o, &r), NSMV_OK);
     assert_false(r.chain_cached);
-    assert_code(nsmv_verify(v, doc.data, doc.len, &o, &r), NSMV_OK);
+    assert_vcode(nsmv_verify(v, doc.data, doc.len, &o, &r), NSMV_OK);
     assert_true(r.chain_cached);
     nsmv_verifier_cache_stats(v, &hits, &misses);
     assert_int_equal(hits, 1);
@@ -712,18 +712,18 @@ static void the_cache_remembers_chains_but_rechecks_time(void **state)
                  {LEAF_NA + 86400 * 30, NSMV_ERR_CERT_EXPIRED, false}};
     for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
         o.time_s = edges[i].t;
-        assert_code(nsmv_verify(v, doc.data, doc.len, &o, &r), edges[i].code);
+        assert_vcode(nsmv_verify(v, doc.data, doc.len, &o, &r), edges[i].code);
         assert_int_equal(r.chain_cached, edges[i].cached);
     }
     o.time_s = VFX_VERIFY_S;
-    assert_code(nsmv_verify(v, doc.data, doc.len, &o, &r), NSMV_OK);
+    assert_vcode(nsmv_verify(v, doc.data, doc.len, &o, &r), NSMV_OK);
     assert_true(r.chain_cached);
 
     /* a cached leaf under a changed cabundle is a miss (then a failure) */
-    assert_code(check_order(fx, (unsigned[]){0, 1, 3}, 3), NSMV_ERR_CABUNDLE_BROKEN);
+    assert_vcode(check_order(fx, (unsigned[]){0, 1, 3}, 3), NSMV_ERR_CABUNDLE_BROKEN);
 
     nsmv_verifier_cache_clear(v);
-    assert_code(nsmv_verify(v, doc.data, doc.len, &o, &r), NSMV_OK);
+    assert_vcode(nsmv_verify(v, doc.data, doc.len, &o, &r), NSMV_OK);
     assert_false(r.chain_cached);
 
     /* a tiny cache under pressure of other chains still answers correctly */
@@ -741,7 +741,7 @@ static void the_cache_remembers_chains_but_rechecks_time(void **state)
         vfx_encode(&p, &pl);
         vfx_sign_with(key, nsmsim_protected_es384, 4, pl.data, pl.len, &d);
         for (int k = 0; k < 2; k++)
-            assert_code(nsmv_verify(v, d.data, d.len, &o, &r), NSMV_OK);
+            assert_vcode(nsmv_verify(v, d.data, d.len, &o, &r), NSMV_OK);
         nsmkit_buf_free(&pl);
         nsmkit_buf_free(&d);
         free(der);
@@ -776,7 +776,7 @@ static void a_copied_cache_is_the_same_cache(void **state)
     vfx_options(&o);
 
     /* the intermediates, without the leaf: what the fuzz fixture keeps */
-    assert_code(nsmv_verify(first, doc.data, doc.len, &o, &r), NSMV_OK);
+    assert_vcode(nsmv_verify(first, doc.data, doc.len, &o, &r), NSMV_OK);
     assert_false(r.chain_cached || r.chain_fleet);
     nsmv_cache_forget_leaves(first->cache);
     assert_int_equal(nsmv_cache_copy(second->cache, first->cache), 0);
@@ -784,16 +784,16 @@ static void a_copied_cache_is_the_same_cache(void **state)
     assert_int_equal(nsmv_cache_copy(second->cache, second->cache), -1);
     nsmv_verifier_free(first); /* the copy's entries hold their own references */
 
-    assert_code(nsmv_verify(second, doc.data, doc.len, &o, &r), NSMV_OK);
+    assert_vcode(nsmv_verify(second, doc.data, doc.len, &o, &r), NSMV_OK);
     assert_true(r.chain_fleet);
-    assert_code(nsmv_verify(second, doc.data, doc.len, &o, &r), NSMV_OK);
+    assert_vcode(nsmv_verify(second, doc.data, doc.len, &o, &r), NSMV_OK);
     assert_true(r.chain_cached);
     nsmv_verifier_cache_stats(second, &hits, &misses);
     assert_int_equal(hits, 1);   /* the copy's own */
     assert_int_equal(misses, 2); /* the original's, then the fleet path's */
 
     /* the refused copy changed nothing: the other verifier starts cold */
-    assert_code(nsmv_verify(other_size, doc.data, doc.len, &o, &r), NSMV_OK);
+    assert_vcode(nsmv_verify(other_size, doc.data, doc.len, &o, &r), NSMV_OK);
     assert_false(r.chain_cached || r.chain_fleet);
 
     nsmv_verifier_free(second);

@@ -29,10 +29,10 @@ static void claims_of_an_accepted_document(void **state)
     nsmv_options o;
     nsmv_result r;
     vfx_options(&o);
-    assert_code(nsmv_verify(fx->verifier, doc.data, doc.len, &o, &r), NSMV_OK);
+    assert_vcode(nsmv_verify(fx->verifier, doc.data, doc.len, &o, &r), NSMV_OK);
 
     nsmv_claims *c = NULL;
-    assert_code(nsmv_claims_read(doc.data, doc.len, &c), NSMV_OK);
+    assert_vcode(nsmv_claims_read(doc.data, doc.len, &c), NSMV_OK);
     assert_non_null(c);
     assert_int_equal(nsmv_claims_kind(c), NSMV_KIND_NSM);
     assert_string_equal(nsmv_claims_module_id(c), fx->module_id);
@@ -70,7 +70,7 @@ static void a_document_with_fewer_pcrs(void **state)
     nsmkit_buf doc;
     build(fx, &p, &doc);
     nsmv_claims *c = NULL;
-    assert_code(nsmv_claims_read(doc.data, doc.len, &c), NSMV_OK);
+    assert_vcode(nsmv_claims_read(doc.data, doc.len, &c), NSMV_OK);
     for (unsigned i = 0; i < 32; i++) {
         bool given = false;
         for (size_t k = 0; k < p.pcr_count; k++)
@@ -86,15 +86,15 @@ static void what_is_not_a_document_has_no_claims(void **state)
 {
     const vfx *fx = *state;
     nsmv_claims *c = (nsmv_claims *)&c; /* must be reset to NULL */
-    assert_code(nsmv_claims_read((const uint8_t *)"\xa0", 1, &c), NSMV_ERR_ENV_NOT_ARRAY4);
+    assert_vcode(nsmv_claims_read((const uint8_t *)"\xa0", 1, &c), NSMV_ERR_ENV_NOT_ARRAY4);
     assert_null(c);
-    assert_code(nsmv_claims_read(NULL, 0, &c), NSMV_ERR_DOC_EMPTY);
+    assert_vcode(nsmv_claims_read(NULL, 0, &c), NSMV_ERR_DOC_EMPTY);
     assert_null(c);
     nsmsim_payload p = fx->payload;
     p.timestamp_ms = 0;
     nsmkit_buf doc;
     build(fx, &p, &doc);
-    assert_code(nsmv_claims_read(doc.data, doc.len, &c), NSMV_ERR_TIMESTAMP_ZERO);
+    assert_vcode(nsmv_claims_read(doc.data, doc.len, &c), NSMV_ERR_TIMESTAMP_ZERO);
     assert_null(c);
     nsmkit_buf_free(&doc);
 }
@@ -105,7 +105,7 @@ static void claims_of_a_real_nitrotpm_document(void **state)
     size_t len;
     uint8_t *doc = vfx_real_doc("vaportpm_nitrotpm_2026-02-01.bin", &len);
     nsmv_claims *c = NULL;
-    assert_code(nsmv_claims_read(doc, len, &c), NSMV_OK);
+    assert_vcode(nsmv_claims_read(doc, len, &c), NSMV_OK);
     assert_int_equal(nsmv_claims_kind(c), NSMV_KIND_NITROTPM);
     assert_true(strlen(nsmv_claims_module_id(c)) > 0);
     assert_non_null(nsmv_claims_pcr(c, 0));

@@ -88,7 +88,7 @@ static void valid_document_passes_every_stage(void **state)
     nsmkit_buf doc;
     nsmv_result r;
     assemble(fx, &(env_parts){0}, &doc);
-    assert_code(vfx_verify(fx, doc.data, doc.len, NULL, &r), NSMV_OK);
+    assert_vcode(vfx_verify(fx, doc.data, doc.len, NULL, &r), NSMV_OK);
     for (int s = NSMV_STAGE_ENVELOPE; s <= NSMV_STAGE_POLICY; s++)
         assert_int_equal(r.stages[s], NSMV_OUTCOME_PASSED);
     assert_int_equal(r.kind, NSMV_KIND_NSM);
@@ -99,8 +99,8 @@ static void empty_and_oversized_documents(void **state)
 {
     const vfx *fx = *state;
     nsmv_result r;
-    assert_code(vfx_verify(fx, NULL, 0, NULL, &r), NSMV_ERR_DOC_EMPTY);
-    assert_code(vfx_verify(fx, (const uint8_t *)"", 0, NULL, &r), NSMV_ERR_DOC_EMPTY);
+    assert_vcode(vfx_verify(fx, NULL, 0, NULL, &r), NSMV_ERR_DOC_EMPTY);
+    assert_vcode(vfx_verify(fx, (const uint8_t *)"", 0, NULL, &r), NSMV_ERR_DOC_EMPTY);
 
     /* a valid document padded to the limit is judged on its bytes (trailing), one byte
      * more is too large before anything is read */
@@ -109,8 +109,8 @@ static void empty_and_oversized_documents(void **state)
     uint8_t *big = calloc(1, NSMV_DOC_MAX + 1);
     assert_non_null(big);
     memcpy(big, doc.data, doc.len);
-    assert_code(vfx_verify(fx, big, NSMV_DOC_MAX, NULL, &r), NSMV_ERR_ENV_TRAILING_BYTES);
-    assert_code(vfx_verify(fx, big, NSMV_DOC_MAX + 1, NULL, &r), NSMV_ERR_DOC_TOO_LARGE);
+    assert_vcode(vfx_verify(fx, big, NSMV_DOC_MAX, NULL, &r), NSMV_ERR_ENV_TRAILING_BYTES);
+    assert_vcode(vfx_verify(fx, big, NSMV_DOC_MAX + 1, NULL, &r), NSMV_ERR_DOC_TOO_LARGE);
     free(big);
     nsmkit_buf_free(&doc);
 }
@@ -118,7 +118,7 @@ static void empty_and_oversized_documents(void **state)
 static void tag_18_is_accepted_and_no_other(void **state)
 {
     const vfx *fx = *state;
-    assert_code(check_parts(fx, &(env_parts){.tag = "d2"}), NSMV_OK);
+    assert_vcode(check_parts(fx, &(env_parts){.tag = "d2"}), NSMV_OK);
     /* the strict profile too (its payload has no null, so that tag 18 is what is tested) */
     static const uint8_t one = 1;
     nsmsim_payload p = fx->payload;
@@ -133,45 +133,45 @@ static void tag_18_is_accepted_and_no_other(void **state)
     nsmkit_buf_init(&tagged, 4 * NSMV_DOC_MAX);
     nsmkit_buf_u8(&tagged, 0xd2);
     nsmkit_buf_append(&tagged, doc.data, doc.len);
-    assert_code(vfx_verify(fx, doc.data, doc.len, &strict, &r), NSMV_OK);
-    assert_code(vfx_verify(fx, tagged.data, tagged.len, &strict, &r), NSMV_OK);
+    assert_vcode(vfx_verify(fx, doc.data, doc.len, &strict, &r), NSMV_OK);
+    assert_vcode(vfx_verify(fx, tagged.data, tagged.len, &strict, &r), NSMV_OK);
     nsmkit_buf_free(&payload);
     nsmkit_buf_free(&doc);
     nsmkit_buf_free(&tagged);
 
-    assert_code(check_parts(fx, &(env_parts){.tag = "d3"}), NSMV_ERR_ENV_BAD_TAG);     /* 19 */
-    assert_code(check_parts(fx, &(env_parts){.tag = "d862"}), NSMV_ERR_ENV_BAD_TAG);   /* 98 */
-    assert_code(check_parts(fx, &(env_parts){.tag = "c0"}), NSMV_ERR_ENV_BAD_TAG);
-    assert_code(check_parts(fx, &(env_parts){.tag = "d812"}), NSMV_ERR_ENV_NON_MINIMAL);
-    assert_code(check_parts(fx, &(env_parts){.tag = "d2d2"}), NSMV_ERR_ENV_NOT_ARRAY4);
+    assert_vcode(check_parts(fx, &(env_parts){.tag = "d3"}), NSMV_ERR_ENV_BAD_TAG);     /* 19 */
+    assert_vcode(check_parts(fx, &(env_parts){.tag = "d862"}), NSMV_ERR_ENV_BAD_TAG);   /* 98 */
+    assert_vcode(check_parts(fx, &(env_parts){.tag = "c0"}), NSMV_ERR_ENV_BAD_TAG);
+    assert_vcode(check_parts(fx, &(env_parts){.tag = "d812"}), NSMV_ERR_ENV_NON_MINIMAL);
+    assert_vcode(check_parts(fx, &(env_parts){.tag = "d2d2"}), NSMV_ERR_ENV_NOT_ARRAY4);
 }
 
 static void array_of_four_exactly(void **state)
 {
     const vfx *fx = *state;
-    assert_code(check_parts(fx, &(env_parts){.array = "83"}), NSMV_ERR_ENV_NOT_ARRAY4);
-    assert_code(check_parts(fx, &(env_parts){.array = "85"}), NSMV_ERR_ENV_NOT_ARRAY4);
-    assert_code(check_parts(fx, &(env_parts){.array = "9f", .trailing = "ff"}),
+    assert_vcode(check_parts(fx, &(env_parts){.array = "83"}), NSMV_ERR_ENV_NOT_ARRAY4);
+    assert_vcode(check_parts(fx, &(env_parts){.array = "85"}), NSMV_ERR_ENV_NOT_ARRAY4);
+    assert_vcode(check_parts(fx, &(env_parts){.array = "9f", .trailing = "ff"}),
                 NSMV_ERR_ENV_NOT_ARRAY4);
-    assert_code(check_parts(fx, &(env_parts){.array = "9804"}), NSMV_ERR_ENV_NON_MINIMAL);
-    assert_code(check_parts(fx, &(env_parts){.array = "a4"}), NSMV_ERR_ENV_NOT_ARRAY4);
-    assert_code(check_hex(fx, "00"), NSMV_ERR_ENV_NOT_ARRAY4);
-    assert_code(check_hex(fx, "f6"), NSMV_ERR_ENV_NOT_ARRAY4);
-    assert_code(check_hex(fx, "9bffffffffffffffff"), NSMV_ERR_ENV_NOT_ARRAY4);
+    assert_vcode(check_parts(fx, &(env_parts){.array = "9804"}), NSMV_ERR_ENV_NON_MINIMAL);
+    assert_vcode(check_parts(fx, &(env_parts){.array = "a4"}), NSMV_ERR_ENV_NOT_ARRAY4);
+    assert_vcode(check_hex(fx, "00"), NSMV_ERR_ENV_NOT_ARRAY4);
+    assert_vcode(check_hex(fx, "f6"), NSMV_ERR_ENV_NOT_ARRAY4);
+    assert_vcode(check_hex(fx, "9bffffffffffffffff"), NSMV_ERR_ENV_NOT_ARRAY4);
 }
 
 static void protected_header_must_be_a_byte_string(void **state)
 {
     const vfx *fx = *state;
-    assert_code(check_parts(fx, &(env_parts){.protected_hdr = "a1013822"}),
+    assert_vcode(check_parts(fx, &(env_parts){.protected_hdr = "a1013822"}),
                 NSMV_ERR_ENV_PROTECTED_NOT_BSTR);
-    assert_code(check_parts(fx, &(env_parts){.protected_hdr = "64a1013822"}),
+    assert_vcode(check_parts(fx, &(env_parts){.protected_hdr = "64a1013822"}),
                 NSMV_ERR_ENV_PROTECTED_NOT_BSTR);
-    assert_code(check_parts(fx, &(env_parts){.protected_hdr = "f6"}),
+    assert_vcode(check_parts(fx, &(env_parts){.protected_hdr = "f6"}),
                 NSMV_ERR_ENV_PROTECTED_NOT_BSTR);
-    assert_code(check_parts(fx, &(env_parts){.protected_hdr = "5f44a1013822ff"}),
+    assert_vcode(check_parts(fx, &(env_parts){.protected_hdr = "5f44a1013822ff"}),
                 NSMV_ERR_ENV_INDEFINITE_STRING);
-    assert_code(check_parts(fx, &(env_parts){.protected_hdr = "5804a1013822"}),
+    assert_vcode(check_parts(fx, &(env_parts){.protected_hdr = "5804a1013822"}),
                 NSMV_ERR_ENV_NON_MINIMAL);
 }
 
@@ -194,7 +194,7 @@ static void alg_must_be_es384(void **state)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         print_message("  protected %s\n", cases[i].item);
-        assert_code(check_parts(fx, &(env_parts){.protected_hdr = cases[i].item}),
+        assert_vcode(check_parts(fx, &(env_parts){.protected_hdr = cases[i].item}),
                     cases[i].code);
     }
 }
@@ -220,7 +220,7 @@ static void protected_header_must_be_exactly_alg(void **state)
         nsmv_result r;
         print_message("  protected content %s\n", headers[i]);
         vfx_sign_protected(fx, hdr, n, payload.data, payload.len, &doc);
-        assert_code(vfx_verify(fx, doc.data, doc.len, NULL, &r),
+        assert_vcode(vfx_verify(fx, doc.data, doc.len, NULL, &r),
                     NSMV_ERR_ENV_PROTECTED_NOT_EXACT);
         nsmkit_buf_free(&doc);
         free(hdr);
@@ -229,7 +229,7 @@ static void protected_header_must_be_exactly_alg(void **state)
     nsmkit_buf doc;
     nsmv_result r;
     vfx_sign_protected(fx, nsmsim_protected_es384, 4, payload.data, payload.len, &doc);
-    assert_code(vfx_verify(fx, doc.data, doc.len, NULL, &r), NSMV_OK);
+    assert_vcode(vfx_verify(fx, doc.data, doc.len, NULL, &r), NSMV_OK);
     nsmkit_buf_free(&doc);
     nsmkit_buf_free(&payload);
 }
@@ -237,51 +237,51 @@ static void protected_header_must_be_exactly_alg(void **state)
 static void protected_header_must_be_well_formed(void **state)
 {
     const vfx *fx = *state;
-    assert_code(check_parts(fx, &(env_parts){.protected_hdr = "41ff"}),
+    assert_vcode(check_parts(fx, &(env_parts){.protected_hdr = "41ff"}),
                 NSMV_ERR_ENV_PROTECTED_MALFORMED);
-    assert_code(check_parts(fx, &(env_parts){.protected_hdr = "43a10138"}),
+    assert_vcode(check_parts(fx, &(env_parts){.protected_hdr = "43a10138"}),
                 NSMV_ERR_ENV_PROTECTED_MALFORMED);
-    assert_code(check_parts(fx, &(env_parts){.protected_hdr = "4101"}),
+    assert_vcode(check_parts(fx, &(env_parts){.protected_hdr = "4101"}),
                 NSMV_ERR_ENV_PROTECTED_MALFORMED);
-    assert_code(check_parts(fx, &(env_parts){.protected_hdr = "45a101382200"}),
+    assert_vcode(check_parts(fx, &(env_parts){.protected_hdr = "45a101382200"}),
                 NSMV_ERR_ENV_PROTECTED_MALFORMED);
-    assert_code(check_parts(fx, &(env_parts){.protected_hdr = "44a101d822"}),
+    assert_vcode(check_parts(fx, &(env_parts){.protected_hdr = "44a101d822"}),
                 NSMV_ERR_ENV_PROTECTED_MALFORMED); /* a tag inside */
 }
 
 static void unprotected_header_must_be_the_empty_map(void **state)
 {
     const vfx *fx = *state;
-    assert_code(check_parts(fx, &(env_parts){.unprotected = "a1044100"}),
+    assert_vcode(check_parts(fx, &(env_parts){.unprotected = "a1044100"}),
                 NSMV_ERR_ENV_UNPROTECTED_NOT_EMPTY);
-    assert_code(check_parts(fx, &(env_parts){.unprotected = "bfff"}),
+    assert_vcode(check_parts(fx, &(env_parts){.unprotected = "bfff"}),
                 NSMV_ERR_ENV_UNPROTECTED_NOT_EMPTY);
-    assert_code(check_parts(fx, &(env_parts){.unprotected = "40"}),
+    assert_vcode(check_parts(fx, &(env_parts){.unprotected = "40"}),
                 NSMV_ERR_ENV_UNPROTECTED_NOT_EMPTY);
-    assert_code(check_parts(fx, &(env_parts){.unprotected = "f6"}),
+    assert_vcode(check_parts(fx, &(env_parts){.unprotected = "f6"}),
                 NSMV_ERR_ENV_UNPROTECTED_NOT_EMPTY);
-    assert_code(check_parts(fx, &(env_parts){.unprotected = "b800"}), NSMV_ERR_ENV_NON_MINIMAL);
+    assert_vcode(check_parts(fx, &(env_parts){.unprotected = "b800"}), NSMV_ERR_ENV_NON_MINIMAL);
 }
 
 static void payload_must_be_an_embedded_byte_string(void **state)
 {
     const vfx *fx = *state;
-    assert_code(check_parts(fx, &(env_parts){.payload = "f6"}), NSMV_ERR_ENV_PAYLOAD_NOT_BSTR);
-    assert_code(check_parts(fx, &(env_parts){.payload = "6161"}), NSMV_ERR_ENV_PAYLOAD_NOT_BSTR);
-    assert_code(check_parts(fx, &(env_parts){.payload = "a0"}), NSMV_ERR_ENV_PAYLOAD_NOT_BSTR);
-    assert_code(check_parts(fx, &(env_parts){.payload = "5f4100ff"}),
+    assert_vcode(check_parts(fx, &(env_parts){.payload = "f6"}), NSMV_ERR_ENV_PAYLOAD_NOT_BSTR);
+    assert_vcode(check_parts(fx, &(env_parts){.payload = "6161"}), NSMV_ERR_ENV_PAYLOAD_NOT_BSTR);
+    assert_vcode(check_parts(fx, &(env_parts){.payload = "a0"}), NSMV_ERR_ENV_PAYLOAD_NOT_BSTR);
+    assert_vcode(check_parts(fx, &(env_parts){.payload = "5f4100ff"}),
                 NSMV_ERR_ENV_INDEFINITE_STRING);
     /* the real payload behind a four-byte length head */
     nsmkit_buf payload;
     vfx_encode(&fx->payload, &payload);
     char head[16];
     snprintf(head, sizeof(head), "HEAD:5a%08zx", payload.len);
-    assert_code(check_parts(fx, &(env_parts){.payload = head}), NSMV_ERR_ENV_NON_MINIMAL);
+    assert_vcode(check_parts(fx, &(env_parts){.payload = head}), NSMV_ERR_ENV_NON_MINIMAL);
     snprintf(head, sizeof(head), "HEAD:59%04zx", payload.len);
-    assert_code(check_parts(fx, &(env_parts){.payload = head}), NSMV_OK);
+    assert_vcode(check_parts(fx, &(env_parts){.payload = head}), NSMV_OK);
     nsmkit_buf_free(&payload);
     /* an empty payload passes the envelope and fails CBOR decoding */
-    assert_code(check_parts(fx, &(env_parts){.payload = "40"}), NSMV_ERR_CBOR_EMPTY);
+    assert_vcode(check_parts(fx, &(env_parts){.payload = "40"}), NSMV_ERR_CBOR_EMPTY);
 }
 
 static char *sig_item(const char *head, size_t n)
@@ -300,16 +300,16 @@ static void signature_must_be_96_bytes(void **state)
     const vfx *fx = *state;
     char *s95 = sig_item("585f", 95), *s97 = sig_item("5861", 97), *s96 = sig_item("5860", 96);
     char *s96_long = sig_item("590060", 96), *s64 = sig_item("5840", 64);
-    assert_code(check_parts(fx, &(env_parts){.signature = s95}), NSMV_ERR_ENV_SIGNATURE_LENGTH);
-    assert_code(check_parts(fx, &(env_parts){.signature = s97}), NSMV_ERR_ENV_SIGNATURE_LENGTH);
-    assert_code(check_parts(fx, &(env_parts){.signature = s64}), NSMV_ERR_ENV_SIGNATURE_LENGTH);
-    assert_code(check_parts(fx, &(env_parts){.signature = "40"}), NSMV_ERR_ENV_SIGNATURE_LENGTH);
-    assert_code(check_parts(fx, &(env_parts){.signature = s96_long}), NSMV_ERR_ENV_NON_MINIMAL);
+    assert_vcode(check_parts(fx, &(env_parts){.signature = s95}), NSMV_ERR_ENV_SIGNATURE_LENGTH);
+    assert_vcode(check_parts(fx, &(env_parts){.signature = s97}), NSMV_ERR_ENV_SIGNATURE_LENGTH);
+    assert_vcode(check_parts(fx, &(env_parts){.signature = s64}), NSMV_ERR_ENV_SIGNATURE_LENGTH);
+    assert_vcode(check_parts(fx, &(env_parts){.signature = "40"}), NSMV_ERR_ENV_SIGNATURE_LENGTH);
+    assert_vcode(check_parts(fx, &(env_parts){.signature = s96_long}), NSMV_ERR_ENV_NON_MINIMAL);
     /* 96 bytes that are not the signature pass the envelope and fail at the signature */
-    assert_code(check_parts(fx, &(env_parts){.signature = s96}), NSMV_ERR_SIGNATURE_INVALID);
-    assert_code(check_parts(fx, &(env_parts){.signature = "f6"}),
+    assert_vcode(check_parts(fx, &(env_parts){.signature = s96}), NSMV_ERR_SIGNATURE_INVALID);
+    assert_vcode(check_parts(fx, &(env_parts){.signature = "f6"}),
                 NSMV_ERR_ENV_SIGNATURE_NOT_BSTR);
-    assert_code(check_parts(fx, &(env_parts){.signature = "80"}),
+    assert_vcode(check_parts(fx, &(env_parts){.signature = "80"}),
                 NSMV_ERR_ENV_SIGNATURE_NOT_BSTR);
     free(s95);
     free(s97);
@@ -321,15 +321,15 @@ static void signature_must_be_96_bytes(void **state)
 static void nothing_may_follow_the_array(void **state)
 {
     const vfx *fx = *state;
-    assert_code(check_parts(fx, &(env_parts){.trailing = "00"}), NSMV_ERR_ENV_TRAILING_BYTES);
-    assert_code(check_parts(fx, &(env_parts){.trailing = "ff"}), NSMV_ERR_ENV_TRAILING_BYTES);
+    assert_vcode(check_parts(fx, &(env_parts){.trailing = "00"}), NSMV_ERR_ENV_TRAILING_BYTES);
+    assert_vcode(check_parts(fx, &(env_parts){.trailing = "ff"}), NSMV_ERR_ENV_TRAILING_BYTES);
     /* two documents back to back */
     nsmkit_buf one, two;
     nsmv_result r;
     assemble(fx, &(env_parts){0}, &one);
     assemble(fx, &(env_parts){0}, &two);
     nsmkit_buf_append(&one, two.data, two.len);
-    assert_code(vfx_verify(fx, one.data, one.len, NULL, &r), NSMV_ERR_ENV_TRAILING_BYTES);
+    assert_vcode(vfx_verify(fx, one.data, one.len, NULL, &r), NSMV_ERR_ENV_TRAILING_BYTES);
     nsmkit_buf_free(&one);
     nsmkit_buf_free(&two);
 }
@@ -347,18 +347,18 @@ static void every_truncation_is_reported_as_truncated(void **state)
     }
     nsmkit_buf_free(&doc);
     /* huge declared lengths are lengths beyond the end, nothing is allocated */
-    assert_code(check_hex(fx, "8444a1013822a05bffffffffffffffff"), NSMV_ERR_ENV_TRUNCATED);
-    assert_code(check_hex(fx, "8444a1013822a05a7fffffff00"), NSMV_ERR_ENV_TRUNCATED);
-    assert_code(check_hex(fx, "845bffffffffffffffff"), NSMV_ERR_ENV_TRUNCATED);
-    assert_code(check_hex(fx, "845b00000000000000ff"), NSMV_ERR_ENV_NON_MINIMAL);
+    assert_vcode(check_hex(fx, "8444a1013822a05bffffffffffffffff"), NSMV_ERR_ENV_TRUNCATED);
+    assert_vcode(check_hex(fx, "8444a1013822a05a7fffffff00"), NSMV_ERR_ENV_TRUNCATED);
+    assert_vcode(check_hex(fx, "845bffffffffffffffff"), NSMV_ERR_ENV_TRUNCATED);
+    assert_vcode(check_hex(fx, "845b00000000000000ff"), NSMV_ERR_ENV_NON_MINIMAL);
 }
 
 static void reserved_heads_are_malformed(void **state)
 {
     const vfx *fx = *state;
-    assert_code(check_hex(fx, "9c"), NSMV_ERR_ENV_MALFORMED);
-    assert_code(check_hex(fx, "845c"), NSMV_ERR_ENV_MALFORMED);
-    assert_code(check_hex(fx, "8444a1013822a05d"), NSMV_ERR_ENV_MALFORMED);
+    assert_vcode(check_hex(fx, "9c"), NSMV_ERR_ENV_MALFORMED);
+    assert_vcode(check_hex(fx, "845c"), NSMV_ERR_ENV_MALFORMED);
+    assert_vcode(check_hex(fx, "8444a1013822a05d"), NSMV_ERR_ENV_MALFORMED);
 }
 
 int main(void)

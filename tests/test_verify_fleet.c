@@ -40,7 +40,7 @@ static void warm_up(const vfx *fx, nsmv_verifier *v)
     vfx_options(&o);
     vfx_encode(&fx->payload, &payload);
     vfx_sign(fx, payload.data, payload.len, &doc);
-    assert_code(nsmv_verify(v, doc.data, doc.len, &o, &r), NSMV_OK);
+    assert_vcode(nsmv_verify(v, doc.data, doc.len, &o, &r), NSMV_OK);
     nsmkit_buf_free(&payload);
     nsmkit_buf_free(&doc);
 }
@@ -171,12 +171,12 @@ static void leaves_of_every_shape_get_the_same_verdict_both_ways(void **state)
         if (c->at_s)
             o.time_s = c->at_s;
         bool fleet = false;
-        assert_code(differential(warm, cold_nettle, cold_openssl, doc.data, doc.len, &o, &fleet),
+        assert_vcode(differential(warm, cold_nettle, cold_openssl, doc.data, doc.len, &o, &fleet),
                     c->code);
         assert_int_equal(fleet, c->fleet);
         if (c->code == NSMV_OK) { /* the leaf joined the cache: its next document is warm */
             nsmv_result r;
-            assert_code(nsmv_verify(warm, doc.data, doc.len, &o, &r), NSMV_OK);
+            assert_vcode(nsmv_verify(warm, doc.data, doc.len, &o, &r), NSMV_OK);
             assert_true(r.chain_cached);
         }
         nsmkit_buf_free(&payload);
@@ -240,8 +240,8 @@ static void remembered_intermediates_are_rechecked_in_time(void **state)
         o.time_s = times[i].at;
         nsmv_verifier_cache_clear(warm);
         warm_up(fx, warm); /* at VFX_VERIFY_S: the intermediates are remembered */
-        assert_code(nsmv_verify(warm, doc.data, doc.len, &o, &r), times[i].code);
-        assert_code(nsmv_verify(cold, doc.data, doc.len, &o, &rc), times[i].code);
+        assert_vcode(nsmv_verify(warm, doc.data, doc.len, &o, &r), times[i].code);
+        assert_vcode(nsmv_verify(cold, doc.data, doc.len, &o, &rc), times[i].code);
         assert_int_equal(r.chain_fleet, times[i].fleet);
         nsmkit_buf_free(&payload);
         nsmkit_buf_free(&doc);
@@ -416,12 +416,12 @@ static void every_real_document_gets_the_same_verdict_both_ways(void **state)
         nsmv_verifier *both[2] = {warm, warm_openssl};
         for (int i = 0; i < 2; i++) {
             nsmv_result r;
-            assert_code(nsmv_verify(both[i], doc, len, &o, &r), NSMV_OK);
+            assert_vcode(nsmv_verify(both[i], doc, len, &o, &r), NSMV_OK);
             nsmv_verifier_cache_forget_leaves(both[i]);
-            assert_code(nsmv_verify(both[i], doc, len, &o, &r), NSMV_OK);
+            assert_vcode(nsmv_verify(both[i], doc, len, &o, &r), NSMV_OK);
             if (!r.chain_fleet)
                 fail_msg("%s did not take the fleet path", ent->d_name);
-            assert_code(nsmv_verify(both[i], doc, len, &o, &r), NSMV_OK);
+            assert_vcode(nsmv_verify(both[i], doc, len, &o, &r), NSMV_OK);
             assert_true(r.chain_cached);
         }
         by_fleet++;

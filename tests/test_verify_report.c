@@ -64,7 +64,7 @@ static void text_report_names_every_stage(void **state)
     free(c.text);
 
     o.time_s = VFX_ISSUE_S + 5 * 3600;
-    assert_int_equal(nsmv_verify(fx->verifier, doc.data, doc.len, &o, &r), NSMV_ERR_CERT_EXPIRED);
+    assert_code(nsmv_codes, nsmv_verify(fx->verifier, doc.data, doc.len, &o, &r), NSMV_ERR_CERT_EXPIRED);
     capture_open(&c);
     nsmv_report_text(c.f, "doc.bin", &r);
     capture_close(&c);
@@ -110,7 +110,7 @@ static void json_report_is_json_and_escapes(void **state)
     build(fx, &p, &doc);
     vfx_options(&o);
     o.nonce = (nsmv_expected_bytes){true, (const uint8_t *)"m", 1};
-    assert_int_equal(nsmv_verify(fx->verifier, doc.data, doc.len, &o, &r), NSMV_ERR_POLICY_NONCE);
+    assert_code(nsmv_codes, nsmv_verify(fx->verifier, doc.data, doc.len, &o, &r), NSMV_ERR_POLICY_NONCE);
 
     capture_open(&c);
     fputs("{\"results\":[", c.f);
@@ -175,13 +175,13 @@ static void dump_prints_the_contents(void **state)
     p.timestamp_ms = 0;
     build(fx, &p, &doc);
     capture_open(&c);
-    assert_int_equal(nsmv_dump_text(c.f, "doc.bin", doc.data, doc.len), NSMV_ERR_TIMESTAMP_ZERO);
+    assert_code(nsmv_codes, nsmv_dump_text(c.f, "doc.bin", doc.data, doc.len), NSMV_ERR_TIMESTAMP_ZERO);
     capture_close(&c);
     assert_contains(c.text, fx->module_id);
     assert_contains(c.text, "! payload 315 TIMESTAMP_ZERO: timestamp is zero");
     free(c.text);
     capture_open(&c);
-    assert_int_equal(nsmv_dump_text(c.f, "x", (const uint8_t *)"\xa0", 1), NSMV_ERR_ENV_NOT_ARRAY4);
+    assert_code(nsmv_codes, nsmv_dump_text(c.f, "x", (const uint8_t *)"\xa0", 1), NSMV_ERR_ENV_NOT_ARRAY4);
     capture_close(&c);
     assert_contains(c.text, "! envelope 105 ENV_NOT_ARRAY4");
     free(c.text);

@@ -123,3 +123,14 @@ void test_reexec_preloaded(char **argv, const char *const *extra_env)
     fprintf(stderr, "cannot re-execute the test binary\n");
     exit(1);
 }
+
+void test_assert_code(const nsmkit_code_table *table, int got, int want, const char *expr,
+                      const char *file, int line)
+{
+    if (got == want)
+        return;
+    const char *g = nsmkit_code_name(table, got), *w = nsmkit_code_name(table, want);
+    print_error("%s: got %d %s, want %d %s (%s codes)\n", expr, got, g ? g : "(not a code)",
+                want, w ? w : "(not a code)", table->component);
+    _fail(file, line);
+}

@@ -9,6 +9,8 @@
 /* cmocka.h needs the three headers above first. */
 #include <cmocka.h>
 
+#include "nsmkit/codes.h"
+
 /* The shared read-only material (../shared beside the checkout, or $NSMKIT_SHARED).
  * Returns NULL when it is absent. */
 const char *test_shared_dir(void);
@@ -37,5 +39,13 @@ void test_rmdir(const char *dir);
  * extra environment ("NAME=VALUE" strings, NULL-terminated); returns only in that second
  * process. */
 void test_reexec_preloaded(char **argv, const char *const *extra_env);
+
+/* Asserts that a numbered code is the one wanted; on failure prints both by name
+ * ("got 1201 PCR_LOCKED, want 1200 PCR_INDEX"), not as bare numbers. table is one of
+ * nsmsim_codes, nsmca_codes, nsmv_codes (nsmkit/codes.h). */
+#define assert_code(table, got, want)                                                     \
+    test_assert_code(&(table), (int)(got), (int)(want), #got, __FILE__, __LINE__)
+void test_assert_code(const nsmkit_code_table *table, int got, int want, const char *expr,
+                      const char *file, int line);
 
 #endif

@@ -80,15 +80,6 @@ int vfx_teardown(void **state)
     return 0;
 }
 
-void vfx_assert_code(nsmv_code got, nsmv_code want, const char *file, int line)
-{
-    if (got == want)
-        return;
-    print_error("got %d %s, want %d %s\n", (int)got, nsmv_code_name(got), (int)want,
-                nsmv_code_name(want));
-    _fail(file, line);
-}
-
 uint8_t *vfx_real_doc(const char *name, size_t *len)
 {
     const char *shared = test_shared_dir();

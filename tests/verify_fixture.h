@@ -42,9 +42,9 @@ typedef struct {
 int vfx_setup(void **state);
 int vfx_teardown(void **state);
 
-/* Fails the test (at the caller's line) unless got == want, naming both codes. */
-#define assert_code(got, want) vfx_assert_code((got), (want), __FILE__, __LINE__)
-void vfx_assert_code(nsmv_code got, nsmv_code want, const char *file, int line);
+/* Fails the test (at the caller's line) unless got == want, naming both codes
+ * (assert_code of testutil.h on the verifier's table). */
+#define assert_vcode(got, want) assert_code(nsmv_codes, got, want)
 
 /* A real captured document (a path under ../shared/vectors/real); skips the test when the
  * shared material is absent. Caller frees. */

@@ -353,171 +353,213 @@ static nsmv_code map_openssl_error(X509_STORE_CTX *ctx, const X509 *leaf, X509 *
 }
 
 /* Steps 1-6. digests is NULL when there is no cache to fill. */
-static nsmv_code chain_full(nsmv_verifier *v, const nsmv_payload *p, int64_t time_s,
-                            const uint8_t (*digests)[32], nsmkit_p384_public **leaf_key,
-                            int64_t leaf_window[2], nsmv_run *run)
+/* The certificates of one document: the leaf and the cabundle, bundle[0] the verifier's
+ * root (borrowed), the others owned. */
+typedef struct {
+    X509 *leaf;
+    X509 *bundle[NSMV_CABUNDLE_MAX];
+    size_t n;
+} chain_certs;
+
+/* 1. the leaf, and the key the signature stage uses, decoded once for the seam (a
+ * compressed or otherwise unusable point fails the leaf's profile in step 3); the
+ * signature stage may run even if the chain fails */
+static nsmv_code chain_leaf(nsmv_verifier *v, const nsmv_payload *p, chain_certs *cc,
+                            nsmkit_p384_public **leaf_key, nsmkit_p384_status *key_status,
+                            nsmv_run *run)
 {
-    X509 *leaf = NULL, *bundle[NSMV_CABUNDLE_MAX] = {0};
-    STACK_OF(X509) *untrusted = NULL;
-    X509_STORE_CTX *ctx = NULL;
-    size_t n = p->cabundle_count;
+    char name[128];
+    nsmv_code c = nsmv_cert_parse(p->certificate, NSMV_ERR_CERT_PARSE, &cc->leaf);
+    if (c != NSMV_OK)
+        return nsmv_fail(run, c, "the %zu-byte certificate %s", p->certificate.len,
+                         c == NSMV_ERR_CERT_NOT_DER ? "is BER, not DER: it re-encodes differently"
+                                                    : "does not decode");
+    *key_status = NSMKIT_P384_KEY_FORMAT;
+    if (nsmv_key_is_p384(X509_get0_pubkey(cc->leaf), name, sizeof(name)))
+        *key_status = nsmv_cert_leaf_key(v, cc->leaf, leaf_key);
+    return NSMV_OK;
+}
+
+/* 2. the pinned root comes first; its bytes are the root's, so is its parse (which saves
+ * decoding a certificate per document); then the rest of the cabundle */
+static nsmv_code chain_root_first(nsmv_verifier *v, const nsmv_payload *p, chain_certs *cc,
+                                  nsmv_run *run)
+{
     char name[128], other[128];
-    nsmv_code c = NSMV_OK;
-
-    /* 1. the leaf */
-    c = nsmv_cert_parse(p->certificate, NSMV_ERR_CERT_PARSE, &leaf);
-    if (c != NSMV_OK) {
-        c = nsmv_fail(run, c, "the %zu-byte certificate %s", p->certificate.len,
-                      c == NSMV_ERR_CERT_NOT_DER ? "is BER, not DER: it re-encodes differently"
-                                                 : "does not decode");
-        goto out;
-    }
-    /* the key the signature stage uses, decoded once for the seam (a compressed or
-     * otherwise unusable point fails the leaf's profile in step 3); the signature stage
-     * may run even if the chain fails */
-    nsmkit_p384_status key_status = NSMKIT_P384_KEY_FORMAT;
-    if (nsmv_key_is_p384(X509_get0_pubkey(leaf), name, sizeof(name)))
-        key_status = nsmv_cert_leaf_key(v, leaf, leaf_key);
-
-    /* 2. the pinned root comes first; its bytes are the root's, so is its parse (which
-     * saves decoding a certificate per document) */
     if (p->cabundle[0].len != v->root_len ||
         memcmp(p->cabundle[0].ptr, v->root_der, v->root_len) != 0) {
-        for (size_t i = 1; i < n; i++)
+        for (size_t i = 1; i < cc->n; i++)
             if (p->cabundle[i].len == v->root_len &&
-                memcmp(p->cabundle[i].ptr, v->root_der, v->root_len) == 0) {
-                c = nsmv_fail(run, NSMV_ERR_CABUNDLE_NOT_ROOT_FIRST,
-                              "the pinned root is cabundle[%zu]", i);
-                goto out;
-            }
+                memcmp(p->cabundle[i].ptr, v->root_der, v->root_len) == 0)
+                return nsmv_fail(run, NSMV_ERR_CABUNDLE_NOT_ROOT_FIRST,
+                                 "the pinned root is cabundle[%zu]", i);
         X509 *first = nsmv_cert_decode(p->cabundle[0]);
         if (first)
-            label(first, leaf, &first, 1, name, sizeof(name));
+            label(first, cc->leaf, &first, 1, name, sizeof(name));
         else
             snprintf(name, sizeof(name), "cabundle[0] (not a certificate)");
         X509_free(first);
-        label(v->root, leaf, bundle, 0, other, sizeof(other));
-        c = nsmv_fail(run, NSMV_ERR_ROOT_MISMATCH, "%s is not %s", name, other);
-        goto out;
+        label(v->root, cc->leaf, cc->bundle, 0, other, sizeof(other));
+        return nsmv_fail(run, NSMV_ERR_ROOT_MISMATCH, "%s is not %s", name, other);
     }
-    bundle[0] = v->root; /* borrowed */
-    for (size_t i = 1; i < n; i++) {
-        c = nsmv_cert_parse(p->cabundle[i], NSMV_ERR_CABUNDLE_CERT_PARSE, &bundle[i]);
-        if (c != NSMV_OK) {
-            c = nsmv_fail(run, c, "cabundle[%zu] (%zu bytes) %s", i, p->cabundle[i].len,
-                          c == NSMV_ERR_CERT_NOT_DER
-                              ? "is BER, not DER: it re-encodes differently"
-                              : "does not decode");
-            goto out;
-        }
+    cc->bundle[0] = v->root; /* borrowed */
+    for (size_t i = 1; i < cc->n; i++) {
+        nsmv_code c = nsmv_cert_parse(p->cabundle[i], NSMV_ERR_CABUNDLE_CERT_PARSE, &cc->bundle[i]);
+        if (c != NSMV_OK)
+            return nsmv_fail(run, c, "cabundle[%zu] (%zu bytes) %s", i, p->cabundle[i].len,
+                             c == NSMV_ERR_CERT_NOT_DER
+                                 ? "is BER, not DER: it re-encodes differently"
+                                 : "does not decode");
     }
+    return NSMV_OK;
+}
 
-    /* 3. profiles */
-    for (size_t i = 0; i <= n; i++) {
-        X509 *x = i < n ? bundle[i] : leaf;
+/* 3. profiles */
+static nsmv_code chain_profiles(chain_certs *cc, nsmkit_p384_status key_status,
+                                nsmv_run *run)
+{
+    char name[128];
+    for (size_t i = 0; i <= cc->n; i++) {
+        X509 *x = i < cc->n ? cc->bundle[i] : cc->leaf;
         char why[128];
-        nsmv_code problem = nsmv_cert_check_profile(x, i == n, why, sizeof(why));
-        if (problem == NSMV_OK && i == n && key_status != NSMKIT_P384_OK) {
+        nsmv_code problem = nsmv_cert_check_profile(x, i == cc->n, why, sizeof(why));
+        if (problem == NSMV_OK && i == cc->n && key_status != NSMKIT_P384_OK) {
             snprintf(why, sizeof(why), "has a P-384 key the signature check refuses (%s)",
                      nsmkit_p384_status_name(key_status));
             problem = key_status == NSMKIT_P384_NO_MEMORY ? NSMV_ERR_NO_MEMORY : NSMV_ERR_CERT_KEY;
         }
         if (problem != NSMV_OK) {
-            label(x, leaf, bundle, n, name, sizeof(name));
-            c = nsmv_fail(run, problem, "%s %s", name, why);
-            goto out;
+            label(x, cc->leaf, cc->bundle, cc->n, name, sizeof(name));
+            return nsmv_fail(run, problem, "%s %s", name, why);
         }
     }
+    return NSMV_OK;
+}
 
-    /* 4. order, by position */
-    for (size_t i = 1; i <= n; i++) {
-        X509 *x = i < n ? bundle[i] : leaf;
+/* 4. order, by position */
+static nsmv_code chain_order(chain_certs *cc, nsmv_run *run)
+{
+    char name[128], other[128];
+    X509 **bundle = cc->bundle;
+    for (size_t i = 1; i <= cc->n; i++) {
+        X509 *x = i < cc->n ? bundle[i] : cc->leaf;
         bool self_issued =
-            i < n && X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) == 0;
+            i < cc->n && X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) == 0;
         int rc = self_issued ? X509_V_OK : X509_check_issued(bundle[i - 1], x);
         if (!self_issued && rc == X509_V_OK)
             continue;
-        label(x, leaf, bundle, n, name, sizeof(name));
-        label(bundle[i - 1], leaf, bundle, n, other, sizeof(other));
+        label(x, cc->leaf, bundle, cc->n, name, sizeof(name));
+        label(bundle[i - 1], cc->leaf, bundle, cc->n, other, sizeof(other));
         if (self_issued)
-            c = nsmv_fail(run, NSMV_ERR_CABUNDLE_BROKEN,
-                          "%s is self-issued; only cabundle[0] may be a root", name);
-        else
-            c = nsmv_fail(run, i < n ? NSMV_ERR_CABUNDLE_BROKEN : NSMV_ERR_LEAF_ISSUER,
-                          "%s was not issued by %s: %s", name, other,
-                          X509_verify_cert_error_string(rc));
-        goto out;
+            return nsmv_fail(run, NSMV_ERR_CABUNDLE_BROKEN,
+                             "%s is self-issued; only cabundle[0] may be a root", name);
+        return nsmv_fail(run, i < cc->n ? NSMV_ERR_CABUNDLE_BROKEN : NSMV_ERR_LEAF_ISSUER,
+                         "%s was not issued by %s: %s", name, other,
+                         X509_verify_cert_error_string(rc));
     }
+    return NSMV_OK;
+}
 
-    /* 5. OpenSSL, at the verification time, the pinned root as the only anchor */
-    untrusted = sk_X509_new_reserve(NULL, (int)n);
-    ctx = X509_STORE_CTX_new();
+/* 6. the path OpenSSL found is the cabundle itself */
+static nsmv_code chain_path_is_cabundle(nsmv_verifier *v, X509_STORE_CTX *ctx,
+                                        const chain_certs *cc, nsmv_run *run)
+{
+    size_t n = cc->n;
+    STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
+    bool same = chain && (size_t)sk_X509_num(chain) == n + 1 &&
+                sk_X509_value(chain, 0) == cc->leaf &&
+                X509_cmp(sk_X509_value(chain, (int)n), v->root) == 0;
+    for (size_t k = 1; same && k < n; k++)
+        same = sk_X509_value(chain, (int)k) == cc->bundle[n - k];
+    if (!same)
+        return nsmv_fail(run, NSMV_ERR_CHAIN_INVALID,
+                         "OpenSSL verified a path of %d certificates that is not the cabundle",
+                         chain ? sk_X509_num(chain) : 0);
+    return NSMV_OK;
+}
+
+/* 5. OpenSSL, at the verification time, the pinned root as the only anchor; then 6. */
+static nsmv_code chain_openssl(nsmv_verifier *v, chain_certs *cc, int64_t time_s, nsmv_run *run)
+{
+    size_t n = cc->n;
+    STACK_OF(X509) *untrusted = sk_X509_new_reserve(NULL, (int)n);
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    nsmv_code c;
     if (!untrusted || !ctx) {
         c = nsmv_fail(run, NSMV_ERR_NO_MEMORY, "chain verification");
         goto out;
     }
     for (size_t i = n; i-- > 1;)
-        sk_X509_push(untrusted, bundle[i]); /* borrowed: the stack is freed without its items */
-    if (X509_STORE_CTX_init(ctx, v->store, leaf, untrusted) != 1) {
+        sk_X509_push(untrusted, cc->bundle[i]); /* borrowed: freed without its items */
+    if (X509_STORE_CTX_init(ctx, v->store, cc->leaf, untrusted) != 1) {
         c = nsmv_fail(run, NSMV_ERR_INTERNAL, "X509_STORE_CTX_init failed");
         goto out;
     }
     X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), (time_t)time_s);
-    if (X509_verify_cert(ctx) != 1) {
-        c = map_openssl_error(ctx, leaf, bundle, n, time_s, run);
-        goto out;
-    }
-
-    /* 6. the path OpenSSL found is the cabundle itself */
-    STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
-    bool same = chain && (size_t)sk_X509_num(chain) == n + 1 && sk_X509_value(chain, 0) == leaf &&
-                X509_cmp(sk_X509_value(chain, (int)n), v->root) == 0;
-    for (size_t k = 1; same && k < n; k++)
-        same = sk_X509_value(chain, (int)k) == bundle[n - k];
-    if (!same) {
-        c = nsmv_fail(run, NSMV_ERR_CHAIN_INVALID,
-                      "OpenSSL verified a path of %d certificates that is not the cabundle",
-                      chain ? sk_X509_num(chain) : 0);
-        goto out;
-    }
-
-    /* OpenSSL compared both times with the verification time: they decode */
-    if (!nsmv_cert_validity(leaf, &leaf_window[0], &leaf_window[1])) {
-        c = nsmv_fail(run, NSMV_ERR_INTERNAL, "the leaf's validity does not decode");
-        goto out;
-    }
-
-    if (digests && v->cache && *leaf_key) {
-        int64_t nb[NSMV_CABUNDLE_MAX + 1], na[NSMV_CABUNDLE_MAX + 1], b = 0, a = 0;
-        bool ok = true;
-        nb[0] = v->root_not_before;
-        na[0] = v->root_not_after;
-        for (size_t i = 1; i <= n && ok; i++) {
-            ok = nsmv_cert_validity(i < n ? bundle[i] : leaf, &b, &a);
-            nb[i] = b > nb[i - 1] ? b : nb[i - 1];
-            na[i] = a < na[i - 1] ? a : na[i - 1];
-        }
-        nsmkit_p384_public *ca_keys[NSMV_CABUNDLE_MAX] = {NULL};
-        for (size_t i = 1; i < n && ok; i++)
-            ca_keys[i] = fleet_key(v, bundle[i]); /* outside the lock: decoding costs */
-        if (ok) {
-            pthread_mutex_lock(&v->cache->lock);
-            for (size_t i = 1; i <= n; i++)
-                cache_put(v->cache, digests[i], digests[i - 1], i == n, nb[i], na[i],
-                          i == n ? *leaf_key : NULL, i == n ? leaf_window : NULL,
-                          i < n ? bundle[i] : NULL, i < n ? ca_keys[i] : NULL);
-            pthread_mutex_unlock(&v->cache->lock);
-        }
-        for (size_t i = 1; i < n; i++)
-            nsmkit_p384_public_free(ca_keys[i]);
-    }
-
+    if (X509_verify_cert(ctx) != 1)
+        c = map_openssl_error(ctx, cc->leaf, cc->bundle, n, time_s, run);
+    else
+        c = chain_path_is_cabundle(v, ctx, cc, run);
 out:
     X509_STORE_CTX_free(ctx);
     sk_X509_free(untrusted);
-    for (size_t i = 1; i < n; i++) /* bundle[0] is the verifier's root */
-        X509_free(bundle[i]);
-    X509_free(leaf);
+    return c;
+}
+
+/* The verified chain into the cache: each certificate with the window every certificate
+ * above it allows, the CA keys decoded outside the lock. */
+static void chain_cache(nsmv_verifier *v, const chain_certs *cc, const uint8_t (*digests)[32],
+                        nsmkit_p384_public *leaf_key, int64_t leaf_window[2])
+{
+    size_t n = cc->n;
+    int64_t nb[NSMV_CABUNDLE_MAX + 1], na[NSMV_CABUNDLE_MAX + 1], b = 0, a = 0;
+    bool ok = true;
+    nb[0] = v->root_not_before;
+    na[0] = v->root_not_after;
+    for (size_t i = 1; i <= n && ok; i++) {
+        ok = nsmv_cert_validity(i < n ? cc->bundle[i] : cc->leaf, &b, &a);
+        nb[i] = b > nb[i - 1] ? b : nb[i - 1];
+        na[i] = a < na[i - 1] ? a : na[i - 1];
+    }
+    nsmkit_p384_public *ca_keys[NSMV_CABUNDLE_MAX] = {NULL};
+    for (size_t i = 1; i < n && ok; i++)
+        ca_keys[i] = fleet_key(v, cc->bundle[i]); /* outside the lock: decoding costs */
+    if (ok) {
+        pthread_mutex_lock(&v->cache->lock);
+        for (size_t i = 1; i <= n; i++)
+            cache_put(v->cache, digests[i], digests[i - 1], i == n, nb[i], na[i],
+                      i == n ? leaf_key : NULL, i == n ? leaf_window : NULL,
+                      i < n ? cc->bundle[i] : NULL, i < n ? ca_keys[i] : NULL);
+        pthread_mutex_unlock(&v->cache->lock);
+    }
+    for (size_t i = 1; i < n; i++)
+        nsmkit_p384_public_free(ca_keys[i]);
+}
+
+static nsmv_code chain_full(nsmv_verifier *v, const nsmv_payload *p, int64_t time_s,
+                            const uint8_t (*digests)[32], nsmkit_p384_public **leaf_key,
+                            int64_t leaf_window[2], nsmv_run *run)
+{
+    chain_certs cc = {.leaf = NULL, .bundle = {0}, .n = p->cabundle_count};
+    nsmkit_p384_status key_status = NSMKIT_P384_KEY_FORMAT;
+    nsmv_code c = chain_leaf(v, p, &cc, leaf_key, &key_status, run);
+    if (c == NSMV_OK)
+        c = chain_root_first(v, p, &cc, run);
+    if (c == NSMV_OK)
+        c = chain_profiles(&cc, key_status, run);
+    if (c == NSMV_OK)
+        c = chain_order(&cc, run);
+    if (c == NSMV_OK)
+        c = chain_openssl(v, &cc, time_s, run);
+    /* OpenSSL compared both times with the verification time: they decode */
+    if (c == NSMV_OK && !nsmv_cert_validity(cc.leaf, &leaf_window[0], &leaf_window[1]))
+        c = nsmv_fail(run, NSMV_ERR_INTERNAL, "the leaf's validity does not decode");
+    if (c == NSMV_OK && digests && v->cache && *leaf_key)
+        chain_cache(v, &cc, digests, *leaf_key, leaf_window);
+
+    for (size_t i = 1; i < cc.n; i++) /* bundle[0] is the verifier's root */
+        X509_free(cc.bundle[i]);
+    X509_free(cc.leaf);
     if (c != NSMV_OK && !run->all && *leaf_key) {
         nsmkit_p384_public_free(*leaf_key);
         *leaf_key = NULL;

@@ -14,34 +14,11 @@
 
 #include "nsmkit/error.h"
 #include "nsmkit/hex.h"
+#include "nsmkit/opts.h"
 #include "nsmkit/verify.h"
 
 #define EXIT_INVALID 1
 #define EXIT_USAGE 2
-
-static const char usage_text[] =
-    "usage: nsm-verify [--root PEM] [--time UNIX_S | --at-doc-time] [--profile aws|strict]\n"
-    "                  [--expect-pcr I=HEX]... [--nonce HEX] [--user-data HEX]\n"
-    "                  [--public-key HEX] [--max-age SECONDS] [--refuse-debug]\n"
-    "                  [--json] [--quiet] [--all] DOC...\n"
-    "       nsm-verify --dump DOC...\n"
-    "\n"
-    "Verifies AWS Nitro attestation documents (COSE_Sign1 bytes; DOC '-' reads stdin).\n"
-    "  --root PEM        trust this root instead of the AWS Nitro Enclaves Root-G1\n"
-    "                    (a simulated root is trusted only when given here)\n"
-    "  --time UNIX_S     verify the chain at this time (default: now)\n"
-    "  --at-doc-time     verify the chain at the document's own timestamp (captured documents)\n"
-    "  --profile P       aws (default): accept what real NSM hardware emits;\n"
-    "                    strict: the AWS guide's letter (user_data/nonce <= 512, no null, ...)\n"
-    "  --expect-pcr I=HEX  PCR I must hold these 48 bytes (repeatable)\n"
-    "  --nonce, --user-data, --public-key HEX   the field must hold exactly these bytes\n"
-    "  --max-age S       refuse documents more than S seconds older than the verification time\n"
-    "  --refuse-debug    refuse debug-mode documents (PCR0..2 all zero)\n"
-    "  --json            one JSON object on stdout\n"
-    "  --quiet           no output; the exit status says it all\n"
-    "  --all             report every independent failure, not only the first\n"
-    "  --dump            print each document's decoded contents and certificates\n"
-    "Exit status: 0 every DOC valid, 1 some DOC invalid, 2 usage or I/O error.\n";
 
 static int usage_error(const char *fmt, ...) NSMKIT_PRINTF(1, 2);
 static int usage_error(const char *fmt, ...)
@@ -104,234 +81,275 @@ static int read_doc(const char *path, uint8_t **out, size_t *out_len, char *err,
     return 0;
 }
 
-static int parse_hex_option(const char *name, const char *hex, uint8_t **store,
-                            nsmv_expected_bytes *out)
+/* What the command line asks for: the verifier's options and what they point into. */
+typedef struct {
+    nsmv_options options;
+    nsmv_expected_pcr pcrs[NSMV_PCR_MAX];
+    uint8_t *nonce, *user_data, *public_key; /* owned */
+    const char *root_path;
+    bool json, quiet, dump, time_given, at_doc_time;
+} verify_args;
+
+static int set_bytes(const char *name, const char *hex, uint8_t **store,
+                     nsmv_expected_bytes *out, nsmkit_error *e)
 {
-    nsmkit_error e;
+    nsmkit_error inner;
     size_t len;
     if (*store)
-        return usage_error("%s given twice", name);
-    if (nsmkit_hex_decode(hex, NSMV_FIELD_MAX, store, &len, &e) != 0) {
-        fprintf(stderr, "nsm-verify: %s: %s\n", name, e.msg);
-        return EXIT_USAGE;
-    }
-    out->set = true;
-    out->data = *store;
-    out->len = len;
+        return nsmkit_fail(e, "%s given twice", name);
+    if (nsmkit_hex_decode(hex, NSMV_FIELD_MAX, store, &len, &inner) != 0)
+        return nsmkit_fail(e, "%s: %s", name, inner.msg);
+    *out = (nsmv_expected_bytes){true, *store, len};
     return 0;
 }
 
-static int parse_pcr(const char *arg, nsmv_expected_pcr *pcrs, size_t *count)
+static int set_nonce(void *ctx, const char *value, nsmkit_error *e)
 {
+    verify_args *a = ctx;
+    return set_bytes("--nonce", value, &a->nonce, &a->options.nonce, e);
+}
+
+static int set_user_data(void *ctx, const char *value, nsmkit_error *e)
+{
+    verify_args *a = ctx;
+    return set_bytes("--user-data", value, &a->user_data, &a->options.user_data, e);
+}
+
+static int set_public_key(void *ctx, const char *value, nsmkit_error *e)
+{
+    verify_args *a = ctx;
+    return set_bytes("--public-key", value, &a->public_key, &a->options.public_key, e);
+}
+
+static int set_pcr(void *ctx, const char *arg, nsmkit_error *e)
+{
+    verify_args *a = ctx;
     const char *eq = strchr(arg, '=');
     char index_text[8];
     uint64_t index;
     uint8_t *value = NULL;
     size_t len;
-    nsmkit_error e;
-
+    nsmkit_error inner;
     if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof(index_text))
-        return usage_error("--expect-pcr wants I=HEX, got \"%s\"", arg);
+        return nsmkit_fail(e, "--expect-pcr wants I=HEX, got \"%s\"", arg);
     memcpy(index_text, arg, (size_t)(eq - arg));
     index_text[eq - arg] = '\0';
     if (!nsmkit_parse_u64(index_text, &index) || index >= NSMV_PCR_MAX)
-        return usage_error("--expect-pcr: index \"%s\" is not 0..31", index_text);
-    for (size_t i = 0; i < *count; i++)
-        if (pcrs[i].index == index)
-            return usage_error("--expect-pcr: PCR%s given twice", index_text);
-    if (nsmkit_hex_decode(eq + 1, NSMV_PCR_LEN, &value, &len, &e) != 0) {
-        fprintf(stderr, "nsm-verify: --expect-pcr %s: %s\n", index_text, e.msg);
-        return EXIT_USAGE;
-    }
+        return nsmkit_fail(e, "--expect-pcr: index \"%s\" is not 0..31", index_text);
+    for (size_t i = 0; i < a->options.pcr_count; i++)
+        if (a->pcrs[i].index == index)
+            return nsmkit_fail(e, "--expect-pcr: PCR%s given twice", index_text);
+    if (nsmkit_hex_decode(eq + 1, NSMV_PCR_LEN, &value, &len, &inner) != 0)
+        return nsmkit_fail(e, "--expect-pcr %s: %s", index_text, inner.msg);
     if (len != NSMV_PCR_LEN) {
         free(value);
-        return usage_error("--expect-pcr: the value must be 48 bytes (96 hex digits) for PCR%s",
-                           index_text);
+        return nsmkit_fail(e, "--expect-pcr: the value must be 48 bytes (96 hex digits) for "
+                              "PCR%s", index_text);
     }
-    pcrs[*count].index = (unsigned)index;
-    memcpy(pcrs[*count].value, value, NSMV_PCR_LEN);
-    (*count)++;
+    a->pcrs[a->options.pcr_count].index = (unsigned)index;
+    memcpy(a->pcrs[a->options.pcr_count].value, value, NSMV_PCR_LEN);
+    a->options.pcr_count++;
     free(value);
     return 0;
 }
 
-int main(int argc, char **argv)
+static int set_time(void *ctx, const char *value, nsmkit_error *e)
 {
-    nsmv_options options;
-    nsmv_expected_pcr pcrs[NSMV_PCR_MAX];
-    uint8_t *nonce = NULL, *user_data = NULL, *public_key = NULL, *root = NULL;
-    const char *root_path = NULL;
-    bool json = false, quiet = false, dump = false, time_given = false;
+    verify_args *a = ctx;
+    uint64_t ms;
+    if (!nsmkit_parse_unix_time(value, &ms) || ms / 1000 > NSMV_TIME_MAX_S)
+        return nsmkit_fail(e, "--time wants Unix seconds (a fraction allowed) up to year 9999, "
+                              "got \"%s\"", value);
+    a->options.time_mode = NSMV_TIME_FIXED;
+    a->options.time_s = ms / 1000;
+    a->time_given = true;
+    return 0;
+}
+
+static int set_profile(void *ctx, const char *value, nsmkit_error *e)
+{
+    if (!nsmv_profile_parse(value, &((verify_args *)ctx)->options.profile))
+        return nsmkit_fail(e, "--profile is aws or strict, not \"%s\"", value);
+    return 0;
+}
+
+static int set_max_age(void *ctx, const char *value, nsmkit_error *e)
+{
+    verify_args *a = ctx;
+    if (!nsmkit_parse_u64(value, &a->options.max_age_s))
+        return nsmkit_fail(e, "--max-age wants seconds, got \"%s\"", value);
+    a->options.check_max_age = true;
+    return 0;
+}
+
+static int set_flag(bool *flag)
+{
+    *flag = true;
+    return 0;
+}
+
+static int set_refuse_debug(void *ctx, const char *value, nsmkit_error *e)
+{
+    (void)value, (void)e;
+    return set_flag(&((verify_args *)ctx)->options.refuse_debug);
+}
+
+static int set_all(void *ctx, const char *value, nsmkit_error *e)
+{
+    (void)value, (void)e;
+    return set_flag(&((verify_args *)ctx)->options.report_all);
+}
+
+static const nsmkit_opt verify_rows[] = {
+    NSMKIT_OPT_STRING("--root", "PEM", verify_args, root_path,
+                      "trust this root instead of the AWS Nitro Enclaves Root-G1\n"
+                      "(a simulated root is trusted only when given here)"),
+    NSMKIT_OPT_CALL("--time", "UNIX_S", set_time,
+                    "verify the chain at this time (default: now; a fraction allowed)"),
+    NSMKIT_OPT_FLAG("--at-doc-time", verify_args, at_doc_time,
+                    "verify the chain at the document's own timestamp (captured\ndocuments)"),
+    NSMKIT_OPT_CALL("--profile", "aws|strict", set_profile,
+                    "aws (default): accept what real NSM hardware emits;\nstrict: the AWS "
+                    "guide's letter (user_data/nonce <= 512, no null, ...)"),
+    NSMKIT_OPT_CALL("--expect-pcr", "I=HEX", set_pcr, "PCR I must hold these 48 bytes (repeatable)"),
+    NSMKIT_OPT_CALL("--nonce", "HEX", set_nonce, "the nonce must hold exactly these bytes"),
+    NSMKIT_OPT_CALL("--user-data", "HEX", set_user_data, "user_data must hold exactly these bytes"),
+    NSMKIT_OPT_CALL("--public-key", "HEX", set_public_key,
+                    "public_key must hold exactly these bytes"),
+    NSMKIT_OPT_CALL("--max-age", "S", set_max_age,
+                    "refuse documents more than S seconds older than the verification\ntime "
+                    "(and documents dated after it: POLICY_FUTURE)"),
+    NSMKIT_OPT_CALL("--refuse-debug", NULL, set_refuse_debug,
+                    "refuse debug-mode documents (PCR0..2 all zero)"),
+    NSMKIT_OPT_FLAG("--json", verify_args, json, "one JSON object on stdout"),
+    NSMKIT_OPT_FLAG("--quiet", verify_args, quiet, "no output; the exit status says it all"),
+    NSMKIT_OPT_CALL("--all", NULL, set_all, "report every independent failure, not only the first"),
+    NSMKIT_OPT_FLAG("--dump", verify_args, dump,
+                    "print each document's decoded contents and certificates"),
+};
+static const nsmkit_opt_group verify_groups[] = {{NULL, verify_rows, NSMKIT_ROWS(verify_rows)}};
+static const nsmkit_cli verify_cli = {
+    "nsm-verify",
+    "[--root PEM] [--time UNIX_S | --at-doc-time] [--profile aws|strict]\n"
+    "[--expect-pcr I=HEX]... [--nonce HEX] [--user-data HEX]\n"
+    "[--public-key HEX] [--max-age SECONDS] [--refuse-debug]\n"
+    "[--json] [--quiet] [--all] DOC...\n"
+    "--dump DOC...",
+    "Verifies AWS Nitro attestation documents (COSE_Sign1 bytes; DOC '-' reads stdin).",
+    verify_groups, 1, false,
+    "Exit status: 0 every DOC valid, 1 some DOC invalid, 2 usage or I/O error."};
+
+/* Parses the command line; DOCs end up in argv[0..*docs). Returns -1 to go on, or the exit
+ * status (0 after --help or --version). */
+static int parse_args(int argc, char **argv, verify_args *a, int *docs)
+{
+    nsmkit_error e;
+    int n = argc;
+    int r = nsmkit_opts_parse(&verify_cli, &n, argv, a, &e);
+    *docs = n;
+    if (r == NSMKIT_OPTS_DONE)
+        return 0;
+    if (r != NSMKIT_OPTS_RUN)
+        return usage_error("%s", e.msg);
+    if (a->at_doc_time)
+        a->options.time_mode = NSMV_TIME_DOCUMENT;
+    if (a->time_given && a->at_doc_time)
+        return usage_error("%s", "--time and --at-doc-time exclude each other");
+    if (a->dump && (a->json || a->quiet))
+        return usage_error("%s", "--dump prints text; it does not combine with --json or --quiet");
+    if (n == 0)
+        return usage_error("%s", "no DOC given");
+    return -1;
+}
+
+/* The verifier, pinning --root or the AWS root; NULL after saying why. */
+static nsmv_verifier *make_verifier(const char *root_path, uint8_t **root)
+{
+    nsmv_config config = {0};
+    nsmv_error e;
     nsmv_verifier *v = NULL;
-    int status = 0, doc_count = 0;
-    uint64_t number;
-    const char **docs = calloc((size_t)argc, sizeof(*docs));
-
-    if (!docs) {
-        fprintf(stderr, "nsm-verify: out of memory\n");
-        return EXIT_USAGE;
-    }
-
-    nsmv_options_init(&options);
-    options.pcrs = pcrs;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
-        bool takes_value = !strcmp(a, "--root") || !strcmp(a, "--time") ||
-                           !strcmp(a, "--profile") || !strcmp(a, "--expect-pcr") ||
-                           !strcmp(a, "--nonce") || !strcmp(a, "--user-data") ||
-                           !strcmp(a, "--public-key") || !strcmp(a, "--max-age");
-        if (takes_value && !next) {
-            status = usage_error("%s needs a value", a);
-            goto out;
+    size_t root_len = 0;
+    if (root_path) {
+        if (nsmv_root_read_pem(root_path, root, &root_len, &e) != 0) {
+            fprintf(stderr, "nsm-verify: %s\n", e.msg);
+            return NULL;
         }
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(usage_text, stdout);
-            goto out;
-        } else if (!strcmp(a, "--root")) {
-            root_path = next;
-        } else if (!strcmp(a, "--time")) {
-            if (!nsmkit_parse_u64(next, &number) || number > NSMV_TIME_MAX_S) {
-                status = usage_error("--time wants Unix seconds up to year 9999, got \"%s\"", next);
-                goto out;
-            }
-            options.time_mode = NSMV_TIME_FIXED;
-            options.time_s = number;
-            time_given = true;
-        } else if (!strcmp(a, "--at-doc-time")) {
-            options.time_mode = NSMV_TIME_DOCUMENT;
-        } else if (!strcmp(a, "--profile")) {
-            if (!nsmv_profile_parse(next, &options.profile)) {
-                status = usage_error("--profile is aws or strict, not \"%s\"", next);
-                goto out;
-            }
-        } else if (!strcmp(a, "--expect-pcr")) {
-            if ((status = parse_pcr(next, pcrs, &options.pcr_count)) != 0)
-                goto out;
-        } else if (!strcmp(a, "--nonce")) {
-            if ((status = parse_hex_option(a, next, &nonce, &options.nonce)) != 0)
-                goto out;
-        } else if (!strcmp(a, "--user-data")) {
-            if ((status = parse_hex_option(a, next, &user_data, &options.user_data)) != 0)
-                goto out;
-        } else if (!strcmp(a, "--public-key")) {
-            if ((status = parse_hex_option(a, next, &public_key, &options.public_key)) != 0)
-                goto out;
-        } else if (!strcmp(a, "--max-age")) {
-            if (!nsmkit_parse_u64(next, &number)) {
-                status = usage_error("--max-age wants seconds, got \"%s\"", next);
-                goto out;
-            }
-            options.check_max_age = true;
-            options.max_age_s = number;
-        } else if (!strcmp(a, "--refuse-debug")) {
-            options.refuse_debug = true;
-        } else if (!strcmp(a, "--json")) {
-            json = true;
-        } else if (!strcmp(a, "--quiet")) {
-            quiet = true;
-        } else if (!strcmp(a, "--all")) {
-            options.report_all = true;
-        } else if (!strcmp(a, "--dump")) {
-            dump = true;
-        } else if (!strcmp(a, "--")) {
-            while (++i < argc)
-                docs[doc_count++] = argv[i];
-            break;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            status = usage_error("unknown option %s", a);
-            goto out;
-        } else {
-            docs[doc_count++] = a;
-        }
-        if (takes_value)
-            i++;
+        config.root_der = *root;
+        config.root_len = root_len;
     }
-    if (time_given && options.time_mode == NSMV_TIME_DOCUMENT) {
-        status = usage_error("%s", "--time and --at-doc-time exclude each other");
-        goto out;
+    if (nsmv_verifier_new(&config, &v, &e) != 0) {
+        fprintf(stderr, "nsm-verify: --root %s: %s\n", root_path ? root_path : "(AWS)", e.msg);
+        return NULL;
     }
-    if (dump && (json || quiet)) {
-        status = usage_error("%s", "--dump prints text; it does not combine with --json or --quiet");
-        goto out;
-    }
-    if (doc_count == 0) {
-        status = usage_error("%s", "no DOC given");
-        goto out;
-    }
+    return v;
+}
 
-    if (!dump) {
-        nsmv_config config = {0};
-        nsmv_error e;
-        size_t root_len = 0;
-        if (root_path) {
-            if (nsmv_root_read_pem(root_path, &root, &root_len, &e) != 0) {
-                fprintf(stderr, "nsm-verify: %s\n", e.msg);
-                status = EXIT_USAGE;
-                goto out;
-            }
-            config.root_der = root;
-            config.root_len = root_len;
-        }
-        if (nsmv_verifier_new(&config, &v, &e) != 0) {
-            fprintf(stderr, "nsm-verify: --root %s: %s\n", root_path ? root_path : "(AWS)", e.msg);
-            status = EXIT_USAGE;
-            goto out;
-        }
-    }
+static void json_read_error(const char *path, const char *err, bool first)
+{
+    printf("%s{\"file\":", first ? "" : ",");
+    nsmv_json_string(stdout, path);
+    printf(",\"error\":");
+    nsmv_json_string(stdout, err);
+    printf("}");
+}
 
-    bool any_invalid = false, any_error = false;
-    if (json && !quiet)
+/* Verifies (or dumps) each DOC; returns the exit status. */
+static int verify_docs(const verify_args *a, nsmv_verifier *v, char **docs, int doc_count)
+{
+    bool any_invalid = false, any_error = false, json = a->json && !a->quiet;
+    if (json)
         printf("{\"results\":[");
     for (int i = 0; i < doc_count; i++) {
         uint8_t *doc = NULL;
         size_t len = 0;
         char err[512];
-        bool first = i == 0;
         if (read_doc(docs[i], &doc, &len, err, sizeof(err)) != 0) {
             fprintf(stderr, "nsm-verify: %s\n", err);
-            if (json && !quiet) {
-                printf("%s{\"file\":", first ? "" : ",");
-                nsmv_json_string(stdout, docs[i]);
-                printf(",\"error\":");
-                nsmv_json_string(stdout, err);
-                printf("}");
-            }
+            if (json)
+                json_read_error(docs[i], err, i == 0);
             any_error = true;
             continue;
         }
-        if (dump) {
-            nsmv_code c = nsmv_dump_text(stdout, docs[i], doc, len);
-            any_invalid |= c != NSMV_OK;
+        if (a->dump) {
+            any_invalid |= nsmv_dump_text(stdout, docs[i], doc, len) != NSMV_OK;
             if (i + 1 < doc_count)
                 printf("\n");
         } else {
             nsmv_result result;
-            nsmv_verify(v, doc, len, &options, &result);
+            nsmv_verify(v, doc, len, &a->options, &result);
             any_invalid |= !result.valid;
-            if (quiet) {
-                /* the exit status says it */
-            } else if (json) {
-                if (!first)
-                    printf(",");
+            if (json && i > 0)
+                printf(",");
+            if (json)
                 nsmv_report_json(stdout, docs[i], &result);
-            } else {
+            else if (!a->quiet)
                 nsmv_report_text(stdout, docs[i], &result);
-            }
         }
         free(doc);
     }
-    if (json && !quiet)
+    if (json)
         printf("],\"valid\":%s}\n", any_invalid || any_error ? "false" : "true");
-    status = any_error ? EXIT_USAGE : any_invalid ? EXIT_INVALID : 0;
+    return any_error ? EXIT_USAGE : any_invalid ? EXIT_INVALID : 0;
+}
 
-out:
+int main(int argc, char **argv)
+{
+    verify_args a = {0};
+    nsmv_options_init(&a.options);
+    a.options.pcrs = a.pcrs;
+    uint8_t *root = NULL;
+    nsmv_verifier *v = NULL;
+    int doc_count = 0;
+    int status = parse_args(argc - 1, argv + 1, &a, &doc_count);
+    if (status < 0 && !a.dump && !(v = make_verifier(a.root_path, &root)))
+        status = EXIT_USAGE;
+    if (status < 0)
+        status = verify_docs(&a, v, argv + 1, doc_count);
     nsmv_verifier_free(v);
     free(root);
-    free(nonce);
-    free(user_data);
-    free(public_key);
-    free(docs);
+    free(a.nonce);
+    free(a.user_data);
+    free(a.public_key);
     if (fflush(stdout) != 0 && status == 0)
         status = EXIT_USAGE;
     return status;

@@ -39,33 +39,33 @@ int nsmv_root_read_pem(const char *path, uint8_t **der, size_t *der_len, nsmv_er
     *der = NULL;
     *der_len = 0;
     if (nsmkit_file_read(path, 64 * 1024, &text, &text_len, &ne) != 0) {
-        snprintf(e->msg, sizeof(e->msg), "root %s", ne.msg);
+        nsmkit_fail(e, "root %s", ne.msg);
         return -1;
     }
     bio = BIO_new_mem_buf(text, (int)text_len);
     if (!bio) {
-        snprintf(e->msg, sizeof(e->msg), "root %s: out of memory", path);
+        nsmkit_fail(e, "root %s: out of memory", path);
         goto out;
     }
     cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
     if (!cert) {
-        snprintf(e->msg, sizeof(e->msg), "root %s: not a PEM certificate", path);
+        nsmkit_fail(e, "root %s: not a PEM certificate", path);
         goto out;
     }
     extra = PEM_read_bio_X509(bio, NULL, NULL, NULL);
     if (extra) {
-        snprintf(e->msg, sizeof(e->msg),
+        nsmkit_fail(e,
                  "root %s: holds more than one certificate; give exactly the root", path);
         goto out;
     }
     int n = i2d_X509(cert, &out);
     if (n <= 0) {
-        snprintf(e->msg, sizeof(e->msg), "root %s: the certificate does not re-encode", path);
+        nsmkit_fail(e, "root %s: the certificate does not re-encode", path);
         goto out;
     }
     *der = malloc((size_t)n);
     if (!*der) {
-        snprintf(e->msg, sizeof(e->msg), "root %s: out of memory", path);
+        nsmkit_fail(e, "root %s: out of memory", path);
         goto out;
     }
     memcpy(*der, out, (size_t)n);
@@ -98,43 +98,43 @@ int nsmv_verifier_new(const nsmv_config *config, nsmv_verifier **out, nsmv_error
 
     nsmv_verifier *v = calloc(1, sizeof(*v));
     if (!v) {
-        snprintf(e->msg, sizeof(e->msg), "out of memory");
+        nsmkit_fail(e, "out of memory");
         return -1;
     }
     const unsigned char *p = der;
     v->root = len > 0 && len <= NSMV_DOC_MAX ? d2i_X509(NULL, &p, (long)len) : NULL;
     if (!v->root || p != der + len) {
-        snprintf(e->msg, sizeof(e->msg), "the root is not one DER certificate");
+        nsmkit_fail(e, "the root is not one DER certificate");
         goto fail;
     }
     /* Documents carry the root byte for byte, and every certificate must be DER. */
     if (!nsmv_cert_is_der(v->root, der, len)) {
-        snprintf(e->msg, sizeof(e->msg), "the root is BER, not DER: it re-encodes differently");
+        nsmkit_fail(e, "the root is BER, not DER: it re-encodes differently");
         goto fail;
     }
     if (!nsmv_key_is_p384(X509_get0_pubkey(v->root), why, sizeof(why)) ||
         !nsmv_key_is_uncompressed(v->root, why, sizeof(why))) {
-        snprintf(e->msg, sizeof(e->msg), "the root has %s, not a P-384 key", why);
+        nsmkit_fail(e, "the root has %s, not a P-384 key", why);
         goto fail;
     }
     /* Extensions are decoded once here: documents then share the root read-only. */
     if (X509_get_extension_flags(v->root) & EXFLAG_INVALID) {
-        snprintf(e->msg, sizeof(e->msg), "the root's extensions do not decode");
+        nsmkit_fail(e, "the root's extensions do not decode");
         goto fail;
     }
     if (!nsmv_cert_validity(v->root, &v->root_not_before, &v->root_not_after)) {
-        snprintf(e->msg, sizeof(e->msg), "the root's validity does not decode");
+        nsmkit_fail(e, "the root's validity does not decode");
         goto fail;
     }
     if ((unsigned)config->crypto >= NSMKIT_P384_IMPL_COUNT) {
-        snprintf(e->msg, sizeof(e->msg), "unknown crypto implementation %d", (int)config->crypto);
+        nsmkit_fail(e, "unknown crypto implementation %d", (int)config->crypto);
         goto fail;
     }
     v->crypto = config->crypto;
     v->keyless = OSSL_LIB_CTX_new();
     v->keyless_null = v->keyless ? OSSL_PROVIDER_load(v->keyless, "null") : NULL;
     if (!v->keyless_null) {
-        snprintf(e->msg, sizeof(e->msg), "cannot set up OpenSSL (out of memory?)");
+        nsmkit_fail(e, "cannot set up OpenSSL (out of memory?)");
         goto fail;
     }
     v->root_der = malloc(len);
@@ -143,17 +143,17 @@ int nsmv_verifier_new(const nsmv_config *config, nsmv_verifier **out, nsmv_error
     v->sha384 = EVP_MD_fetch(NULL, "SHA384", NULL);
     if (!v->root_der || !v->store || !v->sha256 || !v->sha384 ||
         X509_STORE_add_cert(v->store, v->root) != 1) {
-        snprintf(e->msg, sizeof(e->msg), "cannot set up OpenSSL (out of memory?)");
+        nsmkit_fail(e, "cannot set up OpenSSL (out of memory?)");
         goto fail;
     }
     memcpy(v->root_der, der, len);
     v->root_len = len;
     if (EVP_Digest(der, len, v->root_digest, NULL, v->sha256, NULL) != 1) {
-        snprintf(e->msg, sizeof(e->msg), "cannot hash the root");
+        nsmkit_fail(e, "cannot hash the root");
         goto fail;
     }
     if (!config->no_cache && !(v->cache = nsmv_cache_new(config->cache_entries))) {
-        snprintf(e->msg, sizeof(e->msg), "out of memory");
+        nsmkit_fail(e, "out of memory");
         goto fail;
     }
     ERR_clear_error();

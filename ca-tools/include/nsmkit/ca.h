@@ -22,8 +22,9 @@
  *
  * Errors: every function that can fail returns an nsmca_code from NSMCA_CODES below
  * (0 is success) and, when e is not NULL, a one-line message with the details. Numbers
- * are stable: 1xx arguments and times, 2xx the CA directory and its files, 3xx keys and
- * certificates, 9xx internal. New codes are appended in their range, never renumbered.
+ * are stable (ca-tools' range is 2000-2999, nsmkit/codes.h): 21xx arguments and times,
+ * 22xx the CA directory and its files, 23xx keys and certificates, 29xx internal. New
+ * codes are appended in their range, never reused.
  *
  * Ownership: nsmca_open and nsmca_leaf_issue return objects the caller frees with
  * nsmca_close / nsmca_leaf_free. Byte pointers returned by accessors are borrowed and
@@ -36,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nsmkit/codes.h"
 #include "nsmkit/error.h"
 
 #define NSMCA_MAX_TIERS 3
@@ -50,51 +52,54 @@
  * message adds the file and the detail. */
 #define NSMCA_CODES(X)                                                                        \
     X(OK, 0, "success")                                                                       \
-    /* 1xx: arguments and times */                                                            \
-    X(BAD_REGION, 100, "the region is not 1-32 characters of a-z, 0-9 and '-'")               \
-    X(BAD_TIER_COUNT, 101, "the number of intermediate tiers is not 1, 2 or 3")               \
-    X(TIME_TOO_EARLY, 102, "the creation time is too early")                                  \
-    X(TIME_OUTSIDE_ROOT, 103, "the time is outside the root's validity")                      \
-    X(TIME_NOT_U32, 104, "the issue time does not fit the 4-byte serial field")               \
-    X(NO_DEFAULT_DIR, 105, "neither XDG_STATE_HOME nor HOME is set")                          \
-    X(NAME_TOO_LONG, 106, "a directory or file name is too long")                             \
-    X(BAD_ARGUMENT, 107, "a required argument is missing or out of range")                    \
-    /* 2xx: the CA directory and its files */                                                 \
-    X(NO_DIRECTORY, 200, "the CA directory does not exist or cannot be searched")             \
-    X(NOT_A_DIRECTORY, 201, "the CA path is not a directory")                                 \
-    X(ALREADY_EXISTS, 202, "the directory already holds a PKI")                               \
-    X(NO_PKI, 203, "the directory holds no PKI (no ca.conf)")                                 \
-    X(FILE_UNREADABLE, 204, "a CA file cannot be opened or read")                             \
-    X(NOT_REGULAR_FILE, 205, "a CA file is not a regular file")                               \
-    X(FILE_TOO_LARGE, 206, "a CA file is larger than any the CA writes")                      \
-    X(KEY_PERMISSIONS, 207, "a private key file is readable by group or others")              \
-    X(WRITE_FAILED, 208, "a CA file cannot be written")                                       \
-    X(LOCK_TIMEOUT, 209, "another process held the CA directory's lock for too long")         \
-    X(LOCK_FAILED, 210, "the CA directory's lock cannot be taken")                            \
-    X(CONF_MALFORMED, 211, "ca.conf holds a bad or unknown line")                             \
-    X(CONF_INCOMPLETE, 212, "ca.conf lacks a setting")                                        \
-    X(MKDIR_FAILED, 213, "the CA directory cannot be created")                                \
-    X(FILE_MISSING, 214, "a CA file does not exist")                                          \
-    X(DIR_UNSAFE, 215, "the CA directory is writable by others or owned by another user")     \
-    /* 3xx: keys and certificates */                                                          \
-    X(KEY_MALFORMED, 300, "a key file does not hold a P-384 private key in PEM")              \
-    X(CERT_MALFORMED, 301, "a certificate file does not hold a PEM certificate")              \
-    X(CERT_KEY_MISMATCH, 302, "a certificate does not match its key")                         \
-    X(CHAIN_BROKEN, 303, "a certificate is not signed by the tier above it")                  \
-    X(INTERMEDIATES_MALFORMED, 304,                                                           \
+    /* 21xx: arguments and times */                                                           \
+    X(BAD_REGION, 2100, "the region is not 1-32 characters of a-z, 0-9 and '-'")              \
+    X(BAD_TIER_COUNT, 2101, "the number of intermediate tiers is not 1, 2 or 3")              \
+    X(TIME_TOO_EARLY, 2102, "the creation time is too early")                                 \
+    X(TIME_OUTSIDE_ROOT, 2103, "the time is outside the root's validity")                     \
+    X(TIME_NOT_U32, 2104, "the issue time does not fit the 4-byte serial field")              \
+    X(NO_DEFAULT_DIR, 2105, "neither XDG_STATE_HOME nor HOME is set")                         \
+    X(NAME_TOO_LONG, 2106, "a directory or file name is too long")                            \
+    X(BAD_ARGUMENT, 2107, "a required argument is missing or out of range")                   \
+    /* 22xx: the CA directory and its files */                                                \
+    X(NO_DIRECTORY, 2200, "the CA directory does not exist or cannot be searched")            \
+    X(NOT_A_DIRECTORY, 2201, "the CA path is not a directory")                                \
+    X(ALREADY_EXISTS, 2202, "the directory already holds a PKI")                              \
+    X(NO_PKI, 2203, "the directory holds no PKI (no ca.conf)")                                \
+    X(FILE_UNREADABLE, 2204, "a CA file cannot be opened or read")                            \
+    X(NOT_REGULAR_FILE, 2205, "a CA file is not a regular file")                              \
+    X(FILE_TOO_LARGE, 2206, "a CA file is larger than any the CA writes")                     \
+    X(KEY_PERMISSIONS, 2207, "a private key file is readable by group or others")             \
+    X(WRITE_FAILED, 2208, "a CA file cannot be written")                                      \
+    X(LOCK_TIMEOUT, 2209, "another process held the CA directory's lock for too long")        \
+    X(LOCK_FAILED, 2210, "the CA directory's lock cannot be taken")                           \
+    X(CONF_MALFORMED, 2211, "ca.conf holds a bad or unknown line")                            \
+    X(CONF_INCOMPLETE, 2212, "ca.conf lacks a setting")                                       \
+    X(MKDIR_FAILED, 2213, "the CA directory cannot be created")                               \
+    X(FILE_MISSING, 2214, "a CA file does not exist")                                         \
+    X(DIR_UNSAFE, 2215, "the CA directory is writable by others or owned by another user")    \
+    /* 23xx: keys and certificates */                                                         \
+    X(KEY_MALFORMED, 2300, "a key file does not hold a P-384 private key in PEM")             \
+    X(CERT_MALFORMED, 2301, "a certificate file does not hold a PEM certificate")             \
+    X(CERT_KEY_MISMATCH, 2302, "a certificate does not match its key")                        \
+    X(CHAIN_BROKEN, 2303, "a certificate is not signed by the tier above it")                 \
+    X(INTERMEDIATES_MALFORMED, 2304,                                                          \
       "the intermediates file does not hold one key and one certificate per tier")            \
-    /* 9xx: internal */                                                                       \
-    X(NO_MEMORY, 900, "out of memory")                                                        \
-    X(CRYPTO, 901, "an OpenSSL operation failed")                                             \
-    X(RANDOM, 902, "no random bytes")                                                         \
-    X(INTERNAL, 903, "internal error")
+    /* 29xx: internal */                                                                      \
+    X(NO_MEMORY, 2900, "out of memory")                                                       \
+    X(CRYPTO, 2901, "an OpenSSL operation failed")                                            \
+    X(RANDOM, 2902, "no random bytes")                                                        \
+    X(INTERNAL, 2903, "internal error")
 
 typedef enum {
-#define NSMCA_CODE_ENUM(name, number, sentence) NSMCA_ERR_##name = number,
+#define NSMCA_CODE_ENUM(name, number, sentence) NSMKIT_CODE_ENUM(NSMCA_ERR_, name, number)
     NSMCA_CODES(NSMCA_CODE_ENUM)
 #undef NSMCA_CODE_ENUM
 } nsmca_code;
 #define NSMCA_OK NSMCA_ERR_OK
+
+/* The table of NSMCA_CODES (nsmkit/codes.h): names and sentences by number. */
+extern const nsmkit_code_table nsmca_codes;
 
 /* "KEY_PERMISSIONS"; NULL for a number that is not a code. */
 const char *nsmca_code_name(nsmca_code code);

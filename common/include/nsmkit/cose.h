@@ -1,6 +1,6 @@
 /*
  * nsmkit common: the fixed bytes of the NSM's COSE_Sign1 (RFC 9052), written once for the
- * builder (nsm-sim/attest.c) and the verifier (verifier/envelope.c, verifier/cose.c).
+ * builder (nsm-core/attest.c) and the verifier (verifier/envelope.c, verifier/cose.c).
  *
  *   84                         array(4)
  *     44 a1 01 38 22           protected = bstr({1: -35})  (alg ES384)

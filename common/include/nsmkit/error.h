@@ -13,9 +13,10 @@
  * sanitizer and fuzzing builds), where the compiler otherwise keeps them as calls. */
 #define NSMKIT_ALWAYS_INLINE __attribute__((always_inline))
 
-/* A message for the user: one line, no trailing newline. */
+/* A message for the user: one line, no trailing newline. The one message carrier of every
+ * component (nsmv_error is this type); a numbered code travels beside it (nsmkit/codes.h). */
 typedef struct {
-    char msg[512];
+    char msg[640];
 } nsmkit_error;
 
 /* Sets the message (when e is not NULL) and returns -1, so that callers can write

@@ -20,5 +20,8 @@ void nsmkit_hex_encode(const uint8_t *data, size_t len, char *out);
 
 /* Parses a decimal unsigned integer that must fill the whole string. */
 bool nsmkit_parse_u64(const char *text, uint64_t *out) NSMKIT_WARN_UNUSED;
+/* Parses Unix seconds with an optional fraction ("1790000000", "1790000000.25": every
+ * program's --time) into milliseconds (digits past the third are dropped). */
+bool nsmkit_parse_unix_time(const char *text, uint64_t *ms) NSMKIT_WARN_UNUSED;
 
 #endif /* NSMKIT_HEX_H */

@@ -70,6 +70,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "nsmkit/codes.h"
+#include "nsmkit/error.h"
 #include "nsmkit/p384.h"
 
 /* Largest document accepted: a real NSM response is at most 12 KiB. */
@@ -218,10 +220,13 @@ typedef enum {
     X(USAGE, 902, INTERNAL, "the verifier was called with invalid arguments")
 
 typedef enum {
-#define NSMV_CODE_ENUM(name, number, stage, sentence) NSMV_ERR_##name = number,
+#define NSMV_CODE_ENUM(name, number, stage, sentence) NSMKIT_CODE_ENUM(NSMV_ERR_, name, number)
     NSMV_CODES(NSMV_CODE_ENUM)
 #undef NSMV_CODE_ENUM
 } nsmv_code;
+
+/* The table of NSMV_CODES (nsmkit/codes.h): names and sentences by number. */
+extern const nsmkit_code_table nsmv_codes;
 #define NSMV_OK NSMV_ERR_OK
 
 /* "CERT_EXPIRED"; NULL for a number that is not a code. */
@@ -327,9 +332,8 @@ typedef struct {
 
 typedef struct nsmv_verifier nsmv_verifier;
 
-typedef struct {
-    char msg[600]; /* one line */
-} nsmv_error;
+/* The one message carrier of the project (nsmkit/error.h): a line for the user. */
+typedef nsmkit_error nsmv_error;
 
 typedef struct {
     const uint8_t *root_der; /* NULL: the AWS Nitro Enclaves Root-G1 */
