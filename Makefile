@@ -90,8 +90,9 @@ PROG_nsm-sim     := nsm-sim/main.c $(SIM_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_L
                     -lhogweed -lgmp -lfuse3 -ljansson
 PROG_nsm-verify  := verifier/nsm-verify.c $(VERIFY_LIB) $(COMMON_LIB) -lcbor -lcrypto \
                     -lhogweed -lgmp
-PROG_nsm-vectors := harness/nsm-vectors.c $(SIM_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB) \
-                    -lcbor -lcrypto -lhogweed -lgmp
+PROG_nsm-vectors := harness/nsm-vectors.c harness/grade.c harness/reap.c harness/report.c \
+                    harness/html.c harness/report_cmd.c $(SIM_LIB) $(VERIFY_LIB) $(CA_LIB) \
+                    $(COMMON_LIB) -lcbor -lcrypto -lhogweed -lgmp -ljansson
 PROG_nsm-kms     := kms/main.c $(KMS_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB) -lmicrohttpd \
                     -ljansson -lcbor -lcrypto -lhogweed -lgmp
 

@@ -124,6 +124,16 @@ EOC
         [ "$(ls "$root2$prefix2/share/nsmkit/vectors/docs" | wc -l)" -eq "$(ls vectors/docs | wc -l)" ] &&
         echo "ok: the corpus is installed under share/nsmkit/vectors" || fail "the corpus is not installed"
     [ -f "$root2$prefix2/share/nsmkit/LICENSE" ] || fail "LICENSE not installed"
+    # outside a checkout, nsm-vectors grades with the installed corpus (found from its own bin/)
+    (cd "$work" && "$root2$prefix2/bin/nsm-vectors" grade --jobs 2 --cmd 'true {doc}') > "$work/nv.out" 2> "$work/nv.err"
+    grep -q "on $root2$prefix2/bin/../share/nsmkit/vectors: $(($(wc -l < vectors/manifest.tsv) - 1)) documents" "$work/nv.out" &&
+        echo "ok: outside a checkout, nsm-vectors grade uses the installed corpus" ||
+        fail "nsm-vectors grade outside a checkout: $(head -n 2 "$work/nv.out" "$work/nv.err")"
+    # without either, it says where it looked and how to name one
+    cp "$BUILD/bin/nsm-vectors" "$work/nsm-vectors"
+    (cd "$work" && ./nsm-vectors grade --cmd 'true {doc}') > "$work/nv.out" 2>&1
+    [ $? -eq 2 ] && grep -q 'no corpus: .*--dir DIR' "$work/nv.out" &&
+        echo "ok: no corpus anywhere: $(cut -c1-90 "$work/nv.out")" || fail "no corpus: $(cat "$work/nv.out")"
 else
     cat "$work/install2.log"; fail "make install PREFIX=$prefix2"
 fi

@@ -1,0 +1,171 @@
+/*
+ * nsm-vectors: the HTML picture of one or more gradings (report.h). One page, no script and
+ * nothing fetched: a summary table, then the layer x class matrix with one column per
+ * grading, each cell coloured by its verdict, the class's description and the command's
+ * answer on hover (title attributes).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "report.h"
+
+static void esc(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '&': fputs("&amp;", f); break;
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '"': fputs("&quot;", f); break;
+        case '\'': fputs("&#39;", f); break;
+        default: fputc(*s, f);
+        }
+    }
+}
+
+/* Cell colours, one per verdict (and the abbreviation written in the cell, for printing in
+ * black and white and for colour-blind readers). */
+static const char *const verdict_colour[V_COUNT] = {"#b7e1b0", "#e53935", "#fb8c00", "#8e44ad",
+                                                    "#5d6d7e"};
+static const char *const verdict_mark[V_COUNT] = {"ok", "WA", "WR", "ERR", "HANG"};
+
+static void head(FILE *f)
+{
+    fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+          "<title>nsm-vectors grades</title>\n<style>\n"
+          "body{font-family:sans-serif;margin:1.5em;color:#222}\n"
+          "table{border-collapse:collapse;margin:1em 0}\n"
+          "th,td{border:1px solid #ccc;padding:2px 6px;font-size:13px}\n"
+          "th{background:#f4f4f4;text-align:left}\n"
+          "td.num{text-align:right}\n"
+          "tr.layer th{background:#dde4ec;font-size:14px}\n"
+          "td.cell{text-align:center;font-family:monospace;min-width:3.5em}\n"
+          "td.missing{background:#fff}\n", f);
+    for (int v = 0; v < V_COUNT; v++)
+        fprintf(f, "td.v-%s{background:%s;color:%s}\n", hv_verdict_keys[v], verdict_colour[v],
+                v == V_RIGHT ? "#1b4d1b" : "#fff");
+    fputs(".legend span{display:inline-block;padding:2px 8px;margin-right:6px}\n"
+          "</style>\n</head>\n<body>\n<h1>nsm-vectors grades</h1>\n<p class=\"legend\">", f);
+    for (int v = 0; v < V_COUNT; v++)
+        fprintf(f, "<span class=\"v-%s\" style=\"background:%s;color:%s\">%s: %s</span>",
+                hv_verdict_keys[v], verdict_colour[v], v == V_RIGHT ? "#1b4d1b" : "#fff",
+                verdict_mark[v], hv_verdict_names[v]);
+    fputs("</p>\n", f);
+}
+
+static void summary(FILE *f, const hv_grade *grades, size_t n)
+{
+    fputs("<table class=\"summary\">\n<tr><th>verifier</th><th>profile</th><th>corpus</th>"
+          "<th>documents</th>", f);
+    for (int v = 0; v < V_COUNT; v++)
+        fprintf(f, "<th>%s</th>", hv_verdict_names[v]);
+    fputs("</tr>\n", f);
+    for (size_t k = 0; k < n; k++) {
+        hv_counts c = hv_count(&grades[k], NULL);
+        fputs("<tr><td>", f);
+        esc(f, grades[k].verifier);
+        fputs("</td><td>", f);
+        esc(f, grades[k].profile);
+        fputs("</td><td>", f);
+        esc(f, grades[k].corpus);
+        fprintf(f, "</td><td class=\"num\">%zu</td>", c.docs);
+        for (int v = 0; v < V_COUNT; v++)
+            fprintf(f, "<td class=\"num\">%zu</td>", c.by[v]);
+        fputs("</tr>\n", f);
+    }
+    fputs("</table>\n", f);
+}
+
+static const hv_result *find(const hv_grade *g, const char *name)
+{
+    for (size_t i = 0; i < g->count; i++)
+        if (strcmp(g->results[i].name, name) == 0)
+            return &g->results[i];
+    return NULL;
+}
+
+/* One matrix cell: grading k's verdict on the document, its answer on hover. */
+static void cell(FILE *f, const hv_result *r)
+{
+    if (!r) {
+        fputs("<td class=\"cell missing\" title=\"not in this grading\"></td>", f);
+        return;
+    }
+    hv_verdict v = hv_verdict_of(r);
+    fprintf(f, "<td class=\"cell v-%s\" title=\"%s: expected %s, got %s", hv_verdict_keys[v],
+            hv_verdict_names[v], r->expect_accept ? "accept" : "reject", hv_outcome_names[r->got]);
+    if (r->output[0]) {
+        fputs(": ", f);
+        esc(f, r->output);
+    }
+    fprintf(f, "\">%s</td>", verdict_mark[v]);
+}
+
+/* The rows of one layer: every document of that layer in any grading, in first-seen order. */
+static void layer_rows(FILE *f, const hv_grade *grades, size_t n, const char *layer)
+{
+    bool any = false;
+    for (size_t k = 0; k < n; k++)
+        for (size_t i = 0; i < grades[k].count; i++) {
+            const hv_result *r = &grades[k].results[i];
+            if (strcmp(r->layer, layer) != 0)
+                continue;
+            bool seen = false; /* listed already, from an earlier grading */
+            for (size_t j = 0; j < k && !seen; j++)
+                seen = find(&grades[j], r->name) != NULL;
+            if (seen)
+                continue;
+            if (!any)
+                fprintf(f, "<tr class=\"layer\"><th colspan=\"%zu\">%s</th></tr>\n", n + 2, layer);
+            any = true;
+            const char *desc = r->description && r->description[0] ? r->description
+                                                                  : hv_class_description(r->class_name);
+            fputs("<tr><th class=\"doc\" title=\"", f);
+            esc(f, desc);
+            fputs("\">", f);
+            esc(f, r->name);
+            fputs("</th><td class=\"class\" title=\"", f);
+            esc(f, desc);
+            fputs("\">", f);
+            esc(f, r->class_name);
+            fputs("</td>", f);
+            for (size_t c = 0; c < n; c++)
+                cell(f, c == k ? r : find(&grades[c], r->name));
+            fputs("</tr>\n", f);
+        }
+}
+
+void hv_report_html(FILE *f, const hv_grade *grades, size_t n)
+{
+    head(f);
+    summary(f, grades, n);
+    fputs("<h2>Layer x class</h2>\n<p>Hover over a document or class for its description, over "
+          "a cell for the command's answer.</p>\n<table class=\"matrix\">\n"
+          "<tr><th>document</th><th>class</th>", f);
+    for (size_t k = 0; k < n; k++) {
+        fputs("<th class=\"grading\">", f);
+        esc(f, grades[k].verifier);
+        fputs(" (", f);
+        esc(f, grades[k].profile);
+        fputs(")</th>", f);
+    }
+    fputs("</tr>\n", f);
+    for (size_t l = 0; l < HV_LAYER_COUNT; l++)
+        layer_rows(f, grades, n, hv_layers[l]);
+    /* layers this program does not know (a newer corpus) still appear, after the others */
+    for (size_t k = 0; k < n; k++)
+        for (size_t i = 0; i < grades[k].count; i++) {
+            const char *layer = grades[k].results[i].layer;
+            bool known = false, earlier = false;
+            for (size_t l = 0; l < HV_LAYER_COUNT && !known; l++)
+                known = strcmp(layer, hv_layers[l]) == 0;
+            for (size_t j = 0; j < i && !earlier; j++)
+                earlier = strcmp(grades[k].results[j].layer, layer) == 0;
+            for (size_t kk = 0; kk < k && !earlier; kk++)
+                for (size_t j = 0; j < grades[kk].count && !earlier; j++)
+                    earlier = strcmp(grades[kk].results[j].layer, layer) == 0;
+            if (!known && !earlier)
+                layer_rows(f, grades, n, layer);
+        }
+    fputs("</table>\n<p>Made by nsm-vectors (nsmkit).</p>\n</body>\n</html>\n", f);
+}
