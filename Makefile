@@ -492,8 +492,7 @@ $(BUILD)/lib/lib$(1).so.$(SO_VERSION): $(call obj,$(SO_SRC_$(1))) \
 	ln -sf lib$(1).so.$(SO_MAJOR) $$(@D)/lib$(1).so
 $(BUILD)/pkgconfig/$(1).pc: Makefile $(PATHS_STAMP)
 	@mkdir -p $$(@D)
-	printf '%s\n' '# SPDX-License-Identifier: $(LICENSE)' \
-	    'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
 	    'Name: $(1)' 'Description: $(PC_DESC_$(1))' 'Version: $(SO_VERSION)' \
 	    'License: $(LICENSE)' \
 	    'Requires: $(PC_REQ_$(1))' 'Requires.private: $(PC_PRIV_$(1))' \
