@@ -67,7 +67,33 @@ typedef struct {
      * the sweep never takes a command that has just started for an orphan */
     pthread_mutex_t spawn_lock;
     pid_t live[MAX_JOBS];
+    bool stopping; /* interrupted: start nothing more (under spawn_lock) */
 } grader;
+
+/* SIGTERM, SIGHUP or SIGINT: the grading stops, and takes what it started with it (the
+ * commands run in process groups of their own, out of reach of the terminal's ^C). */
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int signo)
+{
+    interrupted = signo;
+}
+
+static void catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    static const int signals[] = {SIGTERM, SIGHUP, SIGINT};
+    for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++) {
+        struct sigaction old;
+        /* a ^C a shell told this program to ignore (a background job) stays ignored */
+        if (sigaction(signals[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+            continue;
+        sigaction(signals[i], &sa, NULL);
+    }
+}
 
 static bool path_join(char *out, size_t size, const char *dir, const char *name)
 {
@@ -187,7 +213,7 @@ static int spawn_command(grader *g, size_t slot, char *cmd, int fd, pid_t *pid)
     posix_spawnattr_setpgroup(&attr, 0);
     char *args[] = {(char *)"sh", (char *)"-c", cmd, NULL};
     pthread_mutex_lock(&g->spawn_lock);
-    int rc = posix_spawn(pid, "/bin/sh", &fa, &attr, args, environ);
+    int rc = g->stopping ? ECANCELED : posix_spawn(pid, "/bin/sh", &fa, &attr, args, environ);
     g->live[slot] = rc == 0 ? *pid : 0;
     pthread_mutex_unlock(&g->spawn_lock);
     posix_spawn_file_actions_destroy(&fa);
@@ -339,6 +365,20 @@ static void *worker(void *arg)
     }
 }
 
+/* Interrupted: no new document, no new command, the running ones killed. */
+static void stop_all(grader *g)
+{
+    pthread_mutex_lock(&g->lock);
+    g->next = g->grade.count;
+    pthread_mutex_unlock(&g->lock);
+    pthread_mutex_lock(&g->spawn_lock);
+    g->stopping = true;
+    for (long j = 0; j < g->jobs; j++)
+        if (g->live[j] > 0)
+            kill(-g->live[j], SIGKILL);
+    pthread_mutex_unlock(&g->spawn_lock);
+}
+
 /* Runs the workers; meanwhile prints the progress and kills orphans. */
 static void run_all(grader *g)
 {
@@ -363,6 +403,10 @@ static void run_all(grader *g)
         pthread_mutex_unlock(&g->lock);
         if (done == g->grade.count)
             break;
+        if (interrupted) {
+            stop_all(g);
+            break;
+        }
         sleep_ms(50);
         long now = ms_since(&start);
         if (now >= next_sweep) {
@@ -663,9 +707,16 @@ int hv_cmd_grade(int argc, char **argv)
                 strerror(errno));
     pthread_mutex_init(&g.lock, NULL);
     pthread_mutex_init(&g.spawn_lock, NULL);
+    catch_signals();
     run_all(&g);
     pthread_mutex_destroy(&g.lock);
     pthread_mutex_destroy(&g.spawn_lock);
+    if (interrupted) {
+        fprintf(stderr, "nsm-vectors: interrupted by signal %d after %zu of %zu documents; every "
+                        "command it started is stopped\n", (int)interrupted, g.done, g.grade.count);
+        grader_free(&g, text);
+        return 128 + (int)interrupted;
+    }
 
     hv_report_text(stdout, &g.grade);
     warn_suspicious(&g.grade);

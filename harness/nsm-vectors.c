@@ -282,7 +282,10 @@ int main(int argc, char **argv)
         return usage();
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
         return usage_to(stdout, 0);
-    if (strcmp(argv[1], "--version") == 0) {
+    bool version = false;
+    for (int i = 1; i < argc && i < 3; i++)
+        version = version || strcmp(argv[i], "--version") == 0;
+    if (version) {
         printf("nsm-vectors (nsmkit) %s\n", NSMKIT_VERSION);
         return 0;
     }

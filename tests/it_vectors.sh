@@ -208,8 +208,27 @@ started=$(wc -l < "$work/escaped")
     fail "setsid children left running:${left:- none, but $started of 6 started}"
 for pid in $left; do kill "$pid" 2> /dev/null; done
 
+# a grading stopped by a signal stops its commands too (they are out of reach of the terminal)
+: > "$work/stopped"
+"$bin/nsm-vectors" grade --dir "$mini" --jobs 2 --timeout 60 \
+    --cmd "echo \$\$ >> $work/stopped; sleep 30; true {doc}" > "$work/g.out" 2>&1 &
+grader=$!
+sleep 1
+kill -TERM "$grader"
+wait "$grader"; st=$?
+sleep 0.2
+left=""
+for pid in $(cat "$work/stopped"); do
+    state=$(sed "s/.*) //" "/proc/$pid/stat" 2> /dev/null | cut -c1)
+    case "$state" in ''|Z*) ;; *) left="$left $pid" ;; esac
+done
+[ "$st" -eq 143 ] && grep -q 'interrupted by signal 15' "$work/g.out" && [ -s "$work/stopped" ] && [ -z "$left" ] &&
+    ok "SIGTERM stops the grading (exit 143) and its $(wc -l < "$work/stopped") running commands" ||
+    fail "SIGTERM: exit $st, left:${left:- none}, $(cat "$work/g.out")"
+for pid in $left; do kill "$pid" 2> /dev/null; done
+
 # ---- --help and --version (issue 23) ---------------------------------------------------------------
-for args in "--help" "list --help" "gen --help" "grade --help" "report --help" "--version"; do
+for args in "--help" "list --help" "gen --help" "grade --help" "report --help" "--version" "grade --version"; do
     # shellcheck disable=SC2086
     "$bin/nsm-vectors" $args > "$work/h.out" 2> "$work/h.err"
     st=$?
