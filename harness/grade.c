@@ -45,6 +45,8 @@ typedef struct {
 } row;
 
 #define MAX_JOBS 256
+/* far above any corpus (vectors/ has 201): the reports stay fast on a hostile manifest */
+#define MAX_DOCUMENTS 100000
 #define PROGRESS_EVERY_MS 2000
 #define SWEEP_EVERY_MS 1000
 
@@ -488,6 +490,12 @@ static int read_manifest(const char *dir, row **rows_out, size_t *count_out, cha
     size_t lines = 0;
     for (size_t i = 0; i < len; i++)
         lines += s[i] == '\n';
+    if (lines > MAX_DOCUMENTS + 1) {
+        fprintf(stderr, "nsm-vectors: %s: %zu lines: more than %d documents\n", path, lines,
+                MAX_DOCUMENTS);
+        free(s);
+        return -1;
+    }
     row *rows = calloc(lines + 1, sizeof(*rows));
     size_t count = 0;
     if (!rows || split_rows(s, path, rows, &count) != 0) {
@@ -561,7 +569,7 @@ static void warn_suspicious(const hv_grade *g)
     if (valid > 0 && valid_rejected == valid)
         fprintf(stderr, "nsm-vectors: warning: every valid document (%zu) was rejected: is the "
                         "command line right ({root}, {time} passed, the verifier found)?\n", valid);
-    if (g->count > 1 && same == g->count && first->got != OUT_ACCEPT)
+    if (g->count > 1 && same == g->count)
         fprintf(stderr, "nsm-vectors: warning: every document (%zu) got the same answer (%s, exit "
                         "%d: %s): the command probably never looked at them\n", g->count,
                 hv_outcome_names[first->got], first->detail, first->output);

@@ -76,12 +76,32 @@ static void summary(FILE *f, const hv_grade *grades, size_t n)
     fputs("</table>\n", f);
 }
 
-static const hv_result *find(const hv_grade *g, const char *name)
+/* Each grading's results by name, for finding a document in the others in O(log n). */
+typedef struct {
+    const hv_grade *grade;
+    const hv_result **by_name;
+} index_t;
+
+static int by_name_cmp(const void *a, const void *b)
 {
-    for (size_t i = 0; i < g->count; i++)
-        if (strcmp(g->results[i].name, name) == 0)
-            return &g->results[i];
-    return NULL;
+    return strcmp((*(const hv_result *const *)a)->name, (*(const hv_result *const *)b)->name);
+}
+
+static const hv_result *find(const index_t *x, const char *name)
+{
+    hv_result key = {.name = name};
+    const hv_result *k = &key;
+    const hv_result **hit = x->by_name ? bsearch(&k, x->by_name, x->grade->count,
+                                                 sizeof(*x->by_name), by_name_cmp) : NULL;
+    return hit ? *hit : NULL;
+}
+
+static bool known_layer(const char *layer)
+{
+    for (size_t l = 0; l < HV_LAYER_COUNT; l++)
+        if (strcmp(layer, hv_layers[l]) == 0)
+            return true;
+    return false;
 }
 
 /* One matrix cell: grading k's verdict on the document, its answer on hover. */
@@ -101,22 +121,24 @@ static void cell(FILE *f, const hv_result *r)
     fprintf(f, "\">%s</td>", verdict_mark[v]);
 }
 
-/* The rows of one layer: every document of that layer in any grading, in first-seen order. */
-static void layer_rows(FILE *f, const hv_grade *grades, size_t n, const char *layer)
+/* The rows of one layer (NULL: every layer this program does not know, from a newer
+ * corpus): every document of it in any grading, in first-seen order. */
+static void layer_rows(FILE *f, const index_t *x, size_t n, const char *layer)
 {
     bool any = false;
     for (size_t k = 0; k < n; k++)
-        for (size_t i = 0; i < grades[k].count; i++) {
-            const hv_result *r = &grades[k].results[i];
-            if (strcmp(r->layer, layer) != 0)
+        for (size_t i = 0; i < x[k].grade->count; i++) {
+            const hv_result *r = &x[k].grade->results[i];
+            if (layer ? strcmp(r->layer, layer) != 0 : known_layer(r->layer))
                 continue;
             bool seen = false; /* listed already, from an earlier grading */
             for (size_t j = 0; j < k && !seen; j++)
-                seen = find(&grades[j], r->name) != NULL;
+                seen = find(&x[j], r->name) != NULL;
             if (seen)
                 continue;
             if (!any)
-                fprintf(f, "<tr class=\"layer\"><th colspan=\"%zu\">%s</th></tr>\n", n + 2, layer);
+                fprintf(f, "<tr class=\"layer\"><th colspan=\"%zu\">%s</th></tr>\n", n + 2,
+                        layer ? layer : "other layers");
             any = true;
             const char *desc = r->description && r->description[0] ? r->description
                                                                   : hv_class_description(r->class_name);
@@ -130,7 +152,7 @@ static void layer_rows(FILE *f, const hv_grade *grades, size_t n, const char *la
             esc(f, r->class_name);
             fputs("</td>", f);
             for (size_t c = 0; c < n; c++)
-                cell(f, c == k ? r : find(&grades[c], r->name));
+                cell(f, c == k ? r : find(&x[c], r->name));
             fputs("</tr>\n", f);
         }
 }
@@ -150,22 +172,19 @@ void hv_report_html(FILE *f, const hv_grade *grades, size_t n)
         fputs(")</th>", f);
     }
     fputs("</tr>\n", f);
-    for (size_t l = 0; l < HV_LAYER_COUNT; l++)
-        layer_rows(f, grades, n, hv_layers[l]);
-    /* layers this program does not know (a newer corpus) still appear, after the others */
-    for (size_t k = 0; k < n; k++)
-        for (size_t i = 0; i < grades[k].count; i++) {
-            const char *layer = grades[k].results[i].layer;
-            bool known = false, earlier = false;
-            for (size_t l = 0; l < HV_LAYER_COUNT && !known; l++)
-                known = strcmp(layer, hv_layers[l]) == 0;
-            for (size_t j = 0; j < i && !earlier; j++)
-                earlier = strcmp(grades[k].results[j].layer, layer) == 0;
-            for (size_t kk = 0; kk < k && !earlier; kk++)
-                for (size_t j = 0; j < grades[kk].count && !earlier; j++)
-                    earlier = strcmp(grades[kk].results[j].layer, layer) == 0;
-            if (!known && !earlier)
-                layer_rows(f, grades, n, layer);
-        }
+    index_t *x = calloc(n ? n : 1, sizeof(*x));
+    for (size_t k = 0; x && k < n; k++) {
+        x[k].grade = &grades[k];
+        x[k].by_name = calloc(grades[k].count ? grades[k].count : 1, sizeof(*x[k].by_name));
+        for (size_t i = 0; x[k].by_name && i < grades[k].count; i++)
+            x[k].by_name[i] = &grades[k].results[i];
+        if (x[k].by_name)
+            qsort(x[k].by_name, grades[k].count, sizeof(*x[k].by_name), by_name_cmp);
+    }
+    for (size_t l = 0; x && l <= HV_LAYER_COUNT; l++)
+        layer_rows(f, x, n, l < HV_LAYER_COUNT ? hv_layers[l] : NULL);
+    for (size_t k = 0; x && k < n; k++)
+        free(x[k].by_name);
+    free(x);
     fputs("</table>\n<p>Made by nsm-vectors (nsmkit).</p>\n</body>\n</html>\n", f);
 }

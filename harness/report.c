@@ -75,20 +75,66 @@ static void outcome_detail(FILE *f, const hv_result *r)
         fprintf(f, " (exit %d: %s)", r->detail, r->output);
 }
 
+/* Errors alike: the same outcome, status and output. */
 static bool same_error(const hv_result *a, const hv_result *b)
 {
     return a->got == b->got && a->detail == b->detail && strcmp(a->output, b->output) == 0;
 }
 
-/* Each wrong verdict on a line; errors alike (same outcome, status and output) as one line
- * with their count, so that a command that cannot run says so once, not 201 times. */
+/* Ordered by outcome, status and output, then by position, so that sorting puts each group
+ * together with its first document first. */
+static const hv_result *sort_base;
+
+static int error_cmp(const void *a, const void *b)
+{
+    const hv_result *x = &sort_base[*(const size_t *)a], *y = &sort_base[*(const size_t *)b];
+    if (x->got != y->got)
+        return x->got < y->got ? -1 : 1;
+    if (x->detail != y->detail)
+        return x->detail < y->detail ? -1 : 1;
+    int c = strcmp(x->output, y->output);
+    if (c)
+        return c;
+    return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+}
+
+/* alike[i]: for the first document of a group of errors alike, the group's size; 0 for the
+ * others (and for documents that are no error). O(n log n): corpora may be large. */
+static size_t *group_errors(const hv_grade *g)
+{
+    size_t *alike = calloc(g->count ? g->count : 1, sizeof(size_t));
+    size_t *idx = calloc(g->count ? g->count : 1, sizeof(size_t));
+    size_t n = 0;
+    if (!alike || !idx) {
+        free(idx);
+        free(alike);
+        return NULL;
+    }
+    for (size_t i = 0; i < g->count; i++)
+        if (hv_verdict_of(&g->results[i]) >= V_ERROR)
+            idx[n++] = i;
+    sort_base = g->results; /* reports are written by one thread */
+    qsort(idx, n, sizeof(*idx), error_cmp);
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && same_error(&g->results[idx[i]], &g->results[idx[j]]))
+            j++;
+        alike[idx[i]] = j - i;
+        i = j;
+    }
+    free(idx);
+    return alike;
+}
+
+/* Each wrong verdict on a line; errors alike as one line with their count, so that a command
+ * that cannot run says so once, not 201 times. */
 static void text_wrong(FILE *f, const hv_grade *g)
 {
-    bool *shown = calloc(g->count ? g->count : 1, sizeof(bool));
+    size_t *alike = group_errors(g);
     for (size_t i = 0; i < g->count; i++) {
         const hv_result *r = &g->results[i];
         hv_verdict v = hv_verdict_of(r);
-        if (v == V_RIGHT || (shown && shown[i]))
+        if (v == V_RIGHT)
             continue;
         if (v == V_WRONG_ACCEPT || v == V_WRONG_REJECT) {
             fprintf(f, "  %-16s %-9s %-44s %s%s\n",
@@ -97,20 +143,17 @@ static void text_wrong(FILE *f, const hv_grade *g)
                     v == V_WRONG_REJECT ? r->output : "");
             continue;
         }
-        size_t alike = 1;
-        for (size_t j = i + 1; shown && j < g->count; j++)
-            if (hv_verdict_of(&g->results[j]) >= V_ERROR && same_error(r, &g->results[j])) {
-                shown[j] = true;
-                alike++;
-            }
-        if (alike == 1)
+        size_t n = alike ? alike[i] : 1;
+        if (n == 0)
+            continue; /* shown with the first of its group */
+        if (n == 1)
             fprintf(f, "  %-16s %-9s %-44s ", "ERROR", r->layer, r->name);
         else
-            fprintf(f, "  %-16s %zu documents alike (first %s): ", "ERROR", alike, r->name);
+            fprintf(f, "  %-16s %zu documents alike (first %s): ", "ERROR", n, r->name);
         outcome_detail(f, r);
         fputc('\n', f);
     }
-    free(shown);
+    free(alike);
 }
 
 void hv_report_text(FILE *f, const hv_grade *g)

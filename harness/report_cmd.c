@@ -15,6 +15,7 @@
 
 #define MAX_GRADES 32
 #define MAX_JSON_BYTES (64u << 20)
+#define MAX_RESULTS 100000 /* as grade's documents */
 
 static const char *str_member(json_t *obj, const char *key, const char *fallback)
 {
@@ -65,6 +66,10 @@ static int load_grade(const char *path, hv_grade *g, json_t **root)
     if (!*root || !json_is_array(results)) {
         fprintf(stderr, "nsm-vectors report: %s: not a grade (--json of nsm-vectors grade): %s\n",
                 path, *root ? "no \"results\" array" : err.text);
+        return 2;
+    }
+    if (json_array_size(results) > MAX_RESULTS) {
+        fprintf(stderr, "nsm-vectors report: %s: more than %d results\n", path, MAX_RESULTS);
         return 2;
     }
     *g = (hv_grade){.verifier = str_member(*root, "verifier", path),

@@ -139,10 +139,11 @@ check_report "a command that cannot run" 'ERROR .* error (exit 127'
 # A command that leaves a child behind (issue 14 probe): the verdict is the command's own exit
 # even while the child holds its output open (not a hang), and no child outlives the grading.
 : > "$work/children"
+# (the command waits a little before its verdict: the child has started by then)
 child="sh -c 'echo \$\$ >> $work/children; exec sleep 60'"
-grade --timeout 10 --cmd "$child & $bin/nsm-verify --quiet --root {root} --time {time} {doc}"
+grade --timeout 10 --cmd "$child & sleep 0.3; $bin/nsm-verify --quiet --root {root} --time {time} {doc}"
 check_report "a command whose child holds its output open: its own verdict" ' 3 right, 0 wrongly accepted, 0 wrongly rejected, 0 errors'
-grade --cmd "$child > /dev/null 2>&1 & $bin/nsm-verify --quiet --root {root} --time {time} {doc}"
+grade --cmd "$child > /dev/null 2>&1 & sleep 0.3; $bin/nsm-verify --quiet --root {root} --time {time} {doc}"
 left=""
 for pid in $(cat "$work/children"); do
     state=$(sed "s/.*) //" "/proc/$pid/stat" 2> /dev/null | cut -c1)
