@@ -351,6 +351,9 @@ $(BUILD)/obj/gen/fuzz/pki_embed.o: $(FUZZ_EMBED) $(FLAGS_STAMP)
 # libFuzzer's mutations).
 $(BUILD)/fuzz/bin/fuzz_verify_structured $(BUILD)/fuzz/replay/fuzz_verify_structured: \
     $(call obj,fuzz/doc_mutator.c)
+# The grade reader of `nsm-vectors report` and the reports it writes (harness/).
+$(BUILD)/fuzz/bin/fuzz_grade_json $(BUILD)/fuzz/replay/fuzz_grade_json: \
+    $(call obj,harness/report_cmd.c harness/report.c harness/html.c)
 $(BUILD)/fuzz/bin/%: $(call obj,fuzz/%.c) $(FUZZ_SUPPORT_OBJ) $(STATIC_LIBS)
 	@mkdir -p $(@D)
 	$(FUZZ_LINK) $(ALL_CFLAGS) $(filter %.o,$^) $(STATIC_LIBS) $(LIB_FUZZING_ENGINE) \

@@ -28,6 +28,12 @@ int hv_report_write(const char *path, const char *what,
                     void (*writer)(FILE *, const hv_grade *), const hv_grade *g);
 int hv_report_write_html(const char *path, const hv_grade *grades, size_t n);
 
+/* Reads a --json grade from text (name: for messages); *owner owns its strings until
+ * hv_grade_release (also after a failure). 0, or 2 with a message on msgs (NULL: none). */
+int hv_grade_parse(const char *text, size_t len, const char *name, hv_grade *g, void **owner,
+                   FILE *msgs);
+void hv_grade_release(hv_grade *g, void *owner);
+
 /* Prints report's usage to f and returns status. */
 int hv_report_usage(FILE *f, int status);
 /* `nsm-vectors report A.json [B.json ...] [--html FILE] [--markdown FILE]`. */

@@ -49,43 +49,63 @@ static int load_result(json_t *item, hv_result *r)
     return 0;
 }
 
-/* Loads path into *g; *root owns the strings. 0, or 2 with a message. */
-static int load_grade(const char *path, hv_grade *g, json_t **root)
+int hv_grade_parse(const char *text, size_t len, const char *name, hv_grade *g, void **owner,
+                   FILE *msgs)
 {
-    nsmkit_error e;
-    uint8_t *text = NULL;
-    size_t len = 0;
-    if (nsmkit_file_read(path, MAX_JSON_BYTES, &text, &len, &e) != 0) {
-        fprintf(stderr, "nsm-vectors report: %s\n", e.msg);
-        return 2;
-    }
     json_error_t err;
-    *root = json_loadb((const char *)text, len, JSON_REJECT_DUPLICATES, &err);
-    free(text);
-    json_t *results = *root ? json_object_get(*root, "results") : NULL;
-    if (!*root || !json_is_array(results)) {
-        fprintf(stderr, "nsm-vectors report: %s: not a grade (--json of nsm-vectors grade): %s\n",
-                path, *root ? "no \"results\" array" : err.text);
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+    *owner = root;
+    *g = (hv_grade){0};
+    json_t *results = root ? json_object_get(root, "results") : NULL;
+    if (!root || !json_is_object(root) || !json_is_array(results)) {
+        if (msgs)
+            fprintf(msgs, "nsm-vectors report: %s: not a grade (--json of nsm-vectors grade): %s\n",
+                    name, root ? "no \"results\" array" : err.text);
         return 2;
     }
     if (json_array_size(results) > MAX_RESULTS) {
-        fprintf(stderr, "nsm-vectors report: %s: more than %d results\n", path, MAX_RESULTS);
+        if (msgs)
+            fprintf(msgs, "nsm-vectors report: %s: more than %d results\n", name, MAX_RESULTS);
         return 2;
     }
-    *g = (hv_grade){.verifier = str_member(*root, "verifier", path),
-                    .profile = str_member(*root, "profile", "?"),
-                    .corpus = str_member(*root, "corpus", "?"),
+    *g = (hv_grade){.verifier = str_member(root, "verifier", name),
+                    .profile = str_member(root, "profile", "?"),
+                    .corpus = str_member(root, "corpus", "?"),
                     .count = json_array_size(results)};
     g->results = calloc(g->count ? g->count : 1, sizeof(*g->results));
     if (!g->results)
         return 2;
     for (size_t i = 0; i < g->count; i++)
         if (load_result(json_array_get(results, i), &g->results[i]) != 0) {
-            fprintf(stderr, "nsm-vectors report: %s: result %zu lacks name, expected or a known "
-                            "\"got\"\n", path, i);
+            if (msgs)
+                fprintf(msgs, "nsm-vectors report: %s: result %zu lacks name, expected or a known "
+                              "\"got\"\n", name, i);
             return 2;
         }
     return 0;
+}
+
+void hv_grade_release(hv_grade *g, void *owner)
+{
+    free(g->results);
+    g->results = NULL;
+    json_decref(owner);
+}
+
+/* Loads path into *g; *owner owns the strings. 0, or 2 with a message. */
+static int load_grade(const char *path, hv_grade *g, void **owner)
+{
+    nsmkit_error e;
+    uint8_t *text = NULL;
+    size_t len = 0;
+    *owner = NULL;
+    if (nsmkit_file_read(path, MAX_JSON_BYTES, &text, &len, &e) != 0) {
+        fprintf(stderr, "nsm-vectors report: %s\n", e.msg);
+        return 2;
+    }
+    int rc = hv_grade_parse((const char *)text, len, path, g, owner, stderr);
+    free(text);
+    return rc;
 }
 
 int hv_report_usage(FILE *f, int status)
@@ -122,7 +142,7 @@ int hv_cmd_report(int argc, char **argv)
         return hv_report_usage(stderr, 2);
     }
     hv_grade grades[MAX_GRADES] = {{0}};
-    json_t *roots[MAX_GRADES] = {0};
+    void *roots[MAX_GRADES] = {0};
     int status = 0;
     for (size_t k = 0; k < n && status == 0; k++)
         status = load_grade(files[k], &grades[k], &roots[k]);
@@ -141,9 +161,7 @@ int hv_cmd_report(int argc, char **argv)
     }
     for (size_t k = 0; k < n && status == 0 && !html && !markdown; k++)
         hv_report_text(stdout, &grades[k]);
-    for (size_t k = 0; k < n; k++) {
-        free(grades[k].results);
-        json_decref(roots[k]);
-    }
+    for (size_t k = 0; k < n; k++)
+        hv_grade_release(&grades[k], roots[k]);
     return status;
 }
