@@ -40,6 +40,8 @@ typedef struct {
 extern const char *const hv_layers[HV_LAYER_COUNT];
 
 hv_verdict hv_verdict_of(const hv_result *r);
+/* r->output := text, cut to fit at a character's boundary. */
+void hv_set_output(hv_result *r, const char *text);
 /* The description of a class list ("valid", "a,b": the first class's), "" if unknown. */
 const char *hv_class_description(const char *class_name);
 

@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "nsmkit/fault.h"
-#include "nsmkit/verify.h"
 
 const char *const hv_outcome_names[OUT_COUNT] = {"accept", "reject", "hang", "crash",
                                                  "no output", "error"};
@@ -176,15 +175,69 @@ void hv_report_text(FILE *f, const hv_grade *g)
 
 /* ---- JSON and markdown ------------------------------------------------------------------------ */
 
+/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlong forms, no surrogates, at
+ * most U+10FFFF), or 0. */
+static size_t utf8_sequence(const unsigned char *p)
+{
+    if (p[0] < 0x80)
+        return 1;
+    size_t n = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 ? 2 : 0;
+    if (n == 0 || p[0] > 0xf4)
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0) ||
+        (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90))
+        return 0;
+    return n;
+}
+
+void hv_set_output(hv_result *r, const char *text)
+{
+    /* whole UTF-8 sequences only: a cut one would not survive the next JSON */
+    size_t len = 0;
+    for (const unsigned char *p = (const unsigned char *)text; *p;) {
+        size_t n = utf8_sequence(p);
+        n = n ? n : 1;
+        if (len + n >= sizeof(r->output))
+            break;
+        len += n;
+        p += n;
+    }
+    memcpy(r->output, text, len);
+    r->output[len] = '\0';
+}
+
+/* A JSON string: text from --json files (jansson checked it) keeps its characters; bytes
+ * that are not UTF-8 (a hostile manifest) become U+FFFD. */
+static void json_text(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t n = utf8_sequence(p);
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p < 0x20 || *p == 0x7f)
+            fprintf(f, "\\u%04x", *p);
+        else if (n == 0)
+            fputs("\\ufffd", f);
+        else
+            fwrite(p, 1, n, f);
+        p += n ? n : 1;
+    }
+    fputc('"', f);
+}
+
 void hv_report_json(FILE *f, const hv_grade *g)
 {
     hv_counts all = hv_count(g, NULL);
     fputs("{\"verifier\": ", f);
-    nsmv_json_string(f, g->verifier);
+    json_text(f, g->verifier);
     fputs(", \"profile\": ", f);
-    nsmv_json_string(f, g->profile);
+    json_text(f, g->profile);
     fputs(", \"corpus\": ", f);
-    nsmv_json_string(f, g->corpus);
+    json_text(f, g->corpus);
     fprintf(f, ", \"documents\": %zu, \"right\": %zu, \"wrongly_accepted\": %zu, "
                "\"wrongly_rejected\": %zu, \"errors\": %zu, \"results\": [\n", all.docs,
             all.by[V_RIGHT], all.by[V_WRONG_ACCEPT], all.by[V_WRONG_REJECT],
@@ -192,20 +245,20 @@ void hv_report_json(FILE *f, const hv_grade *g)
     for (size_t i = 0; i < g->count; i++) {
         const hv_result *r = &g->results[i];
         fputs("  {\"name\": ", f);
-        nsmv_json_string(f, r->name);
+        json_text(f, r->name);
         fputs(", \"class\": ", f);
-        nsmv_json_string(f, r->class_name);
+        json_text(f, r->class_name);
         fputs(", \"layer\": ", f);
-        nsmv_json_string(f, r->layer);
+        json_text(f, r->layer);
         fprintf(f, ", \"expected\": \"%s\", \"got\": \"%s\", \"wrong\": %s, \"verdict\": \"%s\", "
                    "\"detail\": %d, \"output\": ", r->expect_accept ? "accept" : "reject",
                 hv_outcome_names[r->got], hv_verdict_of(r) != V_RIGHT ? "true" : "false",
                 hv_verdict_keys[hv_verdict_of(r)], r->detail);
-        nsmv_json_string(f, r->output);
+        json_text(f, r->output);
         fputs(", \"description\": ", f);
-        nsmv_json_string(f, r->description);
+        json_text(f, r->description);
         fputs(", \"expected_code\": ", f);
-        nsmv_json_string(f, r->expected_code);
+        json_text(f, r->expected_code);
         fprintf(f, "}%s\n", i + 1 < g->count ? "," : "");
     }
     fputs("]}\n", f);

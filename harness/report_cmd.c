@@ -45,7 +45,7 @@ static int load_result(json_t *item, hv_result *r)
     r->got = (hv_outcome)o;
     json_t *detail = json_object_get(item, "detail");
     r->detail = json_is_integer(detail) ? (int)json_integer_value(detail) : 0;
-    snprintf(r->output, sizeof(r->output), "%s", str_member(item, "output", ""));
+    hv_set_output(r, str_member(item, "output", ""));
     return 0;
 }
 
