@@ -42,8 +42,9 @@ static void head(FILE *f)
           "td.cell{text-align:center;font-family:monospace;min-width:3.5em}\n"
           "td.missing{background:#fff}\n", f);
     for (int v = 0; v < V_COUNT; v++)
-        fprintf(f, "td.v-%s{background:%s;color:%s}\n", hv_verdict_keys[v], verdict_colour[v],
-                v == V_RIGHT ? "#1b4d1b" : "#fff");
+        fprintf(f, "td.v-%s,span.v-%s{background:%s;color:%s}\n", hv_verdict_keys[v],
+                hv_verdict_keys[v], verdict_colour[v], v == V_RIGHT ? "#1b4d1b" : "#fff");
+    fputs("span.count{padding:1px 4px;white-space:nowrap}\n", f);
     fputs(".legend span{display:inline-block;padding:2px 8px;margin-right:6px}\n"
           "</style>\n</head>\n<body>\n<h1>nsm-vectors grades</h1>\n<p class=\"legend\">", f);
     for (int v = 0; v < V_COUNT; v++)
@@ -85,6 +86,33 @@ typedef struct {
 static int by_name_cmp(const void *a, const void *b)
 {
     return strcmp((*(const hv_result *const *)a)->name, (*(const hv_result *const *)b)->name);
+}
+
+/* Per layer and grading, how many documents got each verdict: the matrix at a glance. */
+static void by_layer(FILE *f, const hv_grade *grades, size_t n)
+{
+    fputs("<h2>By layer</h2>\n<table class=\"layers\">\n<tr><th>layer</th>", f);
+    for (size_t k = 0; k < n; k++) {
+        fputs("<th>", f);
+        esc(f, grades[k].verifier);
+        fputs("</th>", f);
+    }
+    fputs("</tr>\n", f);
+    for (size_t l = 0; l < HV_LAYER_COUNT; l++) {
+        fprintf(f, "<tr><th>%s</th>", hv_layers[l]);
+        for (size_t k = 0; k < n; k++) {
+            hv_counts c = hv_count(&grades[k], hv_layers[l]);
+            fputs("<td>", f);
+            for (int v = 0; v < V_COUNT; v++)
+                if (c.by[v])
+                    fprintf(f, "<span class=\"count v-%s\" title=\"%zu of %zu %s\">%zu %s</span> ",
+                            hv_verdict_keys[v], c.by[v], c.docs, hv_verdict_names[v], c.by[v],
+                            verdict_mark[v]);
+            fputs("</td>", f);
+        }
+        fputs("</tr>\n", f);
+    }
+    fputs("</table>\n", f);
 }
 
 static const hv_result *find(const index_t *x, const char *name)
@@ -161,6 +189,7 @@ void hv_report_html(FILE *f, const hv_grade *grades, size_t n)
 {
     head(f);
     summary(f, grades, n);
+    by_layer(f, grades, n);
     fputs("<h2>Layer x class</h2>\n<p>Hover over a document or class for its description, over "
           "a cell for the command's answer.</p>\n<table class=\"matrix\">\n"
           "<tr><th>document</th><th>class</th>", f);

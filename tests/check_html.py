@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # Structural check of nsm-vectors' HTML report (tests/it_vectors.sh): one self-contained page
-# with the legend, a summary row per grading and a layer x class matrix whose every cell is
-# coloured by one of the five verdicts.
+# with the legend, a summary row per grading, the counts by layer and a layer x class matrix
+# whose every cell is coloured by one of the five verdicts.
 #   check_html.py PAGE GRADINGS DOCS [DOC:COLUMN:VERDICT ...]
 import sys
 from html.parser import HTMLParser
@@ -18,6 +18,8 @@ class Page(HTMLParser):
         self.doc_titles = {}
         self.legend = []
         self.text_target = None
+        self.in_layers = False
+        self.layer_rows = 0
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -27,6 +29,9 @@ class Page(HTMLParser):
         if tag == "table":
             self.tables.append(cls)
             self.in_matrix = "matrix" in cls
+            self.in_layers = "layers" in cls
+        if tag == "tr" and self.in_layers:
+            self.layer_rows += 1
         if tag == "span" and any(c.startswith("v-") for c in cls):
             self.legend.append(cls)
         if not self.in_matrix:
@@ -44,6 +49,7 @@ class Page(HTMLParser):
     def handle_endtag(self, tag):
         if tag == "table":
             self.in_matrix = False
+            self.in_layers = False
         if tag == "th":
             self.text_target = None
 
@@ -63,6 +69,8 @@ def main():
         problems.append("not a self-contained page (doctype, inline style)")
     if sum("matrix" in t for t in page.tables) != 1:
         problems.append("want one matrix table, got %d" % sum("matrix" in t for t in page.tables))
+    if page.layer_rows != 9:
+        problems.append("the by-layer table has %d rows, want a header and 8 layers" % page.layer_rows)
     legend = {c[2:] for cls in page.legend for c in cls if c.startswith("v-")}
     if legend != set(VERDICTS):
         problems.append("legend has %s" % sorted(legend))
