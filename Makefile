@@ -8,7 +8,7 @@
 #   make bench     benchmarks, printed as ratios against OpenSSL's own speed
 #   make vectors   regenerate the vectors/ corpus byte for byte from its committed test PKI
 #   make fuzz      libFuzzer targets (clang); make fuzz-smoke runs each briefly (fuzz/README.md)
-#   make install   PREFIX=/usr/local DESTDIR= (LIBDIR, INCLUDEDIR, MANDIR below PREFIX)
+#   make install   PREFIX=/usr/local DESTDIR= (LIBDIR, INCLUDEDIR, MANDIR, DATADIR below PREFIX)
 #   make clean
 #
 # SANITIZE=address,undefined builds (and tests) with sanitizers.
@@ -17,6 +17,7 @@ PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share/nsmkit
 DESTDIR ?=
 BUILD ?= build
 CC ?= cc
@@ -108,8 +109,9 @@ PROG_nsm-sim     := nsm-sim/main.c $(CMD_LIB) $(FRONT_LIB) $(FAULT_LIB) $(EIF_LI
                     -lhogweed -lgmp -lfuse3 -ljansson
 PROG_nsm-verify  := verifier/nsm-verify.c $(VERIFY_LIB) $(COMMON_LIB) -lcbor -lcrypto \
                     -lhogweed -lgmp
-PROG_nsm-vectors := harness/nsm-vectors.c $(FAULT_LIB) $(EIF_LIB) $(SIM_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB) \
-                    -lcbor -lcrypto -lhogweed -lgmp
+PROG_nsm-vectors := harness/nsm-vectors.c harness/grade.c harness/reap.c harness/report.c \
+                    harness/html.c harness/report_cmd.c $(FAULT_LIB) $(EIF_LIB) $(SIM_LIB) \
+                    $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB) -lcbor -lcrypto -lhogweed -lgmp -ljansson
 PROG_nsm-kms     := kms/main.c $(KMS_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB) -lmicrohttpd \
                     -ljansson -lcbor -lcrypto -lhogweed -lgmp
 
@@ -409,6 +411,9 @@ $(BUILD)/obj/gen/fuzz/pki_embed.o: $(FUZZ_EMBED) $(FLAGS_STAMP)
 # libFuzzer's mutations).
 $(BUILD)/fuzz/bin/fuzz_verify_structured $(BUILD)/fuzz/replay/fuzz_verify_structured: \
     $(call obj,fuzz/doc_mutator.c)
+# The grade reader of `nsm-vectors report` and the reports it writes (harness/).
+$(BUILD)/fuzz/bin/fuzz_grade_json $(BUILD)/fuzz/replay/fuzz_grade_json: \
+    $(call obj,harness/report_cmd.c harness/report.c harness/html.c)
 $(BUILD)/fuzz/bin/%: $(call obj,fuzz/%.c) $(FUZZ_SUPPORT_OBJ) $(STATIC_LIBS)
 	@mkdir -p $(@D)
 	$(FUZZ_LINK) $(ALL_CFLAGS) $(filter %.o,$^) $(STATIC_LIBS) $(LIB_FUZZING_ENGINE) \
@@ -541,6 +546,18 @@ HEADERS_nsmsim    := $(addprefix nsm-core/include/nsmkit/,sim.h sim_codes.h nsm_
 HEADERS_nsmeif    := $(addprefix eif/include/nsmkit/,eif.h eif_faults.h eif_faults.def)
 HEADERS_nsmfault  := $(addprefix faults/include/nsmkit/,fault.h faults.def surgery.h det_sign.h)
 
+# The installation paths are baked into the .pc files and into nsm-sim's exec.c: a stamp that
+# changes only when they change rebuilds exactly those, so `make install PREFIX=/opt/x` after
+# an install to /usr/local writes files that point at /opt/x (issue 23).
+PATHS_STAMP := $(BUILD)/.paths
+PATHS_NOW = prefix=$(PREFIX) libdir=$(LIBDIR) includedir=$(INCLUDEDIR) datadir=$(DATADIR)
+$(PATHS_STAMP): FORCE
+	@mkdir -p $(@D)
+	@echo '$(PATHS_NOW)' | cmp -s - $@ || echo '$(PATHS_NOW)' > $@
+$(call obj,nsm-sim/exec.c): $(PATHS_STAMP)
+# The licence (LICENSE), also in each .pc file: pkgconf reads License:, older ones ignore it.
+LICENSE := Apache-2.0
+
 SHARED_LIBS := $(foreach n,$(SHARED_NAMES),$(BUILD)/lib/lib$(n).so.$(SO_VERSION))
 PC_FILES := $(foreach n,$(SHARED_NAMES),$(BUILD)/pkgconfig/$(n).pc)
 all: $(SHARED_LIBS) $(PC_FILES)
@@ -556,10 +573,11 @@ $(BUILD)/lib/lib$(1).so.$(SO_VERSION): $(call obj,$(SO_SRC_$(1))) \
 	    $(SO_LINK_$(1)) -o $$@
 	ln -sf lib$(1).so.$(SO_VERSION) $$(@D)/lib$(1).so.$(SO_MAJOR)
 	ln -sf lib$(1).so.$(SO_MAJOR) $$(@D)/lib$(1).so
-$(BUILD)/pkgconfig/$(1).pc: Makefile
+$(BUILD)/pkgconfig/$(1).pc: Makefile $(PATHS_STAMP)
 	@mkdir -p $$(@D)
 	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
 	    'Name: $(1)' 'Description: $(PC_DESC_$(1))' 'Version: $(SO_VERSION)' \
+	    'License: $(LICENSE)' \
 	    'Requires: $(PC_REQ_$(1))' 'Requires.private: $(PC_PRIV_$(1))' \
 	    'Libs: -L$$$${libdir} -l$(1)' 'Cflags: -I$$$${includedir}' > $$@
 endef
@@ -572,6 +590,7 @@ STATIC_nsmverify := $(VERIFY_LIB)
 STATIC_nsmsim := $(SIM_LIB)
 STATIC_nsmfault := $(FAULT_LIB)
 STATIC_nsmeif := $(EIF_LIB)
+VECTOR_DOCS := $(wildcard vectors/docs/*.cose)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/pkgconfig \
@@ -589,6 +608,11 @@ install: all
 	$(foreach n,$(SHARED_NAMES),install -m 0644 $(STATIC_$(n)) $(DESTDIR)$(LIBDIR)/lib$(n).a;)
 	install -m 0644 $(foreach n,$(SHARED_NAMES),$(HEADERS_$(n))) $(DESTDIR)$(INCLUDEDIR)/nsmkit/
 	install -m 0644 $(addprefix man/,$(addsuffix .1,$(PROGRAMS))) $(DESTDIR)$(MANDIR)/man1/
+	@# the corpus nsm-vectors grades with by default outside a checkout, and the licence
+	install -d $(DESTDIR)$(DATADIR)/vectors/docs
+	install -m 0644 vectors/manifest.tsv vectors/root.pem vectors/README.md $(DESTDIR)$(DATADIR)/vectors/
+	install -m 0644 $(VECTOR_DOCS) $(DESTDIR)$(DATADIR)/vectors/docs/
+	install -m 0644 LICENSE $(DESTDIR)$(DATADIR)/
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(PROGRAMS))
@@ -601,6 +625,9 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(INCLUDEDIR)/nsmkit/,$(notdir $(foreach n,$(SHARED_NAMES),$(HEADERS_$(n)))))
 	-rmdir $(DESTDIR)$(INCLUDEDIR)/nsmkit 2>/dev/null
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(addsuffix .1,$(PROGRAMS)))
+	rm -rf $(DESTDIR)$(DATADIR)/vectors
+	rm -f $(DESTDIR)$(DATADIR)/LICENSE
+	-rmdir $(DESTDIR)$(DATADIR) 2>/dev/null
 
 clean:
 	rm -rf $(BUILD)

@@ -21,6 +21,9 @@
 set -eu
 
 die() { echo "nsm-qemu image: $*" >&2; exit 1; }
+say() { echo "nsm-qemu image: $*" >&2; }
+# human BYTES: "27.1 MB", "928 kB"
+human() { awk -v b="${1:-0}" 'BEGIN { if (b >= 1000000) printf "%.1f MB", b / 1000000; else printf "%d kB", (b + 999) / 1000 }'; }
 
 build=""; out=""; adds=""
 while [ $# -gt 0 ]; do
@@ -65,10 +68,28 @@ fetch() {
     file_ver=$(printf '%s' "$ver" | sed 's/:/%3a/')
     deb=$(ls "$debs/${pkg}_${file_ver}_"*.deb 2> /dev/null | head -n 1 || true)
     if [ -z "$deb" ]; then
-        (cd "$debs" && apt-get download -q "$pkg=$ver" > "$debs/download.log" 2>&1) ||
+        # what is fetched, from where and how big, then its progress every 2 s (on stderr:
+        # stdout is the .deb's path)
+        uri=$(cd "$debs" && apt-get download --print-uris "$pkg=$ver" 2> /dev/null | head -n 1)
+        url=$(printf '%s' "$uri" | awk '{ print $1 }' | tr -d "'")
+        name=$(printf '%s' "$uri" | awk '{ print $2 }')
+        size=$(printf '%s' "$uri" | awk '{ print $3 }')
+        say "fetching $pkg $ver ($(human "$size")) from ${url:-the Debian archive} into $debs"
+        (cd "$debs" && apt-get download -q "$pkg=$ver" > "$debs/download.log" 2>&1) &
+        dl=$!
+        while kill -0 "$dl" 2> /dev/null; do
+            sleep 2
+            kill -0 "$dl" 2> /dev/null || break
+            have=$(stat -c %s "$debs/$name" 2> /dev/null || echo 0)
+            say "  $pkg: $(human "$have") of $(human "$size")"
+        done
+        wait "$dl" ||
             die "cannot download Debian package $pkg=$ver: $(grep -E '^(E|Err)' "$debs/download.log" | head -n 1)"
         deb=$(ls "$debs/${pkg}_${file_ver}_"*.deb 2> /dev/null | head -n 1 || true)
         [ -n "$deb" ] || die "apt-get download $pkg=$ver left no .deb in $debs"
+        say "  $pkg: done ($(human "$(stat -c %s "$deb")"))"
+    else
+        say "using $pkg $ver from the cache: $deb"
     fi
     echo "$deb"
 }

@@ -93,5 +93,58 @@ for p in nsm-ca nsm-sim nsm-verify nsm-vectors nsm-kms nsm-eif; do
     fi
 done
 
+# ---- a second install to another prefix (issue 23): its .pc files point at it --------------------
+# The paths are a stamp the .pc files depend on: without it the second install copied the first
+# prefix's files, and a program built with pkg-config looked for headers in the wrong tree.
+prefix2=/opt/nsmkit-second
+root2="$work/root2"
+if ${MAKE:-make} --no-print-directory -s BUILD="$BUILD" SANITIZE="$SANITIZE" PREFIX="$prefix2" \
+        DESTDIR="$root2" install > "$work/install2.log" 2>&1; then
+    pc2="$root2$prefix2/lib/pkgconfig/nsmverify.pc"
+    grep -q "^prefix=$prefix2\$" "$pc2" && grep -q "^libdir=$prefix2/lib\$" "$pc2" &&
+        grep -q "^includedir=$prefix2/include\$" "$pc2" &&
+        echo "ok: second install: nsmverify.pc says prefix=$prefix2" ||
+        fail "second install: nsmverify.pc is $(grep -E '^(prefix|libdir|includedir)=' "$pc2" | tr '\n' ' ')"
+    grep -q "^prefix=$prefix\$" "$lib/pkgconfig/nsmverify.pc" ||
+        fail "the first install's nsmverify.pc changed"
+    grep -q '^License: Apache-2.0$' "$pc2" && echo "ok: nsmverify.pc names its licence (License: Apache-2.0)" ||
+        fail "nsmverify.pc has no License: line"
+    # built against the second tree alone, without the first (removed), as a user would
+    rm -rf "$root"
+    cflags2=$(PKG_CONFIG_PATH="$root2$prefix2/lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$root2" pkg-config --cflags --libs nsmverify) ||
+        fail "pkg-config cannot resolve nsmverify in the second prefix"
+    cat > "$work/pc2.c" <<'EOC'
+#include <stdio.h>
+#include "nsmkit/verify.h"
+int main(void) { printf("%s\n", nsmv_code_name(NSMV_OK)); return 0; }
+EOC
+    # shellcheck disable=SC2086
+    if cc -std=c11 $san "$work/pc2.c" $cflags2 -o "$work/pc2" 2> "$work/cc2.log" &&
+       LD_LIBRARY_PATH="$root2$prefix2/lib" "$work/pc2" > "$work/pc2.out" 2>&1; then
+        echo "ok: a program builds and runs with pkg-config --cflags --libs nsmverify against the second prefix"
+    else
+        fail "building against the second prefix: $(head -c 400 "$work/cc2.log") $(cat "$work/pc2.out" 2> /dev/null)"
+    fi
+    [ -f "$root2$prefix2/share/nsmkit/vectors/manifest.tsv" ] &&
+        [ "$(ls "$root2$prefix2/share/nsmkit/vectors/docs" | wc -l)" -eq "$(ls vectors/docs | wc -l)" ] &&
+        echo "ok: the corpus is installed under share/nsmkit/vectors" || fail "the corpus is not installed"
+    [ -f "$root2$prefix2/share/nsmkit/LICENSE" ] || fail "LICENSE not installed"
+    # outside a checkout, nsm-vectors grades with the installed corpus (found from its own bin/)
+    (cd "$work" && "$root2$prefix2/bin/nsm-vectors" grade --jobs 2 --cmd 'true {doc}') > "$work/nv.out" 2> "$work/nv.err"
+    grep -q "on $root2$prefix2/bin/../share/nsmkit/vectors: $(($(wc -l < vectors/manifest.tsv) - 1)) documents" "$work/nv.out" &&
+        echo "ok: outside a checkout, nsm-vectors grade uses the installed corpus" ||
+        fail "nsm-vectors grade outside a checkout: $(head -n 2 "$work/nv.out" "$work/nv.err")"
+    # without either, it says where it looked and how to name one
+    cp "$BUILD/bin/nsm-vectors" "$work/nsm-vectors"
+    (cd "$work" && ./nsm-vectors grade --cmd 'true {doc}') > "$work/nv.out" 2>&1
+    [ $? -eq 2 ] && grep -q 'no corpus: .*--dir DIR' "$work/nv.out" &&
+        echo "ok: no corpus anywhere: $(cut -c1-90 "$work/nv.out")" || fail "no corpus: $(cat "$work/nv.out")"
+else
+    cat "$work/install2.log"; fail "make install PREFIX=$prefix2"
+fi
+# the build tree back to the default prefix (nsm-sim's exec.c carries LIBDIR)
+${MAKE:-make} --no-print-directory -s BUILD="$BUILD" SANITIZE="$SANITIZE" all > /dev/null 2>&1 ||
+    fail "make all after the second install"
+
 [ "$failures" -eq 0 ] || { echo "$failures failure(s)"; exit 1; }
 echo "install: libraries, headers, pkg-config files and man pages work from a DESTDIR"

@@ -71,6 +71,38 @@ docs=$(($(wc -l < vectors/manifest.tsv) - 1))
 grep -q "^summary: $docs documents" "$work/weak.out" && ok "weak verifier: $(grep '^summary' "$work/weak.out")" ||
     fail "weak verifier: no summary line"
 
+# ---- pictures of a grade: --html, nsm-vectors report, the markdown matrix (issue 23) ----------------
+if ! command -v python3 > /dev/null 2>&1; then
+    echo "SKIP: no python3: the HTML reports are not checked structurally"
+else
+    NSM_VERIFY="$bin/nsm-verify" "$bin/nsm-vectors" grade --name nsm-verify --cmd "$tmpl" \
+        --html "$work/own.html" --markdown "$work/own.md" > /dev/null 2>&1
+    python3 tests/check_html.py "$work/own.html" 1 "$docs" valid_definite:0:right pki_rogue_root:0:right \
+        > "$work/html.out" 2>&1 && ok "grade --html: $(cat "$work/html.out")" || fail "grade --html: $(cat "$work/html.out")"
+    "$bin/nsm-vectors" report "$work/own-aws.json" "$work/weak.json" --html "$work/both.html" > "$work/r.out" 2>&1 &&
+        python3 tests/check_html.py "$work/both.html" 2 "$docs" pki_rogue_root:0:right \
+            pki_rogue_root:1:wrongly_accepted valid_tagged:1:wrongly_rejected > "$work/html.out" 2>&1 &&
+        ok "report a.json b.json --html: side by side, $(cat "$work/html.out")" ||
+        fail "report --html: $(cat "$work/r.out" "$work/html.out")"
+    # the committed grades (written before the page existed) are read as well
+    "$bin/nsm-vectors" report docs/grades/weak-verifier.json docs/grades/nsm-verify-aws.json \
+        --html "$work/old.html" > "$work/r.out" 2>&1 &&
+        python3 tests/check_html.py "$work/old.html" 2 "$docs" pki_rogue_root:0:wrongly_accepted \
+            > "$work/html.out" 2>&1 && ok "report of docs/grades/*.json: $(cat "$work/html.out")" ||
+        fail "report of the committed grades: $(cat "$work/r.out" "$work/html.out")"
+    printf '{"results": [{"name": 1}]}' > "$work/bad.json"
+    "$bin/nsm-vectors" report "$work/bad.json" --html "$work/bad.html" > "$work/r.out" 2>&1
+    [ $? -eq 2 ] && grep -q 'lacks name' "$work/r.out" && ok "report of a malformed grade: exit 2 ($(head -c 80 "$work/r.out"))" ||
+        fail "report of a malformed grade: $(cat "$work/r.out")"
+fi
+grep -q '^| layer | documents | right | wrongly accepted | wrongly rejected | error | hang |$' "$work/weak.md" &&
+    grep -q '^| pki | 35 | ' "$work/weak.md" && ok "the markdown report has the layer matrix ($(grep '^| pki' "$work/weak.md"))" ||
+    fail "the markdown report lacks the matrix"
+if command -v chromium > /dev/null 2>&1 && [ -n "${NSMKIT_SCREENSHOT:-}" ]; then
+    chromium --headless --no-sandbox --screenshot="$NSMKIT_SCREENSHOT" --window-size=1200,2400 "$work/both.html" \
+        > /dev/null 2>&1 && echo "(screenshot of the side-by-side page in $NSMKIT_SCREENSHOT)"
+fi
+
 # ---- a graded command that misbehaves -----------------------------------------------------------------
 mini="$work/mini"
 mkdir -p "$mini"
@@ -107,10 +139,11 @@ check_report "a command that cannot run" 'ERROR .* error (exit 127'
 # A command that leaves a child behind (issue 14 probe): the verdict is the command's own exit
 # even while the child holds its output open (not a hang), and no child outlives the grading.
 : > "$work/children"
+# (the command waits a little before its verdict: the child has started by then)
 child="sh -c 'echo \$\$ >> $work/children; exec sleep 60'"
-grade --timeout 10 --cmd "$child & $bin/nsm-verify --quiet --root {root} --time {time} {doc}"
+grade --timeout 10 --cmd "$child & sleep 0.3; $bin/nsm-verify --quiet --root {root} --time {time} {doc}"
 check_report "a command whose child holds its output open: its own verdict" ' 3 right, 0 wrongly accepted, 0 wrongly rejected, 0 errors'
-grade --cmd "$child > /dev/null 2>&1 & $bin/nsm-verify --quiet --root {root} --time {time} {doc}"
+grade --cmd "$child > /dev/null 2>&1 & sleep 0.3; $bin/nsm-verify --quiet --root {root} --time {time} {doc}"
 left=""
 for pid in $(cat "$work/children"); do
     state=$(sed "s/.*) //" "/proc/$pid/stat" 2> /dev/null | cut -c1)
@@ -129,6 +162,83 @@ printf 'not a manifest\n' > "$mini/manifest.tsv"
 "$bin/nsm-vectors" grade --dir "$mini" --cmd true > "$work/g.out" 2>&1
 [ $? -eq 2 ] && grep -q 'no header row' "$work/g.out" && ok "a broken manifest: $(head -n1 "$work/g.out")" ||
     fail "a broken manifest: $(cat "$work/g.out")"
+
+# ---- the grader tells a broken command line from a strict verifier (issue 23) ---------------------
+restore_mini() { head -n 4 vectors/manifest.tsv > "$mini/manifest.tsv"; }
+restore_mini
+"$bin/nsm-vectors" grade --dir "$mini" --cmd 'true {docs} {root}' > "$work/g.out" 2>&1
+[ $? -eq 2 ] && grep -q 'unknown placeholder {docs}' "$work/g.out" && ! grep -q '^summary' "$work/g.out" &&
+    ok "an unknown placeholder is refused by name: $(head -n1 "$work/g.out" | cut -c1-70)" ||
+    fail "unknown placeholder: $(cat "$work/g.out")"
+"$bin/nsm-vectors" grade --dir "$mini" --cmd 'awk "{ print }" {doc} ${HOME:+x} >/dev/null' > "$work/g.out" 2>&1
+grep -q '^summary: 3 documents' "$work/g.out" && ok "shell braces (\${HOME:+x}, awk's { print }) are not taken for placeholders" ||
+    fail "shell braces refused: $(head -n 3 "$work/g.out")"
+"$bin/nsm-vectors" grade --dir "$mini" --profile foo --cmd 'true {doc}' > "$work/g.out" 2>&1
+[ $? -eq 2 ] && grep -q -- '--profile foo: want aws or strict' "$work/g.out" && ok "--profile foo: the reason is printed" ||
+    fail "--profile foo: $(cat "$work/g.out")"
+grade --cmd 'false {doc}'
+grep -q 'warning: every valid document (3) was rejected' "$work/g.out" &&
+    ok "a command that rejects every valid document is warned about" || fail "no warning for rejecting every valid document: $(cat "$work/g.out")"
+grade --cmd 'nsm-no-such-verifier {doc}'
+if grep -q 'ERROR *3 documents alike (first valid_definite): error (exit 127: .*not found)' "$work/g.out" &&
+   [ "$(grep -c 'ERROR' "$work/g.out")" -eq 1 ] && grep -q 'warning: every document (3) got the same answer' "$work/g.out"; then
+    ok "a command that cannot run: one line with a count, and a warning"
+else
+    fail "identical errors not collapsed: $(cat "$work/g.out")"
+fi
+grade --jobs 1 --cmd 'sleep 1.2; true {doc}'
+progress=$(grep -c '^nsm-vectors: [0-9]/3 documents graded, [0-9] wrong so far' "$work/g.out")
+[ "$progress" -ge 1 ] && ok "progress on stderr while grading ($progress line(s): $(grep -m1 'graded,' "$work/g.out"))" ||
+    fail "no progress line in a 3.6 s grading: $(cat "$work/g.out")"
+
+# ---- nothing a grading starts survives it, setsid included (issue 23) -------------------------------
+: > "$work/escaped"
+escape="setsid sh -c 'echo \$\$ >> $work/escaped; exec sleep 60' > /dev/null 2>&1 < /dev/null &"
+# (the command waits a little: the children escape before it exits)
+grade --cmd "$escape sleep 0.5; true {doc}"
+grade --timeout 1 --cmd "$escape sleep 30; true {doc}"
+sleep 0.2
+left=""
+for pid in $(cat "$work/escaped"); do
+    state=$(sed "s/.*) //" "/proc/$pid/stat" 2> /dev/null | cut -c1)
+    case "$state" in ''|Z*) ;; *) left="$left $pid" ;; esac
+done
+started=$(wc -l < "$work/escaped")
+[ "$started" -eq 6 ] && [ -z "$left" ] &&
+    ok "children that called setsid (6, after an exit and after a hang) were killed with the grading" ||
+    fail "setsid children left running:${left:- none, but $started of 6 started}"
+for pid in $left; do kill "$pid" 2> /dev/null; done
+
+# a grading stopped by a signal stops its commands too (they are out of reach of the terminal)
+: > "$work/stopped"
+"$bin/nsm-vectors" grade --dir "$mini" --jobs 2 --timeout 60 \
+    --cmd "echo \$\$ >> $work/stopped; sleep 30; true {doc}" > "$work/g.out" 2>&1 &
+grader=$!
+sleep 1
+kill -TERM "$grader"
+wait "$grader"; st=$?
+sleep 0.2
+left=""
+for pid in $(cat "$work/stopped"); do
+    state=$(sed "s/.*) //" "/proc/$pid/stat" 2> /dev/null | cut -c1)
+    case "$state" in ''|Z*) ;; *) left="$left $pid" ;; esac
+done
+[ "$st" -eq 143 ] && grep -q 'interrupted by signal 15' "$work/g.out" && [ -s "$work/stopped" ] && [ -z "$left" ] &&
+    ok "SIGTERM stops the grading (exit 143) and its $(wc -l < "$work/stopped") running commands" ||
+    fail "SIGTERM: exit $st, left:${left:- none}, $(cat "$work/g.out")"
+for pid in $left; do kill "$pid" 2> /dev/null; done
+
+# ---- --help and --version (issue 23) ---------------------------------------------------------------
+for args in "--help" "list --help" "gen --help" "grade --help" "report --help" "--version" "grade --version"; do
+    # shellcheck disable=SC2086
+    "$bin/nsm-vectors" $args > "$work/h.out" 2> "$work/h.err"
+    st=$?
+    [ "$st" -eq 0 ] && [ -s "$work/h.out" ] && [ ! -s "$work/h.err" ] &&
+        ok "nsm-vectors $args: stdout, exit 0 ($(head -n1 "$work/h.out" | cut -c1-60))" ||
+        fail "nsm-vectors $args: exit $st, stdout $(wc -c < "$work/h.out") bytes, stderr $(cat "$work/h.err")"
+done
+"$bin/nsm-vectors" grade --help | grep -q -- '--dir CORPUS' && ok "grade --help shows --dir" || fail "grade --help lacks --dir"
+"$bin/nsm-vectors" bogus > /dev/null 2>&1; [ $? -eq 2 ] && ok "an unknown command: exit 2" || fail "unknown command exit"
 
 # issue 14 probe: a document the manifest names but the corpus lacks was graded as the
 # command's wrong verdict; it is the corpus's error
