@@ -60,7 +60,7 @@ DEB_PACKAGES := gcc make libc6-dev pkg-config openssl libssl-dev libcbor-dev lib
 
 # ---- components -------------------------------------------------------------------------
 
-COMMON_SRC := common/codes.c common/opts.c common/reader.c common/cbor.c common/util.c common/json.c \
+COMMON_SRC := common/codes.c common/opts.c common/reader.c common/cbor.c common/util.c common/json.c common/det_sign.c \
               common/p384.c common/p384_scalar.c common/p384_nettle.c common/p384_openssl.c
 CA_SRC     := ca-tools/codes.c ca-tools/keys.c ca-tools/x509.c ca-tools/conf.c \
               ca-tools/store.c ca-tools/tiers.c ca-tools/pki.c ca-tools/rotate.c \
@@ -72,7 +72,7 @@ CA_SRC     := ca-tools/codes.c ca-tools/keys.c ca-tools/x509.c ca-tools/conf.c \
 # the coming eif/ and vsock/, sit beside them as components of their own.
 CORE_SRC   := nsm-core/messages.c nsm-core/request.c nsm-core/core.c nsm-core/attest.c \
               nsm-core/options.c
-FAULT_SRC  := faults/surgery.c faults/det_sign.c faults/fault.c faults/fault_pki.c \
+FAULT_SRC  := faults/surgery.c faults/fault.c faults/fault_pki.c \
               faults/fault_build.c faults/device_mode.c faults/sim_args.c faults/corpus.c
 TRANSPORT_SRC := frontends/transports/frame.c frontends/transports/client.c \
                  frontends/transports/log.c frontends/transports/device.c \
@@ -187,8 +187,8 @@ all: $(BUILD)/bin/nsm-eif
 vectors: eif-vectors
 eif-vectors: $(BUILD)/bin/nsm-eif
 	$(BUILD)/bin/nsm-eif corpus vectors/eif
-# (FAULT_LIB for RFC 6979 nonces, det_sign.c: nsm-eif build signs reproducibly)
-PROG_nsm-eif := eif/nsm-eif.c eif/nsm-eif-corpus.c $(EIF_LIB) $(FAULT_LIB) $(COMMON_LIB) -lcbor \
+# (RFC 6979 nonces from common/det_sign.c: nsm-eif build signs reproducibly)
+PROG_nsm-eif := eif/nsm-eif.c eif/nsm-eif-corpus.c $(EIF_LIB) $(COMMON_LIB) -lcbor \
                 -lcrypto -lhogweed -lgmp -ljansson -lz
 
 define program_rule
@@ -222,7 +222,7 @@ all: $(DEVNSM)
 
 $(call obj,nsm-sim/exec.c): ALL_CFLAGS += -DNSMKIT_LIBDIR='"$(LIBDIR)"'
 # OpenSSL 3.0 signs with a chosen nonce only through deprecated EC_KEY calls (det_sign.c).
-$(call obj,faults/det_sign.c): ALL_CFLAGS += -Wno-deprecated-declarations
+$(call obj,common/det_sign.c): ALL_CFLAGS += -Wno-deprecated-declarations
 
 $(PRELOAD_SO): $(call obj,frontends/devnsm/preload.c) $(STATIC_LIBS) frontends/devnsm/preload.map
 	@mkdir -p $(@D)
@@ -479,14 +479,14 @@ bench: all $(BENCHES)
 #
 #   library    objects          prefix   public headers                      links
 #   nsmkit     common/          nsmkit_  error bytes buf reader cbor_head    libcbor nettle
-#                                        hex file json p384                  GMP libcrypto jansson
+#                                        hex file json p384 det_sign         GMP libcrypto jansson
 #   nsmca      ca-tools/        nsmca_   ca                                  nsmkit libcrypto
 #   nsmverify  verifier/        nsmv_    verify                              nsmkit libcbor libcrypto
 #   nsmsim     nsm-core/        nsmsim_  sim sim_codes nsm_abi               nsmca nsmkit
 #                                                                            libcbor libcrypto
 #   nsmeif     eif/             nsmeif_  eif eif_faults eif_faults.def      nsmkit libcbor
 #                                                                            libcrypto jansson zlib
-#   nsmfault   faults/          nsmfault_ fault faults.def surgery det_sign  nsmeif nsmsim
+#   nsmfault   faults/          nsmfault_ fault faults.def surgery           nsmeif nsmsim
 #                                                                            nsmverify nsmca nsmkit
 #
 # nsmkit/cbor.h (libcbor's types) is not installed: no public API needs it.
@@ -539,12 +539,12 @@ PC_PRIV_nsmfault  := nsmeif libcbor libcrypto
 PC_PRIV_nsmeif    := libcbor libcrypto jansson zlib
 HEADERS_nsmkit    := $(addprefix common/include/nsmkit/,error.h bytes.h buf.h reader.h \
                        cbor_head.h hex.h file.h json.h p384.h codes.h \
-                       opts.h version.h)
+                       opts.h version.h det_sign.h)
 HEADERS_nsmca     := ca-tools/include/nsmkit/ca.h
 HEADERS_nsmverify := verifier/include/nsmkit/verify.h
 HEADERS_nsmsim    := $(addprefix nsm-core/include/nsmkit/,sim.h sim_codes.h nsm_abi.h)
 HEADERS_nsmeif    := $(addprefix eif/include/nsmkit/,eif.h eif_faults.h eif_faults.def)
-HEADERS_nsmfault  := $(addprefix faults/include/nsmkit/,fault.h faults.def surgery.h det_sign.h)
+HEADERS_nsmfault  := $(addprefix faults/include/nsmkit/,fault.h faults.def surgery.h)
 
 # The installation paths are baked into the .pc files and into nsm-sim's exec.c: a stamp that
 # changes only when they change rebuilds exactly those, so `make install PREFIX=/opt/x` after

@@ -38,14 +38,6 @@ int nsmeif_cmd_list(int argc, char **argv)
     return 0;
 }
 
-static int rfc6979(void *ctx, const uint8_t x[NSMKIT_P384_SCALAR_LEN],
-                   const uint8_t digest[NSMKIT_P384_DIGEST_LEN], uint8_t k[NSMKIT_P384_SCALAR_LEN])
-{
-    nsmkit_error e;
-    (void)ctx;
-    return nsmsim_rfc6979_k_p384(x, digest, k, &e);
-}
-
 static int write_corpus(const char *dir, const nsmeif_fault_signer *signer, nsmkit_error *e)
 {
     char path[4200];
@@ -94,13 +86,12 @@ int nsmeif_cmd_corpus(int argc, char **argv)
     size_t cert_len = 0, key_len = 0;
     nsmkit_p384_private *pkey = NULL;
     nsmkit_error e;
-    static const nsmkit_p384_nonce_source nonce = {rfc6979, NULL};
     int status = 2;
     if (nsmkit_mkdir_p(dir, 0755, &e) == 0 &&
         nsmkit_file_read(cert ? cert : cert_default, 64 * 1024, &cert_pem, &cert_len, &e) == 0 &&
         nsmkit_file_read(key ? key : key_default, 64 * 1024, &key_pem, &key_len, &e) == 0 &&
         nsmeif_fault_load_key(key_pem, key_len, cert_pem, cert_len, &pkey, &e) == 0) {
-        nsmeif_fault_signer signer = {cert_pem, cert_len, pkey, &nonce};
+        nsmeif_fault_signer signer = {cert_pem, cert_len, pkey, &nsmkit_rfc6979_nonce};
         if (write_corpus(dir, &signer, &e) == 0)
             status = 0;
     }

@@ -138,14 +138,6 @@ static int cmd_describe(int argc, char **argv)
 
 /* ---- build --------------------------------------------------------------------------------- */
 
-static int rfc6979(void *ctx, const uint8_t x[NSMKIT_P384_SCALAR_LEN],
-                   const uint8_t digest[NSMKIT_P384_DIGEST_LEN], uint8_t k[NSMKIT_P384_SCALAR_LEN])
-{
-    nsmkit_error e;
-    (void)ctx;
-    return nsmsim_rfc6979_k_p384(x, digest, k, &e);
-}
-
 static int parse_build(int argc, char **argv, nsmeif_build_options *o, const char **ramdisks)
 {
     static const struct {
@@ -192,9 +184,8 @@ static int parse_build(int argc, char **argv, nsmeif_build_options *o, const cha
 
 static int cmd_build(int argc, char **argv)
 {
-    static const nsmkit_p384_nonce_source nonce = {rfc6979, NULL};
     const char *ramdisks[NSMEIF_MAX_SECTIONS];
-    nsmeif_build_options o = {.ramdisks = ramdisks, .nonce = &nonce};
+    nsmeif_build_options o = {.ramdisks = ramdisks, .nonce = &nsmkit_rfc6979_nonce};
     int status;
     if (argc == 3 && help_or_version(argv[2], &status))
         return status;

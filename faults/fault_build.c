@@ -1101,7 +1101,7 @@ static int sign_over(build *b, const uint8_t *prot, size_t prot_len, const uint8
         memcpy(digest + 16, d256, sizeof(d256));
     }
     b->sig_len = 96;
-    return nsmsim_sign_p384_det(key, digest, b->sig, e);
+    return nsmkit_sign_p384_det(key, digest, b->sig, e);
 }
 
 /* ---- the signature's classes: one edit per class, in the order they apply ---- */
@@ -1122,7 +1122,7 @@ static int edit_sig_r_bit_flip(build *b, nsmkit_error *e)
 
 static int edit_sig_high_s(build *b, nsmkit_error *e)
 {
-    return nsmsim_p384_negate_s(b->sig, e) != 0 ? -1 : 0;
+    return nsmkit_p384_negate_s(b->sig, e) != 0 ? -1 : 0;
 }
 
 static int edit_sig_zero_r(build *b, nsmkit_error *e)
@@ -1135,9 +1135,7 @@ static int edit_sig_zero_r(build *b, nsmkit_error *e)
 static int edit_sig_s_is_order(build *b, nsmkit_error *e)
 {
     (void)e;
-    uint8_t n[NSMSIM_P384_LEN];
-    nsmsim_p384_order(n);
-    memcpy(b->sig + 48, n, sizeof(n));
+    memcpy(b->sig + 48, nsmkit_p384_order, NSMKIT_P384_SCALAR_LEN);
     return 0;
 }
 

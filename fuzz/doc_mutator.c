@@ -710,23 +710,12 @@ static bool mutate_payload(container *map)
 
 /* ---- the envelope ---------------------------------------------------------------------------- */
 
-/* RFC 6979 nonces: the same mutation of the same input gives the same document. */
-static int rfc6979_nonce(void *ctx, const uint8_t x[NSMKIT_P384_SCALAR_LEN],
-                         const uint8_t digest[NSMKIT_P384_DIGEST_LEN],
-                         uint8_t k[NSMKIT_P384_SCALAR_LEN])
-{
-    (void)ctx;
-    nsmkit_error e;
-    return nsmsim_rfc6979_k_p384(x, digest, k, &e);
-}
-
 /* Signs a document's digest with the fixture leaf through the P-384 seam's nettle side:
  * OpenSSL 3.0's P-384 signing, whose allocations all pass through ASan, was a quarter of
  * the target's time. The key is made once from the leaf's scalar and kept. */
 static bool sign_with_leaf(const uint8_t digest[48], uint8_t sig[NSMCA_ECDSA_P384_SIG_LEN])
 {
     static nsmkit_p384_private *key;
-    static const nsmkit_p384_nonce_source nonce = {rfc6979_nonce, NULL};
     if (!key) {
         uint8_t scalar[NSMCA_P384_SCALAR_LEN];
         bool ok = nsmca_leaf_private_scalar(fuzz_leaf(), scalar) == 0 &&
@@ -735,7 +724,7 @@ static bool sign_with_leaf(const uint8_t digest[48], uint8_t sig[NSMCA_ECDSA_P38
         if (!ok)
             fuzz_fail("fuzz_verify_structured", "cannot make the fixture leaf's signing key");
     }
-    return nsmkit_p384_sign(key, digest, &nonce, sig) == NSMKIT_P384_OK;
+    return nsmkit_p384_sign(key, digest, &nsmkit_rfc6979_nonce, sig) == NSMKIT_P384_OK;
 }
 
 static size_t encode_document(const document *d, span payload, bool sign, uint8_t *out,

@@ -22,11 +22,11 @@ FLOORS = {
     'common': 0,
     'ca-tools': 1,
     'verifier': 1,
+    'eif': 1,  # images: only common/ below it; faults/ reads --eif through it
     'nsm-core': 2,
     'faults': 3,
     'frontends/transports': 4,
     'kms': 4,
-    'eif': 4,
     'vsock': 4,
     'frontends/devnsm': 5,
     'frontends/devices': 5,
@@ -42,6 +42,7 @@ LIBRARIES = {  # built static library -> folder it is made of
     'libnsmverify.a': 'verifier',
     'libnsmsim.a': 'nsm-core',
     'libnsmfault.a': 'faults',
+    'libnsmeif.a': 'eif',
     'libnsmfront.a': 'frontends/transports',  # transports, devnsm and devices: floor 4..5
     'libnsmkms.a': 'kms',
     'libnsmsim-cmd.a': 'nsm-sim',
@@ -50,8 +51,6 @@ NOT_CODE = ('tests/', 'fuzz/', 'bench/', 'docs/', 'man/', 'vectors/', 'build')
 # Functions over the limit in folders other helpers own, named so that the list can only
 # shrink: a name here that is no longer long fails the check too.
 LONG_ALLOWED = {
-    ('harness/nsm-vectors.c', 'cmd_gen'), ('harness/nsm-vectors.c', 'cmd_grade'),
-    ('harness/nsm-vectors.c', 'run_one'), ('kms/sigv4.c', 'auth_parse'),
     ('bench/devnsm_bench.c', 'main'), ('bench/kms_bench.c', 'main'),
     ('bench/verify_bench.c', 'main'),
 }

@@ -13,6 +13,7 @@
 
 #include "nsmkit/eif.h"
 #include "nsmkit/eif_faults.h"
+#include "nsmkit/fault.h"
 #include "nsmkit/file.h"
 #include "nsmkit/sim.h"
 #include "testutil.h"

@@ -169,13 +169,13 @@ static void a_given_nonce_gives_the_same_signature_in_both(void **state)
     assert_memory_equal(sig[0], sig[1], 96); /* r and s to the byte */
 }
 
-/* The RFC 6979 derivation of the fault generator (faults/det_sign.c) plugged into the
+/* The RFC 6979 derivation of the fault generator (common/det_sign.c) plugged into the
  * seam's nonce source: nettle and OpenSSL then give the fault generator's own
  * deterministic signature, byte for byte. */
 static int rfc6979_source(void *ctx, const uint8_t x[48], const uint8_t digest[48],
                           uint8_t k[48])
 {
-    return nsmsim_rfc6979_k_p384(x, digest, k, ctx);
+    return nsmkit_rfc6979_k_p384(x, digest, k, ctx);
 }
 
 static void rfc6979_through_the_seam_matches_the_fault_generator(void **state)
@@ -191,7 +191,7 @@ static void rfc6979_through_the_seam_matches_the_fault_generator(void **state)
         assert_int_equal(EVP_PKEY_get_bn_param(key, "priv", &d), 1);
         assert_int_equal(BN_bn2binpad(d, scalar, 48), 48);
         assert_int_equal(RAND_bytes(digest, sizeof(digest)), 1);
-        assert_int_equal(nsmsim_sign_p384_det(key, digest, want, &e), 0);
+        assert_int_equal(nsmkit_sign_p384_det(key, digest, want, &e), 0);
         for (size_t i = 0; i < NSMKIT_P384_IMPL_COUNT; i++) {
             nsmkit_p384_private *priv = NULL;
             assert_int_equal(nsmkit_p384_private_new(impls[i], scalar, &priv), NSMKIT_P384_OK);

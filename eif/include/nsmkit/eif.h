@@ -211,7 +211,7 @@ typedef struct {
     const char *signing_certificate; /* PEM path, with private_key */
     const char *private_key;         /* PEM path (EC P-384) */
     /* where each signature's nonce comes from; NULL: the system's CSPRNG. nsm-eif passes
-     * RFC 6979 (faults/det_sign.c), so a signed image is reproducible too. */
+     * RFC 6979 (common/det_sign.c), so a signed image is reproducible too. */
     const nsmkit_p384_nonce_source *nonce;
 } nsmeif_build_options;
 

@@ -18,16 +18,6 @@
 
 #define MAX_ORDER_LEN 66 /* P-521 */
 
-static const uint8_t p384_order[NSMSIM_P384_LEN] = {
-    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xc7, 0x63, 0x4d, 0x81, 0xf4, 0x37, 0x2d, 0xdf,
-    0x58, 0x1a, 0x0d, 0xb2, 0x48, 0xb0, 0xa7, 0x7a, 0xec, 0xec, 0x19, 0x6a, 0xcc, 0xc5, 0x29, 0x73};
-
-void nsmsim_p384_order(uint8_t n[NSMSIM_P384_LEN])
-{
-    memcpy(n, p384_order, sizeof(p384_order));
-}
-
 /* HMAC with the digest md over up to four parts. */
 static int hmac4(const EVP_MD *md, const uint8_t *key, size_t key_len, const uint8_t *a,
                  size_t a_len, const uint8_t *b, size_t b_len, const uint8_t *c, size_t c_len,
@@ -104,13 +94,13 @@ static int rfc6979_k(const EVP_MD *md, const BIGNUM *q, size_t q_len, const uint
     return -1; /* probability 2^-(64*qbits/2): never */
 }
 
-int nsmsim_rfc6979_k_p384(const uint8_t x[NSMSIM_P384_LEN], const uint8_t digest[48],
-                          uint8_t k[NSMSIM_P384_LEN], nsmkit_error *e)
+int nsmkit_rfc6979_k_p384(const uint8_t x[NSMKIT_DET_P384_LEN], const uint8_t digest[48],
+                          uint8_t k[NSMKIT_DET_P384_LEN], nsmkit_error *e)
 {
     BN_CTX *bn = BN_CTX_new();
-    BIGNUM *q = BN_bin2bn(p384_order, sizeof(p384_order), NULL), *kb = BN_new();
-    int rc = bn && q && kb && rfc6979_k(EVP_sha384(), q, NSMSIM_P384_LEN, x, digest, 48, kb, bn) == 0 &&
-                     BN_bn2binpad(kb, k, NSMSIM_P384_LEN) == NSMSIM_P384_LEN
+    BIGNUM *q = BN_bin2bn(nsmkit_p384_order, NSMKIT_P384_SCALAR_LEN, NULL), *kb = BN_new();
+    int rc = bn && q && kb && rfc6979_k(EVP_sha384(), q, NSMKIT_DET_P384_LEN, x, digest, 48, kb, bn) == 0 &&
+                     BN_bn2binpad(kb, k, NSMKIT_DET_P384_LEN) == NSMKIT_DET_P384_LEN
                  ? 0
                  : nsmkit_fail(e, "RFC 6979: could not derive k");
     BN_free(kb);
@@ -120,6 +110,17 @@ int nsmsim_rfc6979_k_p384(const uint8_t x[NSMSIM_P384_LEN], const uint8_t digest
 }
 
 /* Signs with k from RFC 6979: owned objects are freed at the one exit. */
+static int rfc6979_nonce(void *ctx, const uint8_t x[NSMKIT_P384_SCALAR_LEN],
+                         const uint8_t digest[NSMKIT_P384_DIGEST_LEN],
+                         uint8_t k[NSMKIT_P384_SCALAR_LEN])
+{
+    nsmkit_error e;
+    (void)ctx;
+    return nsmkit_rfc6979_k_p384(x, digest, k, &e);
+}
+
+const nsmkit_p384_nonce_source nsmkit_rfc6979_nonce = {rfc6979_nonce, NULL};
+
 static ECDSA_SIG *sign_det(EVP_PKEY *pkey, const uint8_t *digest, size_t digest_len,
                            size_t *order_len, nsmkit_error *e)
 {
@@ -165,21 +166,21 @@ out:
     return sig;
 }
 
-int nsmsim_sign_p384_det(EVP_PKEY *key, const uint8_t digest[48], uint8_t out[96],
+int nsmkit_sign_p384_det(EVP_PKEY *key, const uint8_t digest[48], uint8_t out[96],
                          nsmkit_error *e)
 {
     size_t order_len = 0;
     ECDSA_SIG *sig = sign_det(key, digest, 48, &order_len, e);
     if (!sig)
         return -1;
-    int ok = order_len == NSMSIM_P384_LEN &&
+    int ok = order_len == NSMKIT_DET_P384_LEN &&
              BN_bn2binpad(ECDSA_SIG_get0_r(sig), out, 48) == 48 &&
              BN_bn2binpad(ECDSA_SIG_get0_s(sig), out + 48, 48) == 48;
     ECDSA_SIG_free(sig);
     return ok ? 0 : nsmkit_fail(e, "deterministic signature: the key is not a P-384 key");
 }
 
-int nsmsim_sign_ec_der_det(EVP_PKEY *key, const uint8_t *digest, size_t digest_len,
+int nsmkit_sign_ec_der_det(EVP_PKEY *key, const uint8_t *digest, size_t digest_len,
                            uint8_t *der, size_t *der_len, nsmkit_error *e)
 {
     size_t order_len = 0;
@@ -199,9 +200,9 @@ int nsmsim_sign_ec_der_det(EVP_PKEY *key, const uint8_t *digest, size_t digest_l
     return rc;
 }
 
-int nsmsim_p384_negate_s(uint8_t sig[96], nsmkit_error *e)
+int nsmkit_p384_negate_s(uint8_t sig[96], nsmkit_error *e)
 {
-    BIGNUM *n = BN_bin2bn(p384_order, sizeof(p384_order), NULL);
+    BIGNUM *n = BN_bin2bn(nsmkit_p384_order, NSMKIT_P384_SCALAR_LEN, NULL);
     BIGNUM *s = BN_bin2bn(sig + 48, 48, NULL);
     int ok = n && s && !BN_is_zero(s) && BN_sub(s, n, s) && BN_bn2binpad(s, sig + 48, 48) == 48;
     BN_free(n);
