@@ -84,7 +84,7 @@ KMS_LIB    := $(BUILD)/lib/libnsmkms.a
 # Programs. Adding one is two lines: its name in PROGRAMS, and PROG_<name> listing its
 # sources, the libraries of ours it uses and the system libraries it uses (it links those
 # and nothing else); its man page is man/<name>.1.
-PROGRAMS := nsm-ca nsm-sim nsm-verify nsm-vectors nsm-kms
+PROGRAMS := nsm-ca nsm-sim nsm-verify nsm-vectors nsm-kms nsm-vsock
 PROG_nsm-ca      := ca-tools/nsm-ca.c $(CA_LIB) $(COMMON_LIB) -lcrypto
 PROG_nsm-sim     := nsm-sim/main.c $(SIM_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB) -lcbor -lcrypto \
                     -lhogweed -lgmp -lfuse3 -ljansson
@@ -94,6 +94,8 @@ PROG_nsm-vectors := harness/nsm-vectors.c $(SIM_LIB) $(VERIFY_LIB) $(CA_LIB) $(C
                     -lcbor -lcrypto -lhogweed -lgmp
 PROG_nsm-kms     := kms/main.c $(KMS_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB) -lmicrohttpd \
                     -ljansson -lcbor -lcrypto -lhogweed -lgmp
+VSOCK_LIB := $(BUILD)/lib/libnsmvsock.a
+PROG_nsm-vsock   := vsock/nsm-vsock.c $(VSOCK_LIB) $(COMMON_LIB) -lyaml
 
 BINS := $(addprefix $(BUILD)/bin/,$(PROGRAMS))
 
@@ -264,15 +266,36 @@ demo-kms:
 # and the heartbeat. socat: the tests' program nobody here wrote.
 
 DEB_PACKAGES += libyaml-dev socat
-VSOCK_SRC := vsock/net.c
-VSOCK_LIB := $(BUILD)/lib/libnsmvsock.a
+VSOCK_SRC := vsock/net.c vsock/emu.c vsock/filter.c vsock/supervise.c vsock/exec.c \
+             vsock/allowlist.c vsock/proxy.c vsock/heartbeat.c
 $(VSOCK_LIB): $(call obj,$(VSOCK_SRC))
+$(call obj,vsock/exec.c): ALL_CFLAGS += -DNSMKIT_LIBDIR='"$(LIBDIR)"'
+# The shim: the emulation and the network only, exporting only what it interposes.
+VSOCK_PRELOAD_SO := $(BUILD)/lib/libnsm-vsock-preload.so
+all: $(VSOCK_PRELOAD_SO)
+# The shim's copies of emu.c and net.c call libc directly, not its own interposers.
+VSOCK_SHIM_OBJ := $(BUILD)/obj/vsock/shim/emu.o $(BUILD)/obj/vsock/shim/net.o
+$(BUILD)/obj/vsock/shim/%.o: vsock/%.c vsock/libc_direct.h $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -include vsock/libc_direct.h -c $< -o $@
+$(VSOCK_PRELOAD_SO): $(call obj,vsock/preload.c) $(VSOCK_SHIM_OBJ) $(COMMON_LIB) vsock/preload.map
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -shared -Wl,--version-script=vsock/preload.map $(filter %.o,$^) \
+	    $(COMMON_LIB) $(ALL_LDFLAGS) -ldl -o $@
 $(BUILD)/tests/test_vsock_%: $(call obj,tests/test_vsock_%.c) $(call obj,tests/testutil.c) \
                              $(VSOCK_LIB) $(STATIC_LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(filter %.o,$^) $(VSOCK_LIB) $(STATIC_LIBS) $(ALL_LDFLAGS) \
-	    $(LIBS) -lcmocka -o $@
+	    $(LIBS) -lyaml -lcmocka -o $@
 $(BUILD)/fuzz/bin/fuzz_vsock_net $(BUILD)/fuzz/replay/fuzz_vsock_net: $(call obj,vsock/net.c)
+# tests/it_vsock.sh's own AF_VSOCK program: dynamic (the shim) and -static (the supervisor).
+TEST_PROGS += $(BUILD)/tests/vsock_tool $(BUILD)/tests/vsock_tool_static
+$(BUILD)/tests/vsock_tool: tests/vsock_tool.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARNINGS) $(OPTIMISE) $(CFLAGS) $< $(ALL_LDFLAGS) -o $@
+$(BUILD)/tests/vsock_tool_static: tests/vsock_tool.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARNINGS) -O2 $(CFLAGS) -static $< -o $@
 all: $(VSOCK_LIB)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
