@@ -252,5 +252,22 @@ fi
 stop "$px"
 stop "$tcp"
 
+# ---- nsm-sim exec --vsock-cid: /dev/nsm and vsock in one command --------------------------------
+if "$bin/nsm-ca" init "$work/ca" > /dev/null 2>&1; then
+    out=$(VSOCK_TOOL_CID=16 timeout 60 "$bin/nsm-sim" exec --ca "$work/ca" --vsock-cid 16 --vsock-dir "$net" -- \
+        sh -c '"$0" cid 16 > /dev/null || exit 97; exec python3 -c "
+import os, socket
+os.close(os.open(\"/dev/nsm\", os.O_RDWR))
+s = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+try:
+    s.connect((3, 7999))
+except ConnectionRefusedError:
+    print(\"nsm and vsock\")"' "$tool" 2>&1)
+    [ "$out" = "nsm and vsock" ] && ok "nsm-sim exec --vsock-cid 16: /dev/nsm opens and AF_VSOCK is emulated" ||
+        fail "nsm-sim exec --vsock-cid: $out"
+else
+    fail "nsm-ca init"
+fi
+
 echo "it_vsock: $failures failed"
 [ "$failures" -eq 0 ]
