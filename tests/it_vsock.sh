@@ -94,6 +94,16 @@ print(fd, ctypes.get_errno())' 2>&1)
 [ "$out" = "-1 97" ] && ok "guard: a raw socket(AF_VSOCK) system call under preload: EAFNOSUPPORT" ||
     fail "guard raw socket: $out"
 
+for m in preload seccomp; do
+    out=$(no_leak_report; "$bin/nsm-vsock" exec --cid 16 --dir "$net" --mode $m -- python3 -c '
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+params = ctypes.create_string_buffer(120)
+print(libc.syscall(425, 8, params), ctypes.get_errno())' 2>&1)
+    [ "$out" = "-1 38" ] && ok "$m: io_uring_setup refused (ENOSYS): IORING_OP_SOCKET would bypass the filter" ||
+        fail "$m io_uring: $out"
+done
+
 # ---- the calls as a real vsock answers them -------------------------------------------------------
 (run_as 16 preload "$tool" "$tool" semantics > "$work/sem.out" 2>&1)
 [ $? -eq 0 ] && ok "preload: $(grep -c '^ok' "$work/sem.out") checks of the calls (errors, names, options)" ||
