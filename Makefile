@@ -35,7 +35,7 @@ CFLAGS ?= -g
 # Public headers (nsmkit/*.h) from each component's include/; internal headers across
 # folders by their path from the top (e.g. "frontends/transports/device.h").
 INCLUDES := -I. -Icommon/include -Ica-tools/include -Iverifier/include -Insm-core/include \
-            -Ifaults/include
+            -Ifaults/include -Ivsock/include
 NSM_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -pthread $(WARNINGS) $(OPTIMISE) \
               -fstack-protector-strong -MMD -MP \
               $(INCLUDES)
@@ -103,7 +103,7 @@ KMS_LIB    := $(BUILD)/lib/libnsmkms.a
 # Programs. Adding one is two lines: its name in PROGRAMS, and PROG_<name> listing its
 # sources, the libraries of ours it uses and the system libraries it uses (it links those
 # and nothing else); its man page is man/<name>.1.
-PROGRAMS := nsm-ca nsm-sim nsm-verify nsm-vectors nsm-kms
+PROGRAMS := nsm-ca nsm-sim nsm-verify nsm-vectors nsm-kms nsm-vsock
 PROG_nsm-ca      := ca-tools/nsm-ca.c $(CA_LIB) $(COMMON_LIB) -lcrypto
 PROG_nsm-sim     := nsm-sim/main.c $(CMD_LIB) $(FRONT_LIB) $(FAULT_LIB) $(EIF_LIB) $(SIM_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB) -lcbor -lcrypto \
                     -lhogweed -lgmp -lfuse3 -ljansson
@@ -114,6 +114,8 @@ PROG_nsm-vectors := harness/nsm-vectors.c harness/grade.c harness/reap.c harness
                     $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB) -lcbor -lcrypto -lhogweed -lgmp -ljansson
 PROG_nsm-kms     := kms/main.c $(KMS_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB) -lmicrohttpd \
                     -ljansson -lcbor -lcrypto -lhogweed -lgmp
+VSOCK_LIB := $(BUILD)/lib/libnsmvsock.a
+PROG_nsm-vsock   := vsock/nsm-vsock.c $(VSOCK_LIB) $(COMMON_LIB) -lyaml
 
 BINS := $(addprefix $(BUILD)/bin/,$(PROGRAMS))
 
@@ -319,6 +321,56 @@ demo-kms:
 	@$(MAKE) --no-print-directory all $(KMS_ENCLAVE)
 	@BUILD=$(BUILD) sh tests/demo_kms.sh
 
+# ---- nsm-vsock: AF_VSOCK in user space, host side (issue 19) --------------------------------
+# The DIR network (vsock/net.c, vsock_net.h), the interposer (an LD_PRELOAD shim, and a
+# seccomp supervisor for static and Go programs), vsock-proxy (libyaml reads its allowlist)
+# and the heartbeat. socat: the tests' program nobody here wrote.
+
+DEB_PACKAGES += libyaml-dev socat
+VSOCK_SRC := vsock/net.c vsock/emu.c vsock/filter.c vsock/supervise.c vsock/exec.c \
+             vsock/allowlist.c vsock/proxy.c vsock/heartbeat.c
+$(VSOCK_LIB): $(call obj,$(VSOCK_SRC))
+$(call obj,vsock/exec.c): ALL_CFLAGS += -DNSMKIT_LIBDIR='"$(LIBDIR)"'
+# The shim: the emulation and the network only, exporting only what it interposes.
+VSOCK_PRELOAD_SO := $(BUILD)/lib/libnsm-vsock-preload.so
+all: $(VSOCK_PRELOAD_SO)
+# The shim's copies of emu.c and net.c call libc directly, not its own interposers.
+VSOCK_SHIM_OBJ := $(BUILD)/obj/vsock/shim/emu.o $(BUILD)/obj/vsock/shim/net.o
+$(BUILD)/obj/vsock/shim/%.o: vsock/%.c vsock/libc_direct.h $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -include vsock/libc_direct.h -c $< -o $@
+$(VSOCK_PRELOAD_SO): $(call obj,vsock/preload.c) $(VSOCK_SHIM_OBJ) $(COMMON_LIB) vsock/preload.map
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -shared -Wl,--version-script=vsock/preload.map $(filter %.o,$^) \
+	    $(COMMON_LIB) $(ALL_LDFLAGS) -ldl -o $@
+$(BUILD)/tests/test_vsock_%: $(call obj,tests/test_vsock_%.c) $(call obj,tests/testutil.c) \
+                             $(VSOCK_LIB) $(STATIC_LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(filter %.o,$^) $(VSOCK_LIB) $(STATIC_LIBS) $(ALL_LDFLAGS) \
+	    $(LIBS) -lyaml -lcmocka -o $@
+$(BUILD)/fuzz/bin/fuzz_vsock_net $(BUILD)/fuzz/replay/fuzz_vsock_net: $(call obj,vsock/net.c)
+# `make install` also installs the shim beside libnsm-sim-preload.so (exec looks there).
+install: install-vsock
+.PHONY: install-vsock
+install-vsock: $(VSOCK_PRELOAD_SO)
+	install -d $(DESTDIR)$(LIBDIR)
+	install -m 0755 $(VSOCK_PRELOAD_SO) $(DESTDIR)$(LIBDIR)/
+uninstall: uninstall-vsock
+.PHONY: uninstall-vsock
+uninstall-vsock:
+	rm -f $(DESTDIR)$(LIBDIR)/$(notdir $(VSOCK_PRELOAD_SO))
+# The benchmark runs itself under nsm-vsock exec.
+$(BUILD)/bench/vsock_bench: $(BUILD)/bin/nsm-vsock $(VSOCK_PRELOAD_SO)
+# tests/it_vsock.sh's own AF_VSOCK program: dynamic (the shim) and -static (the supervisor).
+TEST_PROGS += $(BUILD)/tests/vsock_tool $(BUILD)/tests/vsock_tool_static
+$(BUILD)/tests/vsock_tool: tests/vsock_tool.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARNINGS) $(OPTIMISE) $(CFLAGS) $< $(ALL_LDFLAGS) -o $@
+$(BUILD)/tests/vsock_tool_static: tests/vsock_tool.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARNINGS) -O2 $(CFLAGS) -static $< -o $@
+all: $(VSOCK_LIB)
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 # ---- packages -------------------------------------------------------------------------------
@@ -466,6 +518,18 @@ cflite-check:
 	    FUZZ_NAMES="$(FUZZ_NAMES)" bash fuzz/cflite-check.sh $(CFLITE_SANITIZERS)
 CFLITE_SANITIZERS ?= address undefined
 
+# ---- nsm-vsock's fuzz targets that need libyaml (the allowlist) -------------------------------
+FUZZ_BUILDER_DEB_PACKAGES += libyaml-dev
+FUZZ_VSOCK_ALLOW_OBJ := $(call obj,fuzz/fuzz_vsock_allowlist.c vsock/allowlist.c)
+$(BUILD)/fuzz/bin/fuzz_vsock_allowlist: $(FUZZ_VSOCK_ALLOW_OBJ) $(FUZZ_SUPPORT_OBJ) $(STATIC_LIBS)
+	@mkdir -p $(@D)
+	$(FUZZ_LINK) $(ALL_CFLAGS) $(filter %.o,$^) $(STATIC_LIBS) $(LIB_FUZZING_ENGINE) \
+	    $(ALL_LDFLAGS) $(LIBS) -lyaml -o $@
+$(BUILD)/fuzz/replay/fuzz_vsock_allowlist: $(FUZZ_VSOCK_ALLOW_OBJ) $(call obj,fuzz/replay.c) \
+    $(FUZZ_SUPPORT_OBJ) $(STATIC_LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(filter %.o,$^) $(STATIC_LIBS) $(ALL_LDFLAGS) $(LIBS) -lyaml -o $@
+
 # ---- benchmarks -------------------------------------------------------------------------------
 
 $(BENCHES): $(PRELOAD_SO)
@@ -554,7 +618,7 @@ PATHS_NOW = prefix=$(PREFIX) libdir=$(LIBDIR) includedir=$(INCLUDEDIR) datadir=$
 $(PATHS_STAMP): FORCE
 	@mkdir -p $(@D)
 	@echo '$(PATHS_NOW)' | cmp -s - $@ || echo '$(PATHS_NOW)' > $@
-$(call obj,nsm-sim/exec.c): $(PATHS_STAMP)
+$(call obj,nsm-sim/exec.c vsock/exec.c): $(PATHS_STAMP)
 # The licence (LICENSE), also in each .pc file: pkgconf reads License:, older ones ignore it.
 LICENSE := Apache-2.0
 

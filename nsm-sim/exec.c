@@ -23,6 +23,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,7 @@
 #include "frontends/devices/mountns.h"
 #include "frontends/transports/server.h"
 #include "nsmkit/fault.h"
+#include "nsmkit/hex.h"
 #include "nsmkit/opts.h"
 #include "nsmkit/error.h"
 #include "nsmkit/sim.h"
@@ -427,7 +429,62 @@ typedef enum { DEVICE_PRELOAD, DEVICE_FUSE, DEVICE_AUTO } exec_device;
 typedef struct {
     nsmsim_options options; /* first: the state options' rows fill it */
     exec_device device;
+    const char *vsock_cid; /* --vsock-cid: COMMAND also gets an emulated AF_VSOCK */
+    const char *vsock_dir;
 } exec_args;
+
+static int set_vsock_cid(void *ctx, const char *value, nsmkit_error *e)
+{
+    uint64_t cid;
+    if (!nsmkit_parse_u64(value, &cid) || cid < 3 || cid > UINT32_MAX - 1)
+        return nsmkit_fail(e, "--vsock-cid takes a CID of 3 or more, not '%s'", value);
+    ((exec_args *)ctx)->vsock_cid = value;
+    return 0;
+}
+
+static int set_vsock_dir(void *ctx, const char *value, nsmkit_error *e)
+{
+    (void)e;
+    ((exec_args *)ctx)->vsock_dir = value;
+    return 0;
+}
+
+/* COMMAND run through `nsm-vsock exec --cid CID [--dir DIR] --` (issue 19): nsm-vsock
+ * beside this program, else on PATH. An array kept for the process's life (the strings
+ * are borrowed), or NULL. */
+static char **vsock_command(char **command, const char *cid, const char *dir)
+{
+    static char tool[PATH_MAX + 16];
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    snprintf(tool, sizeof(tool), "nsm-vsock");
+    if (n > 0) {
+        exe[n] = '\0';
+        snprintf(tool, sizeof(tool), "%s/nsm-vsock", dirname(exe));
+        if (access(tool, X_OK) != 0)
+            snprintf(tool, sizeof(tool), "nsm-vsock");
+    }
+    size_t count = 0;
+    while (command[count])
+        count++;
+    static char **v;
+    v = calloc(count + 8, sizeof(*v));
+    if (!v)
+        return NULL;
+    size_t k = 0;
+    v[k++] = tool;
+    v[k++] = "exec";
+    v[k++] = "--cid";
+    v[k++] = (char *)(uintptr_t)cid;
+    if (dir) {
+        v[k++] = "--dir";
+        v[k++] = (char *)(uintptr_t)dir;
+    }
+    v[k++] = "--";
+    for (size_t j = 0; j < count; j++)
+        v[k++] = command[j];
+    return v;
+}
 
 static int set_device(void *ctx, const char *value, nsmkit_error *e)
 {
@@ -451,6 +508,12 @@ static const nsmkit_opt exec_rows[] = {
                     "program: static and Go ones too);\n"
                     "auto: fuse when it can be mounted, else preload (a static or\n"
                     "Go COMMAND needs fuse)"),
+    NSMKIT_OPT_CALL("--vsock-cid", "N", set_vsock_cid,
+                    "COMMAND also gets AF_VSOCK with local CID N (through\n"
+                    "`nsm-vsock exec`, beside nsm-sim or on PATH)"),
+    NSMKIT_OPT_CALL("--vsock-dir", "DIR", set_vsock_dir,
+                    "the emulated vsock network (with --vsock-cid; default as\n"
+                    "nsm-vsock's)"),
 };
 
 /* Parses exec's options; returns -1 to go on with COMMAND and its arguments moved to
@@ -599,8 +662,14 @@ int nsmsim_cmd_exec(int argc, char **argv)
     int parsed = exec_parse(argc, argv, &a);
     if (parsed >= 0)
         return parsed;
-    char **command = argv;
-    bool needs_fuse = needs_fuse_device(a.device, command[0]);
+    bool needs_fuse = needs_fuse_device(a.device, argv[0]);
+    if (a.vsock_dir && !a.vsock_cid) {
+        fprintf(stderr, "nsm-sim exec: --vsock-dir needs --vsock-cid\n");
+        return EXEC_FAILED;
+    }
+    char **command = a.vsock_cid ? vsock_command(argv, a.vsock_cid, a.vsock_dir) : argv;
+    if (!command)
+        return EXEC_FAILED;
 
     exec_plan plan = {.prepared = 0, .prepared_ctl = -1};
     int fuse_fd = -1;
