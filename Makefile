@@ -33,7 +33,8 @@ endif
 CFLAGS ?= -g
 NSM_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -pthread $(WARNINGS) $(OPTIMISE) \
               -fstack-protector-strong -MMD -MP \
-              -Icommon/include -Ica-tools/include -Insm-sim/include -Iverifier/include
+              -Icommon/include -Ica-tools/include -Insm-sim/include -Iverifier/include \
+              -Ivsock/include
 NSM_LDFLAGS := -pthread -Wl,-z,relro,-z,now -Wl,--as-needed $(if $(strip $(SANITIZE)),-fsanitize=$(SANITIZE))
 # nettle's libhogweed (on GMP) signs and verifies P-384; OpenSSL does X.509 and the rest.
 # (libhogweed brings libnettle itself; naming it too would make binaries linked without
@@ -573,3 +574,19 @@ qemu-test: all qemu-image $(TEST_PROGS)
 ifeq ($(strip $(SANITIZE)),)
 check: qemu-image
 endif
+
+# ---- vsock for QEMU guests: the vhost-user backend (issue 19 item 2) -------------------------
+# vsock/virtq.c (guest memory, split virtqueues), vsock/virtio_vsock_dev.c (the packet
+# handler), vsock/vhost_user.c (the vhost-user messages) in libnsmvhost.a; the command
+# `nsm-vsock vhost-user` is vsock/vhost_cmd.c. Their tests (tests/test_vhost*.c) and fuzz
+# targets (fuzz_vhost_user, fuzz_vsock_pkt) link it.
+VHOST_SRC := vsock/vhost_codes.c vsock/virtq.c vsock/virtio_vsock_dev.c vsock/vhost_user.c \
+              vsock/virtq_fake.c
+VHOST_LIB := $(BUILD)/lib/libnsmvhost.a
+$(VHOST_LIB): $(call obj,$(VHOST_SRC))
+$(filter $(BUILD)/tests/test_vhost%,$(UNIT_TESTS)): $(VHOST_LIB)
+$(filter $(BUILD)/tests/test_vhost%,$(UNIT_TESTS)): STATIC_LIBS := $(VHOST_LIB) $(STATIC_LIBS)
+VHOST_FUZZ := $(addprefix $(BUILD)/fuzz/bin/,fuzz_vhost_user fuzz_vsock_pkt) \
+              $(addprefix $(BUILD)/fuzz/replay/,fuzz_vhost_user fuzz_vsock_pkt)
+$(VHOST_FUZZ): $(VHOST_LIB)
+$(VHOST_FUZZ): STATIC_LIBS := $(VHOST_LIB) $(STATIC_LIBS)
