@@ -258,6 +258,23 @@ demo-kms:
 	@$(MAKE) --no-print-directory all $(KMS_ENCLAVE)
 	@BUILD=$(BUILD) sh tests/demo_kms.sh
 
+# ---- nsm-vsock: AF_VSOCK in user space, host side (issue 19) --------------------------------
+# The DIR network (vsock/net.c, vsock_net.h), the interposer (an LD_PRELOAD shim, and a
+# seccomp supervisor for static and Go programs), vsock-proxy (libyaml reads its allowlist)
+# and the heartbeat. socat: the tests' program nobody here wrote.
+
+DEB_PACKAGES += libyaml-dev socat
+VSOCK_SRC := vsock/net.c
+VSOCK_LIB := $(BUILD)/lib/libnsmvsock.a
+$(VSOCK_LIB): $(call obj,$(VSOCK_SRC))
+$(BUILD)/tests/test_vsock_%: $(call obj,tests/test_vsock_%.c) $(call obj,tests/testutil.c) \
+                             $(VSOCK_LIB) $(STATIC_LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(filter %.o,$^) $(VSOCK_LIB) $(STATIC_LIBS) $(ALL_LDFLAGS) \
+	    $(LIBS) -lcmocka -o $@
+$(BUILD)/fuzz/bin/fuzz_vsock_net $(BUILD)/fuzz/replay/fuzz_vsock_net: $(call obj,vsock/net.c)
+all: $(VSOCK_LIB)
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 # ---- packages -------------------------------------------------------------------------------
