@@ -607,3 +607,17 @@ VHOST_FUZZ := $(addprefix $(BUILD)/fuzz/bin/,fuzz_vhost_user fuzz_vsock_pkt) \
               $(addprefix $(BUILD)/fuzz/replay/,fuzz_vhost_user fuzz_vsock_pkt)
 $(VHOST_FUZZ): $(VHOST_LIB)
 $(VHOST_FUZZ): STATIC_LIBS := $(VHOST_LIB) $(STATIC_LIBS)
+# The command: nsm-vsock's dispatch (vsock/nsm-vsock.c) and `nsm-vsock vhost-user`. (When the
+# host side puts nsm-vsock in PROGRAMS, vsock/vhost_cmd.c and $(VHOST_LIB) join its PROG_ line.)
+NSM_VSOCK_BIN := $(BUILD)/bin/nsm-vsock
+$(NSM_VSOCK_BIN): $(call obj,vsock/nsm-vsock.c vsock/vhost_cmd.c) $(VHOST_LIB) $(VSOCK_LIB) \
+                  $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -pie $(filter %.o,$^) $(VHOST_LIB) $(VSOCK_LIB) $(COMMON_LIB) \
+	    $(ALL_LDFLAGS) -o $@
+all: $(NSM_VSOCK_BIN)
+# The guest's vsock client and server (static): it_qemu_vsock.sh and the guest benchmark.
+$(QEMU_GUEST)/vsock_guest: tests/vsock_guest.c
+	@mkdir -p $(@D)
+	$(CC) $(GUEST_CFLAGS) $< $(GUEST_LDFLAGS) -o $@
+$(QEMU_IMAGE)/initramfs.cpio: $(QEMU_GUEST)/vsock_guest

@@ -302,6 +302,7 @@ static int ring_message(struct vu_dev *v, struct vu_msg *m, struct vu_msg *reply
     case VU_GET_VRING_BASE: /* stops the ring; the answer is where it stopped */
         v->started[s.index] = false;
         close_fd(&v->kick[s.index]);
+        q->desc = q->avail = q->used = NULL; /* nothing touches a stopped ring */
         s.num = q->last_avail;
         memcpy(reply->payload, &s, sizeof s);
         reply->size = sizeof s;
