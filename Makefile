@@ -621,3 +621,9 @@ $(QEMU_GUEST)/vsock_guest: tests/vsock_guest.c
 	@mkdir -p $(@D)
 	$(CC) $(GUEST_CFLAGS) $< $(GUEST_LDFLAGS) -o $@
 $(QEMU_IMAGE)/initramfs.cpio: $(QEMU_GUEST)/vsock_guest
+# The guest benchmark: one boot, vsock round trips and throughput beside virtio-serial's.
+.PHONY: bench-vsock-guest
+bench-vsock-guest: all qemu-image
+	@echo "== bench/vsock_guest_bench.sh"
+	@BUILD=$(BUILD) sh bench/vsock_guest_bench.sh
+bench: bench-vsock-guest
