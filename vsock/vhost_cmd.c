@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "commands.h"
 #include "nsmkit/vhost_codes.h"
 #include "nsmkit/vhost_user.h"
 #include "nsmkit/virtio_vsock_dev.h"
@@ -436,7 +437,7 @@ static int parse_args(int argc, char **argv, const char **sock, const char **dir
         if (!strcmp(a, "--help") || !strcmp(a, "-h"))
             exit(usage(stdout, 0));
         if (!strcmp(a, "--version")) {
-            puts("nsm-vsock vhost-user (nsmkit)");
+            puts(NSMVSOCK_VERSION);
             exit(0);
         }
         if (!strcmp(a, "--verbose")) {
