@@ -3,10 +3,12 @@
 # --cid 42` gives the guest a vhost-user-vsock device served by `nsm-vsock vhost-user`. One
 # boot (TCG is slow) carries every guest check: the guest proves its CID before anything
 # connects, guest -> host (DIR/3.P, and DIR/G.vsock_P first for CID 2), AWS init's
-# heartbeat (0xB7 to CID 3 port 9000), Debian's socat in the guest, a refused port, and
+# heartbeat (0xB7 to CID 3 port 9000, answered by nsm-vsock heartbeat), Debian's socat in the
+# guest, a refused port, socat under `nsm-vsock exec --cid 5` connecting to the guest, and
 # host -> guest through Firecracker's CONNECT/OK on DIR/42.vsock, from a plain socket and
 # from a socket bound at a peer name. The host side is unix sockets only
-# (tests/vsock_host_side.py): nothing here opens AF_VSOCK on the host. Host-only checks:
+# (tests/vsock_host_side.py), and the one host AF_VSOCK program runs under nsm-vsock exec
+# after proving its emulated CID (tests/vsock_tool cid 5). Host-only checks:
 # a hostile vhost-user peer, and nsm-qemu's option errors.
 set -u
 BUILD=${BUILD:-build}
@@ -25,7 +27,7 @@ if [ -n "${SANITIZE:-}" ]; then
     echo "SKIP: the QEMU guest runs in the build without sanitizers (static guest programs)"
     exit 0
 fi
-for f in "$image/vmlinuz" "$image/initramfs.cpio" "$bin/nsm-qemu" "$bin/nsm-vsock"; do
+for f in "$image/vmlinuz" "$image/initramfs.cpio" "$bin/nsm-qemu" "$bin/nsm-vsock" "$BUILD/tests/vsock_tool"; do
     [ -f "$f" ] || { echo "FAIL: missing $f (make qemu-image)"; exit 1; }
 done
 command -v python3 > /dev/null || { echo "SKIP: python3 (the host side) is missing"; exit 0; }
@@ -76,16 +78,34 @@ out=$("$bin/nsm-qemu" run --cid 42 -- true 2>&1); rc=$?
 "$bin/nsm-ca" init "$work/ca" > /dev/null || { echo "FAIL: nsm-ca init"; exit 1; }
 net="$work/net"
 mkdir -m 0700 "$net"
-python3 tests/vsock_host_side.py "$net" 42 "$work/out" 2> "$work/host.err" &
-host_pid=$!
+# AWS init's heartbeat is answered by the product's own responder
+"$bin/nsm-vsock" heartbeat --dir "$net" 2> "$work/heartbeat.err" &
+hb_pid=$!
+python3 tests/vsock_host_side.py "$net" 42 "$work/out" --no-echo-9000 2> "$work/host.err" &
+host_pid="$! $hb_pid"
 i=0; while [ ! -f "$work/out/ready" ] && [ $i -lt 500 ]; do sleep 0.02; i=$((i + 1)); done
+# a host program nobody here wrote, under `nsm-vsock exec` as CID 5: Debian's socat connects
+# to the guest's port 5000 through the emulated AF_VSOCK (tried until the guest listens)
+(
+    i=0
+    while [ $i -lt 300 ]; do
+        # inside the emulation, the local CID is proved to be 5 before socat runs
+        printf exec-hello | VSOCK_TOOL_CID=5 "$bin/nsm-vsock" exec --cid 5 --dir "$net" -- \
+            sh -c '"$0" cid 5 > /dev/null || { echo "CID check failed" >&2; exit 97; }; exec "$@"' \
+            "$BUILD/tests/vsock_tool" socat -t 20 - VSOCK-CONNECT:42:5000 \
+            > "$work/out/exec.try" 2> "$work/out/exec.err"
+        grep -q '^guest:' "$work/out/exec.try" && { mv "$work/out/exec.try" "$work/out/exec"; break; }
+        sleep 0.5; i=$((i + 1))
+    done
+) &
+host_pid="$host_pid $!"
 
 cat > "$work/guest.sh" << 'GUEST'
 c=$(vsock_guest cid) || { echo "FAIL: no local CID"; exit 1; }
 echo "CID $c"
 # safety: nothing below connects unless the guest's vsock is the emulated CID 42
 [ "$c" = 42 ] || { echo "FAIL: the local CID is $c, not 42: stopping before any connect"; exit 1; }
-vsock_guest --cid 42 serve 5000 2 > /tmp/serve.out 2>&1 &
+vsock_guest --cid 42 serve 5000 3 > /tmp/serve.out 2>&1 &
 spid=$!
 vsock_guest --cid 42 heartbeat
 echo "SEND7000 $(vsock_guest --cid 42 send 3 7000 ping)"
@@ -105,7 +125,8 @@ kill $host_pid 2> /dev/null; wait $host_pid 2> /dev/null; host_pid=""
 g() { grep "^$1" "$work/guest.out" | head -n 1; }
 [ "$(g CID)" = "CID 42" ] && ok "the guest's IOCTL_VM_SOCKETS_GET_LOCAL_CID is 42, the CID its backend was given" ||
     fail "guest CID: $(g CID) $(g FAIL)"
-g heartbeat | grep -q 'heartbeat answered 0xb7' && ok "heartbeat: the guest's 0xB7 to CID 3 port 9000 came back" ||
+g heartbeat | grep -q 'heartbeat answered 0xb7' &&
+    ok "heartbeat: the guest's 0xB7 to CID 3 port 9000 is answered by nsm-vsock heartbeat" ||
     fail "heartbeat: $(cat "$work/guest.out" | head -n 5)"
 g SEND7000 | grep -Eq '^SEND7000 host:ping peer=42\.[0-9]+\.peer$' &&
     ok "guest -> CID 3 port 7000 reaches DIR/3.7000; the acceptor sees the guest as 42.<port>.peer" ||
@@ -132,6 +153,11 @@ printf '%s' "$named" | head -n 1 | grep -qx 'OK 6000' &&
     printf '%s' "$named" | grep -q '^guest:from-host from 3:6000$' &&
     ok "host -> guest from a socket bound at DIR/3.6000.peer: the guest sees CID 3 port 6000" ||
     fail "host -> guest (named): $named"
+if command -v socat > /dev/null; then
+    grep -Eq '^guest:exec-hello from 5:[0-9]+$' "$work/out/exec" 2> /dev/null &&
+        ok "host -> guest from socat under nsm-vsock exec --cid 5: the guest sees CID 5" ||
+        fail "nsm-vsock exec socat -> guest: $(cat "$work/out/exec" "$work/out/exec.try" "$work/out/exec.err" 2> /dev/null | head -n 5)"
+else echo "SKIP: no socat on this machine"; fi
 left=$(cd "$net" && ls | grep -Ev '^(3\.9000|3\.7000|3\.7100|42\.vsock_7100)$')
 [ -z "$left" ] && ok "nothing left in DIR but the host's listeners (no 42.vsock, no .peer names)" ||
     fail "left in DIR: $left"

@@ -2,10 +2,11 @@
 """The host side of tests/it_qemu_vsock.sh: unix-socket servers and clients on the vsock
 network DIR (never AF_VSOCK), around one guest with CID G.
 
-  vsock_host_side.py DIR G OUTDIR
+  vsock_host_side.py DIR G OUTDIR [--no-echo-9000]
 
 Servers (one thread each, until killed):
-  DIR/3.9000        echo (AWS init's heartbeat: 0xB7 back for 0xB7)
+  DIR/3.9000        echo (AWS init's heartbeat: 0xB7 back for 0xB7), unless --no-echo-9000
+                    (then `nsm-vsock heartbeat` answers there)
   DIR/3.7000        "host:<bytes> peer=<unix peer name>"
   DIR/G.vsock_7100  "fc:<bytes>"   (Firecracker's <device socket>_<port>)
   DIR/3.7100        "net:<bytes>"  (only reached when the one above is absent)
@@ -109,9 +110,12 @@ def clients():
         open(os.path.join(out, name), "w").write(r or "none")
 
 
-for path, fn in ((os.path.join(d, "3.9000"), echo), (os.path.join(d, "3.7000"), replier(b"host:")),
-                 (os.path.join(d, guest + ".vsock_7100"), replier(b"fc:")),
-                 (os.path.join(d, "3.7100"), replier(b"net:"))):
+servers = [(os.path.join(d, "3.7000"), replier(b"host:")),
+           (os.path.join(d, guest + ".vsock_7100"), replier(b"fc:")),
+           (os.path.join(d, "3.7100"), replier(b"net:"))]
+if "--no-echo-9000" not in sys.argv:
+    servers.append((os.path.join(d, "3.9000"), echo))
+for path, fn in servers:
     threading.Thread(target=serve, args=(path, fn), daemon=True).start()
 threading.Thread(target=clients, daemon=True).start()
 open(os.path.join(out, "ready"), "w").write("ready")
