@@ -17,7 +17,6 @@
 #include "nsmkit/vhost_cmd.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +24,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,6 +39,7 @@
 #define MAX_PENDING 16          /* host programs between accept and their CONNECT line */
 #define PENDING_TIMEOUT_MS 5000
 #define LINE_MAX_BYTES 32
+#define VU_IO_TIMEOUT_S 5       /* the rest of a vhost-user message, once it started */
 
 struct pending {
     int fd;
@@ -73,12 +74,6 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int fcntl_nonblock(int fd)
-{
-    int fl = fcntl(fd, F_GETFL);
-    return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-}
-
 static void logf_code(int code, const char *what)
 {
     if (code)
@@ -105,7 +100,9 @@ static int guest_connect(void *ctx, uint32_t gport, uint64_t cid, uint32_t port)
         struct stat st;
         nsmvsock_net_device_port_path(&b->net, b->cid, port, path);
         if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
-            int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            /* non-blocking: a listener whose backlog is full (EAGAIN) counts as absent,
+             * rather than stalling every other connection of the guest */
+            int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
             struct sockaddr_un pa = { .sun_family = AF_UNIX }, ta = { .sun_family = AF_UNIX };
             nsmvsock_net_peer_path(&b->net, b->cid, gport, peer);
             memcpy(pa.sun_path, peer, sizeof pa.sun_path);
@@ -114,7 +111,7 @@ static int guest_connect(void *ctx, uint32_t gport, uint64_t cid, uint32_t port)
             int ok = fd >= 0 && bind(fd, (struct sockaddr *)&pa, sizeof pa) == 0 &&
                      connect(fd, (struct sockaddr *)&ta, sizeof ta) == 0;
             unlink(peer);
-            if (ok && fcntl_nonblock(fd) == 0)
+            if (ok)
                 return fd;
             if (fd >= 0)
                 close(fd);
@@ -363,8 +360,13 @@ static void dispatch_events(struct backend *b, struct pollset *ps)
         switch (ps->kind[i]) {
         case K_LISTEN:
             b->qemu_fd = accept4(b->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-            if (b->qemu_fd >= 0)
+            if (b->qemu_fd >= 0) {
+                /* a peer that stops mid-message is dropped, not waited for forever */
+                struct timeval tv = { .tv_sec = VU_IO_TIMEOUT_S };
+                setsockopt(b->qemu_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+                setsockopt(b->qemu_fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
                 logf_code(0, "QEMU connected");
+            }
             break;
         case K_QEMU:
             qemu_message(b);
