@@ -10,6 +10,8 @@
  *                                                each with "guest:" and the bytes it sent
  *   vsock_guest --cid N rtt CID PORT COUNT SIZE  COUNT echoes of SIZE bytes: the median in us
  *   vsock_guest --cid N blast CID PORT MIB       MIB MiB one way, then a one-line answer: MiB/s
+ *   vsock_guest --cid N recv CID PORT            reads until EOF: "recv bytes=N sum=S" (S: the
+ *                                                bytes' sum mod 2^32)
  *   vsock_guest serial-rtt PORTDEV COUNT SIZE    the same echo over a virtio-serial port
  *   vsock_guest serial-blast PORTDEV MIB         the same one-way stream over virtio-serial
  *
@@ -202,6 +204,19 @@ static int network(int argc, char **argv)
     }
     if (!strcmp(cmd, "rtt") && argc == 5)
         return rtt(fd, atoi(argv[3]), (size_t)atoi(argv[4]), "vsock");
+    if (!strcmp(cmd, "recv") && argc == 3) {
+        static unsigned char buf[65536];
+        unsigned long long total = 0;
+        uint32_t sum = 0;
+        ssize_t k;
+        while ((k = read(fd, buf, sizeof buf)) > 0) {
+            total += (unsigned long long)k;
+            for (ssize_t i = 0; i < k; i++)
+                sum += buf[i];
+        }
+        printf("recv bytes=%llu sum=%u\n", total, sum);
+        return k < 0 ? die("recv") : 0;
+    }
     if (!strcmp(cmd, "blast") && argc == 4)
         return blast(fd, atoi(argv[3]), "vsock", 1);
     return 2;

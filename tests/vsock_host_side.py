@@ -10,6 +10,8 @@ Servers (one thread each, until killed):
   DIR/3.7000        "host:<bytes> peer=<unix peer name>"
   DIR/G.vsock_7100  "fc:<bytes>"   (Firecracker's <device socket>_<port>)
   DIR/3.7100        "net:<bytes>"  (only reached when the one above is absent)
+  DIR/3.7200        a sink: counts bytes until EOF, answers "ok <count> <sum mod 2^32>"
+  DIR/3.7300        a source: 4 MiB of a pattern (byte i = i*7 mod 251), then EOF
 Clients (tried until the guest listens on port 5000):
   DIR/G.vsock "CONNECT 5000" from a plain socket          -> OUTDIR/plain
   DIR/G.vsock "CONNECT 05000" (a leading zero: refused) -> OUTDIR/bad_line
@@ -54,6 +56,26 @@ def replier(prefix):
         c.sendall(prefix + data + extra.encode())
         c.close()
     return answer
+
+
+def sink(c, peer):
+    n = total = 0
+    while True:
+        b = c.recv(1 << 20)
+        if not b:
+            break
+        n += len(b)
+        total = (total + sum(b)) & 0xffffffff
+    c.sendall(b"ok %d %d\n" % (n, total))
+    c.close()
+
+
+PATTERN = bytes((i * 7) % 251 for i in range(4 << 20))
+
+
+def source(c, peer):
+    c.sendall(PATTERN)
+    c.close()
 
 
 def connect_guest(bind_name, line):
@@ -112,7 +134,8 @@ def clients():
 
 servers = [(os.path.join(d, "3.7000"), replier(b"host:")),
            (os.path.join(d, guest + ".vsock_7100"), replier(b"fc:")),
-           (os.path.join(d, "3.7100"), replier(b"net:"))]
+           (os.path.join(d, "3.7100"), replier(b"net:")),
+           (os.path.join(d, "3.7200"), sink), (os.path.join(d, "3.7300"), source)]
 if "--no-echo-9000" not in sys.argv:
     servers.append((os.path.join(d, "3.9000"), echo))
 for path, fn in servers:
