@@ -235,7 +235,7 @@ static void flush_out(struct vv_dev *d, unsigned slot)
         c->shut_wr_done = true;
     }
     if (c->state == VV_ESTABLISHED && !c->credit_queued &&
-        c->fwd_cnt - c->fwd_cnt_sent >= VV_BUF_ALLOC / 4) {
+        c->fwd_cnt - c->fwd_cnt_sent >= VV_BUF_ALLOC / 2) {
         ctrl_to_guest(d, c, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0);
         c->credit_queued = true;
     }
@@ -256,14 +256,32 @@ static int handle_rw(struct vv_dev *d, unsigned slot, const struct virtio_vsock_
         drop_slot(d, slot, true);
         return VHOST_ERR_PKT_CREDIT;
     }
-    if (c->out_off && c->out_len + h->len > VV_BUF_ALLOC) {
+    c->rx_cnt += h->len;
+    size_t sent = 0;
+    if (c->out_len == c->out_off && h->len) {
+        /* nothing queued: straight from guest memory to the host socket, no copy here */
+        struct iovec iov[VQ_MAX_IOV];
+        struct msghdr mh = { .msg_iov = iov,
+                             .msg_iovlen = iov_slice(pay, npay, 0, h->len, iov, VQ_MAX_IOV) };
+        ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            say(d, 0, c, "the host side closed the connection while the guest was sending");
+            drop_slot(d, slot, true);
+            return 0;
+        }
+        sent = n > 0 ? (size_t)n : 0;
+        c->fwd_cnt += (uint32_t)sent;
+        c->out_off = c->out_len = 0;
+    }
+    if (c->out_off && c->out_len + (h->len - sent) > VV_BUF_ALLOC) {
         memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
         c->out_len -= c->out_off;
         c->out_off = 0;
     }
     /* held == out_len - out_off, so out_len + len <= VV_BUF_ALLOC after compaction */
-    c->out_len += iov_to_buf(pay, npay, 0, c->out + c->out_len, h->len);
-    c->rx_cnt += h->len;
+    struct iovec rest[VQ_MAX_IOV];
+    unsigned nrest = iov_slice(pay, npay, sent, h->len - sent, rest, VQ_MAX_IOV);
+    c->out_len += iov_to_buf(rest, nrest, 0, c->out + c->out_len, h->len - sent);
     flush_out(d, slot);
     return 0;
 }

@@ -22,7 +22,7 @@
 #include "nsmkit/virtq.h"
 
 #define VV_HDR_SIZE 44               /* sizeof(struct virtio_vsock_hdr), packed */
-#define VV_BUF_ALLOC (128 * 1024)    /* our receive buffer per connection */
+#define VV_BUF_ALLOC (256 * 1024)    /* our receive buffer per connection */
 #define VV_MAX_PKT (64 * 1024)       /* the largest payload of one packet (Linux's limit) */
 #define VV_MAX_CONNS 256
 #define VV_CTRL_MAX 1024             /* control packets waiting for receive buffers */
