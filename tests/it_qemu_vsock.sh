@@ -4,7 +4,8 @@
 # boot (TCG is slow) carries every guest check: the guest proves its CID before anything
 # connects, guest -> host (DIR/3.P, and DIR/G.vsock_P first for CID 2), AWS init's
 # heartbeat (0xB7 to CID 3 port 9000, answered by nsm-vsock heartbeat), Debian's socat in the
-# guest, a refused port, socat under `nsm-vsock exec --cid 5` connecting to the guest, and
+# guest (VSOCK-CONNECT and VSOCK-LISTEN), a refused port, socat under `nsm-vsock exec --cid 5`
+# connecting to the guest, 8 MiB out and 4 MiB in, and
 # host -> guest through Firecracker's CONNECT/OK on DIR/42.vsock, from a plain socket and
 # from a socket bound at a peer name. The host side is unix sockets only
 # (tests/vsock_host_side.py), and the one host AF_VSOCK program runs under nsm-vsock exec
@@ -116,6 +117,8 @@ echo "CID $c"
 [ "$c" = 42 ] || { echo "FAIL: the local CID is $c, not 42: stopping before any connect"; exit 1; }
 vsock_guest --cid 42 serve 5000 3 > /tmp/serve.out 2>&1 &
 spid=$!
+socat VSOCK-LISTEN:5100 EXEC:cat 2> /tmp/socat-listen.err &
+lpid=$!
 vsock_guest --cid 42 heartbeat
 echo "SEND7000 $(vsock_guest --cid 42 send 3 7000 ping)"
 echo "SEND7100 $(vsock_guest --cid 42 send 2 7100 which)"
@@ -125,6 +128,8 @@ vsock_guest --cid 42 blast 3 7200 8 | sed 's/^/BLAST /'
 vsock_guest --cid 42 recv 3 7300 | sed 's/^/RECV /'
 i=0; while kill -0 $spid 2> /dev/null && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
 kill -0 $spid 2> /dev/null && echo "SERVE-TIMEOUT"
+i=0; while kill -0 $lpid 2> /dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+kill $lpid 2> /dev/null
 sed 's/^/SERVE /' /tmp/serve.out
 GUEST
 NSM_QEMU_VSOCK_LOG="$work/backend.log" NSM_QEMU_NSM_VSOCK="$backend" "$bin/nsm-qemu" run --ca "$work/ca" --timeout 280 \
@@ -148,6 +153,10 @@ g SEND7000 | grep -Eq '^SEND7000 host:ping peer=42\.[0-9]+\.peer$' &&
 if [ -x /usr/bin/socat ]; then
     g SOCAT | grep -Eq '^SOCAT host:socat-hello' && ok "Debian's socat VSOCK-CONNECT in the guest reaches the host" ||
         fail "socat in the guest: $(g SOCAT)"
+    printf '%s' "$(cat "$work/out/socat_listen" 2> /dev/null)" | tail -n 1 | grep -qx 'from-host' &&
+        head -n 1 "$work/out/socat_listen" | grep -Eq '^OK [0-9]+$' &&
+        ok "Debian's socat VSOCK-LISTEN in the guest answers a host program (CONNECT 5100)" ||
+        fail "socat VSOCK-LISTEN in the guest: $(cat "$work/out/socat_listen" 2> /dev/null)"
 else echo "SKIP: no socat on this machine, so none in the image"; fi
 g REFUSED | grep -q 'connect: Connection reset by peer' &&
     ok "a port nobody listens on: the guest's connect fails (reset)" || fail "refused port: $(g REFUSED)"

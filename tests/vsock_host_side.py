@@ -16,6 +16,7 @@ Clients (tried until the guest listens on port 5000):
   DIR/G.vsock "CONNECT 5000" from a plain socket          -> OUTDIR/plain
   DIR/G.vsock "CONNECT 05000" (a leading zero: refused) -> OUTDIR/bad_line
   the same bound at DIR/3.6000.peer first                 -> OUTDIR/named
+  DIR/G.vsock "CONNECT 5100" (socat VSOCK-LISTEN in the guest, echoing) -> OUTDIR/socat_listen
 """
 import os
 import socket
@@ -111,7 +112,8 @@ def clients():
     # until the guest boots and listens, the guest resets each attempt (or the backend
     # closes it while no guest is attached): tried again every 0.3 s
     deadline = time.time() + 240
-    for name, bind_name in (("plain", None), ("bad_line", None), ("named", "3.6000.peer")):
+    for name, bind_name, port in (("plain", None, 5000), ("bad_line", None, 5000),
+                                  ("named", "3.6000.peer", 5000), ("socat_listen", None, 5100)):
         if name == "bad_line":
             # the guest is up: a malformed line is closed without OK, and the backend
             # keeps serving the next one
@@ -124,7 +126,7 @@ def clients():
         r = None
         while r is None and time.time() < deadline:
             try:
-                r = connect_guest(bind_name, b"CONNECT 5000\n")
+                r = connect_guest(bind_name, b"CONNECT %d\n" % port)
             except OSError:
                 r = None
             if r is None:
