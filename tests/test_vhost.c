@@ -415,6 +415,34 @@ static void a_host_program_connects_firecracker_style(void **state)
     rig_down(&r);
 }
 
+static void a_guest_that_never_answers_times_out(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_up(&r);
+    give_rx(&r, 4, 4096);
+    r.d.now_ms = 1000;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    assert_int_equal(vv_host_connect(&r.d, sv[0], 2, 50003, 7007), 0);
+    vv_flush_ctrl(&r.d);
+    struct virtio_vsock_hdr h;
+    assert_true(guest_recv(&r, &h, NULL, 0));
+    assert_int_equal(h.op, VIRTIO_VSOCK_OP_REQUEST);
+    r.d.now_ms = 1000 + VV_CONNECT_TIMEOUT_MS - 1;
+    assert_int_equal(vv_expire(&r.d), 0);
+    r.d.now_ms = 1000 + VV_CONNECT_TIMEOUT_MS;
+    assert_int_equal(vv_expire(&r.d), 1);
+    char c;
+    assert_int_equal(read(sv[1], &c, 1), 0); /* EOF before any OK */
+    vv_flush_ctrl(&r.d);
+    assert_true(guest_recv(&r, &h, NULL, 0));
+    assert_int_equal(h.op, VIRTIO_VSOCK_OP_RST);
+    assert_int_equal(h.dst_port, 7007);
+    close(sv[1]);
+    rig_down(&r);
+}
+
 static void too_many_connections_are_refused(void **state)
 {
     (void)state;
@@ -686,6 +714,7 @@ int main(void)
         cmocka_unit_test(a_guest_past_its_credit_is_reset_alone),
         cmocka_unit_test(host_bytes_wait_for_the_guests_credit),
         cmocka_unit_test(a_host_program_connects_firecracker_style),
+        cmocka_unit_test(a_guest_that_never_answers_times_out),
         cmocka_unit_test(too_many_connections_are_refused),
         cmocka_unit_test(qemus_handshake_and_config),
         cmocka_unit_test(malformed_messages_are_refused),

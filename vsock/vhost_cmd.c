@@ -316,6 +316,9 @@ static int build_pollset(struct backend *b, struct pollset *ps)
           b->qemu_fd >= 0 ? K_QEMU : K_LISTEN, 0);
     watch(ps, b->dev_fd, POLLIN, K_DEV, 0);
     long long now = now_ms(), next = now + 1000;
+    b->vv.now_ms = (uint64_t)now;
+    if (queues_live(b))
+        vv_expire(&b->vv);
     for (unsigned i = 0; i < MAX_PENDING; i++) {
         if (b->pend[i].fd < 0)
             continue;
@@ -337,6 +340,9 @@ static int build_pollset(struct backend *b, struct pollset *ps)
         short ev = vv_conn_events(&b->vv, s);
         if (ev)
             watch(ps, b->vv.conns[s]->fd, ev, K_CONN, s);
+        if (ev && b->vv.conns[s]->state == VV_CONNECTING &&
+            (long long)b->vv.conns[s]->deadline_ms < next)
+            next = (long long)b->vv.conns[s]->deadline_ms;
     }
     return b->vv.tx_more ? 0 : (int)(next - now);
 }

@@ -460,8 +460,23 @@ int vv_host_connect(struct vv_dev *d, int fd, uint64_t cid, uint32_t port, uint3
         close(fd);
         return VHOST_ERR_PKT_TOO_MANY;
     }
+    d->conns[slot]->deadline_ms = d->now_ms + VV_CONNECT_TIMEOUT_MS;
     ctrl_to_guest(d, d->conns[slot], VIRTIO_VSOCK_OP_REQUEST, 0);
     return 0;
+}
+
+unsigned vv_expire(struct vv_dev *d)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < VV_MAX_CONNS; i++) {
+        const struct vv_conn *c = d->conns[i];
+        if (c && c->state == VV_CONNECTING && c->deadline_ms <= d->now_ms) {
+            say(d, 0, c, "the guest did not answer a host program's connection in time");
+            drop_slot(d, i, true);
+            n++;
+        }
+    }
+    return n;
 }
 
 /* Reads from the host socket into receive buffers while credit and buffers last. */

@@ -27,6 +27,8 @@
 #define VV_MAX_CONNS 256
 #define VV_CTRL_MAX 1024             /* control packets waiting for receive buffers */
 #define VV_CID_HOST 2
+#define VV_CONNECT_TIMEOUT_MS 2000   /* a guest that neither accepts nor refuses (a real
+                                      * vsock's default connect timeout) */
 
 struct vv_ops {
     void *ctx;
@@ -52,6 +54,7 @@ struct vv_conn {
     uint8_t *out;                    /* guest bytes not yet written to fd */
     size_t out_off, out_len;
     bool host_eof, guest_no_send, guest_no_rcv, shut_wr_done, credit_queued;
+    uint64_t deadline_ms;            /* VV_CONNECTING: when the host program gives up */
 };
 
 struct vv_ctrl {
@@ -73,6 +76,7 @@ struct vv_dev {
     bool rx_starved;                 /* wanted a receive buffer, found none */
     bool tx_more;                    /* the tx queue still has chains (budget or backpressure) */
     uint64_t packets_refused;
+    uint64_t now_ms;                 /* the caller's clock (monotonic ms), for deadlines */
 };
 
 void vv_init(struct vv_dev *d, uint64_t cid, const struct vq_mem *mem, struct vq *rx,
@@ -94,6 +98,11 @@ int vv_handle_packet(struct vv_dev *d, const struct virtio_vsock_hdr *h,
  * REQUEST; on its RESPONSE "OK <port>\n" is written to fd (Firecracker's convention).
  * Takes fd (closed on failure). 0 or a VHOST_ERR_ code. */
 int vv_host_connect(struct vv_dev *d, int fd, uint64_t cid, uint32_t port, uint32_t gport);
+
+/* Host-initiated connections the guest has not answered by their deadline (now_ms +
+ * VV_CONNECT_TIMEOUT_MS when made): closed (the host program sees EOF before OK, i.e.
+ * ECONNRESET) and the guest told with a RST. Returns how many. */
+unsigned vv_expire(struct vv_dev *d);
 
 /* The poll events connection slot i wants (0: leave it out of poll). */
 short vv_conn_events(const struct vv_dev *d, unsigned slot);
