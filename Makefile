@@ -289,6 +289,8 @@ $(BUILD)/tests/test_vsock_%: $(call obj,tests/test_vsock_%.c) $(call obj,tests/t
 	$(CC) $(ALL_CFLAGS) $(filter %.o,$^) $(VSOCK_LIB) $(STATIC_LIBS) $(ALL_LDFLAGS) \
 	    $(LIBS) -lyaml -lcmocka -o $@
 $(BUILD)/fuzz/bin/fuzz_vsock_net $(BUILD)/fuzz/replay/fuzz_vsock_net: $(call obj,vsock/net.c)
+# The benchmark runs itself under nsm-vsock exec.
+$(BUILD)/bench/vsock_bench: $(BUILD)/bin/nsm-vsock $(VSOCK_PRELOAD_SO)
 # tests/it_vsock.sh's own AF_VSOCK program: dynamic (the shim) and -static (the supervisor).
 TEST_PROGS += $(BUILD)/tests/vsock_tool $(BUILD)/tests/vsock_tool_static
 $(BUILD)/tests/vsock_tool: tests/vsock_tool.c

@@ -383,6 +383,7 @@ long vsemu_listen(vsemu *emu, int fd, int backlog)
     if (rc != 0)
         return rc;
     s.listening = 1;
+    s.listener_pid = getpid();
     table_put(ino, &s);
     return 0;
 }
@@ -625,7 +626,9 @@ void vsemu_closing(vsemu *emu, int fd)
     pthread_mutex_unlock(&table_lock);
     if (sl == NULL)
         return;
-    if (s.listening)
+    /* a forked child closing its copy (socat's fork option does) leaves the listener be */
+    if (s.listening && s.listener_pid == getpid())
         nsmvsock_net_unlisten(&emu->net, fd, emu->local_cid, s.bound_port);
-    table_drop(ino);
+    if (s.listener_pid == 0 || s.listener_pid == getpid())
+        table_drop(ino);
 }

@@ -74,6 +74,7 @@ typedef struct {
     uint32_t peer_cid, peer_port;   /* valid when connected */
     uint64_t buffer_size, buffer_min, buffer_max;
     long long connect_timeout_ms;
+    pid_t listener_pid; /* the process that listened: only its close() unlinks the name */
     unsigned bound : 1, listening : 1, connected : 1;
 } vsemu_sock;
 
