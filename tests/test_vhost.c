@@ -669,6 +669,37 @@ static void malformed_messages_are_refused(void **state)
     assert_int_equal(maps, 0);
 }
 
+static void a_failed_memory_table_leaves_no_ring_pointer(void **state)
+{
+    (void)state;
+    static struct vu_dev v;
+    static struct vu_msg reply;
+    bool has;
+    vu_init(&v, GUEST_CID);
+    v.map = fake_map;
+    v.unmap = fake_unmap;
+    int fd;
+    struct vhost_vring_state s;
+    struct { uint32_t n, pad; uint64_t r[4]; } big = { 1, 0, { 0, 2 << 20, 0, 0 } };
+    /* a table whose mapping fails after a good one: the rings it held are gone too */
+    struct { uint32_t n, pad; uint64_t r[4]; } ok1 = { 1, 0, { 0, 1 << 20, 0x5000000, 0 } };
+    fd = devnull();
+    assert_int_equal(send_msg(&v, VU_SET_MEM_TABLE, &ok1, 40, &fd, 1, &reply, &has), 0);
+    s = (struct vhost_vring_state){ 1, 16 };
+    assert_int_equal(send_msg(&v, VU_SET_VRING_NUM, &s, 8, NULL, 0, &reply, &has), 0);
+    struct vhost_vring_addr a1 = { .index = 1, .desc_user_addr = 0x5000000,
+                                   .avail_user_addr = 0x5000400, .used_user_addr = 0x5000800 };
+    assert_int_equal(send_msg(&v, VU_SET_VRING_ADDR, &a1, sizeof a1, NULL, 0, &reply, &has), 0);
+    assert_non_null(v.vq[1].desc);
+    fd = devnull();
+    assert_int_equal(send_msg(&v, VU_SET_MEM_TABLE, &big, 40, &fd, 1, &reply, &has),
+                     VHOST_ERR_VU_MMAP);
+    assert_null(v.vq[1].desc);
+    assert_null(v.vq[1].used);
+    assert_int_equal(maps, 0);
+    vu_reset(&v);
+}
+
 static void messages_over_a_socket(void **state)
 {
     (void)state;
@@ -718,6 +749,7 @@ int main(void)
         cmocka_unit_test(too_many_connections_are_refused),
         cmocka_unit_test(qemus_handshake_and_config),
         cmocka_unit_test(malformed_messages_are_refused),
+        cmocka_unit_test(a_failed_memory_table_leaves_no_ring_pointer),
         cmocka_unit_test(messages_over_a_socket),
         cmocka_unit_test(every_code_has_a_name),
     };

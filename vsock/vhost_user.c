@@ -146,6 +146,7 @@ static int set_mem_table(struct vu_dev *v, struct vu_msg *m)
         if (!p || p == MAP_FAILED) {
             int e = errno;
             unmap_all(v);
+            remap_rings(v); /* the rings lost their memory: no pointer into it stays */
             return refuse(v, VHOST_ERR_VU_MMAP, "memory region %u (%zu bytes): %s", i, len,
                           strerror(e));
         }
