@@ -5,6 +5,9 @@
  * virtio-vsock device over whatever rings the messages set up and the bytes the input
  * wrote into that memory.
  *
+ * The fake memory is a real anonymous mapping per region, unmapped when the handler lets it
+ * go: a ring left pointing into a table that was replaced faults here.
+ *
  * Input: records of
  *   u8  descriptors (low 4 bits, at most 8)   u8 request (mod 32; 31: write guest memory)
  *   u8  flags                                  u16 LE size     size bytes of payload
@@ -14,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "fixture.h"
@@ -22,7 +26,8 @@
 
 #define FAKE_SIZE (256 * 1024)
 
-static uint8_t fake[FAKE_SIZE];
+static uint8_t *fake;       /* the most recent live mapping (the guest writes there) */
+static size_t fake_len;
 static int mapped;
 
 static void fail(const char *what)
@@ -37,16 +42,22 @@ static void *fake_map(void *ctx, int fd, size_t len)
         fail("a region mapped without a descriptor");
     if (len > FAKE_SIZE)
         return NULL;
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
     mapped++;
-    return fake;
+    fake = p;
+    fake_len = len;
+    return p;
 }
 
 static void fake_unmap(void *ctx, void *p, size_t len)
 {
     (void)ctx;
-    (void)len;
-    if (p != fake)
+    if (munmap(p, len) != 0)
         fail("unmapped something never mapped");
+    if (p == fake)
+        fake = NULL;
     mapped--;
 }
 
@@ -59,24 +70,30 @@ static int refuse_connect(void *ctx, uint32_t gport, uint64_t cid, uint32_t port
     return -ECONNREFUSED;
 }
 
-static int inside(const uint8_t *p, size_t len)
+/* Inside one of the handler's live mappings. */
+static int inside(const struct vu_dev *v, const uint8_t *p, size_t len)
 {
-    return p >= fake && len <= FAKE_SIZE && (size_t)(p - fake) <= FAKE_SIZE - len;
+    for (unsigned i = 0; i < VQ_MAX_REGIONS; i++) {
+        const uint8_t *m = v->maps[i];
+        if (m && p >= m && len <= v->map_len[i] && (size_t)(p - m) <= v->map_len[i] - len)
+            return 1;
+    }
+    return 0;
 }
 
 static void check(const struct vu_dev *v)
 {
     for (unsigned i = 0; i < v->mem.n; i++)
-        if (!inside(v->mem.r[i].host, v->mem.r[i].size))
+        if (!inside(v, v->mem.r[i].host, v->mem.r[i].size))
             fail("a memory region outside the mapping");
     for (unsigned q = 0; q < VU_NUM_QUEUES; q++) {
         const struct vq *r = &v->vq[q];
         size_t n = r->num;
-        if (r->desc && !inside(r->desc, 16 * n))
+        if (r->desc && !inside(v, r->desc, 16 * n))
             fail("descriptor table outside guest memory");
-        if (r->avail && !inside(r->avail, 6 + 2 * n))
+        if (r->avail && !inside(v, r->avail, 6 + 2 * n))
             fail("avail ring outside guest memory");
-        if (r->used && !inside(r->used, 6 + 8 * n))
+        if (r->used && !inside(v, r->used, 6 + 8 * n))
             fail("used ring outside guest memory");
     }
 }
@@ -89,7 +106,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static int null_fd = -1;
     if (null_fd < 0)
         null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    memset(fake, 0, sizeof fake);
+    fake = NULL;
     vu_init(&v, 16);
     v.map = fake_map;
     v.unmap = fake_unmap;
@@ -104,10 +121,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         at += 5;
         if (len > size - at)
             len = (uint32_t)(size - at);
-        if (req == 31) { /* the guest writes its memory */
-            size_t off = ((size_t)flags * 1024) % FAKE_SIZE;
-            size_t k = len < FAKE_SIZE - off ? len : FAKE_SIZE - off;
-            memcpy(fake + off, data + at, k);
+        if (req == 31) { /* the guest writes its memory (the latest region) */
+            if (fake) {
+                size_t off = ((size_t)flags * 1024) % fake_len;
+                size_t k = len < fake_len - off ? len : fake_len - off;
+                memcpy(fake + off, data + at, k);
+            }
             at += len;
             continue;
         }
