@@ -115,7 +115,8 @@ PROG_nsm-vectors := harness/nsm-vectors.c harness/grade.c harness/reap.c harness
 PROG_nsm-kms     := kms/main.c $(KMS_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB) -lmicrohttpd \
                     -ljansson -lcbor -lcrypto -lhogweed -lgmp
 VSOCK_LIB := $(BUILD)/lib/libnsmvsock.a
-PROG_nsm-vsock   := vsock/nsm-vsock.c $(VSOCK_LIB) $(COMMON_LIB) -lyaml
+VHOST_LIB := $(BUILD)/lib/libnsmvhost.a
+PROG_nsm-vsock   := vsock/nsm-vsock.c vsock/vhost_cmd.c $(VHOST_LIB) $(VSOCK_LIB) $(COMMON_LIB) -lyaml
 
 BINS := $(addprefix $(BUILD)/bin/,$(PROGRAMS))
 
@@ -747,3 +748,31 @@ qemu-test: all qemu-image $(TEST_PROGS)
 ifeq ($(strip $(SANITIZE)),)
 check: qemu-image
 endif
+
+# ---- vsock for QEMU guests: the vhost-user backend (issue 19 item 2) -------------------------
+# vsock/virtq.c (guest memory, split virtqueues), vsock/virtio_vsock_dev.c (the packet
+# handler), vsock/vhost_user.c (the vhost-user messages) in libnsmvhost.a; the command
+# `nsm-vsock vhost-user` is vsock/vhost_cmd.c. Their tests (tests/test_vhost*.c) and fuzz
+# targets (fuzz_vhost_user, fuzz_vsock_pkt) link it.
+VHOST_SRC := vsock/vhost_codes.c vsock/virtq.c vsock/virtio_vsock_dev.c vsock/vhost_user.c \
+              vsock/virtq_fake.c
+$(VHOST_LIB): $(call obj,$(VHOST_SRC))
+$(filter $(BUILD)/tests/test_vhost%,$(UNIT_TESTS)): $(VHOST_LIB)
+$(filter $(BUILD)/tests/test_vhost%,$(UNIT_TESTS)): STATIC_LIBS := $(VHOST_LIB) $(STATIC_LIBS)
+VHOST_FUZZ := $(addprefix $(BUILD)/fuzz/bin/,fuzz_vhost_user fuzz_vsock_pkt) \
+              $(addprefix $(BUILD)/fuzz/replay/,fuzz_vhost_user fuzz_vsock_pkt)
+$(VHOST_FUZZ): $(VHOST_LIB)
+$(VHOST_FUZZ): STATIC_LIBS := $(VHOST_LIB) $(STATIC_LIBS)
+# The command: `nsm-vsock vhost-user` (vsock/vhost_cmd.c, with $(VHOST_LIB) in PROG_nsm-vsock).
+all: $(VHOST_LIB)
+# The guest's vsock client and server (static): it_qemu_vsock.sh and the guest benchmark.
+$(QEMU_GUEST)/vsock_guest: tests/vsock_guest.c
+	@mkdir -p $(@D)
+	$(CC) $(GUEST_CFLAGS) $< $(GUEST_LDFLAGS) -o $@
+$(QEMU_IMAGE)/initramfs.cpio: $(QEMU_GUEST)/vsock_guest
+# The guest benchmark: one boot, vsock round trips and throughput beside virtio-serial's.
+.PHONY: bench-vsock-guest
+bench-vsock-guest: all qemu-image
+	@echo "== bench/vsock_guest_bench.sh"
+	@BUILD=$(BUILD) sh bench/vsock_guest_bench.sh
+bench: bench-vsock-guest
