@@ -177,7 +177,7 @@ STATIC_LIBS := $(CMD_LIB) $(FRONT_LIB) $(FAULT_LIB) $(EIF_LIB) $(SIM_LIB) $(VERI
 DEB_PACKAGES += zlib1g-dev python3-cryptography
 NSM_CFLAGS += -Ieif/include
 LIBS += -lz
-EIF_SRC := eif/codes.c eif/reader.c eif/signature.c eif/metadata.c eif/describe.c \
+EIF_SRC := eif/codes.c eif/reader.c eif/certinfo.c eif/signature.c eif/metadata.c eif/describe.c \
            eif/build.c eif/sign.c eif/cpio.c eif/faults.c
 $(EIF_LIB): $(call obj,$(EIF_SRC))
 PROG_nsm-sim += -lz

@@ -1,7 +1,10 @@
 /* nsmkit eif: the code table's names and sentences, and the exit status of each range. */
+#include <stdarg.h>
 #include <stddef.h>
 
 #include "nsmkit/eif.h"
+
+#include "eif_internal.h"
 
 const char *nsmeif_code_name(nsmeif_code code)
 {
@@ -45,4 +48,17 @@ const char *nsmeif_section_type_name(unsigned type)
     case NSMEIF_SECTION_METADATA: return "metadata";
     default: return "unknown";
     }
+}
+
+/* The first problem found is the one an image reports. */
+nsmeif_code nsmeif_fail(nsmeif_image *image, nsmeif_code code, const char *fmt, ...)
+{
+    if (image->code != NSMEIF_ERR_OK)
+        return image->code; /* the first problem is the one reported */
+    image->code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    nsmkit_vfail(&image->reason, fmt, ap);
+    va_end(ap);
+    return code;
 }

@@ -22,18 +22,6 @@
 
 #define READ_CHUNK (1024u * 1024)
 
-nsmeif_code nsmeif_fail(nsmeif_image *image, nsmeif_code code, const char *fmt, ...)
-{
-    if (image->code != NSMEIF_ERR_OK)
-        return image->code; /* the first problem is the one reported */
-    image->code = code;
-    va_list ap;
-    va_start(ap, fmt);
-    nsmkit_vfail(&image->reason, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
 static uint64_t be(const uint8_t *p, size_t width)
 {
     uint64_t v = 0;
@@ -257,14 +245,6 @@ static int stream_section(walk *w, nsmeif_image *image, unsigned i, nsmeif_data_
     if (s->type == NSMEIF_SECTION_RAMDISK)
         image->ramdisks++;
     return 0;
-}
-
-int nsmeif_pcr_extend(const uint8_t digest[NSMEIF_PCR_LEN], uint8_t pcr[NSMEIF_PCR_LEN])
-{
-    uint8_t buf[2 * NSMEIF_PCR_LEN] = {0};
-    memcpy(buf + NSMEIF_PCR_LEN, digest, NSMEIF_PCR_LEN);
-    unsigned len = 0;
-    return EVP_Digest(buf, sizeof(buf), pcr, &len, EVP_sha384(), NULL) == 1 ? 0 : -1;
 }
 
 static int finish_pcr(EVP_MD_CTX *ctx, uint8_t pcr[NSMEIF_PCR_LEN])

@@ -367,3 +367,12 @@ void nsmeif_signature_check(nsmeif_image *image)
     free(sig.pem);
     free(sig.cose);
 }
+
+/* PCRn = SHA-384(48 zero bytes || digest): one extend of a zero register. */
+int nsmeif_pcr_extend(const uint8_t digest[NSMEIF_PCR_LEN], uint8_t pcr[NSMEIF_PCR_LEN])
+{
+    uint8_t buf[2 * NSMEIF_PCR_LEN] = {0};
+    memcpy(buf + NSMEIF_PCR_LEN, digest, NSMEIF_PCR_LEN);
+    unsigned len = 0;
+    return EVP_Digest(buf, sizeof(buf), pcr, &len, EVP_sha384(), NULL) == 1 ? 0 : -1;
+}
