@@ -330,6 +330,16 @@ $(BUILD)/tests/test_vsock_%: $(call obj,tests/test_vsock_%.c) $(call obj,tests/t
 	$(CC) $(ALL_CFLAGS) $(filter %.o,$^) $(VSOCK_LIB) $(STATIC_LIBS) $(ALL_LDFLAGS) \
 	    $(LIBS) -lyaml -lcmocka -o $@
 $(BUILD)/fuzz/bin/fuzz_vsock_net $(BUILD)/fuzz/replay/fuzz_vsock_net: $(call obj,vsock/net.c)
+# `make install` also installs the shim beside libnsm-sim-preload.so (exec looks there).
+install: install-vsock
+.PHONY: install-vsock
+install-vsock: $(VSOCK_PRELOAD_SO)
+	install -d $(DESTDIR)$(LIBDIR)
+	install -m 0755 $(VSOCK_PRELOAD_SO) $(DESTDIR)$(LIBDIR)/
+uninstall: uninstall-vsock
+.PHONY: uninstall-vsock
+uninstall-vsock:
+	rm -f $(DESTDIR)$(LIBDIR)/$(notdir $(VSOCK_PRELOAD_SO))
 # The benchmark runs itself under nsm-vsock exec.
 $(BUILD)/bench/vsock_bench: $(BUILD)/bin/nsm-vsock $(VSOCK_PRELOAD_SO)
 # tests/it_vsock.sh's own AF_VSOCK program: dynamic (the shim) and -static (the supervisor).
