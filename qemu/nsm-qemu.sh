@@ -28,13 +28,21 @@
 # streamed here; nsm-qemu exits with its status, 124 when the watchdog stopped the guest,
 # 125 for its own errors. Everything it starts is stopped and its temporary directory
 # (the server's socket included) removed on every exit path.
+#
+#   nsm-qemu run-eif [--ca DIR] [--cid N] [--memory MIB] [--cpus N] [--debug-mode]
+#       [--vsock-dir DIR] [--timeout S] [--timings] [--console FILE] [--image DIR]
+#       [--pcr3 HEX|--parent-role-arn ARN] [--pcr4 HEX|--parent-instance-id ID] FILE.eif
+# boots an enclave image: its own init and application, unmodified, with /dev/nsm holding its
+# PCRs, the heartbeat answered and vsock on DIR (nsm-qemu run-eif --help: every option).
 set -u
 
 prog=nsm-qemu
 die() { echo "$prog: $*" >&2; exit 125; }
 
 here=$(cd "$(dirname "$0")" && pwd)
-[ "${1:-}" = run ] || { [ "${1:-}" = --help ] || [ "${1:-}" = -h ] && { sed -n '2,30s/^# \{0,1\}//p' "$0"; exit 0; }; die "usage: nsm-qemu run [options] -- COMMAND [ARGS] (nsm-qemu --help)"; }
+# run-eif (issue 21): its own script, installed beside this one
+if [ "${1:-}" = run-eif ]; then shift; exec sh "${NSM_QEMU_RUN_EIF:-$here/nsm-qemu-run-eif}" "$@"; fi
+[ "${1:-}" = run ] || { [ "${1:-}" = --help ] || [ "${1:-}" = -h ] && { sed -n '2,36s/^# \{0,1\}//p' "$0"; exit 0; }; die "usage: nsm-qemu run [options] -- COMMAND [ARGS] (nsm-qemu --help)"; }
 shift
 
 image=""; kernel=""; initrd=""; timeout=300; memory=256; timings=0; rtt_count=30
