@@ -32,7 +32,8 @@
 # device and the image's kernel has no CUSE), on QEMU's microvm machine (virtio-mmio devices,
 # no PCI, as the image's pci=off expects); rdinit=/nsmkit/eif/init is appended to the command
 # line (and tsc_early_khz=<the host's TSC kHz>: microvm gives the kernel no clock to calibrate
-# against, see below); the overlay moves the image's /nsm.ko aside and execs the image's /init.
+# against under TCG: no HPET, no PM timer); the overlay moves the image's /nsm.ko aside and
+# execs the image's /init.
 # The malformed image is refused (nsm-eif's reason) before anything starts.
 #
 # Exit status: the enclave command's (nsmkit's init prints NSMKIT-ENCLAVE-EXIT <status>);
@@ -43,7 +44,7 @@ set -u
 
 prog="nsm-qemu run-eif"
 die() { echo "$prog: $*" >&2; exit 125; }
-usage() { sed -n '2,42s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,43s/^# \{0,1\}//p' "$0"; }
 
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${NSM_QEMU_BIN:-$here}
@@ -301,7 +302,7 @@ report_timings() {
         if [ -n "$doc" ]; then
             echo "$prog:   the application's first attestation (document sent):    $doc"
             [ -z "${t_overlay:-}" ] ||
-                echo "$prog:   boot to first attestation = $((doc * 100 / (t_overlay > 0 ? t_overlay : 1) / 100)).$((doc * 100 / (t_overlay > 0 ? t_overlay : 1) % 100))x the boot to init; of which the image's init and application: $((doc - ${t_image_init:-0})) ms"
+                echo "$prog:   boot to first attestation = $(awk -v a="$doc" -v b="$t_overlay" 'BEGIN { printf "%.2f", a / (b > 0 ? b : 1) }')x the boot to init; of which the image's init and application: $((doc - ${t_image_init:-0})) ms"
         else
             echo "$prog:   the application asked for no attestation document"
         fi
@@ -309,7 +310,13 @@ report_timings() {
 }
 last_lines() {
     echo "$prog: $1; the console's last lines:" >&2
-    tail -n 15 "$tmp/console.log" 2> /dev/null | sed "s/^/$prog: | /" >&2
+    if [ "$panicked" = 1 ]; then
+        # the lines before the panic say why (init's last words), not the stack dump after it
+        awk '/Kernel panic - not syncing/ { n = NR } { l[NR] = $0 }
+             END { for (i = (n > 12 ? n - 12 : 1); i <= n; i++) print l[i] }' "$tmp/console.log"
+    else
+        tail -n 15 "$tmp/console.log"
+    fi 2> /dev/null | sed "s/^/$prog: | /" >&2
 }
 boot_and_watch() {
     start_guest
