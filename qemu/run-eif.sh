@@ -130,7 +130,9 @@ cp "$eif" "$tmp/image.eif" 2> "$tmp/cp.err" || die "cannot read $eif: $(head -n 
 rc=$?
 if [ $rc -ne 0 ]; then
     echo "$prog: $eif refused before boot (nsm-eif describe exit $rc):" >&2
-    grep -v '^  section\|^PCR\|^CRC' "$tmp/describe.txt" | sed "s/^/$prog:   /" | head -n 5 >&2
+    grep -v '^  section\|^PCR\|^CRC' "$tmp/describe.txt" | awk -v t="$tmp/image.eif" -v f="$eif" \
+        -v p="$prog:   " '{ while ((i = index($0, t)) > 0) $0 = substr($0, 1, i - 1) f substr($0, i + length(t)); print p $0 }' |
+        head -n 5 >&2
     exit 125
 fi
 mkdir "$tmp/eif"
