@@ -109,12 +109,12 @@ done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/nsm-qemu-eif.XXXXXX") || die "cannot create a temporary directory"
 server_pid=""; qemu_pid=""; watchdog_pid=""; vsock_pid=""; heartbeat_pid=""; relay_pid=""
-panic_pid=""
+panic_pid=""; fifo_guard_pid=""
 cleanup() {
-    for p in $watchdog_pid $panic_pid $qemu_pid $server_pid $vsock_pid $heartbeat_pid $relay_pid; do
+    for p in $fifo_guard_pid $watchdog_pid $panic_pid $qemu_pid $server_pid $vsock_pid $heartbeat_pid $relay_pid; do
         kill "$p" 2> /dev/null
     done
-    for p in $watchdog_pid $panic_pid $qemu_pid $server_pid $vsock_pid $heartbeat_pid $relay_pid; do
+    for p in $fifo_guard_pid $watchdog_pid $panic_pid $qemu_pid $server_pid $vsock_pid $heartbeat_pid $relay_pid; do
         wait "$p" 2> /dev/null
     done
     rm -rf "$tmp"
@@ -255,6 +255,19 @@ start_guest() {
         kill "$qemu_pid" 2> /dev/null
     ) &
     watchdog_pid=$!
+    # A QEMU that dies before it opens the console (a bad option, no memory) would leave the
+    # reader below blocked in open() until the watchdog: once QEMU is gone, this opens the
+    # FIFO read-write (never blocks) and closes it, so the reader gets its end of file.
+    (
+        # (gone, or a zombie: its parent, this script, waits for it only after reading)
+        while :; do
+            state=$(sed 's/.*) //' "/proc/$qemu_pid/stat" 2> /dev/null | cut -c1)
+            case "$state" in ''|Z|X) break ;; esac
+            sleep 0.2
+        done
+        exec 3<> "$tmp/console"
+    ) &
+    fifo_guard_pid=$!
 }
 ms_since_start() { echo $((($(date +%s%N) - start_ns) / 1000000)); }
 # The console: streamed to stdout (and --console FILE) as it comes, the last lines kept for the
@@ -326,11 +339,17 @@ boot_and_watch() {
     wait "$qemu_pid"; qemu_rc=$?; qemu_pid=""
     kill "$watchdog_pid" 2> /dev/null; wait "$watchdog_pid" 2> /dev/null; watchdog_pid=""
     [ -z "$panic_pid" ] || { wait "$panic_pid" 2> /dev/null; panic_pid=""; }
+    wait "$fifo_guard_pid" 2> /dev/null; fifo_guard_pid=""
     sleep 0.2 # the server sees the guest's connection close before it is stopped
     report_timings
     if [ -n "${NSM_QEMU_SERVER_LOG:-}" ]; then cp "$tmp/serve.log" "$NSM_QEMU_SERVER_LOG"; fi
     if [ -n "${NSM_QEMU_RELAY_LOG:-}" ] && [ -f "$tmp/relay.log" ]; then cp "$tmp/relay.log" "$NSM_QEMU_RELAY_LOG"; fi
     if [ -e "$tmp/watchdog" ]; then last_lines "stopped by the watchdog"; exit 124; fi
+    if [ ! -s "$tmp/console.log" ] && [ "$qemu_rc" != 0 ]; then
+        echo "$prog: QEMU did not start the guest (exit $qemu_rc)" >&2
+        sed "s/^/$prog: qemu: /" "$tmp/qemu.err" | head -n 5 >&2
+        exit 125
+    fi
     case "$status" in
         ''|*[!0-9]*)
             if [ "$panicked" = 1 ]; then last_lines "the enclave's kernel panicked (its init died?)"

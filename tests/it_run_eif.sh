@@ -98,6 +98,17 @@ rc=$?
     ok "a malformed image is refused before anything boots: $(grep -m1 CRC "$work/bad.err" | cut -c1-90)" ||
     fail "malformed image: exit $rc, qemu started: $([ -e "$work/qemu-started" ] && echo yes || echo no): $(cat "$work/bad.err")"
 
+# a QEMU that fails at once is reported at once (not when the watchdog fires)
+printf '#!/bin/sh\necho "qemu: simulated start failure" >&2\nexit 1\n' > "$work/failing-qemu"
+chmod +x "$work/failing-qemu"
+start=$(date +%s)
+NSM_QEMU_QEMU="$work/failing-qemu" "$bin/nsm-qemu" run-eif --vsock-dir "$net" --timeout 60 "$work/app.eif" \
+    > /dev/null 2> "$work/qf.err"
+rc=$?
+[ $rc -eq 125 ] && grep -q 'simulated start failure' "$work/qf.err" && [ $(($(date +%s) - start)) -lt 30 ] &&
+    ok "a QEMU that fails to start is reported at once with its message (125)" ||
+    fail "failing QEMU: exit $rc after $(($(date +%s) - start)) s: $(cat "$work/qf.err")"
+
 # ---- 1. the image runs: document, heartbeat, /env, vsock, exit status, console -------------
 socat UNIX-LISTEN:"$net/3.7001" SYSTEM:"cat > '$work/received'; printf host-reply" 2> /dev/null &
 listener_pid=$!
