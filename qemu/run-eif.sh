@@ -145,8 +145,18 @@ nl='
 case "$cmdline" in *"$nl"*) die "the image's command line holds a newline" ;; esac
 ramdisks=$(cd "$tmp/eif" && ls | grep '^ramdisk[0-9]*$' | sort -t k -k 2n)
 [ -n "$ramdisks" ] || die "the image has no ramdisk"
+# The kernel reads concatenated archives, compressed or not, but finds an uncompressed one only
+# at a 4-byte boundary, and skips zero bytes between them: each piece is padded with zeros.
 : > "$tmp/initrd"
-for r in $ramdisks; do cat "$tmp/eif/$r" >> "$tmp/initrd" || die "cannot assemble the ramdisks"; rm -f "$tmp/eif/$r"; done
+pad4() {
+    size=$(wc -c < "$tmp/initrd")
+    [ $((size % 4)) -eq 0 ] || head -c $((4 - size % 4)) /dev/zero >> "$tmp/initrd"
+}
+for r in $ramdisks; do
+    cat "$tmp/eif/$r" >> "$tmp/initrd" || die "cannot assemble the ramdisks"
+    rm -f "$tmp/eif/$r"
+    pad4
+done
 cat "$image/eif-overlay.cpio" >> "$tmp/initrd" || die "cannot append the overlay"
 append="$cmdline rdinit=/nsmkit/eif/init"
 # microvm has neither HPET nor an ACPI PM timer, and under TCG on a loaded machine the kernel's
