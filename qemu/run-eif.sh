@@ -236,7 +236,10 @@ say_what_runs() {
         echo "$prog:   substituted: the kernel (Debian's ${kernel_pkg:-cloud kernel}: QEMU 7.2 has no virtio NSM device for the image's nsm.ko, and /dev/nsm is a CUSE device); added: the overlay ramdisk /nsmkit/eif (virtio-mmio, vsock and CUSE modules, the /dev/nsm daemon; it moves /nsm.ko aside, then execs /init)"
         echo "$prog:   machine: QEMU microvm (TCG, virtio-mmio devices, no PCI, as pci=off expects), $cpus CPU(s), $memory MiB; vsock CID $cid on $vsock_dir; heartbeat $heartbeat_note"
         if [ "$debug" = 1 ]; then echo "$prog:   debug mode: PCR0-4 and 8 read as zero"
-        else echo "$prog:   NSM: PCR0/1/2${pcr8:-} the image's, PCR3 ${pcr3:-not set (zero)}, PCR4 ${pcr4:-nsm-sim's}"; fi
+        else
+            pcr4_text=${pcr4:-"nsm-sim's own (from its simulated instance id)"}
+            echo "$prog:   NSM: PCR0/1/2${pcr8:-} the image's, PCR3 ${pcr3:-zero (no role)}, PCR4 $pcr4_text"
+        fi
     } >&2
 }
 
@@ -374,6 +377,6 @@ boot_and_watch() {
 start_nsm
 heartbeat_note=""
 start_vsock
-[ -z "$(grep -m1 '^signed: yes' "$tmp/describe.txt")" ] || pcr8="/8"
+! grep -q "^signed: yes" "$tmp/describe.txt" || pcr8="/8"
 say_what_runs
 boot_and_watch
