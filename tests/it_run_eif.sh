@@ -35,7 +35,7 @@ for t in socat xxd; do
     command -v $t > /dev/null || { echo "SKIP: $t is missing"; exit 0; }
 done
 
-work=$(mktemp -d)
+work=$(mktemp -d "${TMPDIR:-/tmp}/it_run_eif.XXXXXX")
 mkdir -p "$work/tmp"
 listener_pid=""
 trap 'for p in $listener_pid; do kill $p 2> /dev/null; done; rm -rf "$work"' EXIT
