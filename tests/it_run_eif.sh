@@ -167,8 +167,14 @@ for level in 9 1 6; do
     gzip -n -$level < "$work/app.cpio" > "$work/app.cpio.gz"
     [ $(($(wc -c < "$work/app.cpio.gz") % 4)) -eq 0 ] || break
 done
-"$bin/nsm-eif" build --kernel "$image/vmlinuz" --cmdline "$cmdline" --ramdisk "$work/bootstrap.cpio" \
-    --ramdisk "$work/app.cpio.gz" --build-time 2026-01-01T00:00:00Z --output "$work/gz.eif" > /dev/null ||
+# and its command line names its init with rdinit= (a third ramdisk holds /init.real): the
+# overlay must hand over to that one, not to /init
+mkdir -p "$work/extra"
+cp "$BUILD/qemu/guest/enclave-init" "$work/extra/init.real"
+(cd "$work/extra" && echo init.real | cpio -o -H newc -R 0:0 --quiet) > "$work/extra.cpio"
+"$bin/nsm-eif" build --kernel "$image/vmlinuz" --cmdline "$cmdline rdinit=/init.real" \
+    --ramdisk "$work/bootstrap.cpio" --ramdisk "$work/app.cpio.gz" --ramdisk "$work/extra.cpio" \
+    --build-time 2026-01-01T00:00:00Z --output "$work/gz.eif" > /dev/null ||
     fail "nsm-eif build with a gzip ramdisk"
 "$bin/nsm-qemu" run-eif --ca "$work/ca" --vsock-dir "$net" --debug-mode --timeout 400 --cid 17 \
     "$work/gz.eif" > "$work/debug.out" 2> "$work/debug.err"
@@ -181,6 +187,9 @@ if [ -s "$work/debug.bin" ]; then
         --expect-pcr "3=$zero" --expect-pcr "4=$zero" "$work/debug.bin" > "$work/nv.out" 2>&1 &&
         ok "debug mode: the document's PCR0-4 are zero; a gzip ramdisk of $(wc -c < "$work/app.cpio.gz") bytes before the overlay booted (exit $rc)" || fail "debug document: $(tail -n 2 "$work/nv.out")"
 else fail "debug mode: no document (exit $rc): $(tail -n 5 "$work/debug.err")"; fi
+grep -q "starting the image's /init.real" "$work/debug.out" && grep -qx 'app: hello-env' "$work/debug.out" &&
+    ok "the image's own rdinit=/init.real ran the application" ||
+    fail "rdinit=: $(grep 'starting the image' "$work/debug.out")"
 
 # ---- 3. a wrong heartbeat answer: init dies, as AWS's does ------------------------------------
 socat UNIX-LISTEN:"$net/3.9000",fork SYSTEM:"head -c 1 > /dev/null; printf x" 2> /dev/null &
