@@ -210,9 +210,19 @@ rc=$?
 [ $rc -eq 124 ] && grep -q 'watchdog' "$work/wd.err" && ok "the watchdog stopped the guest (124)" ||
     fail "watchdog: exit $rc: $(tail -n 3 "$work/wd.err")"
 
+# SIGTERM (how a supervisor such as nsm-nitro-cli's terminate-enclave stops it): 143, and
+# the checks below find nothing of it left
+"$bin/nsm-qemu" run-eif --vsock-dir "$net" --timeout 120 "$work/app.eif" > "$work/term.out" 2> /dev/null &
+term_pid=$!
+i=0; while ! grep -q 'Linux version' "$work/term.out" 2> /dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+kill -TERM $term_pid
+wait $term_pid
+rc=$?
+[ $rc -eq 143 ] && ok "SIGTERM stops run-eif and its guest (143)" || fail "SIGTERM: exit $rc"
+
 # ---- nothing left behind ------------------------------------------------------------------
 sleep 0.5
-left=$(ps -eo args | grep -F "$work/tmp" | grep -v grep)
+left=$(ps -eo args | grep -F "$work/" | grep -v grep)
 [ -z "$left" ] && ok "no process left running" || fail "left running: $left"
 [ -z "$(ls -A "$work/tmp")" ] && ok "no temporary directory left" || fail "left in TMPDIR: $(ls "$work/tmp")"
 [ ! -e "$net/16.vsock" ] && [ ! -e "$net/3.9000" ] && ok "no vsock name left in DIR" || fail "left in DIR: $(ls "$net")"
