@@ -71,13 +71,18 @@ cp "$BUILD/qemu/guest/nsm-probe" "$BUILD/qemu/guest/vsock_guest" "$work/rootfs/b
     'echo "app: $GREETING"; echo "DOC $(nsm-probe attest)"; echo "VSOCK $(vsock_guest --cid 16 send 3 7001 hello-from-enclave)"; echo "KMS $(vsock_guest --cid 16 send 3 8000 "$(printf "POST / HTTP/1.1\r\nHost: kms\r\nX-Amz-Target: TrentService.ListKeys\r\nX-Amz-Date: 20261207T000000Z\r\nAuthorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261207/us-east-1/kms/aws4_request, SignedHeaders=host;x-amz-date;x-amz-target, Signature=$KMS_SIG\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")" | busybox tail -n 1)"; exit 3' \
     > /dev/null || { echo "FAIL: nsm-eif ramdisk"; exit 1; }
 cmdline="reboot=k panic=30 pci=off nomodules console=ttyS0 i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd random.trust_cpu=on virtio_mmio.device=4K@0xd0000000:5 virtio_mmio.device=4K@0xd0001000:6"
+# signed, as `nitro-cli build-enclave --signing-certificate --private-key` does: PCR8 too
+openssl ecparam -name secp384r1 -genkey -noout -out "$work/signer.key" 2> /dev/null
+openssl req -new -x509 -key "$work/signer.key" -sha384 -out "$work/signer.pem" -days 30 \
+    -subj "/C=US/O=nsmkit tests/CN=run-eif signer" 2> /dev/null || { echo "FAIL: openssl req"; exit 1; }
 "$bin/nsm-eif" build --kernel "$image/vmlinuz" --cmdline "$cmdline" --ramdisk "$work/bootstrap.cpio" \
-    --ramdisk "$work/app.cpio" --build-time 2026-01-01T00:00:00Z --output "$work/app.eif" > /dev/null ||
+    --ramdisk "$work/app.cpio" --build-time 2026-01-01T00:00:00Z --output "$work/app.eif" \
+    --signing-certificate "$work/signer.pem" --private-key "$work/signer.key" > /dev/null ||
     { echo "FAIL: nsm-eif build"; exit 1; }
 "$bin/nsm-eif" describe "$work/app.eif" > "$work/describe.txt"
 pcr() { sed -n "s/^PCR$1  *\([0-9a-f]*\)\$/\1/p" "$work/describe.txt"; }
-pcr0=$(pcr 0); pcr1=$(pcr 1); pcr2=$(pcr 2)
-[ ${#pcr0} -eq 96 ] || { echo "FAIL: no PCR0 from nsm-eif describe"; exit 1; }
+pcr0=$(pcr 0); pcr1=$(pcr 1); pcr2=$(pcr 2); pcr8=$(pcr 8)
+[ ${#pcr0} -eq 96 ] && [ ${#pcr8} -eq 96 ] || { echo "FAIL: no PCR0 or PCR8 from nsm-eif describe"; exit 1; }
 
 # ---- usage, and what is refused before boot ---------------------------------------------------
 "$bin/nsm-qemu" run-eif --help | grep -q -- '--parent-role-arn' && ok "run-eif --help documents its options" ||
@@ -137,8 +142,8 @@ grep -q "the image's /nsm.ko moved" "$work/run.out" && ok "the image's placehold
 sed -n 's/^DOC \([0-9a-f]*\)$/\1/p' "$work/run.out" | head -n 1 | xxd -r -p > "$work/doc.bin"
 if [ -s "$work/doc.bin" ]; then
     "$bin/nsm-verify" --root "$root" --expect-pcr "0=$pcr0" --expect-pcr "1=$pcr1" --expect-pcr "2=$pcr2" \
-        --expect-pcr "3=$pcr3" "$work/doc.bin" > "$work/nv.out" 2>&1 &&
-        ok "the application's document verifies with the image's PCR0/1/2 and the role ARN's PCR3" ||
+        --expect-pcr "3=$pcr3" --expect-pcr "8=$pcr8" "$work/doc.bin" > "$work/nv.out" 2>&1 &&
+        ok "the application's document verifies with the signed image's PCR0/1/2/8 and the role ARN's PCR3" ||
         fail "document: $(tail -n 2 "$work/nv.out")"
     "$bin/nsm-verify" --root "$root" --expect-pcr "0=$(printf '%096d' 0)" "$work/doc.bin" > /dev/null 2>&1 &&
         fail "the document verified with a zero PCR0" || ok "the same document is refused with a zero PCR0"
@@ -154,6 +159,7 @@ grep -q 'heartbeat answered by nsm-vsock heartbeat' "$work/run.err" && ok "run-e
 grep -qx 'app: hello-env' "$work/console.txt" && grep -q 'NSMKIT-ENCLAVE-EXIT 3' "$work/console.txt" &&
     ok "--console FILE holds the console" || fail "--console file: $(tail -n 3 "$work/console.txt")"
 grep -q "substituted: the kernel" "$work/run.err" && grep -q "appended: rdinit=/nsmkit/eif/init" "$work/run.err" &&
+    grep -q "NSM: PCR0/1/2/8 the image's, PCR3 $pcr3" "$work/run.err" &&
     ok "run-eif says what is the image's and what is substituted" || fail "no substitution lines"
 grep -q "the application's first attestation (document sent): *[0-9]" "$work/run.err" &&
     grep -q "the kernel's boot to init (the overlay's first line): *[0-9]" "$work/run.err" &&
