@@ -11,7 +11,7 @@
 #   - a malformed image is refused before anything boots; the watchdog stops a guest;
 #   - nothing is left running, no temporary directory left;
 #   - the bootstrap ramdisk is byte-reproducible.
-# Four guest boots under TCG. Skips (SKIP lines) without the QEMU image.
+# Six guest boots under TCG (two of them cut short). Skips (SKIP lines) without the QEMU image.
 set -u
 BUILD=${BUILD:-build}
 bin="$BUILD/bin"
@@ -209,6 +209,22 @@ rc=$?
     ok "a wrong heartbeat answer: init died before the app, run-eif reported the panic with the last lines (123)" ||
     fail "heartbeat failure: exit $rc: $(tail -n 6 "$work/hb.err")"
 kill $listener_pid 2> /dev/null; wait $listener_pid 2> /dev/null; listener_pid=""
+
+# ---- 3b. an init that stops the enclave without a status (as AWS's would): 123 ------------------
+mkdir -p "$work/silent"
+printf '#!/rootfs/bin/busybox sh\necho "silent init: powering off"\n/rootfs/bin/busybox poweroff -f\n' \
+    > "$work/silent/init.silent"
+chmod 0755 "$work/silent/init.silent"
+(cd "$work/silent" && echo init.silent | cpio -o -H newc -R 0:0 --quiet) > "$work/silent.cpio"
+"$bin/nsm-eif" build --kernel "$image/vmlinuz" --cmdline "$cmdline rdinit=/init.silent" \
+    --ramdisk "$work/bootstrap.cpio" --ramdisk "$work/app.cpio" --ramdisk "$work/silent.cpio" \
+    --build-time 2026-01-01T00:00:00Z --output "$work/silent.eif" > /dev/null 2>&1
+"$bin/nsm-qemu" run-eif --vsock-dir "$net" --timeout 400 "$work/silent.eif" > "$work/silent.out" 2> "$work/silent.err"
+rc=$?
+[ $rc -eq 123 ] && grep -q 'stopped without reporting an exit status' "$work/silent.err" &&
+    grep -q 'silent init: powering off' "$work/silent.err" &&
+    ok "an init that powers off without a status: 123, with the console's last lines" ||
+    fail "silent init: exit $rc: $(tail -n 4 "$work/silent.err")"
 
 # ---- 4. the watchdog -------------------------------------------------------------------------
 "$bin/nsm-qemu" run-eif --vsock-dir "$net" --timeout 3 "$work/app.eif" > /dev/null 2> "$work/wd.err"
