@@ -39,12 +39,13 @@
 # Exit status: the enclave command's (nsmkit's init prints NSMKIT-ENCLAVE-EXIT <status>);
 # 123 the enclave stopped without reporting one (a kernel panic - e.g. init died because the
 # heartbeat failed - or an init that does not report), with the console's last lines;
-# 124 the watchdog fired; 125 nsm-qemu's own errors (a malformed image included).
+# 124 the watchdog fired; 125 nsm-qemu's own errors (a malformed image included); 130 and 143
+# on SIGINT and SIGTERM. Whatever it started is stopped, its temporary directory removed.
 set -u
 
 prog="nsm-qemu run-eif"
 die() { echo "$prog: $*" >&2; exit 125; }
-usage() { sed -n '2,43s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,45s/^# \{0,1\}//p' "$0"; }
 
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${NSM_QEMU_BIN:-$here}
