@@ -733,7 +733,7 @@ $(QEMU_GUEST)/devnsm_client $(QEMU_GUEST)/blog_client: $(QEMU_GUEST)/%: $(BUILD)
 .PHONY: qemu-image qemu-test qemu-deps
 qemu-deps:
 	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(QEMU_DEB_PACKAGES)"
-$(QEMU_IMAGE)/initramfs.cpio: $(GUEST_PROGS) $(LIBNSM_SO) qemu/build-image.sh qemu/init \
+$(QEMU_IMAGE)/initramfs.cpio: $(GUEST_PROGS) $(LIBNSM_SO) qemu/build-image.sh qemu/init qemu/eif-init \
                               qemu/guest-tests.sh
 	@if [ -n "$(strip $(SANITIZE))" ]; then \
 	  echo "qemu-image: build it without SANITIZE (static guest programs cannot carry ASan)"; exit 1; fi
@@ -776,3 +776,22 @@ bench-vsock-guest: all qemu-image
 	@echo "== bench/vsock_guest_bench.sh"
 	@BUILD=$(BUILD) sh bench/vsock_guest_bench.sh
 bench: bench-vsock-guest
+
+# ---- nsm-qemu run-eif: nsmkit's enclave init and bootstrap ramdisk (issue 21) -----------------
+# qemu/enclave-init.c keeps AWS init's contract (heartbeat, /env, /cmd, /rootfs, /nsm.ko);
+# `make enclave-bootstrap` packs it as an image's first ramdisk, byte-reproducibly
+# (qemu/build-bootstrap.sh; give it --nsm-ko FILE for a driver). The run-eif overlay
+# (eif-overlay.cpio) is built with the QEMU image by qemu/build-image.sh.
+ENCLAVE_BOOTSTRAP := $(BUILD)/qemu/enclave/bootstrap.cpio
+$(QEMU_GUEST)/enclave-init: qemu/enclave-init.c qemu/enclave_lines.h
+	@mkdir -p $(@D)
+	$(CC) $(GUEST_CFLAGS) $< $(GUEST_LDFLAGS) -o $@
+$(ENCLAVE_BOOTSTRAP): $(QEMU_GUEST)/enclave-init qemu/build-bootstrap.sh
+	sh qemu/build-bootstrap.sh --init $< --output $@
+.PHONY: enclave-bootstrap
+enclave-bootstrap: $(ENCLAVE_BOOTSTRAP)
+qemu-image: $(ENCLAVE_BOOTSTRAP)
+$(BUILD)/bin/nsm-qemu-run-eif: qemu/run-eif.sh common/include/nsmkit/version.h
+	@mkdir -p $(@D)
+	sed 's/@NSMKIT_VERSION@/$(SO_VERSION)/' $< > $@.tmp && chmod 0755 $@.tmp && mv $@.tmp $@
+all: $(BUILD)/bin/nsm-qemu-run-eif

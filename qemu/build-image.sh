@@ -7,6 +7,8 @@
 #                      CUSE daemon, the guest test tools and the shared libraries the
 #                      dynamically linked ones need (libcbor has no static library in Debian)
 #   OUT/initramfs.cpio modules.cpio then nsmkit.cpio (the kernel reads concatenated archives)
+#   OUT/eif-overlay.cpio what nsm-qemu run-eif appends to an enclave image's ramdisks
+#                      (/nsmkit/eif: busybox, the CUSE daemon, qemu/eif-init, virtio-mmio modules)
 #   OUT/manifest.txt   every input with its package version and SHA-256, and the outputs'
 #
 # Same inputs, same bytes: every file is owned by 0:0 with mtime 0, the archives list their
@@ -182,9 +184,29 @@ pack() {
 pack "$stage/modules" "$stage/modules.cpio"
 pack "$n" "$stage/nsmkit.cpio"
 
+# ---- the run-eif overlay: appended to an enclave image's own ramdisks ----------------------
+# Everything under /nsmkit/eif, so no file of the image is replaced: busybox, the CUSE
+# daemon, the init run before the image's (qemu/eif-init) and the modules for the microvm
+# machine's virtio-mmio devices, in load order (nsm-qemu run-eif, qemu/README.md).
+e="$stage/eif/nsmkit/eif"
+mkdir -p "$e/modules"
+cp "$stage/bin/busybox" "$guest/nsm-sim" "$e/"
+cp "$here/eif-init" "$e/init"
+chmod 0755 "$e/init"
+eif_modules="virtio_ring virtio virtio_mmio virtio_console fuse cuse vsock
+    vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport"
+for m in $eif_modules; do
+    f=$(find "$mods" -name "$m.ko" | head -n 1)
+    [ -n "$f" ] || die "kernel package $kpkg has no module $m.ko"
+    cp "$f" "$e/modules/"
+done
+printf '%s\n' $eif_modules > "$e/modules/order"
+pack "$stage/eif" "$stage/eif-overlay.cpio"
+
 cp "$vmlinuz" "$out/vmlinuz.new"
 cp "$stage/modules.cpio" "$out/modules.cpio.new"
 cp "$stage/nsmkit.cpio" "$out/nsmkit.cpio.new"
+cp "$stage/eif-overlay.cpio" "$out/eif-overlay.cpio.new"
 cat "$stage/modules.cpio" "$stage/nsmkit.cpio" > "$out/initramfs.cpio.new"
 
 {
@@ -208,11 +230,11 @@ cat "$stage/modules.cpio" "$stage/nsmkit.cpio" > "$out/initramfs.cpio.new"
     if [ -n "$socat" ]; then
         echo "program socat socat $(dpkg-query -W -f='${Version}' socat 2> /dev/null) $(sha256sum < "$socat" | cut -d' ' -f1)"
     fi
-    for f in vmlinuz modules.cpio nsmkit.cpio initramfs.cpio; do
+    for f in vmlinuz modules.cpio nsmkit.cpio initramfs.cpio eif-overlay.cpio; do
         echo "output $f $(sha256sum < "$out/$f.new" | cut -d' ' -f1)"
     done
 } > "$out/manifest.txt.new"
-for f in vmlinuz modules.cpio nsmkit.cpio initramfs.cpio manifest.txt; do
+for f in vmlinuz modules.cpio nsmkit.cpio initramfs.cpio eif-overlay.cpio manifest.txt; do
     mv "$out/$f.new" "$out/$f"
 done
 echo "nsm-qemu image: $out (kernel $kver, initramfs $(wc -c < "$out/initramfs.cpio") bytes, sha256 $(sha256sum < "$out/initramfs.cpio" | cut -c1-16)...)"

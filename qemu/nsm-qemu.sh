@@ -28,6 +28,12 @@
 # streamed here; nsm-qemu exits with its status, 124 when the watchdog stopped the guest,
 # 125 for its own errors. Everything it starts is stopped and its temporary directory
 # (the server's socket included) removed on every exit path.
+#
+#   nsm-qemu run-eif [--ca DIR] [--cid N] [--memory MIB] [--cpus N] [--debug-mode]
+#       [--vsock-dir DIR] [--timeout S] [--timings] [--console FILE] [--image DIR]
+#       [--pcr3 HEX|--parent-role-arn ARN] [--pcr4 HEX|--parent-instance-id ID] FILE.eif
+# boots an enclave image: its own init and application, unmodified, with /dev/nsm holding its
+# PCRs, the heartbeat answered and vsock on DIR (nsm-qemu run-eif --help: every option).
 set -u
 
 prog=nsm-qemu
@@ -35,8 +41,10 @@ die() { echo "$prog: $*" >&2; exit 125; }
 
 here=$(cd "$(dirname "$0")" && pwd)
 version=@NSMKIT_VERSION@ # filled in by the Makefile
-help() { sed -n '2,30s/^# \{0,1\}//p' "$0"; }
+help() { sed -n '2,36s/^# \{0,1\}//p' "$0"; }
 # --help and --version answer at the top and after run, before the guest command's --
+# run-eif (issue 21): its own script, installed beside this one (it answers --help itself)
+if [ "${1:-}" = run-eif ]; then shift; exec sh "${NSM_QEMU_RUN_EIF:-$here/nsm-qemu-run-eif}" "$@"; fi
 name=nsm-qemu; [ "${1:-}" = run ] && name="nsm-qemu run"
 for arg in "$@"; do
     case "$arg" in
