@@ -120,7 +120,7 @@ static void print_synopsis(const nsmkit_cli *cli, FILE *out)
 {
     const char *s = cli->synopsis ? cli->synopsis : "";
     size_t indent = strlen("usage: ") + strlen(cli->program) + 1;
-    fprintf(out, "usage: %s ", cli->program);
+    fprintf(out, "usage: %s%s", cli->program, *s ? " " : ""); /* "list": no operands */
     for (; *s; s++) {
         fputc(*s, out);
         if (*s == '\n')
