@@ -99,7 +99,8 @@ int nsmkit_opts_parse(const nsmkit_cli *cli, int *argc, char **argv, void *ctx, 
             nsmkit_opts_help(cli, stdout);
             return NSMKIT_OPTS_DONE;
         }
-        if (strcmp(arg, "--version") == 0) {
+        /* a table may own "--version" (nsm-eif build's image version takes a value) */
+        if (strcmp(arg, "--version") == 0 && !row_named(cli, arg, strlen(arg))) {
             nsmkit_opts_version(cli->program, stdout);
             return NSMKIT_OPTS_DONE;
         }
@@ -119,7 +120,7 @@ static void print_synopsis(const nsmkit_cli *cli, FILE *out)
 {
     const char *s = cli->synopsis ? cli->synopsis : "";
     size_t indent = strlen("usage: ") + strlen(cli->program) + 1;
-    fprintf(out, "usage: %s ", cli->program);
+    fprintf(out, "usage: %s%s", cli->program, *s ? " " : ""); /* "list": no operands */
     for (; *s; s++) {
         fputc(*s, out);
         if (*s == '\n')

@@ -24,11 +24,17 @@
 
 #include "nsm-eif.h"
 
+static const nsmkit_cli list_cli = {
+    "nsm-eif list", "", "Lists the malformed images nsm-eif corpus writes, with the code each\n"
+    "should be refused with.", NULL, 0, false, NULL};
+
 int nsmeif_cmd_list(int argc, char **argv)
 {
-    (void)argv;
-    if (argc != 2)
-        return nsmeif_usage();
+    int status = nsmeif_parse(&list_cli, &argc, argv, NULL);
+    if (status >= 0)
+        return status;
+    if (argc != 0)
+        return nsmeif_cli_usage(&list_cli, "takes no operands");
     printf("%-26s %-6s %-20s %-6s %s\n", "name", "code", "expected", "signed", "description");
     for (unsigned i = 0; i < NSMEIF_FAULT_COUNT; i++) {
         const nsmeif_fault_info *f = nsmeif_fault_get((nsmeif_fault)i);
@@ -64,21 +70,31 @@ static int write_corpus(const char *dir, const nsmeif_fault_signer *signer, nsmk
     return rc;
 }
 
+typedef struct {
+    const char *cert, *key;
+} corpus_args;
+
+static const nsmkit_opt corpus_rows[] = {
+    NSMKIT_OPT_STRING("--signer-cert", "PEM", corpus_args, cert,
+                      "the signer's certificate (default: one made in DIR/signer.pem)"),
+    NSMKIT_OPT_STRING("--signer-key", "PEM", corpus_args, key,
+                      "the signer's P-384 key (default: DIR/signer.key)"),
+};
+static const nsmkit_opt_group corpus_groups[] = {{NULL, corpus_rows, NSMKIT_ROWS(corpus_rows)}};
+static const nsmkit_cli corpus_cli = {
+    "nsm-eif corpus", "DIR [--signer-cert PEM --signer-key PEM]",
+    "Writes one image per fault (nsm-eif list) and DIR/manifest.tsv.",
+    corpus_groups, 1, false, NULL};
+
 int nsmeif_cmd_corpus(int argc, char **argv)
 {
-    const char *dir = NULL, *cert = NULL, *key = NULL;
-    for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--signer-cert") == 0 && i + 1 < argc)
-            cert = argv[++i];
-        else if (strcmp(argv[i], "--signer-key") == 0 && i + 1 < argc)
-            key = argv[++i];
-        else if (argv[i][0] != '-' && !dir)
-            dir = argv[i];
-        else
-            return nsmeif_usage();
-    }
-    if (!dir)
-        return nsmeif_usage();
+    corpus_args args = {0};
+    int parsed = nsmeif_parse(&corpus_cli, &argc, argv, &args);
+    if (parsed >= 0)
+        return parsed;
+    if (argc != 1)
+        return nsmeif_cli_usage(&corpus_cli, argc == 0 ? "needs a DIR" : "takes one DIR");
+    const char *dir = argv[0], *cert = args.cert, *key = args.key;
     char cert_default[4200], key_default[4200];
     snprintf(cert_default, sizeof(cert_default), "%s/signer.pem", dir);
     snprintf(key_default, sizeof(key_default), "%s/signer.key", dir);
@@ -207,28 +223,53 @@ static int grade_rows(const char *dir, const char *tmpl, unsigned timeout_s, int
     return rows && agree == rows ? 0 : 1;
 }
 
+typedef struct {
+    const char *tmpl, *dir;
+    uint64_t timeout_s, accept;
+} grade_args;
+
+static int set_timeout(void *ctx, const char *value, nsmkit_error *e)
+{
+    uint64_t s;
+    if (!nsmkit_parse_u64(value, &s) || s == 0 || s >= 3600)
+        return nsmkit_fail(e, "--timeout is 1..3599 seconds, not '%s'", value);
+    ((grade_args *)ctx)->timeout_s = s;
+    return 0;
+}
+
+static int set_accept(void *ctx, const char *value, nsmkit_error *e)
+{
+    uint64_t n;
+    if (!nsmkit_parse_u64(value, &n) || n >= 256)
+        return nsmkit_fail(e, "--accept-exit is 0..255, not '%s'", value);
+    ((grade_args *)ctx)->accept = n;
+    return 0;
+}
+
+static const nsmkit_opt grade_opt_rows[] = {
+    NSMKIT_OPT_STRING("--cmd", "TEMPLATE", grade_args, tmpl,
+                      "the reader to grade; {eif} becomes each image's path"),
+    NSMKIT_OPT_STRING("--dir", "DIR", grade_args, dir, "the corpus (default vectors/eif)"),
+    NSMKIT_OPT_CALL("--timeout", "S", set_timeout, "seconds per image (default 10)"),
+    NSMKIT_OPT_CALL("--accept-exit", "N", set_accept,
+                    "the reader's exit status for a sound image (default 0)"),
+};
+static const nsmkit_opt_group grade_groups[] = {{NULL, grade_opt_rows, NSMKIT_ROWS(grade_opt_rows)}};
+static const nsmkit_cli grade_cli = {
+    "nsm-eif grade", "--cmd 'READER ... {eif}' [--dir DIR] [--timeout S] [--accept-exit N]",
+    "Runs a reader on every image of a corpus and says where it agrees with the manifest.",
+    grade_groups, 1, false, NULL};
+
 int nsmeif_cmd_grade(int argc, char **argv)
 {
-    const char *tmpl = NULL, *dir = "vectors/eif";
-    uint64_t timeout_s = 10, accept = 0;
-    for (int i = 2; i < argc; i++) {
-        if (i + 1 >= argc)
-            return nsmeif_usage();
-        if (strcmp(argv[i], "--cmd") == 0)
-            tmpl = argv[++i];
-        else if (strcmp(argv[i], "--dir") == 0)
-            dir = argv[++i];
-        else if (strcmp(argv[i], "--timeout") == 0 && nsmkit_parse_u64(argv[i + 1], &timeout_s) &&
-                 timeout_s > 0 && timeout_s < 3600)
-            i++;
-        else if (strcmp(argv[i], "--accept-exit") == 0 && nsmkit_parse_u64(argv[i + 1], &accept) &&
-                 accept < 256)
-            i++;
-        else
-            return nsmeif_usage();
-    }
-    if (!tmpl || !strstr(tmpl, "{eif}"))
-        return nsmeif_usage();
+    grade_args args = {.dir = "vectors/eif", .timeout_s = 10};
+    int parsed = nsmeif_parse(&grade_cli, &argc, argv, &args);
+    if (parsed >= 0)
+        return parsed;
+    if (argc != 0 || !args.tmpl || !strstr(args.tmpl, "{eif}"))
+        return nsmeif_cli_usage(&grade_cli, "needs --cmd with {eif} in it, and no operands");
+    const char *tmpl = args.tmpl, *dir = args.dir;
+    uint64_t timeout_s = args.timeout_s, accept = args.accept;
     char path[4200];
     snprintf(path, sizeof(path), "%s/manifest.tsv", dir);
     FILE *manifest = fopen(path, "r");

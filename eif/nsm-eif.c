@@ -25,37 +25,45 @@
 
 #include "nsm-eif.h"
 
-#define VERSION "nsm-eif (nsmkit) 0.1.0"
-
-static const char usage_text[] =
-    "usage: nsm-eif describe [--json] FILE\n"
-    "       nsm-eif build --kernel FILE --cmdline TEXT --ramdisk FILE [--ramdisk FILE]...\n"
-    "                     --output FILE [--name N] [--version V] [--build-time T]\n"
-    "                     [--signing-certificate PEM --private-key PEM] [--arch x86_64|aarch64]\n"
-    "                     [--metadata JSON] [--build-tool T] [--build-tool-version V]\n"
-    "                     [--image-os OS] [--image-kernel V]\n"
-    "       nsm-eif extract FILE DIR\n"
-    "       nsm-eif ramdisk --output FILE [--rootfs DIR] [--env NAME=VALUE]... -- COMMAND [ARG]...\n"
-    "       nsm-eif list\n"
-    "       nsm-eif corpus DIR [--signer-cert PEM --signer-key PEM]\n"
-    "       nsm-eif grade --cmd 'READER ... {eif}' [--dir DIR] [--timeout S] [--accept-exit N]\n"
-    "Exit status: 0 sound (or done), 1 malformed image, 2 usage or I/O error.\n";
+static const nsmkit_cli top_cli = {
+    "nsm-eif",
+    "describe [--json] FILE\n"
+    "build --kernel FILE --cmdline TEXT --ramdisk FILE [--ramdisk FILE]...\n"
+    "      --output FILE [--name N] [--version V] [--build-time T]\n"
+    "      [--signing-certificate PEM --private-key PEM] [--arch x86_64|aarch64]\n"
+    "      [--metadata JSON] [--build-tool T] [--build-tool-version V]\n"
+    "      [--image-os OS] [--image-kernel V]\n"
+    "extract FILE DIR\n"
+    "ramdisk --output FILE [--rootfs DIR] [--env NAME=VALUE]... -- COMMAND [ARG]...\n"
+    "list\n"
+    "corpus DIR [--signer-cert PEM --signer-key PEM]\n"
+    "grade --cmd 'READER ... {eif}' [--dir DIR] [--timeout S] [--accept-exit N]",
+    "Exit status: 0 sound (or done), 1 malformed image, 2 usage or I/O error.\n"
+    "Each command answers --help.",
+    NULL, 0, true, NULL};
 
 int nsmeif_usage(void)
 {
-    fputs(usage_text, stderr);
+    nsmkit_opts_usage(&top_cli, stderr);
     return 2;
 }
-#define usage nsmeif_usage
 
-static bool help_or_version(const char *arg, int *status)
+int nsmeif_cli_usage(const nsmkit_cli *cli, const char *problem)
 {
-    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-        fputs(usage_text, stdout);
-        *status = 0;
-        return true;
-    }
-    return false;
+    fprintf(stderr, "%s: %s\n", cli->program, problem);
+    nsmkit_opts_usage(cli, stderr);
+    return 2;
+}
+
+int nsmeif_parse(const nsmkit_cli *cli, int *argc, char **argv, void *ctx)
+{
+    nsmkit_error e;
+    int r = nsmkit_opts_parse(cli, argc, argv, ctx, &e);
+    if (r == NSMKIT_OPTS_RUN)
+        return -1;
+    if (r == NSMKIT_OPTS_DONE)
+        return 0;
+    return nsmeif_cli_usage(cli, e.msg);
 }
 
 static int report(const nsmeif_image *image, const char *path)
@@ -103,23 +111,32 @@ static void describe_text(const nsmeif_image *im)
         printf("cmdline: %s\n", im->cmdline);
 }
 
+typedef struct {
+    bool json;
+} describe_args;
+
+static const nsmkit_opt describe_rows[] = {
+    NSMKIT_OPT_FLAG("--json", describe_args, json,
+                    "nitro-cli describe-eif's JSON instead of the text"),
+};
+static const nsmkit_opt_group describe_groups[] = {
+    {NULL, describe_rows, NSMKIT_ROWS(describe_rows)}};
+static const nsmkit_cli describe_cli = {
+    "nsm-eif describe", "[--json] FILE",
+    "Reads an image: its sections, CRC, PCRs and signature, and a verdict.\n"
+    "Exit status: 0 sound, 1 malformed, 2 usage or I/O error.",
+    describe_groups, 1, false, NULL};
+
 static int cmd_describe(int argc, char **argv)
 {
-    bool json = false;
-    const char *path = NULL;
-    int status;
-    for (int i = 2; i < argc; i++) {
-        if (help_or_version(argv[i], &status))
-            return status;
-        if (strcmp(argv[i], "--json") == 0)
-            json = true;
-        else if (argv[i][0] != '-' && !path)
-            path = argv[i];
-        else
-            return usage();
-    }
-    if (!path)
-        return usage();
+    describe_args args = {0};
+    int status = nsmeif_parse(&describe_cli, &argc, argv, &args);
+    if (status >= 0)
+        return status;
+    if (argc != 1)
+        return nsmeif_cli_usage(&describe_cli, argc == 0 ? "needs a FILE" : "takes one FILE");
+    const char *path = argv[0];
+    bool json = args.json;
     nsmeif_image image;
     (void)nsmeif_read(path, &image, NULL, NULL);
     if (json) {
@@ -138,63 +155,77 @@ static int cmd_describe(int argc, char **argv)
 
 /* ---- build --------------------------------------------------------------------------------- */
 
-static int parse_build(int argc, char **argv, nsmeif_build_options *o, const char **ramdisks)
+typedef struct {
+    nsmeif_build_options o;
+    const char *ramdisks[NSMEIF_MAX_SECTIONS];
+} build_args;
+
+static int set_ramdisk(void *ctx, const char *value, nsmkit_error *e)
 {
-    static const struct {
-        const char *flag, *alias;
-        size_t field;
-    } strings[] = {
-        {"--kernel", NULL, offsetof(nsmeif_build_options, kernel)},
-        {"--cmdline", NULL, offsetof(nsmeif_build_options, cmdline)},
-        {"--output", NULL, offsetof(nsmeif_build_options, output)},
-        {"--name", "--image-name", offsetof(nsmeif_build_options, image_name)},
-        {"--version", "--image-version", offsetof(nsmeif_build_options, image_version)},
-        {"--build-time", NULL, offsetof(nsmeif_build_options, build_time)},
-        {"--build-tool", NULL, offsetof(nsmeif_build_options, build_tool)},
-        {"--build-tool-version", NULL, offsetof(nsmeif_build_options, build_tool_version)},
-        {"--image-os", NULL, offsetof(nsmeif_build_options, image_os)},
-        {"--image-kernel", NULL, offsetof(nsmeif_build_options, image_kernel)},
-        {"--metadata", NULL, offsetof(nsmeif_build_options, custom_metadata)},
-        {"--signing-certificate", NULL, offsetof(nsmeif_build_options, signing_certificate)},
-        {"--private-key", NULL, offsetof(nsmeif_build_options, private_key)},
-    };
-    for (int i = 2; i < argc; i++) {
-        if (i + 1 >= argc) /* every build flag takes a value */
-            return usage();
-        const char *flag = argv[i], *value = argv[++i];
-        bool done = false;
-        for (size_t k = 0; !done && k < sizeof(strings) / sizeof(strings[0]); k++)
-            if (strcmp(flag, strings[k].flag) == 0 ||
-                (strings[k].alias && strcmp(flag, strings[k].alias) == 0)) {
-                *(const char **)((char *)o + strings[k].field) = value;
-                done = true;
-            }
-        if (done)
-            continue;
-        if (strcmp(flag, "--ramdisk") == 0 && o->ramdisk_count < NSMEIF_MAX_SECTIONS)
-            ramdisks[o->ramdisk_count++] = value;
-        else if (strcmp(flag, "--arch") == 0 &&
-                 (strcmp(value, "x86_64") == 0 || strcmp(value, "aarch64") == 0))
-            o->aarch64 = strcmp(value, "aarch64") == 0;
-        else
-            return usage();
-    }
+    build_args *b = ctx;
+    if (b->o.ramdisk_count >= NSMEIF_MAX_SECTIONS)
+        return nsmkit_fail(e, "at most %d ramdisks", NSMEIF_MAX_SECTIONS);
+    b->ramdisks[b->o.ramdisk_count++] = value;
     return 0;
 }
 
+static int set_arch(void *ctx, const char *value, nsmkit_error *e)
+{
+    if (strcmp(value, "x86_64") != 0 && strcmp(value, "aarch64") != 0)
+        return nsmkit_fail(e, "--arch is x86_64 or aarch64, not '%s'", value);
+    ((build_args *)ctx)->o.aarch64 = strcmp(value, "aarch64") == 0;
+    return 0;
+}
+
+#define BUILD_STRING(name, arg, field, help) NSMKIT_OPT_STRING(name, arg, build_args, o.field, help)
+static const nsmkit_opt build_rows[] = {
+    BUILD_STRING("--kernel", "FILE", kernel, "the kernel image (bzImage, Image)"),
+    BUILD_STRING("--cmdline", "TEXT", cmdline, "the kernel command line"),
+    NSMKIT_OPT_CALL("--ramdisk", "FILE", set_ramdisk,
+                    "a ramdisk, in boot order (repeat; the first is the bootstrap one)"),
+    BUILD_STRING("--output", "FILE", output, "the image to write"),
+    BUILD_STRING("--name", "N", image_name, "the image's name in the metadata"),
+    BUILD_STRING("--image-name", "N", image_name, "the same as --name"),
+    BUILD_STRING("--version", "V", image_version,
+                 "the image's version in the metadata (alone: nsm-eif's version)"),
+    BUILD_STRING("--image-version", "V", image_version, "the same as --version V"),
+    BUILD_STRING("--build-time", "T", build_time, "the metadata's build time"),
+    BUILD_STRING("--build-tool", "T", build_tool, "the metadata's build tool"),
+    BUILD_STRING("--build-tool-version", "V", build_tool_version,
+                 "the metadata's build tool version"),
+    BUILD_STRING("--image-os", "OS", image_os, "the metadata's operating system"),
+    BUILD_STRING("--image-kernel", "V", image_kernel, "the metadata's kernel version"),
+    BUILD_STRING("--metadata", "JSON", custom_metadata, "custom metadata (a JSON object)"),
+    BUILD_STRING("--signing-certificate", "PEM", signing_certificate,
+                 "sign the image: the signer's certificate"),
+    BUILD_STRING("--private-key", "PEM", private_key, "sign the image: the signer's P-384 key"),
+    NSMKIT_OPT_CALL("--arch", "x86_64|aarch64", set_arch, "the image's architecture"),
+};
+static const nsmkit_opt_group build_groups[] = {{NULL, build_rows, NSMKIT_ROWS(build_rows)}};
+static const nsmkit_cli build_cli = {
+    "nsm-eif build",
+    "--kernel FILE --cmdline TEXT --ramdisk FILE [--ramdisk FILE]...\n"
+    "--output FILE [--name N] [--version V] [--build-time T]\n"
+    "[--signing-certificate PEM --private-key PEM] [--arch x86_64|aarch64]\n"
+    "[--metadata JSON] [--build-tool T] [--build-tool-version V]\n"
+    "[--image-os OS] [--image-kernel V]",
+    "Builds an image as nitro-cli build-enclave does and prints its measurements (JSON).",
+    build_groups, 1, false, NULL};
+
 static int cmd_build(int argc, char **argv)
 {
-    const char *ramdisks[NSMEIF_MAX_SECTIONS];
-    nsmeif_build_options o = {.ramdisks = ramdisks, .nonce = &nsmkit_rfc6979_nonce};
-    int status;
-    if (argc == 3 && help_or_version(argv[2], &status))
-        return status;
-    if (argc == 3 && strcmp(argv[2], "--version") == 0) { /* (--version V names the image's) */
-        puts(VERSION);
+    build_args b = {.o = {.nonce = &nsmkit_rfc6979_nonce}};
+    b.o.ramdisks = b.ramdisks;
+    if (argc == 1 && strcmp(argv[0], "--version") == 0) { /* (--version V names the image's) */
+        nsmkit_opts_version(build_cli.program, stdout);
         return 0;
     }
-    if (parse_build(argc, argv, &o, ramdisks) != 0)
-        return 2;
+    int status = nsmeif_parse(&build_cli, &argc, argv, &b);
+    if (status >= 0)
+        return status;
+    if (argc != 0)
+        return nsmeif_cli_usage(&build_cli, "takes no operands");
+    nsmeif_build_options o = b.o;
     nsmeif_image image;
     nsmkit_error e;
     nsmeif_code code = nsmeif_build(&o, &image, &e);
@@ -255,23 +286,29 @@ static int extract_data(void *ctx_ptr, unsigned index, const nsmeif_section *s,
     return 0;
 }
 
+static const nsmkit_cli extract_cli = {
+    "nsm-eif extract", "FILE DIR",
+    "Writes each section of FILE into DIR (kernel, cmdline, ramdiskN, metadata.json,\n"
+    "signature.cbor); nothing of a malformed image stays.",
+    NULL, 0, false, NULL};
+
 static int cmd_extract(int argc, char **argv)
 {
-    int status;
-    if (argc == 3 && help_or_version(argv[2], &status))
+    int status = nsmeif_parse(&extract_cli, &argc, argv, NULL);
+    if (status >= 0)
         return status;
-    if (argc != 4)
-        return usage();
+    if (argc != 2)
+        return nsmeif_cli_usage(&extract_cli, "takes a FILE and a DIR");
     nsmkit_error e;
-    if (nsmkit_mkdir_p(argv[3], 0755, &e) != 0) {
+    if (nsmkit_mkdir_p(argv[1], 0755, &e) != 0) {
         fprintf(stderr, "nsm-eif extract: %s\n", e.msg);
         return 2;
     }
-    extract_ctx x = {.dir = argv[3]};
+    extract_ctx x = {.dir = argv[1]};
     for (unsigned i = 0; i < NSMEIF_MAX_SECTIONS; i++)
         x.fds[i] = -1;
     nsmeif_image image;
-    (void)nsmeif_read(argv[2], &image, extract_data, &x);
+    (void)nsmeif_read(argv[0], &image, extract_data, &x);
     for (unsigned i = 0; i < NSMEIF_MAX_SECTIONS; i++) {
         if (x.fds[i] >= 0 && close(x.fds[i]) != 0 && image.code == NSMEIF_ERR_OK)
             image.code = NSMEIF_ERR_IO;
@@ -283,65 +320,79 @@ static int cmd_extract(int argc, char **argv)
             printf("%s\n", x.names[i]);
         }
     }
-    status = report(&image, argv[2]);
+    status = report(&image, argv[0]);
     nsmeif_image_free(&image);
     return status;
 }
 
 /* ---- ramdisk -------------------------------------------------------------------------------- */
 
+typedef struct {
+    const char *output, *rootfs;
+    const char **env;
+    size_t envc;
+} ramdisk_args;
+
+static int set_env(void *ctx, const char *value, nsmkit_error *e)
+{
+    ramdisk_args *r = ctx;
+    if (!strchr(value, '='))
+        return nsmkit_fail(e, "--env is NAME=VALUE, not '%s'", value);
+    r->env[r->envc++] = value; /* env has a slot per argument */
+    return 0;
+}
+
+static const nsmkit_opt ramdisk_rows[] = {
+    NSMKIT_OPT_STRING("--output", "FILE", ramdisk_args, output, "the cpio archive to write"),
+    NSMKIT_OPT_STRING("-o", "FILE", ramdisk_args, output, "the same as --output"),
+    NSMKIT_OPT_STRING("--rootfs", "DIR", ramdisk_args, rootfs, "a tree to put under /rootfs"),
+    NSMKIT_OPT_CALL("--env", "NAME=VALUE", set_env, "a line of /env (repeat)"),
+};
+static const nsmkit_opt_group ramdisk_groups[] = {
+    {NULL, ramdisk_rows, NSMKIT_ROWS(ramdisk_rows)}};
+static const nsmkit_cli ramdisk_cli = {
+    "nsm-eif ramdisk", "--output FILE [--rootfs DIR] [--env NAME=VALUE]... -- COMMAND [ARG]...",
+    "Writes the application ramdisk (newc cpio: /cmd, /env, /rootfs) that starts COMMAND.",
+    ramdisk_groups, 1, true, NULL};
+
+/* COMMAND must follow a "--": the argument before the first operand. */
+static bool command_after_dashes(char *const *before, int argc, int operands)
+{
+    return operands > 0 && argc - operands >= 1 && strcmp(before[argc - operands - 1], "--") == 0;
+}
+
 static int cmd_ramdisk(int argc, char **argv)
 {
-    const char *output = NULL, *rootfs = NULL;
-    const char **env = calloc((size_t)argc, sizeof(*env));
-    size_t envc = 0;
-    int i = 2, status = 2;
-    if (!env)
-        return 2;
-    for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
-        if (help_or_version(argv[i], &status))
-            break;
-        if (i + 1 >= argc)
-            break;
-        if (strcmp(argv[i], "--output") == 0 || strcmp(argv[i], "-o") == 0)
-            output = argv[++i];
-        else if (strcmp(argv[i], "--rootfs") == 0)
-            rootfs = argv[++i];
-        else if (strcmp(argv[i], "--env") == 0 && strchr(argv[i + 1], '='))
-            env[envc++] = argv[++i];
-        else
-            break;
+    ramdisk_args r = {.env = calloc((size_t)argc + 1, sizeof(*r.env))};
+    char **before = calloc((size_t)argc + 1, sizeof(*before));
+    int n = argc, status = 2;
+    if (r.env && before) {
+        memcpy(before, argv, (size_t)argc * sizeof(*before));
+        status = nsmeif_parse(&ramdisk_cli, &n, argv, &r);
     }
-    if (status == 0 || i + 1 >= argc || strcmp(argv[i], "--") != 0 || !output) {
-        free(env);
-        return status == 0 ? 0 : usage();
-    }
+    if (status == -1 && (!command_after_dashes(before, argc, n) || !r.output))
+        status = nsmeif_cli_usage(&ramdisk_cli, "needs --output FILE and -- COMMAND");
     nsmkit_error e;
-    if (nsmeif_ramdisk_write(output, rootfs, (const char *const *)argv + i + 1,
-                             (size_t)(argc - i - 1), env, envc, &e) != 0) {
+    if (status == -1 && nsmeif_ramdisk_write(r.output, r.rootfs, (const char *const *)argv,
+                                             (size_t)n, r.env, r.envc, &e) != 0) {
         fprintf(stderr, "nsm-eif ramdisk: %s\n", e.msg);
         status = 2;
-    } else {
+    } else if (status == -1) {
         status = 0;
     }
-    free(env);
+    free(before);
+    free(r.env);
     return status;
 }
 
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        return usage();
-    int status;
-    if (help_or_version(argv[1], &status))
-        return status;
-    if (strcmp(argv[1], "--version") == 0) {
-        puts(VERSION);
-        return 0;
-    }
-    if (argc >= 3 && strcmp(argv[2], "--version") == 0 && strcmp(argv[1], "build") != 0) {
-        puts(VERSION);
-        return 0;
+        return nsmeif_usage();
+    if (argv[1][0] == '-') { /* --help, --version, or a usage error */
+        int n = argc - 1;
+        int status = nsmeif_parse(&top_cli, &n, argv + 1, NULL);
+        return status >= 0 ? status : nsmeif_usage();
     }
     static const struct {
         const char *name;
@@ -351,6 +402,6 @@ int main(int argc, char **argv)
                     {"corpus", nsmeif_cmd_corpus}, {"grade", nsmeif_cmd_grade}};
     for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
         if (strcmp(argv[1], commands[k].name) == 0)
-            return commands[k].fn(argc, argv);
-    return usage();
+            return commands[k].fn(argc - 2, argv + 2);
+    return nsmeif_usage();
 }

@@ -582,71 +582,121 @@ typedef struct {
     const char *json, *markdown, *html;
 } outputs;
 
-static int usage_error(const char *why, const char *what)
-{
-    fprintf(stderr, "nsm-vectors grade: %s%s\n(nsm-vectors grade --help for the options)\n", why,
-            what ? what : "");
-    return 2;
-}
+typedef struct {
+    grader *g;
+    outputs o;
+} grade_args;
 
-static int parse_number(const char *a, const char *v, unsigned max, uint64_t *out)
+static int parse_number(const char *a, const char *v, unsigned max, uint64_t *out,
+                        nsmkit_error *e)
 {
     /* whole decimal numbers only: "10x" or "2abc" is a typo, not 10 or 2 */
-    if (!nsmkit_parse_u64(v, out) || *out == 0 || *out > max) {
-        fprintf(stderr, "nsm-vectors: %s %s: want a whole number from 1 to %u\n", a, v, max);
-        return 2;
-    }
+    if (!nsmkit_parse_u64(v, out) || *out == 0 || *out > max)
+        return nsmkit_fail(e, "%s %s: want a whole number from 1 to %u", a, v, max);
     return 0;
 }
 
-static int parse_regex(grader *g, const char *a, const char *v)
+static int set_timeout(void *ctx, const char *v, nsmkit_error *e)
 {
-    bool acc = a[2] == 'a';
+    uint64_t n;
+    if (parse_number("--timeout", v, 3600, &n, e) != 0)
+        return -1;
+    ((grade_args *)ctx)->g->timeout_s = (unsigned)n;
+    return 0;
+}
+
+static int set_jobs(void *ctx, const char *v, nsmkit_error *e)
+{
+    uint64_t n;
+    if (parse_number("--jobs", v, MAX_JOBS, &n, e) != 0)
+        return -1;
+    ((grade_args *)ctx)->g->jobs = (long)n;
+    return 0;
+}
+
+static int set_regex(grader *g, bool acc, const char *v, nsmkit_error *e)
+{
     regex_t *re = acc ? &g->accept_re : &g->reject_re;
-    if (g->has_accept_re || g->has_reject_re || regcomp(re, v, REG_EXTENDED | REG_NOSUB) != 0) {
-        fprintf(stderr, "nsm-vectors: %s: a bad pattern, or both kinds given\n", a);
-        return 2;
-    }
+    if (g->has_accept_re || g->has_reject_re || regcomp(re, v, REG_EXTENDED | REG_NOSUB) != 0)
+        return nsmkit_fail(e, "--%s-regex: a bad pattern, or both kinds given",
+                           acc ? "accept" : "reject");
     *(acc ? &g->has_accept_re : &g->has_reject_re) = true;
     return 0;
 }
 
+static int set_accept_regex(void *ctx, const char *v, nsmkit_error *e)
+{
+    return set_regex(((grade_args *)ctx)->g, true, v, e);
+}
+
+static int set_reject_regex(void *ctx, const char *v, nsmkit_error *e)
+{
+    return set_regex(((grade_args *)ctx)->g, false, v, e);
+}
+
+/* The grader's strings: the setters below store into the grader the context points to. */
+#define GRADER_STRING(fn, field)                                                                   static int fn(void *ctx, const char *v, nsmkit_error *e)                                        {                                                                                                  (void)e;                                                                                       ((grade_args *)ctx)->g->field = v;                                                             return 0;                                                                                  }
+GRADER_STRING(set_cmd, tmpl)
+GRADER_STRING(set_dir, dir)
+GRADER_STRING(set_profile, grade.profile)
+GRADER_STRING(set_name, grade.verifier)
+
+static const nsmkit_opt grade_rows[] = {
+    NSMKIT_OPT_CALL("--cmd", "TEMPLATE", set_cmd,
+                    "run through /bin/sh once per document; placeholders, shell-quoted:\n"
+                    "{doc} {root} {time} {profile} {pcr0} {nonce} {user_data} {public_key}\n"
+                    "{max_age} {refuse_debug} (hex; empty when not expected); any other\n"
+                    "{word} is refused"),
+    NSMKIT_OPT_CALL("--dir", "CORPUS", set_dir,
+                    "the corpus (default ./vectors in a checkout, else the installed\n"
+                    "PREFIX/share/nsmkit/vectors)"),
+    NSMKIT_OPT_CALL("--profile", "aws|strict", set_profile, "the manifest's column (default aws)"),
+    NSMKIT_OPT_CALL("--accept-regex", "RE", set_accept_regex,
+                    "output matching RE accepts (instead of the exit status)"),
+    NSMKIT_OPT_CALL("--reject-regex", "RE", set_reject_regex,
+                    "output matching RE rejects (instead of the exit status)"),
+    NSMKIT_OPT_CALL("--timeout", "S", set_timeout, "seconds per document, 1..3600 (default 10)"),
+    NSMKIT_OPT_CALL("--jobs", "N", set_jobs, "commands at once (default: the CPUs)"),
+    NSMKIT_OPT_CALL("--name", "LABEL", set_name, "the verifier's name in the reports"),
+    NSMKIT_OPT_STRING("--json", "FILE", grade_args, o.json, "the results as JSON"),
+    NSMKIT_OPT_STRING("--markdown", "FILE", grade_args, o.markdown, "a Markdown report"),
+    NSMKIT_OPT_STRING("--html", "FILE", grade_args, o.html, "an HTML report"),
+};
+static const nsmkit_opt_group grade_groups[] = {{NULL, grade_rows, NSMKIT_ROWS(grade_rows)}};
+static const nsmkit_cli grade_cli = {
+    "nsm-vectors grade",
+    "--cmd TEMPLATE [--dir CORPUS] [--profile aws|strict]\n"
+    "[--accept-regex RE | --reject-regex RE] [--timeout S] [--jobs N]\n"
+    "[--name LABEL] [--json FILE] [--markdown FILE] [--html FILE]",
+    "Runs TEMPLATE through /bin/sh once per document of CORPUS and compares its verdicts with\n"
+    "the manifest's. The verdict is the exit status (0 accepts) or, with a pattern, a match\n"
+    "on the output. Progress goes to stderr every 2 s; processes the command leaves behind\n"
+    "are killed.",
+    grade_groups, 1, false, "Exit: 0 every verdict right, 1 some wrong, 2 usage or I/O error."};
+
+/* -1 to grade, else the exit status. --help wins wherever it stands, as it always has. */
 static int parse_options(grader *g, outputs *o, int argc, char **argv)
 {
-    for (int i = 2; i < argc; i++, i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        uint64_t n;
-        if (!v)
-            return usage_error("missing value or unknown option: ", a);
-        if (strcmp(a, "--cmd") == 0) g->tmpl = v;
-        else if (strcmp(a, "--dir") == 0) g->dir = v;
-        else if (strcmp(a, "--profile") == 0) g->grade.profile = v;
-        else if (strcmp(a, "--json") == 0) o->json = v;
-        else if (strcmp(a, "--markdown") == 0) o->markdown = v;
-        else if (strcmp(a, "--html") == 0) o->html = v;
-        else if (strcmp(a, "--name") == 0) g->grade.verifier = v;
-        else if (strcmp(a, "--timeout") == 0) {
-            if (parse_number(a, v, 3600, &n) != 0)
-                return 2;
-            g->timeout_s = (unsigned)n;
-        } else if (strcmp(a, "--jobs") == 0) {
-            if (parse_number(a, v, MAX_JOBS, &n) != 0)
-                return 2;
-            g->jobs = (long)n;
-        } else if (strcmp(a, "--accept-regex") == 0 || strcmp(a, "--reject-regex") == 0) {
-            if (parse_regex(g, a, v) != 0)
-                return 2;
-        } else
-            return usage_error("unknown option ", a);
-    }
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            nsmkit_opts_help(&grade_cli, stdout);
+            return 0;
+        }
+    grade_args args = {.g = g};
+    int parsed = hv_parse(&grade_cli, &argc, argv, &args);
+    *o = args.o;
+    if (parsed >= 0)
+        return parsed;
+    if (argc != 0)
+        return hv_usage(&grade_cli, "takes no operands (quote the --cmd TEMPLATE)");
     nsmv_profile profile;
     if (!g->tmpl)
-        return usage_error("--cmd TEMPLATE is required", NULL);
+        return hv_usage(&grade_cli, "--cmd TEMPLATE is required");
     if (!nsmv_profile_parse(g->grade.profile, &profile)) {
         fprintf(stderr, "nsm-vectors grade: --profile %s: want aws or strict\n", g->grade.profile);
         return 2;
     }
-    return placeholders_known(g->tmpl) ? 0 : 2;
+    return placeholders_known(g->tmpl) ? -1 : 2;
 }
 
 static int write_reports(const hv_grade *g, const outputs *o)
@@ -682,7 +732,7 @@ int hv_cmd_grade(int argc, char **argv)
     g.jobs = sysconf(_SC_NPROCESSORS_ONLN);
     g.jobs = g.jobs < 1 ? 1 : g.jobs > MAX_JOBS ? MAX_JOBS : g.jobs;
     int rc = parse_options(&g, &o, argc, argv);
-    if (rc != 0)
+    if (rc >= 0)
         return rc;
     if (!g.dir && !(g.dir = default_corpus(corpus, sizeof(corpus))))
         return 2;

@@ -45,7 +45,7 @@ void hv_set_output(hv_result *r, const char *text);
 /* The description of a class list ("valid", "a,b": the first class's), "" if unknown. */
 const char *hv_class_description(const char *class_name);
 
-/* `nsm-vectors grade ...` (argv[1] is "grade"); returns the exit status. */
+/* `nsm-vectors grade ...` (the arguments after "grade"); returns the exit status. */
 int hv_cmd_grade(int argc, char **argv);
 
 #endif /* NSMKIT_HARNESS_GRADE_H */

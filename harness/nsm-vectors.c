@@ -40,63 +40,37 @@ static bool path_join(char *out, size_t size, const char *dir, const char *name)
     return true;
 }
 
-#ifndef NSMKIT_VERSION
-#define NSMKIT_VERSION "0.1.0"
-#endif
-
-static const char usage_list[] =
-    "usage: nsm-vectors list\n"
-    "Prints every fault class: name, layer, nsm-verify's code under the aws and strict\n"
-    "profiles (or accept), description.\n";
-static const char usage_gen[] =
-    "usage: nsm-vectors gen DIR [--pki PKIDIR] [--time UNIX_S]\n"
-    "Writes a corpus to DIR: manifest.tsv, root.pem, docs/NAME.cose. The test PKI is read from\n"
-    "PKIDIR (default DIR/pki), made there on first use with --time as the leaf's issue time\n"
-    "(default 2026-01-01T00:10:00Z); the same PKI gives the same bytes.\n";
-static const char usage_grade[] =
-    "usage: nsm-vectors grade --cmd TEMPLATE [--dir CORPUS] [--profile aws|strict]\n"
-    "                         [--accept-regex RE | --reject-regex RE] [--timeout S] [--jobs N]\n"
-    "                         [--name LABEL] [--json FILE] [--markdown FILE] [--html FILE]\n"
-    "Runs TEMPLATE through /bin/sh once per document of CORPUS and compares its verdicts with\n"
-    "the manifest's. CORPUS defaults to ./vectors in a checkout, else the installed corpus\n"
-    "(PREFIX/share/nsmkit/vectors). TEMPLATE placeholders, replaced shell-quoted:\n"
-    "  {doc} {root} {time} {profile} {pcr0} {nonce} {user_data} {public_key} {max_age}\n"
-    "  {refuse_debug} (hex; empty when not expected); any other {word} is refused.\n"
-    "The verdict is the exit status (0 accepts) or, with a pattern, a match on the output.\n"
-    "Progress goes to stderr every 2 s; processes the command leaves behind are killed.\n"
-    "Exit: 0 every verdict right, 1 some wrong, 2 usage or I/O error.\n";
-
-static const char *const usage_all[] = {usage_list, usage_gen, usage_grade};
-
-static int usage_to(FILE *f, int status)
-{
-    fputs("nsm-vectors: named malformed Nitro attestation documents, and a grader for verifiers\n",
-          f);
-    for (size_t i = 0; i < sizeof(usage_all) / sizeof(usage_all[0]); i++)
-        fputs(usage_all[i], f);
-    hv_report_usage(f, 0);
-    fputs("nsm-vectors --version; nsm-vectors COMMAND --help\n", f);
-    return status;
-}
+static const nsmkit_cli top_cli = {
+    "nsm-vectors",
+    "list\n"
+    "gen DIR [--pki PKIDIR] [--time UNIX_S]\n"
+    "grade --cmd TEMPLATE [--dir CORPUS] [options]\n"
+    "report GRADE.json [GRADE.json ...] [--html FILE] [--markdown FILE]",
+    "Named malformed Nitro attestation documents, and a grader for verifiers.\n"
+    "Each command answers --help.",
+    NULL, 0, true, NULL};
 
 static int usage(void)
 {
-    return usage_to(stderr, 2);
-}
-
-/* True when argv[2..] asks for help. */
-static bool wants_help(int argc, char **argv)
-{
-    for (int i = 2; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-            return true;
-    return false;
+    nsmkit_opts_usage(&top_cli, stderr);
+    return 2;
 }
 
 /* ---- list -------------------------------------------------------------------------------- */
 
-static int cmd_list(void)
+static const nsmkit_cli list_cli = {
+    "nsm-vectors list", "",
+    "Prints every fault class: name, layer, nsm-verify's code under the aws and strict\n"
+    "profiles (or accept), description.",
+    NULL, 0, false, NULL};
+
+static int cmd_list(int argc, char **argv)
 {
+    int parsed = hv_parse(&list_cli, &argc, argv, NULL);
+    if (parsed >= 0)
+        return parsed;
+    if (argc != 0)
+        return hv_usage(&list_cli, "takes no operands");
     printf("%-34s %-9s %-26s %-26s %s\n", "class", "layer", "aws", "strict", "description");
     for (int c = 0; c < NSMFAULT_COUNT; c++) {
         const nsmfault_info *i = nsmfault_get((nsmfault_class)c);
@@ -179,33 +153,45 @@ static int gen_entries(nsmfault_pki *pki, const char *dir, FILE *m, size_t count
     return status;
 }
 
+typedef struct {
+    const char *pki_dir;
+    uint64_t issue_s;
+} gen_args;
+
+static int set_time(void *ctx, const char *value, nsmkit_error *e)
+{
+    uint64_t s;
+    if (!nsmkit_parse_u64(value, &s) || s < VECTORS_ISSUE_OFFSET || s > 4000000000ull)
+        return nsmkit_fail(e, "--time wants Unix seconds (1970..2096)");
+    ((gen_args *)ctx)->issue_s = s;
+    return 0;
+}
+
+static const nsmkit_opt gen_rows[] = {
+    NSMKIT_OPT_STRING("--pki", "PKIDIR", gen_args, pki_dir,
+                      "the test PKI (default DIR/pki), made there on first use"),
+    NSMKIT_OPT_CALL("--time", "UNIX_S", set_time,
+                    "the leaf's issue time when the PKI is made (default 2026-01-01T00:10:00Z)"),
+};
+static const nsmkit_opt_group gen_groups[] = {{NULL, gen_rows, NSMKIT_ROWS(gen_rows)}};
+static const nsmkit_cli gen_cli = {
+    "nsm-vectors gen", "DIR [--pki PKIDIR] [--time UNIX_S]",
+    "Writes a corpus to DIR: manifest.tsv, root.pem, docs/NAME.cose; the same PKI gives the\n"
+    "same bytes.",
+    gen_groups, 1, false, NULL};
+
 static int cmd_gen(int argc, char **argv)
 {
-    const char *dir = NULL, *pki_dir = NULL;
-    uint64_t issue_s = VECTORS_T0 + VECTORS_ISSUE_OFFSET;
+    gen_args args = {.issue_s = VECTORS_T0 + VECTORS_ISSUE_OFFSET};
     char path[4200], ca[4200], store[4200], pki_default[4200];
     nsmkit_error e;
-    for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--pki") == 0 && i + 1 < argc)
-            pki_dir = argv[++i];
-        else if (strcmp(argv[i], "--time") == 0 && i + 1 < argc) {
-            if (!nsmkit_parse_u64(argv[++i], &issue_s) || issue_s < VECTORS_ISSUE_OFFSET ||
-                issue_s > 4000000000ull) {
-                fprintf(stderr, "nsm-vectors: --time wants Unix seconds (1970..2096)\n");
-                return 2;
-            }
-        } else if (argv[i][0] != '-' && !dir)
-            dir = argv[i];
-        else {
-            fprintf(stderr, "nsm-vectors gen: unknown option, missing value or second DIR: %s\n%s",
-                    argv[i], usage_gen);
-            return 2;
-        }
-    }
-    if (!dir) {
-        fprintf(stderr, "nsm-vectors gen: DIR is required\n%s", usage_gen);
-        return 2;
-    }
+    int parsed = hv_parse(&gen_cli, &argc, argv, &args);
+    if (parsed >= 0)
+        return parsed;
+    if (argc != 1)
+        return hv_usage(&gen_cli, argc == 0 ? "DIR is required" : "takes one DIR");
+    const char *dir = argv[0], *pki_dir = args.pki_dir;
+    uint64_t issue_s = args.issue_s;
     if (!path_join(pki_default, sizeof(pki_default), dir, "pki"))
         return 2;
     if (!pki_dir)
@@ -280,31 +266,19 @@ int main(int argc, char **argv)
 {
     if (argc < 2)
         return usage();
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
-        return usage_to(stdout, 0);
-    bool version = false;
-    for (int i = 1; i < argc && i < 3; i++)
-        version = version || strcmp(argv[i], "--version") == 0;
-    if (version) {
-        printf("nsm-vectors (nsmkit) %s\n", NSMKIT_VERSION);
-        return 0;
+    if (argv[1][0] == '-') { /* --help, --version, or a usage error */
+        int n = argc - 1;
+        int status = hv_parse(&top_cli, &n, argv + 1, NULL);
+        return status >= 0 ? status : usage();
     }
     static const struct {
-        const char *name, *help;
-    } commands[] = {{"list", usage_list}, {"gen", usage_gen}, {"grade", usage_grade}};
+        const char *name;
+        int (*fn)(int, char **);
+    } commands[] = {{"list", cmd_list}, {"gen", cmd_gen}, {"grade", hv_cmd_grade},
+                    {"report", hv_cmd_report}};
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        if (strcmp(argv[1], commands[i].name) == 0 && wants_help(argc, argv)) {
-            fputs(commands[i].help, stdout);
-            return 0;
-        }
-    if (strcmp(argv[1], "list") == 0)
-        return argc == 2 ? cmd_list() : usage();
-    if (strcmp(argv[1], "gen") == 0)
-        return cmd_gen(argc, argv);
-    if (strcmp(argv[1], "grade") == 0)
-        return hv_cmd_grade(argc, argv);
-    if (strcmp(argv[1], "report") == 0)
-        return hv_cmd_report(argc, argv);
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].fn(argc - 2, argv + 2);
     fprintf(stderr, "nsm-vectors: unknown command %s\n", argv[1]);
     return usage();
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "grade.h"
+#include "nsmkit/opts.h"
 
 /* Counts of each verdict, over a grading or one layer of it (layer NULL: all). */
 typedef struct {
@@ -34,8 +35,12 @@ int hv_grade_parse(const char *text, size_t len, const char *name, hv_grade *g, 
                    FILE *msgs);
 void hv_grade_release(hv_grade *g, void *owner);
 
-/* Prints report's usage to f and returns status. */
-int hv_report_usage(FILE *f, int status);
+/* Parses a command's arguments (those after "nsm-vectors COMMAND") with its table: -1 to
+ * go on with the operands in argv[0..*argc), else the exit status (0 after --help or
+ * --version, 2 a usage error, said on stderr). */
+int hv_parse(const nsmkit_cli *cli, int *argc, char **argv, void *ctx);
+/* "PROGRAM: problem" and the usage on stderr; returns 2. */
+int hv_usage(const nsmkit_cli *cli, const char *problem);
 /* `nsm-vectors report A.json [B.json ...] [--html FILE] [--markdown FILE]`. */
 int hv_cmd_report(int argc, char **argv);
 

@@ -108,39 +108,54 @@ static int load_grade(const char *path, hv_grade *g, void **owner)
     return rc;
 }
 
-int hv_report_usage(FILE *f, int status)
+int hv_usage(const nsmkit_cli *cli, const char *problem)
 {
-    fputs("usage: nsm-vectors report GRADE.json [GRADE.json ...] [--html FILE] [--markdown FILE]\n"
-          "Reads the --json results of nsm-vectors grade and writes them side by side: --html\n"
-          "one self-contained page (the layer x class matrix, one column per grading, coloured\n"
-          "by verdict), --markdown each grading's report; with neither, the text report of each.\n",
-          f);
-    return status;
+    fprintf(stderr, "%s: %s\n", cli->program, problem);
+    nsmkit_opts_usage(cli, stderr);
+    return 2;
 }
+
+int hv_parse(const nsmkit_cli *cli, int *argc, char **argv, void *ctx)
+{
+    nsmkit_error e;
+    int r = nsmkit_opts_parse(cli, argc, argv, ctx, &e);
+    if (r == NSMKIT_OPTS_RUN)
+        return -1;
+    return r == NSMKIT_OPTS_DONE ? 0 : hv_usage(cli, e.msg);
+}
+
+typedef struct {
+    const char *html, *markdown;
+} report_args;
+
+static const nsmkit_opt report_rows[] = {
+    NSMKIT_OPT_STRING("--html", "FILE", report_args, html,
+                      "one self-contained page: the layer x class matrix, one column per\n"
+                      "grading, coloured by verdict"),
+    NSMKIT_OPT_STRING("--markdown", "FILE", report_args, markdown, "each grading's report"),
+};
+static const nsmkit_opt_group report_groups[] = {{NULL, report_rows, NSMKIT_ROWS(report_rows)}};
+static const nsmkit_cli report_cli = {
+    "nsm-vectors report", "GRADE.json [GRADE.json ...] [--html FILE] [--markdown FILE]",
+    "Reads the --json results of nsm-vectors grade and writes them side by side; with\n"
+    "neither --html nor --markdown, the text report of each.",
+    report_groups, 1, false, NULL};
 
 int hv_cmd_report(int argc, char **argv)
 {
-    const char *html = NULL, *markdown = NULL, *files[MAX_GRADES];
-    size_t n = 0;
-    for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-            return hv_report_usage(stdout, 0);
-        if ((strcmp(argv[i], "--html") == 0 || strcmp(argv[i], "--markdown") == 0) && i + 1 < argc) {
-            *(argv[i][2] == 'h' ? &html : &markdown) = argv[i + 1];
-            i++;
-        } else if (argv[i][0] == '-') {
-            fprintf(stderr, "nsm-vectors report: unknown option or missing value: %s\n", argv[i]);
-            return hv_report_usage(stderr, 2);
-        } else if (n == MAX_GRADES) {
-            fprintf(stderr, "nsm-vectors report: at most %d gradings\n", MAX_GRADES);
-            return 2;
-        } else
-            files[n++] = argv[i];
+    report_args args = {0};
+    int parsed = hv_parse(&report_cli, &argc, argv, &args);
+    if (parsed >= 0)
+        return parsed;
+    if (argc == 0)
+        return hv_usage(&report_cli, "no GRADE.json given");
+    if (argc > MAX_GRADES) {
+        fprintf(stderr, "nsm-vectors report: at most %d gradings\n", MAX_GRADES);
+        return 2;
     }
-    if (n == 0) {
-        fprintf(stderr, "nsm-vectors report: no GRADE.json given\n");
-        return hv_report_usage(stderr, 2);
-    }
+    const char *html = args.html, *markdown = args.markdown;
+    const char *const *files = (const char *const *)argv;
+    size_t n = (size_t)argc;
     hv_grade grades[MAX_GRADES] = {{0}};
     void *roots[MAX_GRADES] = {0};
     int status = 0;

@@ -14,59 +14,13 @@
 #include "nsmkit/ca.h"
 #include "nsmkit/error.h"
 #include "nsmkit/hex.h"
+#include "nsmkit/opts.h"
 #include "nsmkit/verify.h"
 
 #include "http.h"
 #include "service.h"
 #include "sigv4.h"
 #include "store.h"
-
-#define NSM_KMS_VERSION "0.1.0"
-
-static const char usage_text[] =
-    "usage: nsm-kms serve --listen HOST:PORT [--state DIR] [--root PEM|aws | --ca DIR]\n"
-    "                     [--credentials FILE] [--region R] [--account ID] [--allow-remote]\n"
-    "                     [--max-connections N] [--timeout SECONDS]\n"
-    "                     [--request-timeout SECONDS] [--threads N] [--explain] [--quiet]\n"
-    "       nsm-kms --help | --version\n"
-    "\n"
-    "Serves AWS KMS's JSON protocol (POST /, X-Amz-Target: TrentService.<Operation>) with\n"
-    "Recipient support: attestation documents are verified with libnsmverify, key policies\n"
-    "may hold kms:RecipientAttestation conditions, secrets go out as CiphertextForRecipient.\n"
-    "\n"
-    "  --listen HOST:PORT     an IPv4 address (or localhost) and port; port 0 picks a free one.\n"
-    "                         The address actually bound is printed on standard output.\n"
-    "  --allow-remote         allow a HOST that is not loopback (no TLS: local networks only)\n"
-    "  --state DIR            keys, policies and aliases (default: beside the simulated PKI,\n"
-    "                         ${XDG_STATE_HOME:-$HOME/.local/state}/nsmkit/kms)\n"
-    "  --root PEM             the root attestation documents must chain to; `--root aws` is\n"
-    "                         AWS's Nitro Enclaves root. Default: the root of --ca DIR, or of\n"
-    "                         the default simulated PKI (created on first use)\n"
-    "  --credentials FILE     \"ACCESS_KEY_ID SECRET\" lines (mode 0600): signatures are then\n"
-    "                         checked; without it they must only be well-formed\n"
-    "  --region R, --account ID   what key ARNs say (us-east-1, " KMS_DEFAULT_ACCOUNT ")\n"
-    "  --max-connections N    connections served at once (default 64); at the limit the\n"
-    "                         server stops accepting: more connections wait in the kernel's\n"
-    "                         listen backlog until a slot frees\n"
-    "  --timeout SECONDS      an idle connection is closed after this (default 10)\n"
-    "  --request-timeout SECONDS  a connection whose request has not arrived whole this long\n"
-    "                         after it began is closed, however busy (default 10)\n"
-    "  --explain              an AccessDeniedException's message also says which statement\n"
-    "                         and condition decided (always logged on standard error)\n"
-    "  --threads N            request threads (default 2)\n"
-    "  --quiet                no line per request on standard error\n"
-    "\n"
-    "Stops on SIGINT or SIGTERM.\n";
-
-/* The usage text: on standard output with exit 0 when asked for (--help), on standard
- * error with exit 2 after a problem. */
-static int usage(const char *problem)
-{
-    if (problem != NULL)
-        fprintf(stderr, "nsm-kms: %s\n", problem);
-    fputs(usage_text, problem != NULL ? stderr : stdout);
-    return problem != NULL ? 2 : 0;
-}
 
 typedef struct {
     const char *listen, *state, *root, *ca, *credentials, *region, *account;
@@ -269,77 +223,135 @@ done:
     return rc;
 }
 
+/* ---- the command line ------------------------------------------------------------------- */
+
+#define UNSIGNED_SETTER(fn, field, min, max, problem)                                          \
+    static int fn(void *ctx, const char *value, nsmkit_error *e)                                \
+    {                                                                                          \
+        if (!parse_unsigned(value, (min), (max), &((serve_options *)ctx)->field))              \
+            return nsmkit_fail(e, problem);                                                    \
+        return 0;                                                                              \
+    }
+UNSIGNED_SETTER(set_max_connections, max_connections, 1, 10000, "--max-connections wants 1..10000")
+UNSIGNED_SETTER(set_timeout, timeout_s, 1, 3600, "--timeout wants 1..3600 seconds")
+UNSIGNED_SETTER(set_request_timeout, request_timeout_s, 1, 3600,
+                "--request-timeout wants 1..3600 seconds")
+UNSIGNED_SETTER(set_threads, threads, 1, 64, "--threads wants 1..64")
+
+static const nsmkit_opt serve_rows[] = {
+    NSMKIT_OPT_STRING("--listen", "HOST:PORT", serve_options, listen,
+                      "an IPv4 address (or localhost) and port; port 0 picks a free one.\n"
+                      "The address actually bound is printed on standard output."),
+    NSMKIT_OPT_FLAG("--allow-remote", serve_options, allow_remote,
+                    "allow a HOST that is not loopback (no TLS: local networks only)"),
+    NSMKIT_OPT_STRING("--state", "DIR", serve_options, state,
+                      "keys, policies and aliases (default: beside the simulated PKI,\n"
+                      "${XDG_STATE_HOME:-$HOME/.local/state}/nsmkit/kms)"),
+    NSMKIT_OPT_STRING("--root", "PEM", serve_options, root,
+                      "the root attestation documents must chain to; `--root aws` is\n"
+                      "AWS's Nitro Enclaves root. Default: the root of --ca DIR, or of\n"
+                      "the default simulated PKI (created on first use)"),
+    NSMKIT_OPT_STRING("--ca", "DIR", serve_options, ca, "a simulated PKI whose root to use"),
+    NSMKIT_OPT_STRING("--credentials", "FILE", serve_options, credentials,
+                      "\"ACCESS_KEY_ID SECRET\" lines (mode 0600): signatures are then\n"
+                      "checked; without it they must only be well-formed"),
+    NSMKIT_OPT_STRING("--region", "R", serve_options, region,
+                      "what key ARNs say (default us-east-1)"),
+    NSMKIT_OPT_STRING("--account", "ID", serve_options, account,
+                      "what key ARNs say (default " KMS_DEFAULT_ACCOUNT ")"),
+    NSMKIT_OPT_CALL("--max-connections", "N", set_max_connections,
+                    "connections served at once (default 64); at the limit the\n"
+                    "server stops accepting: more connections wait in the kernel's\n"
+                    "listen backlog until a slot frees"),
+    NSMKIT_OPT_CALL("--timeout", "SECONDS", set_timeout,
+                    "an idle connection is closed after this (default 10)"),
+    NSMKIT_OPT_CALL("--request-timeout", "SECONDS", set_request_timeout,
+                    "a connection whose request has not arrived whole this long\n"
+                    "after it began is closed, however busy (default 10)"),
+    NSMKIT_OPT_FLAG("--explain", serve_options, explain,
+                    "an AccessDeniedException's message also says which statement\n"
+                    "and condition decided (always logged on standard error)"),
+    NSMKIT_OPT_CALL("--threads", "N", set_threads, "request threads (default 2)"),
+    NSMKIT_OPT_FLAG("--quiet", serve_options, quiet, "no line per request on standard error"),
+};
+static const nsmkit_opt_group serve_groups[] = {{NULL, serve_rows, NSMKIT_ROWS(serve_rows)}};
+
+#define SERVE_SYNOPSIS                                                                         \
+    "--listen HOST:PORT [--state DIR] [--root PEM|aws | --ca DIR]\n"                           \
+    "[--credentials FILE] [--region R] [--account ID] [--allow-remote]\n"                      \
+    "[--max-connections N] [--timeout SECONDS]\n"                                              \
+    "[--request-timeout SECONDS] [--threads N] [--explain] [--quiet]"
+#define KMS_ABOUT                                                                              \
+    "Serves AWS KMS's JSON protocol (POST /, X-Amz-Target: TrentService.<Operation>) with\n"   \
+    "Recipient support: attestation documents are verified with libnsmverify, key policies\n"  \
+    "may hold kms:RecipientAttestation conditions, secrets go out as CiphertextForRecipient."
+
+static const nsmkit_cli serve_cli = {"nsm-kms serve", SERVE_SYNOPSIS, KMS_ABOUT, serve_groups,
+                                     1, false, "Stops on SIGINT or SIGTERM."};
+/* The program's help is serve's, under "nsm-kms serve ..." (its one command). */
+static const nsmkit_cli top_cli = {"nsm-kms", "serve " SERVE_SYNOPSIS "\n--help | --version",
+                                   KMS_ABOUT, serve_groups, 1, true,
+                                   "Stops on SIGINT or SIGTERM."};
+
+/* "nsm-kms: problem" and the usage on standard error; returns 2. */
+static int usage(const nsmkit_cli *cli, const char *problem)
+{
+    fprintf(stderr, "%s: %s\n", cli->program, problem);
+    nsmkit_opts_usage(cli, stderr);
+    return 2;
+}
+
+/* -1 to serve, else the exit status. serve's --help (--version) wins wherever it stands (even after a
+ * bad value), as it always has. */
+static int parse_serve(int argc, char **argv, serve_options *o)
+{
+    nsmkit_error e;
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            nsmkit_opts_help(&serve_cli, stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            nsmkit_opts_version(serve_cli.program, stdout);
+            return 0;
+        }
+    int n = argc, r = nsmkit_opts_parse(&serve_cli, &n, argv, o, &e);
+    if (r == NSMKIT_OPTS_DONE)
+        return 0;
+    if (r != NSMKIT_OPTS_RUN)
+        return usage(&serve_cli, e.msg);
+    if (n != 0)
+        return usage(&serve_cli, "serve takes no operands");
+    if (o->listen == NULL)
+        return usage(&serve_cli, "serve needs --listen HOST:PORT");
+    if (o->root != NULL && o->ca != NULL)
+        return usage(&serve_cli, "--root and --ca both name the root: give one");
+    size_t region_len = strlen(o->region);
+    if (region_len == 0 || region_len > 32 ||
+        strspn(o->region, "abcdefghijklmnopqrstuvwxyz0123456789-") != region_len)
+        return usage(&serve_cli, "--region wants a region name such as us-east-1");
+    if (strlen(o->account) != 12 || strspn(o->account, "0123456789") != 12)
+        return usage(&serve_cli, "--account wants 12 digits");
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-        strcmp(argv[1], "help") == 0)
-        return usage(argc < 2 ? "no command" : NULL);
-    if (strcmp(argv[1], "--version") == 0) {
-        printf("nsm-kms (nsmkit) %s\n", NSM_KMS_VERSION);
+    if (argc < 2)
+        return usage(&top_cli, "no command");
+    if (strcmp(argv[1], "help") == 0) {
+        nsmkit_opts_help(&top_cli, stdout);
         return 0;
     }
-    if (strcmp(argv[1], "serve") != 0)
-        return usage("unknown command (want serve)");
-    for (int i = 2; i < argc; i++) /* serve --help, wherever it stands */
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-            return usage(NULL);
-        else if (strcmp(argv[i], "--version") == 0)
-            return printf("nsm-kms (nsmkit) %s\n", NSM_KMS_VERSION) < 0;
-    serve_options o = {.region = "us-east-1", .account = KMS_DEFAULT_ACCOUNT};
-    for (int i = 2; i < argc; i++) {
-        const char *arg = argv[i];
-        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
-        bool takes_value = true;
-        if (strcmp(arg, "--allow-remote") == 0) {
-            o.allow_remote = true;
-            takes_value = false;
-        } else if (strcmp(arg, "--quiet") == 0) {
-            o.quiet = true;
-            takes_value = false;
-        } else if (strcmp(arg, "--explain") == 0) {
-            o.explain = true;
-            takes_value = false;
-        } else if (value == NULL) {
-            return usage("an option lacks its value, or is unknown");
-        } else if (strcmp(arg, "--listen") == 0) {
-            o.listen = value;
-        } else if (strcmp(arg, "--state") == 0) {
-            o.state = value;
-        } else if (strcmp(arg, "--root") == 0) {
-            o.root = value;
-        } else if (strcmp(arg, "--ca") == 0) {
-            o.ca = value;
-        } else if (strcmp(arg, "--credentials") == 0) {
-            o.credentials = value;
-        } else if (strcmp(arg, "--region") == 0) {
-            o.region = value;
-        } else if (strcmp(arg, "--account") == 0) {
-            o.account = value;
-        } else if (strcmp(arg, "--max-connections") == 0) {
-            if (!parse_unsigned(value, 1, 10000, &o.max_connections))
-                return usage("--max-connections wants 1..10000");
-        } else if (strcmp(arg, "--timeout") == 0) {
-            if (!parse_unsigned(value, 1, 3600, &o.timeout_s))
-                return usage("--timeout wants 1..3600 seconds");
-        } else if (strcmp(arg, "--request-timeout") == 0) {
-            if (!parse_unsigned(value, 1, 3600, &o.request_timeout_s))
-                return usage("--request-timeout wants 1..3600 seconds");
-        } else if (strcmp(arg, "--threads") == 0) {
-            if (!parse_unsigned(value, 1, 64, &o.threads))
-                return usage("--threads wants 1..64");
-        } else {
-            return usage("unknown option");
-        }
-        if (takes_value)
-            i++;
+    if (argv[1][0] == '-') { /* --help, --version, or a usage error */
+        nsmkit_error e;
+        int n = argc - 1, r = nsmkit_opts_parse(&top_cli, &n, argv + 1, NULL, &e);
+        if (r == NSMKIT_OPTS_DONE)
+            return 0;
+        return usage(&top_cli, r == NSMKIT_OPTS_RUN ? "unknown command (want serve)" : e.msg);
     }
-    if (o.listen == NULL)
-        return usage("serve needs --listen HOST:PORT");
-    if (o.root != NULL && o.ca != NULL)
-        return usage("--root and --ca both name the root: give one");
-    if (strlen(o.region) == 0 || strlen(o.region) > 32 || strspn(o.region, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(o.region))
-        return usage("--region wants a region name such as us-east-1");
-    if (strlen(o.account) != 12 || strspn(o.account, "0123456789") != 12)
-        return usage("--account wants 12 digits");
-    return serve(&o);
+    if (strcmp(argv[1], "serve") != 0)
+        return usage(&top_cli, "unknown command (want serve)");
+    serve_options o = {.region = "us-east-1", .account = KMS_DEFAULT_ACCOUNT};
+    int status = parse_serve(argc - 2, argv + 2, &o);
+    return status >= 0 ? status : serve(&o);
 }

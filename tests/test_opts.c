@@ -163,6 +163,48 @@ static void help_and_version_come_from_the_table(void **state)
     free(version);
 }
 
+typedef struct {
+    const char *version;
+    int seen;
+} version_args;
+
+static int count_seen(void *ctx, const char *value, nsmkit_error *e)
+{
+    (void)value;
+    (void)e;
+    ((version_args *)ctx)->seen++;
+    return 0;
+}
+
+static const nsmkit_opt version_rows[] = {
+    NSMKIT_OPT_STRING("--version", "V", version_args, version, "the image's version"),
+    NSMKIT_OPT_CALL("--again", "X", count_seen, "repeats"),
+};
+static const nsmkit_opt_group version_groups[] = {
+    {NULL, version_rows, NSMKIT_ROWS(version_rows)}};
+static const nsmkit_cli version_cli = {"prog build", "[--version V]", NULL, version_groups, 1,
+                                       false, NULL};
+
+/* A row named --version takes its value instead of printing the version; a CALL row
+ * repeats, once per occurrence. */
+static void a_table_may_own_version(void **state)
+{
+    (void)state;
+    char *argv[] = {"--again", "a", "--version", "2.0", "--again=b", "file", NULL};
+    version_args a = {0};
+    int n = 6;
+    nsmkit_error e;
+    assert_int_equal(nsmkit_opts_parse(&version_cli, &n, argv, &a, &e), NSMKIT_OPTS_RUN);
+    assert_string_equal(a.version, "2.0");
+    assert_int_equal(a.seen, 2);
+    assert_int_equal(n, 1);
+    assert_string_equal(argv[0], "file");
+    char *alone[] = {"--version", NULL};
+    n = 1;
+    assert_int_equal(nsmkit_opts_parse(&version_cli, &n, alone, &a, &e), NSMKIT_OPTS_USAGE);
+    assert_non_null(strstr(e.msg, "--version needs a value"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -170,6 +212,7 @@ int main(void)
         cmocka_unit_test(a_command_ends_the_options),
         cmocka_unit_test(errors_name_the_option),
         cmocka_unit_test(help_and_version_come_from_the_table),
+        cmocka_unit_test(a_table_may_own_version),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

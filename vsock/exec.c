@@ -13,7 +13,6 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
@@ -36,16 +35,22 @@
 #endif
 #define SHIM_NAME "libnsm-vsock-preload.so"
 
-static const char exec_usage[] =
-    "usage: nsm-vsock exec --cid N [--dir DIR] [--mode preload|seccomp|auto] -- COMMAND [ARG]...\n"
-    "\n"
-    "Runs COMMAND with its AF_VSOCK sockets emulated over the network DIR, its local CID N\n"
-    "(IOCTL_VM_SOCKETS_GET_LOCAL_CID on /dev/vsock answers N). No AF_VSOCK socket of COMMAND\n"
-    "reaches the kernel.\n"
-    "  --mode preload  an LD_PRELOAD shim: dynamically linked programs (fastest)\n"
-    "  --mode seccomp  seccomp user notification: static programs, Go, raw system calls\n"
-    "  --mode auto     (default) seccomp for static or Go programs, preload otherwise\n"
-    "Exit status: COMMAND's (128+N when a signal N ended it), 2 when it cannot start.\n";
+int nsmvsock_usage(const nsmkit_cli *cli, const char *problem)
+{
+    fprintf(stderr, "%s: %s\n", cli->program, problem);
+    nsmkit_opts_usage(cli, stderr);
+    return 2;
+}
+
+int nsmvsock_parse(const nsmkit_cli *cli, int argc, char **argv, void *ctx, int *operands)
+{
+    nsmkit_error e;
+    *operands = argc - 1;
+    int r = nsmkit_opts_parse(cli, operands, argv + 1, ctx, &e);
+    if (r == NSMKIT_OPTS_RUN)
+        return -1;
+    return r == NSMKIT_OPTS_DONE ? 0 : nsmvsock_usage(cli, e.msg);
+}
 
 int nsmvsock_report(const char *cmd, int code, const char *msg)
 {
@@ -303,45 +308,57 @@ static int parse_cid(const char *s, uint32_t *out)
     return 0;
 }
 
+typedef struct {
+    const char *dir, *cid;
+    enum mode mode;
+} exec_args;
+
+static int set_mode(void *ctx, const char *value, nsmkit_error *e)
+{
+    exec_args *x = ctx;
+    if (!strcmp(value, "preload"))
+        x->mode = MODE_PRELOAD;
+    else if (!strcmp(value, "seccomp"))
+        x->mode = MODE_SECCOMP;
+    else if (!strcmp(value, "auto"))
+        x->mode = MODE_AUTO;
+    else
+        return nsmkit_fail(e, "--mode takes preload, seccomp or auto");
+    return 0;
+}
+
+static const nsmkit_opt exec_rows[] = {
+    NSMKIT_OPT_STRING("--cid", "N", exec_args, cid,
+                      "COMMAND's local CID, 2..4294967294 (IOCTL_VM_SOCKETS_GET_LOCAL_CID)"),
+    NSMKIT_OPT_STRING("--dir", "DIR", exec_args, dir, "the emulated vsock network"),
+    NSMKIT_OPT_CALL("--mode", "MODE", set_mode,
+                    "preload: an LD_PRELOAD shim, dynamically linked programs (fastest)\n"
+                    "seccomp: seccomp user notification: static programs, Go, raw system calls\n"
+                    "auto: (default) seccomp for static or Go programs, preload otherwise"),
+};
+static const nsmkit_opt_group exec_groups[] = {{NULL, exec_rows, NSMKIT_ROWS(exec_rows)}};
+static const nsmkit_cli exec_cli = {
+    "nsm-vsock exec", "--cid N [--dir DIR] [--mode preload|seccomp|auto] -- COMMAND [ARG]...",
+    "Runs COMMAND with its AF_VSOCK sockets emulated over the network DIR, its local CID N\n"
+    "(IOCTL_VM_SOCKETS_GET_LOCAL_CID on /dev/vsock answers N). No AF_VSOCK socket of COMMAND\n"
+    "reaches the kernel.",
+    exec_groups, 1, true,
+    "Exit status: COMMAND's (128+N when a signal N ended it), 2 when it cannot start."};
+
 int nsmvsock_cmd_exec(int argc, char **argv)
 {
-    static const struct option opts[] = {{"cid", required_argument, NULL, 'c'},
-                                         {"dir", required_argument, NULL, 'd'},
-                                         {"mode", required_argument, NULL, 'm'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {"version", no_argument, NULL, 'V'},
-                                         {NULL, 0, NULL, 0}};
-    const char *dir = NULL, *cid = NULL;
-    enum mode mode = MODE_AUTO;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c': cid = optarg; break;
-        case 'd': dir = optarg; break;
-        case 'm':
-            if (!strcmp(optarg, "preload")) mode = MODE_PRELOAD;
-            else if (!strcmp(optarg, "seccomp")) mode = MODE_SECCOMP;
-            else if (!strcmp(optarg, "auto")) mode = MODE_AUTO;
-            else {
-                fprintf(stderr, "nsm-vsock exec: --mode takes preload, seccomp or auto\n%s", exec_usage);
-                return 2;
-            }
-            break;
-        case 'h': fputs(exec_usage, stdout); return 0;
-        case 'V': puts(NSMVSOCK_VERSION); return 0;
-        default: fputs(exec_usage, stderr); return 2;
-        }
-    }
+    exec_args x = {.mode = MODE_AUTO};
+    int n, status = nsmvsock_parse(&exec_cli, argc, argv, &x, &n);
+    if (status >= 0)
+        return status;
     vsemu emu;
-    if (cid == NULL || parse_cid(cid, &emu.local_cid) != 0) {
-        fprintf(stderr, "nsm-vsock exec: --cid takes a CID from 2 to 4294967294\n%s", exec_usage);
-        return 2;
-    }
-    if (optind >= argc) {
-        fprintf(stderr, "nsm-vsock exec: no COMMAND\n%s", exec_usage);
-        return 2;
-    }
+    if (x.cid == NULL || parse_cid(x.cid, &emu.local_cid) != 0)
+        return nsmvsock_usage(&exec_cli, "--cid takes a CID from 2 to 4294967294");
+    if (n == 0)
+        return nsmvsock_usage(&exec_cli, "no COMMAND");
+    char **command = argv + 1;
+    const char *dir = x.dir;
+    enum mode mode = x.mode;
     nsmkit_error e;
     int code = nsmvsock_net_open(&emu.net, dir, &e);
     if (code != NSMVSOCK_ERR_OK)
@@ -351,9 +368,9 @@ int nsmvsock_cmd_exec(int argc, char **argv)
     if (emu.net.dir[0] != '/' && realpath(emu.net.dir, abs) != NULL && (alen = strlen(abs)) <= NSMVSOCK_DIR_MAX)
         memcpy(emu.net.dir, abs, alen + 1); /* COMMAND may chdir */
     if (mode == MODE_AUTO)
-        mode = pick_mode(argv[optind]);
+        mode = pick_mode(command[0]);
     if (getenv("NSM_VSOCK_TRACE") != NULL)
         fprintf(stderr, "nsm-vsock exec: %s mode, CID %u, DIR %s\n",
                 mode == MODE_SECCOMP ? "seccomp" : "preload", emu.local_cid, emu.net.dir);
-    return mode == MODE_SECCOMP ? run_seccomp(&emu, argv + optind) : run_preload(&emu, argv + optind);
+    return mode == MODE_SECCOMP ? run_seccomp(&emu, command) : run_preload(&emu, command);
 }

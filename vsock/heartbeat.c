@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,11 +21,20 @@
 #define HEARTBEAT_BYTE 0xB7
 #define MAX_CONNECTIONS 1024
 
-static const char heartbeat_usage[] =
-    "usage: nsm-vsock heartbeat [--dir DIR]\n"
-    "\n"
+typedef struct {
+    const char *dir;
+} heartbeat_args;
+
+static const nsmkit_opt heartbeat_rows[] = {
+    NSMKIT_OPT_STRING("--dir", "DIR", heartbeat_args, dir, "the emulated vsock network"),
+};
+static const nsmkit_opt_group heartbeat_groups[] = {
+    {NULL, heartbeat_rows, NSMKIT_ROWS(heartbeat_rows)}};
+static const nsmkit_cli heartbeat_cli = {
+    "nsm-vsock heartbeat", "[--dir DIR]",
     "Listens on (CID 3, port 9000) of the emulated vsock network DIR and answers every 0xB7\n"
-    "byte with 0xB7, as the parent does for AWS's enclave init. Runs until SIGINT/SIGTERM.\n";
+    "byte with 0xB7, as the parent does for AWS's enclave init. Runs until SIGINT/SIGTERM.",
+    heartbeat_groups, 1, false, NULL};
 
 /* Serves what one connection sent: 0 keep it, -1 close it. */
 static int serve(int fd)
@@ -82,25 +90,16 @@ static int loop(int listener, int sigfd)
 
 int nsmvsock_cmd_heartbeat(int argc, char **argv)
 {
-    static const struct option opts[] = {{"dir", required_argument, NULL, 'd'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {"version", no_argument, NULL, 'V'},
-                                         {NULL, 0, NULL, 0}};
-    const char *dir = NULL;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd': dir = optarg; break;
-        case 'h': fputs(heartbeat_usage, stdout); return 0;
-        case 'V': puts(NSMVSOCK_VERSION); return 0;
-        default: fputs(heartbeat_usage, stderr); return 2;
-        }
+    heartbeat_args args = {0};
+    int n, status = nsmvsock_parse(&heartbeat_cli, argc, argv, &args, &n);
+    if (status >= 0)
+        return status;
+    if (n != 0) {
+        char problem[300];
+        snprintf(problem, sizeof(problem), "unexpected argument '%.200s'", argv[1]);
+        return nsmvsock_usage(&heartbeat_cli, problem);
     }
-    if (optind != argc) {
-        fprintf(stderr, "nsm-vsock heartbeat: unexpected argument '%s'\n%s", argv[optind], heartbeat_usage);
-        return 2;
-    }
+    const char *dir = args.dir;
     nsmvsock_net net;
     nsmkit_error e;
     int code = nsmvsock_net_open(&net, dir, &e);

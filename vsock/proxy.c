@@ -7,7 +7,6 @@
  * development machine's proxy; nitro-cli requires the file).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
@@ -26,15 +25,6 @@
 
 #define MAX_CONNECTIONS 256
 #define PUMP_BUFFER (64 * 1024)
-
-static const char proxy_usage[] =
-    "usage: nsm-vsock proxy [--dir DIR] --port P --to HOST:PORT [--allow FILE]\n"
-    "\n"
-    "The parent's vsock-proxy: listens on (CID 3, port P) of the emulated vsock network DIR\n"
-    "and forwards each connection to TCP HOST:PORT (IPv6: [ADDR]:PORT).\n"
-    "  --allow FILE  nitro-cli's allowlist (YAML: allowlist: [{address: A, port: N}, ...]);\n"
-    "                the proxy refuses to start (exit 1) when HOST:PORT is not in it.\n"
-    "Runs until SIGINT/SIGTERM.\n";
 
 typedef struct {
     struct sockaddr_storage to;
@@ -195,51 +185,44 @@ typedef struct {
     int have_port;
 } proxy_options;
 
-/* 0 parsed, or the exit code (0 after --help, 2). */
-static int parse_options(int argc, char **argv, proxy_options *o, int *done)
+static int set_port(void *ctx, const char *value, nsmkit_error *e)
 {
-    static const struct option opts[] = {{"dir", required_argument, NULL, 'd'}, {"port", required_argument, NULL, 'p'},
-                                         {"to", required_argument, NULL, 't'},  {"allow", required_argument, NULL, 'a'},
-                                         {"help", no_argument, NULL, 'h'},      {"version", no_argument, NULL, 'V'},
-                                         {NULL, 0, NULL, 0}};
-    int c;
+    proxy_options *o = ctx;
     char *end;
-    optind = 1;
-    *done = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd': o->dir = optarg; break;
-        case 't': o->to = optarg; break;
-        case 'a': o->allow = optarg; break;
-        case 'p': {
-            errno = 0;
-            unsigned long v = strtoul(optarg, &end, 10);
-            if (errno != 0 || end == optarg || *end != '\0' || optarg[0] == '-' || v >= NSMVSOCK_PORT_ANY) {
-                fprintf(stderr, "nsm-vsock proxy: --port takes a vsock port (0 to 4294967294)\n");
-                return 2;
-            }
-            o->port = (uint32_t)v;
-            o->have_port = 1;
-            break;
-        }
-        case 'h': fputs(proxy_usage, stdout); *done = 1; return 0;
-        case 'V': puts(NSMVSOCK_VERSION); *done = 1; return 0;
-        default: fputs(proxy_usage, stderr); return 2;
-        }
-    }
-    if (!o->have_port || o->to == NULL || optind != argc) {
-        fprintf(stderr, "nsm-vsock proxy: --port and --to are needed, nothing else\n%s", proxy_usage);
-        return 2;
-    }
+    errno = 0;
+    unsigned long v = strtoul(value, &end, 10);
+    if (errno != 0 || end == value || *end != '\0' || value[0] == '-' || v >= NSMVSOCK_PORT_ANY)
+        return nsmkit_fail(e, "--port takes a vsock port (0 to 4294967294)");
+    o->port = (uint32_t)v;
+    o->have_port = 1;
     return 0;
 }
+
+static const nsmkit_opt proxy_rows[] = {
+    NSMKIT_OPT_STRING("--dir", "DIR", proxy_options, dir, "the emulated vsock network"),
+    NSMKIT_OPT_CALL("--port", "P", set_port, "the vsock port to listen on (CID 3)"),
+    NSMKIT_OPT_STRING("--to", "HOST:PORT", proxy_options, to,
+                      "the TCP destination (IPv6: [ADDR]:PORT)"),
+    NSMKIT_OPT_STRING("--allow", "FILE", proxy_options, allow,
+                      "nitro-cli's allowlist (YAML: allowlist: [{address: A, port: N}, ...]);\n"
+                      "the proxy refuses to start (exit 1) when HOST:PORT is not in it"),
+};
+static const nsmkit_opt_group proxy_groups[] = {{NULL, proxy_rows, NSMKIT_ROWS(proxy_rows)}};
+static const nsmkit_cli proxy_cli = {
+    "nsm-vsock proxy", "[--dir DIR] --port P --to HOST:PORT [--allow FILE]",
+    "The parent's vsock-proxy: listens on (CID 3, port P) of the emulated vsock network DIR\n"
+    "and forwards each connection to TCP HOST:PORT (IPv6: [ADDR]:PORT).\n"
+    "Runs until SIGINT/SIGTERM.",
+    proxy_groups, 1, false, NULL};
 
 int nsmvsock_cmd_proxy(int argc, char **argv)
 {
     proxy_options o = {0};
-    int done, rc = parse_options(argc, argv, &o, &done);
-    if (rc != 0 || done)
+    int n, rc = nsmvsock_parse(&proxy_cli, argc, argv, &o, &n);
+    if (rc >= 0)
         return rc;
+    if (!o.have_port || o.to == NULL || n != 0)
+        return nsmvsock_usage(&proxy_cli, "--port and --to are needed, nothing else");
     char host[256], msg[600];
     uint16_t tport;
     if (split_destination(o.to, host, sizeof(host), &tport) != 0) {

@@ -421,74 +421,61 @@ static int serve(struct backend *b)
     return 0;
 }
 
-static int usage(FILE *f, int status)
+typedef struct {
+    const char *sock, *dir;
+    uint32_t cid;
+    bool verbose;
+} vhost_args;
+
+static int set_cid(void *ctx, const char *v, nsmkit_error *e)
 {
-    fputs("usage: nsm-vsock vhost-user --socket PATH --cid N [--dir DIR] [--verbose]\n"
-          "\n"
-          "A vhost-user backend for QEMU's vhost-user-vsock-pci / vhost-user-vsock-device:\n"
-          "listens on PATH (QEMU: -chardev socket,id=c,path=PATH -device\n"
-          "vhost-user-vsock-pci,chardev=c, guest memory shared with memory-backend-memfd\n"
-          "share=on) and gives the guest CID N (3 < N < 2^32-1) on the vsock network DIR\n"
-          "(default $NSM_VSOCK_DIR, else ${XDG_RUNTIME_DIR:-/tmp}/nsmkit-vsock-<uid>):\n"
-          "  host -> guest port P: connect to DIR/N.vsock, send \"CONNECT P\\n\", read \"OK <n>\\n\"\n"
-          "  guest -> CID 2 or 3 port P: DIR/N.vsock_P if it exists, else DIR/3.P\n"
-          "  guest -> CID C port P: DIR/C.P, else DIR/C.vsock\n"
-          "Runs until SIGINT or SIGTERM. Exit status: 0, 2 for usage and I/O errors.\n", f);
-    return status;
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (errno || *end || v[0] < '0' || v[0] > '9' || n <= 3 || n >= NSMVSOCK_CID_ANY)
+        return nsmkit_fail(e, "--cid %s: a guest CID is a whole number from 4 to 4294967294 "
+                              "(2 is the host, 3 the parent)", v);
+    ((vhost_args *)ctx)->cid = (uint32_t)n;
+    return 0;
 }
 
-static int parse_args(int argc, char **argv, const char **sock, const char **dir,
-                      uint32_t *cid, bool *verbose)
-{
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h"))
-            exit(usage(stdout, 0));
-        if (!strcmp(a, "--version")) {
-            puts(NSMVSOCK_VERSION);
-            exit(0);
-        }
-        if (!strcmp(a, "--verbose")) {
-            *verbose = true;
-            continue;
-        }
-        if (i + 1 >= argc)
-            return -1;
-        const char *v = argv[++i];
-        if (!strcmp(a, "--socket")) {
-            *sock = v;
-        } else if (!strcmp(a, "--dir")) {
-            *dir = v;
-        } else if (!strcmp(a, "--cid")) {
-            char *end;
-            errno = 0;
-            unsigned long long n = strtoull(v, &end, 10);
-            if (errno || *end || v[0] < '0' || v[0] > '9' || n <= 3 || n >= NSMVSOCK_CID_ANY) {
-                fprintf(stderr, PROG ": --cid %s: a guest CID is a whole number from 4 to "
-                                "4294967294 (2 is the host, 3 the parent)\n", v);
-                return -2;
-            }
-            *cid = (uint32_t)n;
-        } else {
-            return -1;
-        }
-    }
-    return *sock && *cid ? 0 : -1;
-}
+static const nsmkit_opt vhost_rows[] = {
+    NSMKIT_OPT_STRING("--socket", "PATH", vhost_args, sock, "the vhost-user socket to listen on"),
+    NSMKIT_OPT_CALL("--cid", "N", set_cid, "the guest's CID (3 < N < 2^32-1)"),
+    NSMKIT_OPT_STRING("--dir", "DIR", vhost_args, dir,
+                      "the vsock network (default $NSM_VSOCK_DIR, else\n"
+                      "${XDG_RUNTIME_DIR:-/tmp}/nsmkit-vsock-<uid>)"),
+    NSMKIT_OPT_FLAG("--verbose", vhost_args, verbose, "log each connection"),
+};
+static const nsmkit_opt_group vhost_groups[] = {{NULL, vhost_rows, NSMKIT_ROWS(vhost_rows)}};
+static const nsmkit_cli vhost_cli = {
+    PROG, "--socket PATH --cid N [--dir DIR] [--verbose]",
+    "A vhost-user backend for QEMU's vhost-user-vsock-pci / vhost-user-vsock-device:\n"
+    "listens on PATH (QEMU: -chardev socket,id=c,path=PATH -device\n"
+    "vhost-user-vsock-pci,chardev=c, guest memory shared with memory-backend-memfd\n"
+    "share=on) and gives the guest CID N on the vsock network DIR:\n"
+    "  host -> guest port P: connect to DIR/N.vsock, send \"CONNECT P\\n\", read \"OK <n>\\n\"\n"
+    "  guest -> CID 2 or 3 port P: DIR/N.vsock_P if it exists, else DIR/3.P\n"
+    "  guest -> CID C port P: DIR/C.P, else DIR/C.vsock",
+    vhost_groups, 1, false, "Runs until SIGINT or SIGTERM. Exit status: 0, 2 for usage and I/O errors."};
 
 int nsm_vsock_vhost_user_main(int argc, char **argv)
 {
     static struct backend b;
-    const char *sock = NULL, *dir = NULL;
+    vhost_args args = {0};
     nsmkit_error e;
-    int rc = parse_args(argc, argv, &sock, &dir, &b.cid, &b.verbose);
-    if (rc == -1) {
+    int n, rc = nsmvsock_parse(&vhost_cli, argc, argv, &args, &n);
+    if (rc >= 0)
+        return rc;
+    if (!args.sock || !args.cid || n != 0) {
         fprintf(stderr, PROG ": %d CMD_USAGE: --socket PATH and --cid N are required\n",
                 VHOST_ERR_CMD_USAGE);
-        return usage(stderr, 2);
-    }
-    if (rc)
+        nsmkit_opts_usage(&vhost_cli, stderr);
         return 2;
+    }
+    const char *sock = args.sock, *dir = args.dir;
+    b.cid = args.cid;
+    b.verbose = args.verbose;
     if (nsmvsock_net_open(&b.net, dir, &e) != NSMVSOCK_ERR_OK) {
         fprintf(stderr, PROG ": %d CMD_DIR: %s\n", VHOST_ERR_CMD_DIR, e.msg);
         return 2;

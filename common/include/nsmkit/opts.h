@@ -21,8 +21,9 @@
  *   // r: NSMKIT_OPTS_RUN (operands now argv[0..n)), NSMKIT_OPTS_DONE (--help or
  *   // --version printed: exit 0), NSMKIT_OPTS_USAGE / NSMKIT_OPTS_BAD_VALUE (e says why)
  *
- * Setters are called in command-line order, once per occurrence; strings are borrowed from
- * argv.
+ * Setters are called in command-line order, once per occurrence (a CALL row is how an
+ * option repeats); strings are borrowed from argv. A table's own "--version" row replaces
+ * the built-in one (an option that names a version); --help cannot be replaced.
  */
 #ifndef NSMKIT_OPTS_H
 #define NSMKIT_OPTS_H
