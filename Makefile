@@ -614,3 +614,29 @@ qemu-test: all qemu-image $(TEST_PROGS)
 ifeq ($(strip $(SANITIZE)),)
 check: qemu-image
 endif
+
+# ---- nsm-nitro-cli: nitro-cli's commands on QEMU guests (issue 21; docs/nitro-cli.md) ------
+# build-enclave without Docker (a root filesystem or a docker-save/OCI tarball, read with
+# libarchive), describe-eif, pcr, and run-enclave/describe-enclaves/console/terminate-enclave
+# over `nsm-qemu run-eif`. `make install` also puts a `nitro-cli` symlink in
+# $(NITRO_CLI_BINDIR), a directory of its own that users prepend to PATH on purpose, so it
+# never shadows a real nitro-cli by accident.
+DEB_PACKAGES += libarchive-dev
+NITRO_CLI_SRC := nitro-cli/main.c nitro-cli/build.c nitro-cli/layer.c nitro-cli/image.c \
+                 nitro-cli/state.c nitro-cli/run.c nitro-cli/manage.c
+NITRO_CLI_BINDIR ?= $(PREFIX)/libexec/nsmkit/bin
+PROGRAMS += nsm-nitro-cli
+BINS += $(BUILD)/bin/nsm-nitro-cli
+all: $(BUILD)/bin/nsm-nitro-cli
+PROG_nsm-nitro-cli := $(NITRO_CLI_SRC) $(EIF_LIB) $(SIM_LIB) $(COMMON_LIB) -larchive -ljansson \
+                      -lcbor -lcrypto -lhogweed -lgmp -lz
+$(foreach p,nsm-nitro-cli,$(eval $(call program_rule,$(p))))
+.PHONY: install-nitro-cli uninstall-nitro-cli
+install: install-nitro-cli
+install-nitro-cli:
+	install -d $(DESTDIR)$(NITRO_CLI_BINDIR)
+	ln -sf $(PREFIX)/bin/nsm-nitro-cli $(DESTDIR)$(NITRO_CLI_BINDIR)/nitro-cli
+uninstall: uninstall-nitro-cli
+uninstall-nitro-cli:
+	rm -f $(DESTDIR)$(NITRO_CLI_BINDIR)/nitro-cli
+	-rmdir $(DESTDIR)$(NITRO_CLI_BINDIR) 2>/dev/null
