@@ -42,7 +42,6 @@
     X(BOOT, 6531, 36, "the enclave stopped while booting")                                   \
     X(CID_IN_USE, 6532, 29, "another running enclave has this CID")                          \
     X(STATE_DIR, 6533, 7, "the enclave state directory is missing or unsafe")                \
-    X(RESOURCES, 6534, 26, "the requested memory or CPU count is not valid")                 \
     /* 654x: managing running enclaves */                                                    \
     X(UNKNOWN_ENCLAVE, 6540, 11, "no running enclave has this ID")                           \
     X(NOT_DEBUG, 6541, 44, "the enclave was not started with --debug-mode, so its console "  \

@@ -45,6 +45,11 @@ done
 "$cli" --help > /dev/null && "$cli" --version | grep -q '^Nitro CLI ' &&
     ok "--help and --version everywhere" || fail "--help/--version"
 
+if command -v groff > /dev/null 2>&1; then
+    [ -z "$(groff -man -Tutf8 -ww -z man/nsm-nitro-cli.1 2>&1)" ] &&
+        ok "man/nsm-nitro-cli.1 renders without warnings" || fail "man page warnings"
+fi
+
 # ---- inputs: a kernel stand-in, an init stand-in, a root filesystem ---------------------------
 head -c 80000 /dev/urandom > "$work/kernel"
 printf '#!/bin/sh\necho init\n' > "$work/init"
