@@ -622,7 +622,7 @@ endif
 # $(NITRO_CLI_BINDIR), a directory of its own that users prepend to PATH on purpose, so it
 # never shadows a real nitro-cli by accident.
 DEB_PACKAGES += libarchive-dev
-NITRO_CLI_SRC := nitro-cli/main.c nitro-cli/build.c nitro-cli/layer.c nitro-cli/image.c \
+NITRO_CLI_SRC := nitro-cli/main.c nitro-cli/codes.c nitro-cli/build.c nitro-cli/layer.c nitro-cli/image.c \
                  nitro-cli/state.c nitro-cli/run.c nitro-cli/manage.c
 NITRO_CLI_BINDIR ?= $(PREFIX)/libexec/nsmkit/bin
 PROGRAMS += nsm-nitro-cli
@@ -640,3 +640,16 @@ uninstall: uninstall-nitro-cli
 uninstall-nitro-cli:
 	rm -f $(DESTDIR)$(NITRO_CLI_BINDIR)/nitro-cli
 	-rmdir $(DESTDIR)$(NITRO_CLI_BINDIR) 2>/dev/null
+# The layer writer's fuzz target (fuzz/fuzz_nitro_cli_layer.c) links libarchive, which no
+# other target needs, so its two rules are spelled out here.
+FUZZ_BUILDER_DEB_PACKAGES += libarchive-dev
+NITRO_CLI_FUZZ_OBJ := $(call obj,nitro-cli/layer.c nitro-cli/codes.c)
+$(BUILD)/fuzz/bin/fuzz_nitro_cli_layer: $(call obj,fuzz/fuzz_nitro_cli_layer.c) \
+    $(NITRO_CLI_FUZZ_OBJ) $(FUZZ_SUPPORT_OBJ) $(STATIC_LIBS)
+	@mkdir -p $(@D)
+	$(FUZZ_LINK) $(ALL_CFLAGS) $(filter %.o,$^) $(STATIC_LIBS) $(LIB_FUZZING_ENGINE) \
+	    $(ALL_LDFLAGS) $(LIBS) -larchive -o $@
+$(BUILD)/fuzz/replay/fuzz_nitro_cli_layer: $(call obj,fuzz/fuzz_nitro_cli_layer.c) \
+    $(call obj,fuzz/replay.c) $(NITRO_CLI_FUZZ_OBJ) $(FUZZ_SUPPORT_OBJ) $(STATIC_LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(filter %.o,$^) $(STATIC_LIBS) $(ALL_LDFLAGS) $(LIBS) -larchive -o $@
