@@ -199,10 +199,11 @@ size_t nitrocli_enclaves_list(const char *base, nitrocli_enclave *out, size_t ca
     size_t n = 0;
     struct dirent *de;
     while (d != NULL && n < cap && (de = readdir(d)) != NULL) {
-        if (strncmp(de->d_name, "i-", 2) != 0 || strlen(de->d_name) >= NITROCLI_ID_MAX)
+        size_t len = strlen(de->d_name);
+        if (strncmp(de->d_name, "i-", 2) != 0 || len >= NITROCLI_ID_MAX)
             continue;
         snprintf(out[n].dir, sizeof(out[n].dir), "%s/%s", base, de->d_name);
-        snprintf(out[n].id, sizeof(out[n].id), "%s", de->d_name);
+        memcpy(out[n].id, de->d_name, len + 1);
         out[n].info = nitrocli_info_load(out[n].dir);
         out[n].alive = out[n].info != NULL && nitrocli_info_alive(out[n].info);
         n++;
