@@ -122,7 +122,7 @@ int nitrocli_open_parent(int rootfd, const char *rel, bool create, const char **
 
 /* Removes dirfd/name whatever it is (a directory with everything in it), never following
  * a link. Missing is not an error. */
-int nitrocli_remove_at(int parent, const char *name, nsmkit_error *e)
+static int remove_tree(int parent, const char *name, nsmkit_error *e)
 {
     if (unlinkat(parent, name, 0) == 0 || errno == ENOENT)
         return 0;
@@ -142,7 +142,7 @@ int nitrocli_remove_at(int parent, const char *name, nsmkit_error *e)
     while (rc == 0 && (de = readdir(d)) != NULL) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
-        rc = nitrocli_remove_at(dirfd(d), de->d_name, e);
+        rc = remove_tree(dirfd(d), de->d_name, e);
     }
     closedir(d);
     if (rc == 0 && unlinkat(parent, name, AT_REMOVEDIR) != 0)
@@ -150,9 +150,18 @@ int nitrocli_remove_at(int parent, const char *name, nsmkit_error *e)
     return rc;
 }
 
+int nitrocli_remove_at(int parent, const char *name, nsmkit_error *e)
+{
+    /* "." or ".." would empty the directory itself or the one above it: never a name here */
+    if (name[0] == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+        strchr(name, '/') != NULL)
+        return nsmkit_fail(e, "\"%s\": not a name in a directory", name);
+    return remove_tree(parent, name, e);
+}
+
 int nitrocli_rm_rf(const char *path, nsmkit_error *e)
 {
-    return nitrocli_remove_at(AT_FDCWD, path, e);
+    return remove_tree(AT_FDCWD, path, e);
 }
 
 /* ---- the two passes ------------------------------------------------------------------------ */
@@ -192,8 +201,14 @@ static nitrocli_code whiteout(layer_ctx *c, const char *rel)
                 rc = nitrocli_remove_at(pfd, de->d_name, c->e);
         if (d != NULL)
             closedir(d);
-    } else if (base[strlen(WHITEOUT)] != '\0') {
-        rc = nitrocli_remove_at(pfd, base + strlen(WHITEOUT), c->e);
+    } else {
+        const char *target = base + strlen(WHITEOUT);
+        if (target[0] == '\0' || strcmp(target, ".") == 0 || strcmp(target, "..") == 0) {
+            close(pfd);
+            return nsmkit_fail(c->e, "%s: a whiteout of \"%s\"", rel, target),
+                   NITROCLI_ERR_IMAGE_UNSAFE;
+        }
+        rc = nitrocli_remove_at(pfd, target, c->e);
     }
     close(pfd);
     return rc == 0 ? NITROCLI_ERR_OK : NITROCLI_ERR_IO;

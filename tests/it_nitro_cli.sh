@@ -19,6 +19,7 @@ bin="$BUILD/bin"
 cli="$bin/nsm-nitro-cli"
 work=$(mktemp -d)
 export NSM_NITRO_CLI_STATE="$work/state"
+mkdir "$work/tmp" && export TMPDIR="$work/tmp"   # build-enclave's work directories
 cleanup() {
     NSM_NITRO_CLI_STATE="$work/state" "$cli" terminate-enclave --all > /dev/null 2>&1
     rm -rf "$work"
@@ -158,6 +159,8 @@ hostile = {
     "rel-symlink": [[("dir", "d/"), ("sym", "d/up", "../../.."), ("file", "d/up/escaped", b"x")]],
     "hardlink-out": [[("hard", "passwd", "../../../../etc/passwd")]],
     "deep": [[("file", "/".join(["d"] * 70) + "/f", b"x")]],
+    "whiteout-dotdot": [layer1, [("file", ".wh...", b"")]],
+    "whiteout-dot": [layer1, [("file", "etc/.wh..", b"")]],
 }
 for name, layers in hostile.items():
     docker_save("%s/hostile-%s.tar" % (w, name), layers)
@@ -204,11 +207,13 @@ expect_refused abs-symlink 6511
 expect_refused rel-symlink 6511
 expect_refused hardlink-out 6511
 expect_refused deep 6511
+expect_refused whiteout-dotdot 6511
+expect_refused whiteout-dot 6511
 expect_refused manifest-path 6511
 expect_refused big 6512 --max-image-bytes 200000
 expect_refused notar 6510
 [ -z "$(ls -A "$work/outside")" ] && [ ! -e /tmp/nsmkit-absolute-escape ] && [ ! -e "$work/escaped" ] &&
-    [ -z "$(ls -d "${TMPDIR:-/tmp}"/nsm-nitro-cli.* 2> /dev/null)" ] &&
+    [ -z "$(ls -A "$TMPDIR")" ] &&
     ok "nothing written outside the tree, no temporary directory left" || fail "something escaped"
 
 # ---- signed build, pcr, describe-eif's fields ---------------------------------------------------
