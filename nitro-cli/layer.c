@@ -256,9 +256,17 @@ static nitrocli_code hard_link(layer_ctx *c, int pfd, const char *last, const ch
     if (fstatat(tfd, tlast, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
         nsmkit_fail(c->e, "hard link to %s, which is not a regular file in the tree", rel);
         code = NITROCLI_ERR_IMAGE_UNSAFE;
-    } else if (linkat(tfd, tlast, pfd, last, 0) != 0) {
-        nsmkit_fail(c->e, "hard link %s: %s", last, strerror(errno));
-        code = NITROCLI_ERR_IO;
+    } else if ((uint64_t)st.st_size > c->limits->max_bytes - *c->bytes) {
+        /* each link becomes a copy in the ramdisk: it counts as the bytes it will cost */
+        nsmkit_fail(c->e, "hard link to %s: the image's files exceed %llu bytes", rel,
+                    (unsigned long long)c->limits->max_bytes);
+        code = NITROCLI_ERR_IMAGE_TOO_LARGE;
+    } else {
+        *c->bytes += (uint64_t)st.st_size;
+        if (linkat(tfd, tlast, pfd, last, 0) != 0) {
+            nsmkit_fail(c->e, "hard link %s: %s", last, strerror(errno));
+            code = NITROCLI_ERR_IO;
+        }
     }
     close(tfd);
     return code;

@@ -166,6 +166,8 @@ for name, layers in hostile.items():
     docker_save("%s/hostile-%s.tar" % (w, name), layers)
 docker_save(w + "/hostile-manifest-path.tar", [layer1], manifest_layers=["../../outside.tar"])
 docker_save(w + "/hostile-big.tar", [[("file", "big", b"\0" * 300000)]])
+docker_save(w + "/hostile-links.tar", [[("file", "f", b"\0" * 50000)] +
+                                       [("hard", "h%d" % i, "f") for i in range(10)]])
 with open(w + "/hostile-notar.tar", "wb") as f: f.write(b"this is not a tarball" * 100)
 PYEOF
 mkdir -p "$work/outside"
@@ -211,6 +213,7 @@ expect_refused whiteout-dotdot 6511
 expect_refused whiteout-dot 6511
 expect_refused manifest-path 6511
 expect_refused big 6512 --max-image-bytes 200000
+expect_refused links 6512 --max-image-bytes 200000
 expect_refused notar 6510
 [ -z "$(ls -A "$work/outside")" ] && [ ! -e /tmp/nsmkit-absolute-escape ] && [ ! -e "$work/escaped" ] &&
     [ -z "$(ls -A "$TMPDIR")" ] &&
