@@ -214,19 +214,28 @@ static nitrocli_code whiteout(layer_ctx *c, const char *rel)
     return rc == 0 ? NITROCLI_ERR_OK : NITROCLI_ERR_IO;
 }
 
-static nitrocli_code write_data(layer_ctx *c, struct archive *a, int fd, const char *rel)
+/* The entry's data into fd. The declared size is what the file will be (holes of a sparse
+ * entry included: the ramdisk stores them as bytes), so it is what counts against the
+ * bound, and no block may lie beyond it. */
+static nitrocli_code write_data(layer_ctx *c, struct archive *a, struct archive_entry *en,
+                                int fd, const char *rel)
 {
+    la_int64_t size = archive_entry_size_is_set(en) ? archive_entry_size(en) : -1;
+    if (size < 0 || (uint64_t)size > c->limits->max_bytes - *c->bytes) {
+        nsmkit_fail(c->e, "%s: no size, or the image's files exceed %llu bytes", rel,
+                    (unsigned long long)c->limits->max_bytes);
+        return NITROCLI_ERR_IMAGE_TOO_LARGE;
+    }
+    *c->bytes += (uint64_t)size;
     const void *block;
     size_t len;
     la_int64_t offset;
     int r;
     while ((r = archive_read_data_block(a, &block, &len, &offset)) == ARCHIVE_OK) {
-        if (len > c->limits->max_bytes - *c->bytes) {
-            nsmkit_fail(c->e, "%s: the image's files exceed %llu bytes", rel,
-                        (unsigned long long)c->limits->max_bytes);
-            return NITROCLI_ERR_IMAGE_TOO_LARGE;
+        if (offset < 0 || offset > size || len > (uint64_t)(size - offset)) {
+            nsmkit_fail(c->e, "%s: data beyond its declared size", rel);
+            return NITROCLI_ERR_IMAGE_TAR;
         }
-        *c->bytes += len;
         if (pwrite(fd, block, len, offset) != (ssize_t)len) {
             nsmkit_fail(c->e, "%s: write: %s", rel, strerror(errno));
             return NITROCLI_ERR_IO;
@@ -235,6 +244,10 @@ static nitrocli_code write_data(layer_ctx *c, struct archive *a, int fd, const c
     if (r != ARCHIVE_EOF) {
         nsmkit_fail(c->e, "%s: %s", rel, archive_error_string(a));
         return NITROCLI_ERR_IMAGE_TAR;
+    }
+    if (ftruncate(fd, size) != 0) { /* a trailing hole */
+        nsmkit_fail(c->e, "%s: truncate: %s", rel, strerror(errno));
+        return NITROCLI_ERR_IO;
     }
     return NITROCLI_ERR_OK;
 }
@@ -309,7 +322,7 @@ static nitrocli_code make_entry(layer_ctx *c, struct archive *a, struct archive_
     int fd = openat(pfd, last, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return nsmkit_fail(c->e, "%s: create: %s", rel, strerror(errno)), NITROCLI_ERR_IO;
-    nitrocli_code code = write_data(c, a, fd, rel);
+    nitrocli_code code = write_data(c, a, en, fd, rel);
     if (code == NITROCLI_ERR_OK && fchmod(fd, perm | 0400) != 0)
         code = NITROCLI_ERR_IO;
     close(fd);

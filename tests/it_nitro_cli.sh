@@ -25,6 +25,7 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
+[ -n "${KEEP:-}" ] && trap - EXIT
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 ok() { echo "ok: $*"; }
@@ -168,6 +169,14 @@ docker_save(w + "/hostile-manifest-path.tar", [layer1], manifest_layers=["../../
 docker_save(w + "/hostile-big.tar", [[("file", "big", b"\0" * 300000)]])
 docker_save(w + "/hostile-links.tar", [[("file", "f", b"\0" * 50000)] +
                                        [("hard", "h%d" % i, "f") for i in range(10)]])
+pax = io.BytesIO()   # a layer whose PAX header declares 100 GB for 5 bytes of data
+with tarfile.open(fileobj=pax, mode="w", format=tarfile.PAX_FORMAT) as t:
+    ti = tarfile.TarInfo("huge"); ti.size = 5; ti.pax_headers = {"size": "100000000000"}
+    t.addfile(ti, io.BytesIO(b"12345"))
+with tarfile.open(w + "/hostile-declared.tar", "w") as t:
+    for name, data in (("l.tar", pax.getvalue()), ("cfg.json", json.dumps(config).encode()),
+                       ("manifest.json", json.dumps([{"Config": "cfg.json", "Layers": ["l.tar"]}]).encode())):
+        ti = tarfile.TarInfo(name); ti.size = len(data); t.addfile(ti, io.BytesIO(data))
 with open(w + "/hostile-notar.tar", "wb") as f: f.write(b"this is not a tarball" * 100)
 PYEOF
 mkdir -p "$work/outside"
@@ -214,6 +223,7 @@ expect_refused whiteout-dot 6511
 expect_refused manifest-path 6511
 expect_refused big 6512 --max-image-bytes 200000
 expect_refused links 6512 --max-image-bytes 200000
+expect_refused declared 6510
 expect_refused notar 6510
 [ -z "$(ls -A "$work/outside")" ] && [ ! -e /tmp/nsmkit-absolute-escape ] && [ ! -e "$work/escaped" ] &&
     [ -z "$(ls -A "$TMPDIR")" ] &&
