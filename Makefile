@@ -33,7 +33,8 @@ endif
 CFLAGS ?= -g
 NSM_CFLAGS := -std=c11 -D_GNU_SOURCE -fPIC -pthread $(WARNINGS) $(OPTIMISE) \
               -fstack-protector-strong -MMD -MP \
-              -Icommon/include -Ica-tools/include -Insm-sim/include -Iverifier/include
+              -Icommon/include -Ica-tools/include -Insm-sim/include -Iverifier/include \
+              -Ivsock/include
 NSM_LDFLAGS := -pthread -Wl,-z,relro,-z,now -Wl,--as-needed $(if $(strip $(SANITIZE)),-fsanitize=$(SANITIZE))
 # nettle's libhogweed (on GMP) signs and verifies P-384; OpenSSL does X.509 and the rest.
 # (libhogweed brings libnettle itself; naming it too would make binaries linked without
@@ -83,7 +84,7 @@ KMS_LIB    := $(BUILD)/lib/libnsmkms.a
 # Programs. Adding one is two lines: its name in PROGRAMS, and PROG_<name> listing its
 # sources, the libraries of ours it uses and the system libraries it uses (it links those
 # and nothing else); its man page is man/<name>.1.
-PROGRAMS := nsm-ca nsm-sim nsm-verify nsm-vectors nsm-kms
+PROGRAMS := nsm-ca nsm-sim nsm-verify nsm-vectors nsm-kms nsm-vsock
 PROG_nsm-ca      := ca-tools/nsm-ca.c $(CA_LIB) $(COMMON_LIB) -lcrypto
 PROG_nsm-sim     := nsm-sim/main.c $(SIM_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB) -lcbor -lcrypto \
                     -lhogweed -lgmp -lfuse3 -ljansson
@@ -93,6 +94,9 @@ PROG_nsm-vectors := harness/nsm-vectors.c $(SIM_LIB) $(VERIFY_LIB) $(CA_LIB) $(C
                     -lcbor -lcrypto -lhogweed -lgmp
 PROG_nsm-kms     := kms/main.c $(KMS_LIB) $(VERIFY_LIB) $(CA_LIB) $(COMMON_LIB) -lmicrohttpd \
                     -ljansson -lcbor -lcrypto -lhogweed -lgmp
+VSOCK_LIB := $(BUILD)/lib/libnsmvsock.a
+VHOST_LIB := $(BUILD)/lib/libnsmvhost.a
+PROG_nsm-vsock   := vsock/nsm-vsock.c vsock/vhost_cmd.c $(VHOST_LIB) $(VSOCK_LIB) $(COMMON_LIB) -lyaml
 
 BINS := $(addprefix $(BUILD)/bin/,$(PROGRAMS))
 
@@ -297,6 +301,56 @@ demo-kms:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory all $(KMS_ENCLAVE)
 	@BUILD=$(BUILD) sh tests/demo_kms.sh
+
+# ---- nsm-vsock: AF_VSOCK in user space, host side (issue 19) --------------------------------
+# The DIR network (vsock/net.c, vsock_net.h), the interposer (an LD_PRELOAD shim, and a
+# seccomp supervisor for static and Go programs), vsock-proxy (libyaml reads its allowlist)
+# and the heartbeat. socat: the tests' program nobody here wrote.
+
+DEB_PACKAGES += libyaml-dev socat
+VSOCK_SRC := vsock/net.c vsock/emu.c vsock/filter.c vsock/supervise.c vsock/exec.c \
+             vsock/allowlist.c vsock/proxy.c vsock/heartbeat.c
+$(VSOCK_LIB): $(call obj,$(VSOCK_SRC))
+$(call obj,vsock/exec.c): ALL_CFLAGS += -DNSMKIT_LIBDIR='"$(LIBDIR)"'
+# The shim: the emulation and the network only, exporting only what it interposes.
+VSOCK_PRELOAD_SO := $(BUILD)/lib/libnsm-vsock-preload.so
+all: $(VSOCK_PRELOAD_SO)
+# The shim's copies of emu.c and net.c call libc directly, not its own interposers.
+VSOCK_SHIM_OBJ := $(BUILD)/obj/vsock/shim/emu.o $(BUILD)/obj/vsock/shim/net.o
+$(BUILD)/obj/vsock/shim/%.o: vsock/%.c vsock/libc_direct.h $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -include vsock/libc_direct.h -c $< -o $@
+$(VSOCK_PRELOAD_SO): $(call obj,vsock/preload.c) $(VSOCK_SHIM_OBJ) $(COMMON_LIB) vsock/preload.map
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -shared -Wl,--version-script=vsock/preload.map $(filter %.o,$^) \
+	    $(COMMON_LIB) $(ALL_LDFLAGS) -ldl -o $@
+$(BUILD)/tests/test_vsock_%: $(call obj,tests/test_vsock_%.c) $(call obj,tests/testutil.c) \
+                             $(VSOCK_LIB) $(STATIC_LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(filter %.o,$^) $(VSOCK_LIB) $(STATIC_LIBS) $(ALL_LDFLAGS) \
+	    $(LIBS) -lyaml -lcmocka -o $@
+$(BUILD)/fuzz/bin/fuzz_vsock_net $(BUILD)/fuzz/replay/fuzz_vsock_net: $(call obj,vsock/net.c)
+# `make install` also installs the shim beside libnsm-sim-preload.so (exec looks there).
+install: install-vsock
+.PHONY: install-vsock
+install-vsock: $(VSOCK_PRELOAD_SO)
+	install -d $(DESTDIR)$(LIBDIR)
+	install -m 0755 $(VSOCK_PRELOAD_SO) $(DESTDIR)$(LIBDIR)/
+uninstall: uninstall-vsock
+.PHONY: uninstall-vsock
+uninstall-vsock:
+	rm -f $(DESTDIR)$(LIBDIR)/$(notdir $(VSOCK_PRELOAD_SO))
+# The benchmark runs itself under nsm-vsock exec.
+$(BUILD)/bench/vsock_bench: $(BUILD)/bin/nsm-vsock $(VSOCK_PRELOAD_SO)
+# tests/it_vsock.sh's own AF_VSOCK program: dynamic (the shim) and -static (the supervisor).
+TEST_PROGS += $(BUILD)/tests/vsock_tool $(BUILD)/tests/vsock_tool_static
+$(BUILD)/tests/vsock_tool: tests/vsock_tool.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARNINGS) $(OPTIMISE) $(CFLAGS) $< $(ALL_LDFLAGS) -o $@
+$(BUILD)/tests/vsock_tool_static: tests/vsock_tool.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARNINGS) -O2 $(CFLAGS) -static $< -o $@
+all: $(VSOCK_LIB)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
@@ -599,7 +653,7 @@ $(QEMU_GUEST)/devnsm_client $(QEMU_GUEST)/blog_client: $(QEMU_GUEST)/%: $(BUILD)
 .PHONY: qemu-image qemu-test qemu-deps
 qemu-deps:
 	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(QEMU_DEB_PACKAGES)"
-$(QEMU_IMAGE)/initramfs.cpio: $(GUEST_PROGS) $(LIBNSM_SO) qemu/build-image.sh qemu/init \
+$(QEMU_IMAGE)/initramfs.cpio: $(GUEST_PROGS) $(LIBNSM_SO) qemu/build-image.sh qemu/init qemu/eif-init \
                               qemu/guest-tests.sh
 	@if [ -n "$(strip $(SANITIZE))" ]; then \
 	  echo "qemu-image: build it without SANITIZE (static guest programs cannot carry ASan)"; exit 1; fi
@@ -659,3 +713,49 @@ TEST_PROGS += $(NITRO_CLI_ATTEST)
 $(NITRO_CLI_ATTEST): tests/nitro_cli_attest.c nsm-sim/include/nsmkit/nsm_abi.h
 	@mkdir -p $(@D)
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARNINGS) -O2 $(CFLAGS) -Insm-sim/include -static $< -o $@
+# ---- vsock for QEMU guests: the vhost-user backend (issue 19 item 2) -------------------------
+# vsock/virtq.c (guest memory, split virtqueues), vsock/virtio_vsock_dev.c (the packet
+# handler), vsock/vhost_user.c (the vhost-user messages) in libnsmvhost.a; the command
+# `nsm-vsock vhost-user` is vsock/vhost_cmd.c. Their tests (tests/test_vhost*.c) and fuzz
+# targets (fuzz_vhost_user, fuzz_vsock_pkt) link it.
+VHOST_SRC := vsock/vhost_codes.c vsock/virtq.c vsock/virtio_vsock_dev.c vsock/vhost_user.c \
+              vsock/virtq_fake.c
+$(VHOST_LIB): $(call obj,$(VHOST_SRC))
+$(filter $(BUILD)/tests/test_vhost%,$(UNIT_TESTS)): $(VHOST_LIB)
+$(filter $(BUILD)/tests/test_vhost%,$(UNIT_TESTS)): STATIC_LIBS := $(VHOST_LIB) $(STATIC_LIBS)
+VHOST_FUZZ := $(addprefix $(BUILD)/fuzz/bin/,fuzz_vhost_user fuzz_vsock_pkt) \
+              $(addprefix $(BUILD)/fuzz/replay/,fuzz_vhost_user fuzz_vsock_pkt)
+$(VHOST_FUZZ): $(VHOST_LIB)
+$(VHOST_FUZZ): STATIC_LIBS := $(VHOST_LIB) $(STATIC_LIBS)
+# The command: `nsm-vsock vhost-user` (vsock/vhost_cmd.c, with $(VHOST_LIB) in PROG_nsm-vsock).
+all: $(VHOST_LIB)
+# The guest's vsock client and server (static): it_qemu_vsock.sh and the guest benchmark.
+$(QEMU_GUEST)/vsock_guest: tests/vsock_guest.c
+	@mkdir -p $(@D)
+	$(CC) $(GUEST_CFLAGS) $< $(GUEST_LDFLAGS) -o $@
+$(QEMU_IMAGE)/initramfs.cpio: $(QEMU_GUEST)/vsock_guest
+# The guest benchmark: one boot, vsock round trips and throughput beside virtio-serial's.
+.PHONY: bench-vsock-guest
+bench-vsock-guest: all qemu-image
+	@echo "== bench/vsock_guest_bench.sh"
+	@BUILD=$(BUILD) sh bench/vsock_guest_bench.sh
+bench: bench-vsock-guest
+
+# ---- nsm-qemu run-eif: nsmkit's enclave init and bootstrap ramdisk (issue 21) -----------------
+# qemu/enclave-init.c keeps AWS init's contract (heartbeat, /env, /cmd, /rootfs, /nsm.ko);
+# `make enclave-bootstrap` packs it as an image's first ramdisk, byte-reproducibly
+# (qemu/build-bootstrap.sh; give it --nsm-ko FILE for a driver). The run-eif overlay
+# (eif-overlay.cpio) is built with the QEMU image by qemu/build-image.sh.
+ENCLAVE_BOOTSTRAP := $(BUILD)/qemu/enclave/bootstrap.cpio
+$(QEMU_GUEST)/enclave-init: qemu/enclave-init.c
+	@mkdir -p $(@D)
+	$(CC) $(GUEST_CFLAGS) $< $(GUEST_LDFLAGS) -o $@
+$(ENCLAVE_BOOTSTRAP): $(QEMU_GUEST)/enclave-init qemu/build-bootstrap.sh
+	sh qemu/build-bootstrap.sh --init $< --output $@
+.PHONY: enclave-bootstrap
+enclave-bootstrap: $(ENCLAVE_BOOTSTRAP)
+qemu-image: $(ENCLAVE_BOOTSTRAP)
+$(BUILD)/bin/nsm-qemu-run-eif: qemu/run-eif.sh
+	@mkdir -p $(@D)
+	install -m 0755 $< $@
+all: $(BUILD)/bin/nsm-qemu-run-eif

@@ -48,11 +48,45 @@ extern char **environ;
 static const char exec_usage[] =
     "usage: nsm-sim exec [--device preload|fuse|auto] [--ca DIR] [--time UNIX_MS] [--pcr I=HEX]...\n"
     "                    [--measurements FILE] [--debug-mode] [--map definite|indefinite]\n"
-    "                    [--] COMMAND [ARGS]\n"
+    "                    [--vsock-cid N [--vsock-dir DIR]] [--] COMMAND [ARGS]\n"
     "Runs COMMAND with a simulated /dev/nsm shared by every process it starts.\n"
     "--device preload (default): the LD_PRELOAD shim (dynamically linked programs);\n"
     "         fuse: a FUSE file on /dev/nsm in private namespaces (any program);\n"
-    "         auto: fuse when it can be mounted, else preload.\n";
+    "         auto: fuse when it can be mounted, else preload.\n"
+    "--vsock-cid N: COMMAND also gets AF_VSOCK with local CID N on the network DIR\n"
+    "         (through `nsm-vsock exec --cid N --dir DIR`, beside nsm-sim or on PATH).\n";
+
+/* COMMAND run through `nsm-vsock exec --cid CID [--dir DIR] --` (issue 19): nsm-vsock
+ * beside this program, else on PATH. A new array (the strings are borrowed), or NULL. */
+static char **vsock_command(char **command, int count, const char *cid, const char *dir)
+{
+    static char tool[PATH_MAX + 16];
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    snprintf(tool, sizeof(tool), "nsm-vsock");
+    if (n > 0) {
+        exe[n] = '\0';
+        snprintf(tool, sizeof(tool), "%s/nsm-vsock", dirname(exe));
+        if (access(tool, X_OK) != 0)
+            snprintf(tool, sizeof(tool), "nsm-vsock");
+    }
+    char **v = calloc((size_t)count + 8, sizeof(*v));
+    if (!v)
+        return NULL;
+    int k = 0;
+    v[k++] = tool;
+    v[k++] = "exec";
+    v[k++] = "--cid";
+    v[k++] = (char *)(uintptr_t)cid;
+    if (dir) {
+        v[k++] = "--dir";
+        v[k++] = (char *)(uintptr_t)dir;
+    }
+    v[k++] = "--";
+    for (int j = 0; j < count; j++)
+        v[k++] = command[j];
+    return v;
+}
 
 static int find_preload(char *out, size_t size)
 {
@@ -426,6 +460,7 @@ static void dismiss_prepared(exec_plan *plan)
 int nsmsim_cmd_exec(int argc, char **argv)
 {
     enum { DEVICE_PRELOAD, DEVICE_FUSE, DEVICE_AUTO } device = DEVICE_PRELOAD;
+    const char *vsock_cid = NULL, *vsock_dir = NULL;
     nsmsim_options options;
     nsmkit_error e;
     nsmsim_options_init(&options);
@@ -441,6 +476,14 @@ int nsmsim_cmd_exec(int argc, char **argv)
         }
         if (argv[i][0] != '-')
             break;
+        if ((!strcmp(argv[i], "--vsock-cid") || !strcmp(argv[i], "--vsock-dir")) && i + 1 < argc) {
+            if (!strcmp(argv[i], "--vsock-cid"))
+                vsock_cid = argv[i + 1];
+            else
+                vsock_dir = argv[i + 1];
+            i += 2;
+            continue;
+        }
         if (!strcmp(argv[i], "--device")) {
             const char *v = i + 1 < argc ? argv[i + 1] : "";
             if (!strcmp(v, "preload"))
@@ -471,12 +514,20 @@ int nsmsim_cmd_exec(int argc, char **argv)
         fprintf(stderr, "nsm-sim exec: no command given\n%s", exec_usage);
         return EXEC_FAILED;
     }
+    if (vsock_dir && !vsock_cid) {
+        fprintf(stderr, "nsm-sim exec: --vsock-dir needs --vsock-cid\n%s", exec_usage);
+        return EXEC_FAILED;
+    }
+    char **vsock_argv = vsock_cid ? vsock_command(argv + i, argc - i, vsock_cid, vsock_dir) : NULL;
+    if (vsock_cid && !vsock_argv)
+        return EXEC_FAILED;
+    char **command = vsock_argv ? vsock_argv : argv + i;
 
     /* The FUSE device first, before the simulated NSM's keys exist in this process: the
      * prepared child never holds a copy of them. */
     exec_plan plan = {.prepared = 0, .prepared_ctl = -1};
     int fuse_fd = -1;
-    if (device != DEVICE_PRELOAD && prepare_fuse(argv + i, &plan, &fuse_fd, &e) != 0) {
+    if (device != DEVICE_PRELOAD && prepare_fuse(command, &plan, &fuse_fd, &e) != 0) {
         if (device == DEVICE_FUSE) {
             fprintf(stderr, "nsm-sim exec: --device fuse: %s\n", e.msg);
             return EXEC_FAILED;
@@ -550,9 +601,10 @@ int nsmsim_cmd_exec(int argc, char **argv)
         plan.ctx = server;
     }
     int command_status;
-    if (run_command(&plan, argv + i, env, &command_status) == 0)
+    if (run_command(&plan, command, env, &command_status) == 0)
         status = command_status;
 out:
+    free(vsock_argv);
     dismiss_prepared(&plan);
     if (fuse_fd >= 0)
         close(fuse_fd);

@@ -7,6 +7,8 @@
 #                      CUSE daemon, the guest test tools and the shared libraries the
 #                      dynamically linked ones need (libcbor has no static library in Debian)
 #   OUT/initramfs.cpio modules.cpio then nsmkit.cpio (the kernel reads concatenated archives)
+#   OUT/eif-overlay.cpio what nsm-qemu run-eif appends to an enclave image's ramdisks
+#                      (/nsmkit/eif: busybox, the CUSE daemon, qemu/eif-init, virtio-mmio modules)
 #   OUT/manifest.txt   every input with its package version and SHA-256, and the outputs'
 #
 # Same inputs, same bytes: every file is owned by 0:0 with mtime 0, the archives list their
@@ -93,7 +95,8 @@ trap 'rm -rf "$stage"' EXIT INT TERM
 mkdir -p "$stage/kernel"
 dpkg-deb --fsys-tarfile "$kdeb" | (cd "$stage/kernel" && tar -x --wildcards './boot/vmlinuz-*' \
     './lib/modules/*/kernel/drivers/virtio/*' './lib/modules/*/kernel/drivers/char/virtio_console.ko' \
-    './lib/modules/*/kernel/fs/fuse/*') || die "cannot unpack $kdeb"
+    './lib/modules/*/kernel/fs/fuse/*' './lib/modules/*/kernel/net/vmw_vsock/*') ||
+    die "cannot unpack $kdeb"
 vmlinuz=$(ls "$stage"/kernel/boot/vmlinuz-* | head -n 1)
 kver=${vmlinuz##*/vmlinuz-}
 mods="$stage/kernel/lib/modules/$kver/kernel"
@@ -101,12 +104,14 @@ mkdir -p "$stage/modules/nsmkit/modules"
 # NSM-FACTS 9: the load order; the package ships no modules.dep, so init loads these by path
 for m in drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_pci_legacy_dev \
     drivers/virtio/virtio_pci_modern_dev drivers/virtio/virtio_pci drivers/char/virtio_console \
-    fs/fuse/fuse fs/fuse/cuse; do
+    fs/fuse/fuse fs/fuse/cuse net/vmw_vsock/vsock net/vmw_vsock/vmw_vsock_virtio_transport_common \
+    net/vmw_vsock/vmw_vsock_virtio_transport; do
     [ -f "$mods/$m.ko" ] || die "kernel package $kpkg has no module $(basename "$m").ko"
     cp "$mods/$m.ko" "$stage/modules/nsmkit/modules/"
 done
 printf '%s\n' virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci \
-    virtio_console fuse cuse > "$stage/modules/nsmkit/modules/order"
+    virtio_console fuse cuse vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport \
+    > "$stage/modules/nsmkit/modules/order"
 
 # ---- the nsmkit layer ----------------------------------------------------------------------
 
@@ -119,11 +124,16 @@ cp "$here/init" "$n/nsmkit/init"
 chmod 0755 "$n/nsmkit/init"
 cp "$guest/nsm-sim" "$guest/nsm-probe" "$n/nsmkit/bin/"
 cp "$guest/devnsm_client" "$guest/blog_client" "$n/nsmkit/tests/"
+# vsock in the guest: the static test client, and Debian's socat (dynamic, with its
+# libraries below) when this machine has it: a vsock program nobody here wrote.
+if [ -x "$guest/vsock_guest" ]; then cp "$guest/vsock_guest" "$n/nsmkit/tests/"; fi
+socat=$(command -v socat || true)
+if [ -n "$socat" ]; then mkdir -p "$n/usr/bin" && cp -L "$socat" "$n/usr/bin/socat"; fi
 cp "$here/guest-tests.sh" "$n/nsmkit/tests/guest-tests.sh"
 # The drop-in libnsm and what the dynamically linked clients need, from this machine's
 # Debian packages (recorded in the manifest with their versions).
 cp "$build/lib/libnsm.so" "$n/lib/x86_64-linux-gnu/"
-libs=$(LD_LIBRARY_PATH="$build/lib" ldd "$guest/devnsm_client" "$guest/blog_client" |
+libs=$(LD_LIBRARY_PATH="$build/lib" ldd "$guest/devnsm_client" "$guest/blog_client" $socat |
     awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/lib64\/ld-linux/ { print $1 }' | sort -u)
 for lib in $libs; do
     case "$lib" in
@@ -153,9 +163,29 @@ pack() {
 pack "$stage/modules" "$stage/modules.cpio"
 pack "$n" "$stage/nsmkit.cpio"
 
+# ---- the run-eif overlay: appended to an enclave image's own ramdisks ----------------------
+# Everything under /nsmkit/eif, so no file of the image is replaced: busybox, the CUSE
+# daemon, the init run before the image's (qemu/eif-init) and the modules for the microvm
+# machine's virtio-mmio devices, in load order (nsm-qemu run-eif, qemu/README.md).
+e="$stage/eif/nsmkit/eif"
+mkdir -p "$e/modules"
+cp "$stage/bin/busybox" "$guest/nsm-sim" "$e/"
+cp "$here/eif-init" "$e/init"
+chmod 0755 "$e/init"
+eif_modules="virtio_ring virtio virtio_mmio virtio_console fuse cuse vsock
+    vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport"
+for m in $eif_modules; do
+    f=$(find "$mods" -name "$m.ko" | head -n 1)
+    [ -n "$f" ] || die "kernel package $kpkg has no module $m.ko"
+    cp "$f" "$e/modules/"
+done
+printf '%s\n' $eif_modules > "$e/modules/order"
+pack "$stage/eif" "$stage/eif-overlay.cpio"
+
 cp "$vmlinuz" "$out/vmlinuz.new"
 cp "$stage/modules.cpio" "$out/modules.cpio.new"
 cp "$stage/nsmkit.cpio" "$out/nsmkit.cpio.new"
+cp "$stage/eif-overlay.cpio" "$out/eif-overlay.cpio.new"
 cat "$stage/modules.cpio" "$stage/nsmkit.cpio" > "$out/initramfs.cpio.new"
 
 {
@@ -173,11 +203,17 @@ cat "$stage/modules.cpio" "$stage/nsmkit.cpio" > "$out/initramfs.cpio.new"
         echo "nsmkit $f $(sha256sum < "$guest/$f" | cut -d' ' -f1)"
     done
     echo "nsmkit libnsm.so $(sha256sum < "$build/lib/libnsm.so" | cut -d' ' -f1)"
-    for f in vmlinuz modules.cpio nsmkit.cpio initramfs.cpio; do
+    if [ -x "$guest/vsock_guest" ]; then
+        echo "nsmkit vsock_guest $(sha256sum < "$guest/vsock_guest" | cut -d' ' -f1)"
+    fi
+    if [ -n "$socat" ]; then
+        echo "program socat socat $(dpkg-query -W -f='${Version}' socat 2> /dev/null) $(sha256sum < "$socat" | cut -d' ' -f1)"
+    fi
+    for f in vmlinuz modules.cpio nsmkit.cpio initramfs.cpio eif-overlay.cpio; do
         echo "output $f $(sha256sum < "$out/$f.new" | cut -d' ' -f1)"
     done
 } > "$out/manifest.txt.new"
-for f in vmlinuz modules.cpio nsmkit.cpio initramfs.cpio manifest.txt; do
+for f in vmlinuz modules.cpio nsmkit.cpio initramfs.cpio eif-overlay.cpio manifest.txt; do
     mv "$out/$f.new" "$out/$f"
 done
 echo "nsm-qemu image: $out (kernel $kver, initramfs $(wc -c < "$out/initramfs.cpio") bytes, sha256 $(sha256sum < "$out/initramfs.cpio" | cut -c1-16)...)"

@@ -17,6 +17,9 @@
 #   --memory MB          guest memory (default 256)
 #   --timings            print boot-to-first-attestation and round-trip times
 #   --rtt-count N        round trips per request kind for --timings (default 30)
+# vsock options (both or neither):
+#   --vsock-dir DIR      give the guest a virtio-vsock device on the vsock network DIR,
+#   --cid N              as CID N (nsm-vsock vhost-user, started and stopped here)
 # state options: every option of `nsm-sim serve` (--ca, --time, --pcr, --measurements,
 #   --debug-mode, --map, and the faulty-document modes --fault, --fault-every,
 #   --fault-rate, --seed, --no-resign)
@@ -25,25 +28,35 @@
 # streamed here; nsm-qemu exits with its status, 124 when the watchdog stopped the guest,
 # 125 for its own errors. Everything it starts is stopped and its temporary directory
 # (the server's socket included) removed on every exit path.
+#
+#   nsm-qemu run-eif [--ca DIR] [--cid N] [--memory MIB] [--cpus N] [--debug-mode]
+#       [--vsock-dir DIR] [--timeout S] [--timings] [--console FILE] [--image DIR]
+#       [--pcr3 HEX|--parent-role-arn ARN] [--pcr4 HEX|--parent-instance-id ID] FILE.eif
+# boots an enclave image: its own init and application, unmodified, with /dev/nsm holding its
+# PCRs, the heartbeat answered and vsock on DIR (nsm-qemu run-eif --help: every option).
 set -u
 
 prog=nsm-qemu
 die() { echo "$prog: $*" >&2; exit 125; }
 
 here=$(cd "$(dirname "$0")" && pwd)
-[ "${1:-}" = run ] || { [ "${1:-}" = --help ] || [ "${1:-}" = -h ] && { sed -n '2,27s/^# \{0,1\}//p' "$0"; exit 0; }; die "usage: nsm-qemu run [options] -- COMMAND [ARGS] (nsm-qemu --help)"; }
+# run-eif (issue 21): its own script, installed beside this one
+if [ "${1:-}" = run-eif ]; then shift; exec sh "${NSM_QEMU_RUN_EIF:-$here/nsm-qemu-run-eif}" "$@"; fi
+[ "${1:-}" = run ] || { [ "${1:-}" = --help ] || [ "${1:-}" = -h ] && { sed -n '2,36s/^# \{0,1\}//p' "$0"; exit 0; }; die "usage: nsm-qemu run [options] -- COMMAND [ARGS] (nsm-qemu --help)"; }
 shift
 
 image=""; kernel=""; initrd=""; timeout=300; memory=256; timings=0; rtt_count=30
 adds_file=""
+vsock_dir=""; vsock_cid=""; vsock_pid=""
+nsm_vsock=${NSM_QEMU_NSM_VSOCK:-$here/nsm-vsock}
 state=""
 nsm_sim=${NSM_QEMU_NSM_SIM:-$here/nsm-sim}
 quote() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/nsm-qemu.XXXXXX") || die "cannot create a temporary directory"
 server_pid=""; qemu_pid=""; watchdog_pid=""
 cleanup() {
-    for p in $watchdog_pid $qemu_pid $server_pid; do kill "$p" 2> /dev/null; done
-    for p in $watchdog_pid $qemu_pid $server_pid; do wait "$p" 2> /dev/null; done
+    for p in $watchdog_pid $qemu_pid $server_pid $vsock_pid; do kill "$p" 2> /dev/null; done
+    for p in $watchdog_pid $qemu_pid $server_pid $vsock_pid; do wait "$p" 2> /dev/null; done
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -53,7 +66,7 @@ trap 'exit 143' TERM HUP
 while [ $# -gt 0 ]; do
     case "$1" in
         --) shift; break ;;
-        --image|--kernel|--initrd|--add|--timeout|--memory|--rtt-count)
+        --image|--kernel|--initrd|--add|--timeout|--memory|--rtt-count|--vsock-dir|--cid)
             [ $# -ge 2 ] || die "$1 needs a value"
             case "$1" in
                 --image) image=$2 ;;
@@ -63,6 +76,8 @@ while [ $# -gt 0 ]; do
                 --timeout) timeout=$2 ;;
                 --memory) memory=$2 ;;
                 --rtt-count) rtt_count=$2 ;;
+                --vsock-dir) vsock_dir=$2 ;;
+                --cid) vsock_cid=$2 ;;
             esac
             shift 2 ;;
         --timings) timings=1; shift ;;
@@ -78,6 +93,10 @@ for v in "$timeout" "$memory" "$rtt_count"; do
     case "$v" in ''|*[!0-9]*) die "--timeout, --memory and --rtt-count take whole numbers, not $v" ;; esac
 done
 [ "$timeout" -gt 0 ] || die "--timeout must be at least 1"
+if [ -n "$vsock_dir$vsock_cid" ]; then
+    [ -n "$vsock_dir" ] && [ -n "$vsock_cid" ] || die "--vsock-dir and --cid go together"
+    [ -x "$nsm_vsock" ] || die "nsm-vsock not found at $nsm_vsock (build it with make)"
+fi
 
 qemu=${NSM_QEMU_QEMU:-qemu-system-x86_64}
 command -v "$qemu" > /dev/null 2>&1 || die "$qemu not found (Debian package qemu-system-x86)"
@@ -111,6 +130,27 @@ while [ ! -S "$sock" ]; do
     sleep 0.01
 done
 
+# ---- the guest's vsock: a vhost-user backend joining it to DIR as CID N -----------------------
+vsock_args=""
+if [ -n "$vsock_cid" ]; then
+    vsock_sock="$tmp/vhost-vsock.sock"
+    "$nsm_vsock" vhost-user --socket "$vsock_sock" --cid "$vsock_cid" --dir "$vsock_dir" \
+        < /dev/null > /dev/null 2> "$tmp/vsock.log" &
+    vsock_pid=$!
+    i=0
+    while [ ! -S "$vsock_sock" ]; do
+        if ! kill -0 "$vsock_pid" 2> /dev/null; then
+            wait "$vsock_pid" 2> /dev/null; vsock_pid=""
+            die "the vsock backend did not start: $(head -n 3 "$tmp/vsock.log")"
+        fi
+        i=$((i + 1)); [ $i -lt 1000 ] || die "the vsock backend did not create its socket within 10 s"
+        sleep 0.01
+    done
+    # vhost-user needs the guest's memory shared with the backend (a memfd)
+    vsock_args="-object memory-backend-memfd,id=mem,size=${memory}M,share=on -machine memory-backend=mem
+        -chardev socket,id=vsock,path=$vsock_sock -device vhost-user-vsock-pci,chardev=vsock"
+fi
+
 # ---- the run layer: the command, the settings, the user's files -----------------------------
 run="$tmp/run"
 mkdir -p "$run/nsmkit/run"
@@ -122,6 +162,7 @@ mkdir -p "$run/nsmkit/run"
 {
     echo "NSMKIT_TIMINGS=$timings"
     echo "NSMKIT_RTT_COUNT=$rtt_count"
+    echo "NSMKIT_VSOCK_CID=$vsock_cid"
 } > "$run/nsmkit/run/config"
 if [ -n "$adds_file" ]; then
     while IFS= read -r add; do
@@ -146,6 +187,7 @@ start_ns=$(date +%s%N)
     -append "console=ttyS0 quiet loglevel=1 panic=-1 mitigations=off rdinit=/nsmkit/init" \
     -device virtio-serial-pci \
     -chardev socket,id=nsm,path="$sock",reconnect=1 -device virtserialport,chardev=nsm,name=nsm \
+    $vsock_args \
     < /dev/null > /dev/null 2> "$tmp/qemu.err" &
 qemu_pid=$!
 (
@@ -180,6 +222,10 @@ kill "$watchdog_pid" 2> /dev/null; wait "$watchdog_pid" 2> /dev/null; watchdog_p
 # short) before it is told to stop.
 sleep 0.5
 kill "$server_pid" 2> /dev/null; wait "$server_pid" 2> /dev/null; server_pid=""
+if [ -n "$vsock_pid" ]; then
+    kill "$vsock_pid" 2> /dev/null; wait "$vsock_pid" 2> /dev/null; vsock_pid=""
+    if [ -n "${NSM_QEMU_VSOCK_LOG:-}" ]; then cp "$tmp/vsock.log" "$NSM_QEMU_VSOCK_LOG"; fi
+fi
 if [ -n "${NSM_QEMU_SERVER_LOG:-}" ]; then cp "$tmp/serve.log" "$NSM_QEMU_SERVER_LOG"; fi
 
 if [ -e "$tmp/watchdog" ]; then exit 124; fi

@@ -1,0 +1,3 @@
+module nsmkit.test/govsock
+
+go 1.19
