@@ -4,7 +4,8 @@
  *   kernel    --kernel, else the project's QEMU guest kernel (build/qemu/image/vmlinuz)
  *   cmdline   --cmdline, else nitro-cli's blob cmdline's parameters that concern the guest
  *   ramdisk 0 the bootstrap ramdisk: dev/, dev/console (c 5 1), init (--init, else nsmkit's
- *             enclave init) and nsm.ko when --nsm-ko names one
+ *             enclave init, build/qemu/guest/enclave-init), nsm.ko when --nsm-ko names one,
+ *             proc/ and sys/ (the mount points make enclave-bootstrap's ramdisk has too)
  *   ramdisk 1 the application ramdisk: cmd, env, rootfs/ (nsmeif_ramdisk_write) from
  *             --rootfs DIR or --image-tar FILE (docker save / OCI), the command and
  *             environment from the image's config unless given after "--" / with --env
@@ -191,7 +192,9 @@ static nitrocli_code bootstrap_ramdisk(const char *path, const char *init, const
         rc = add_entry(w, "dev", AE_IFDIR, 0755, NULL, 0, 1) |
              add_entry(w, "dev/console", AE_IFCHR, 0600, NULL, 0, 2) |
              add_entry(w, "init", AE_IFREG, 0755, init_data, init_len, 3) |
-             (ko_data ? add_entry(w, "nsm.ko", AE_IFREG, 0644, ko_data, ko_len, 4) : 0);
+             (ko_data ? add_entry(w, "nsm.ko", AE_IFREG, 0644, ko_data, ko_len, 4) : 0) |
+             add_entry(w, "proc", AE_IFDIR, 0755, NULL, 0, 5) |
+             add_entry(w, "sys", AE_IFDIR, 0755, NULL, 0, 6);
     if (rc == 0 && archive_write_close(w) != ARCHIVE_OK)
         rc = -1;
     if (rc != 0)
@@ -245,7 +248,7 @@ static nitrocli_code build_eif(const build_args *a, const char *tmp, nsmkit_erro
 {
     static const char *const kernels[] = {"../qemu/image/vmlinuz", "../share/nsmkit/vmlinuz",
                                           NULL};
-    static const char *const inits[] = {"../qemu/enclave/init", "../qemu/guest/enclave-init",
+    static const char *const inits[] = {"../qemu/guest/enclave-init",
                                         "../libexec/nsmkit/enclave-init", NULL};
     static const nsmkit_p384_nonce_source nonce = {rfc6979, NULL};
     char kbuf[PATH_MAX], ibuf[PATH_MAX], boot[PATH_MAX + 32], app[PATH_MAX + 32];

@@ -8,7 +8,7 @@
  * --debug-mode, --attach-console, --enclave-name, or --config FILE holding the same as JSON
  * (eif_path, cpu_count, cpu_ids, memory_mib, enclave_cid, debug_mode, enclave_name,
  * attach_console). nsmkit's own: --ca DIR (the simulated PKI), --vsock-dir DIR (the emulated
- * vsock network; default as nsm-vsock's). Without --enclave-cid the first free CID from 16
+ * vsock network; default as nsm-vsock's), --timeout S (run-eif's watchdog; default none). Without --enclave-cid the first free CID from 16
  * is taken. CPUIDs are the guest's vCPU numbers (QEMU pins no host CPU).
  */
 #include <errno.h>
@@ -34,7 +34,7 @@
 #define MAX_CPUS 64
 
 typedef struct {
-    const char *eif, *name, *ca, *vsock_dir;
+    const char *eif, *name, *ca, *vsock_dir, *timeout;
     uint64_t cpus, memory, cid;
     bool have_cid, debug, attach;
     json_t *config; /* --config's JSON (owned), the strings above may point into it */
@@ -43,7 +43,7 @@ typedef struct {
 static const char run_help[] =
     "usage: nsm-nitro-cli run-enclave --eif-path FILE --memory MIB (--cpu-count N | --cpu-ids ID...)\n"
     "           [--enclave-cid CID] [--debug-mode] [--attach-console] [--enclave-name NAME]\n"
-    "           [--ca DIR] [--vsock-dir DIR]\n"
+    "           [--ca DIR] [--vsock-dir DIR] [--timeout S]\n"
     "       nsm-nitro-cli run-enclave --config FILE.json\n"
     "Starts the image in a QEMU guest (nsm-qemu run-eif) in the background and prints\n"
     "nitro-cli's JSON (EnclaveName, EnclaveID, ProcessID, EnclaveCID, NumberOfCPUs, CPUIDs,\n"
@@ -104,6 +104,8 @@ static int parse_run(int argc, char **argv, run_args *a, nsmkit_error *e)
             a->ca = v;
         else if (strcmp(f, "--vsock-dir") == 0)
             a->vsock_dir = v;
+        else if (strcmp(f, "--timeout") == 0)
+            a->timeout = v;
         else if (strcmp(f, "--config") == 0)
             rc = from_config(a, v, e);
         else if (strcmp(f, "--cpu-count") == 0)
@@ -211,8 +213,11 @@ static void exec_run_eif(const run_args *a, const char *dir)
     snprintf(cid, sizeof(cid), "%llu", (unsigned long long)a->cid);
     snprintf(mem, sizeof(mem), "%llu", (unsigned long long)a->memory);
     snprintf(cpus, sizeof(cpus), "%llu", (unsigned long long)a->cpus);
-    char *argv[20] = {qemu, "run-eif", "--cid", cid, "--memory", mem, "--cpus", cpus};
-    int n = 8;
+    /* an enclave runs until it is terminated: run-eif's watchdog at its largest (115 days)
+     * unless --timeout asks for one */
+    char *argv[24] = {qemu, "run-eif", "--cid", cid, "--memory", mem, "--cpus", cpus,
+                      "--timeout", a->timeout ? unconst(a->timeout) : "9999999"};
+    int n = 10;
     if (a->debug)
         argv[n++] = "--debug-mode";
     if (a->ca)

@@ -93,9 +93,9 @@ done
 mkdir -p "$work/x" && "$bin/nsm-eif" extract "$work/dir.eif" "$work/x" > /dev/null ||
     fail "nsm-eif extract"
 (cd "$work/x" && cpio -it < ramdisk0 2> /dev/null) > "$work/rd0.list"
-[ "$(tr '\n' ' ' < "$work/rd0.list")" = "dev dev/console init " ] &&
+[ "$(tr '\n' ' ' < "$work/rd0.list")" = "dev dev/console init proc sys " ] &&
     cmp -s "$work/init" "$(cd "$work/x" && mkdir -p u0 && cd u0 && cpio -id < ../ramdisk0 2> /dev/null; echo "$work/x/u0/init")" &&
-    ok "bootstrap ramdisk: dev, dev/console, init (the --init file)" ||
+    ok "bootstrap ramdisk: dev, dev/console, init (the --init file), proc, sys" ||
     fail "bootstrap ramdisk: $(cat "$work/rd0.list")"
 mkdir -p "$work/x/u1" && (cd "$work/x/u1" && cpio -id < ../ramdisk1 2> /dev/null)
 [ "$(cat "$work/x/u1/cmd")" = "$(printf '/bin/app\nx')" ] && [ "$(cat "$work/x/u1/env")" = "PATH=/bin" ] &&
@@ -306,7 +306,7 @@ quiet=$(field "$work/run2.json" EnclaveID)
     fail "console non-debug: $(cat "$work/nodebug.err")"
 "$cli" console --enclave-id "$id" --disconnect-timeout 2 > "$work/console.out" 2>&1
 grep -q "^Successfully connected to the console." "$work/console.out" && grep -q "console line 1" "$work/console.out" &&
-    grep -q "fake run-eif: run-eif --cid 21 --memory 512 --cpus 2 --debug-mode $work/dir.eif" "$work/console.out" &&
+    grep -q "fake run-eif: run-eif --cid 21 --memory 512 --cpus 2 --timeout 9999999 --debug-mode $work/dir.eif" "$work/console.out" &&
     ok "console streams a debug enclave's console until --disconnect-timeout (run-eif's flags seen)" ||
     fail "console: $(head -5 "$work/console.out")"
 "$cli" terminate-enclave --enclave-id i-00000000000000000-enc0000000000000000 > /dev/null 2> "$work/unknown.err"
