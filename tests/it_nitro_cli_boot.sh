@@ -2,10 +2,13 @@
 # The whole nitro-cli flow with one real boot (called by tests/it_nitro_cli.sh when
 # `nsm-qemu run-eif` and the QEMU image are in the build): build-enclave from a root
 # filesystem holding a static program that asks /dev/nsm for a document (nitro_cli_attest),
-# run-enclave --debug-mode, describe-enclaves, console until the document appears,
-# terminate-enclave; the document verified by nsm-verify under the run's simulated root with
-# the PCRs a debug-mode enclave reports (zeros), describe-enclaves showing the image's PCRs,
-# and nothing left running.
+# run-enclave --debug-mode on a vsock network of its own, describe-enclaves, console until the
+# document appears, terminate-enclave; the document verified by nsm-verify under the run's
+# simulated root with the PCRs a debug-mode enclave reports (zeros), describe-enclaves showing
+# the image's PCRs; the enclave also sends the document to its parent (CID 3) over vsock,
+# received here by a plain unix-socket listener at DIR/3.PORT (the emulated network's
+# contract: no AF_VSOCK socket on this host), after the program proved inside the guest that
+# its local CID is the emulated one; nothing left running.
 set -u
 BUILD=${BUILD:-build}
 bin="$BUILD/bin"
@@ -33,7 +36,7 @@ mkdir -p "$work/root/bin"
 cp "$app" "$work/root/bin/attest"
 "$bin/nsm-ca" init "$work/ca" > /dev/null 2>&1 || { fail "nsm-ca init"; exit 1; }
 "$cli" build-enclave --rootfs "$work/root" --output-file "$work/app.eif" -- /bin/attest \
-    > "$work/build.json" 2> "$work/build.err"
+    --send 23 5005 > "$work/build.json" 2> "$work/build.err"
 if [ $? != 0 ]; then
     if grep -q "6515" "$work/build.err"; then
         echo "SKIP: the whole flow: $(sed -n 's/^nsm-nitro-cli build-enclave: //p' "$work/build.err")"
@@ -41,8 +44,16 @@ if [ $? != 0 ]; then
     fi
     fail "build-enclave: $(cat "$work/build.err")"; exit 1
 fi
+# the parent's listener on (CID 3, port 5005): a unix socket named DIR/3.5005
+mkdir -m 700 "$work/vsock"
+parent=""
+if command -v socat > /dev/null 2>&1; then
+    socat -u "UNIX-LISTEN:$work/vsock/3.5005" "CREATE:$work/parent.txt" 2> "$work/socat.err" &
+    parent=$!
+fi
 t0=$(date +%s)
 "$cli" run-enclave --eif-path "$work/app.eif" --cpu-count 2 --memory 512 --debug-mode \
+    --enclave-cid 23 \
     --ca "$work/ca" --vsock-dir "$work/vsock" > "$work/run.json" 2> "$work/run.err" ||
     { fail "run-enclave: $(cat "$work/run.err")"; exit 1; }
 id=$(field "$work/run.json" EnclaveID)
@@ -71,6 +82,20 @@ if grep -q "NSMKIT-DOC-END" "$work/console.out"; then
         fail "nsm-verify: $(cat "$work/verify.out")"
 else
     fail "no document on the console: $(tail -20 "$work/console.out"; cat "$work/ended.err" 2> /dev/null)"
+fi
+if [ -z "$parent" ]; then
+    echo "SKIP: the parent over vsock: socat is not installed"
+else
+    i=0
+    while [ $i -lt 20 ] && ! grep -q "NSMKIT-DOC-END" "$work/parent.txt" 2> /dev/null; do
+        sleep 0.5; i=$((i + 1))
+    done
+    grep "NSMKIT-DOC-BEGIN" "$work/console.out" | head -1 > "$work/console.line"
+    grep -q "NSMKIT-SENT-TO-PARENT 5005" "$work/console.out" && [ -s "$work/parent.txt" ] &&
+        cmp -s "$work/parent.txt" "$work/console.line" &&
+        ok "the enclave (CID 23, proven inside the guest) sent its document to the parent: CID 3 port 5005 over vsock" ||
+        fail "the parent got: $(head -c 200 "$work/parent.txt" 2> /dev/null) $(cat "$work/socat.err")"
+    kill "$parent" 2> /dev/null; wait "$parent" 2> /dev/null
 fi
 "$cli" terminate-enclave --enclave-id "$id" > "$work/term.json" 2> "$work/term.err" ||
     fail "terminate: $(cat "$work/term.err")"

@@ -3,8 +3,17 @@
  * libc only. It asks /dev/nsm for an attestation document through NSM_IOCTL_RAW (the request
  * bytes of NSM-FACTS section 2, all fields null), prints the document in hex between two
  * markers on the console, and then stays up until the enclave is terminated.
+ *
+ *   nitro_cli_attest [--send CID PORT]
+ *
+ * With --send it also sends the same line to its parent (CID 3) on PORT over vsock, after
+ * proving that /dev/vsock's local CID is CID, the one the emulated network gave this enclave
+ * (the project's vsock rule: never connect before the emulation is proven).
  */
 #include <fcntl.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <linux/vm_sockets.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,9 +30,33 @@ static const uint8_t request[] = {
 static const uint8_t prefix[] = {0xa1, 0x6b, 'A', 't', 't', 'e', 's', 't', 'a', 't', 'i',
                                  'o', 'n', 0xa1, 0x68, 'd', 'o', 'c', 'u', 'm', 'e', 'n', 't'};
 
-int main(void)
+/* The document line to the parent over vsock, once the local CID is the expected one. */
+static int send_to_parent(const char *line, size_t len, unsigned expected_cid, unsigned port)
+{
+    unsigned cid = 0;
+    int dev = open("/dev/vsock", O_RDONLY);
+    if (dev < 0 || ioctl(dev, IOCTL_VM_SOCKETS_GET_LOCAL_CID, &cid) != 0 || cid != expected_cid) {
+        fprintf(stderr, "nitro_cli_attest: local CID %u, not %u: not sending\n", cid,
+                expected_cid);
+        return 1;
+    }
+    close(dev);
+    int s = socket(AF_VSOCK, SOCK_STREAM, 0);
+    struct sockaddr_vm to = {.svm_family = AF_VSOCK, .svm_cid = 3, .svm_port = port};
+    if (s < 0 || connect(s, (struct sockaddr *)&to, sizeof(to)) != 0 ||
+        write(s, line, len) != (ssize_t)len) {
+        perror("nitro_cli_attest: vsock to the parent");
+        return 1;
+    }
+    close(s);
+    printf("NSMKIT-SENT-TO-PARENT %u\n", port);
+    return 0;
+}
+
+int main(int argc, char **argv)
 {
     static uint8_t response[16384];
+    static char line[40000];
     int fd = open("/dev/nsm", O_RDWR);
     if (fd < 0) {
         perror("nitro_cli_attest: /dev/nsm");
@@ -48,10 +81,15 @@ int main(void)
         fprintf(stderr, "nitro_cli_attest: a document of an unexpected size\n");
         return 1;
     }
-    printf("NSMKIT-DOC-BEGIN ");
-    for (size_t i = 0; i < len; i++)
-        printf("%02x", response[p + i]);
-    printf(" NSMKIT-DOC-END\n");
+    size_t used = (size_t)snprintf(line, sizeof(line), "NSMKIT-DOC-BEGIN ");
+    for (size_t i = 0; i < len && used + 3 < sizeof(line); i++)
+        used += (size_t)snprintf(line + used, sizeof(line) - used, "%02x", response[p + i]);
+    used += (size_t)snprintf(line + used, sizeof(line) - used, " NSMKIT-DOC-END\n");
+    fputs(line, stdout);
+    fflush(stdout);
+    if (argc == 4 && strcmp(argv[1], "--send") == 0)
+        send_to_parent(line, used, (unsigned)strtoul(argv[2], NULL, 10),
+                       (unsigned)strtoul(argv[3], NULL, 10));
     fflush(stdout);
     for (;;)
         pause();
