@@ -325,6 +325,24 @@ grep -q "^Successfully connected to the console." "$work/console.out" && grep -q
 "$cli" run-enclave --eif-path "$work/kernel" --cpu-count 1 --memory 64 > /dev/null 2> "$work/runbad.err"
 [ $? = 35 ] && [ -z "$(ls -A "$work/state")" ] &&
     ok "run-enclave of a malformed image: refused (E35) before anything starts" || fail "run bad: $(cat "$work/runbad.err")"
+# an enclave that ends: at once (run-enclave says so, E36) or later (describe-enclaves)
+printf '#!/bin/sh\necho "Kernel panic - not syncing: stand-in"\nexit 123\n' > "$work/dies-at-once"
+printf '#!/bin/sh\necho booting\nsleep 1.5\necho "Kernel panic - not syncing: later"\nexit 123\n' > "$work/dies-later"
+chmod 755 "$work/dies-at-once" "$work/dies-later"
+NSM_NITRO_CLI_QEMU="$work/dies-at-once" "$cli" run-enclave --eif-path "$work/dir.eif" --cpu-count 1 \
+    --memory 64 > /dev/null 2> "$work/dies1.err"
+[ $? = 36 ] && grep -q "stand-in" "$work/dies1.err" && grep -q "exited with status 123" "$work/dies1.err" &&
+    [ -z "$(ls -A "$work/state")" ] &&
+    ok "an enclave process that ends at once: E36 with its console's last lines, no state left" ||
+    fail "dies at once: $(cat "$work/dies1.err")"
+NSM_NITRO_CLI_QEMU="$work/dies-later" "$cli" run-enclave --eif-path "$work/dir.eif" --cpu-count 1 \
+    --memory 64 > /dev/null 2>&1 || fail "run-enclave (dies later)"
+sleep 2.5
+"$cli" describe-enclaves > "$work/ended.json" 2> "$work/ended.err"
+[ "$(cat "$work/ended.json")" = "[]" ] && grep -q "has ended" "$work/ended.err" &&
+    grep -q "not syncing: later" "$work/ended.err" && [ -z "$(ls -A "$work/state")" ] &&
+    ok "an enclave that ended later: not listed, reported once with its console's last lines" ||
+    fail "dies later: $(cat "$work/ended.json" "$work/ended.err")"
 chmod 0755 "$work/state"
 "$cli" describe-enclaves > /dev/null 2> "$work/perm.err"
 [ $? = 7 ] && grep -q "mode 0700" "$work/perm.err" && ok "a state directory others can read is refused" ||
