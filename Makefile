@@ -707,7 +707,7 @@ $(BUILD)/fuzz/replay/fuzz_nitro_cli_layer: $(call obj,fuzz/fuzz_nitro_cli_layer.
     $(call obj,fuzz/replay.c) $(NITRO_CLI_FUZZ_OBJ) $(FUZZ_SUPPORT_OBJ) $(STATIC_LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(filter %.o,$^) $(STATIC_LIBS) $(ALL_LDFLAGS) $(LIBS) -larchive -o $@
-# The enclave application of tests/it_nitro_cli_boot.sh: static, libc only (never sanitized).
+# The enclave application of tests/nitro_cli_boot.sh: static, libc only (never sanitized).
 NITRO_CLI_ATTEST := $(BUILD)/tests/nitro_cli_attest
 TEST_PROGS += $(NITRO_CLI_ATTEST)
 $(NITRO_CLI_ATTEST): tests/nitro_cli_attest.c nsm-sim/include/nsmkit/nsm_abi.h

@@ -356,7 +356,7 @@ if ! "$bin/nsm-qemu" run-eif --help > /dev/null 2>&1; then
 elif [ ! -f "$BUILD/qemu/image/vmlinuz" ]; then
     echo "SKIP: the whole flow: no QEMU image (make qemu-image)"
 else
-    sh tests/it_nitro_cli_boot.sh || failures=$((failures + 1))
+    sh tests/nitro_cli_boot.sh || failures=$((failures + 1))
 fi
 
 [ $failures -eq 0 ] || { echo "it_nitro_cli: $failures failure(s)"; exit 1; }

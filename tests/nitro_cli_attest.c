@@ -1,5 +1,5 @@
 /*
- * nitro_cli_attest: the enclave application of tests/it_nitro_cli_boot.sh, built -static with
+ * nitro_cli_attest: the enclave application of tests/nitro_cli_boot.sh, built -static with
  * libc only. It asks /dev/nsm for an attestation document through NSM_IOCTL_RAW (the request
  * bytes of NSM-FACTS section 2, all fields null), prints the document in hex between two
  * markers on the console, and then stays up until the enclave is terminated.

@@ -1,5 +1,6 @@
 #!/bin/sh
-# The whole nitro-cli flow with one real boot (called by tests/it_nitro_cli.sh when
+# The whole nitro-cli flow with one real boot (called by tests/it_nitro_cli.sh, and named
+# without it_ so that make check does not run it a second time, when
 # `nsm-qemu run-eif` and the QEMU image are in the build): build-enclave from a root
 # filesystem holding a static program that asks /dev/nsm for a document (nitro_cli_attest),
 # run-enclave --debug-mode on a vsock network of its own, describe-enclaves, console until the
