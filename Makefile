@@ -496,6 +496,18 @@ cflite-check:
 	    FUZZ_NAMES="$(FUZZ_NAMES)" bash fuzz/cflite-check.sh $(CFLITE_SANITIZERS)
 CFLITE_SANITIZERS ?= address undefined
 
+# ---- nsm-vsock's fuzz targets that need libyaml (the allowlist) -------------------------------
+FUZZ_BUILDER_DEB_PACKAGES += libyaml-dev
+FUZZ_VSOCK_ALLOW_OBJ := $(call obj,fuzz/fuzz_vsock_allowlist.c vsock/allowlist.c)
+$(BUILD)/fuzz/bin/fuzz_vsock_allowlist: $(FUZZ_VSOCK_ALLOW_OBJ) $(FUZZ_SUPPORT_OBJ) $(STATIC_LIBS)
+	@mkdir -p $(@D)
+	$(FUZZ_LINK) $(ALL_CFLAGS) $(filter %.o,$^) $(STATIC_LIBS) $(LIB_FUZZING_ENGINE) \
+	    $(ALL_LDFLAGS) $(LIBS) -lyaml -o $@
+$(BUILD)/fuzz/replay/fuzz_vsock_allowlist: $(FUZZ_VSOCK_ALLOW_OBJ) $(call obj,fuzz/replay.c) \
+    $(FUZZ_SUPPORT_OBJ) $(STATIC_LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(filter %.o,$^) $(STATIC_LIBS) $(ALL_LDFLAGS) $(LIBS) -lyaml -o $@
+
 # ---- benchmarks -------------------------------------------------------------------------------
 
 $(BENCHES): $(PRELOAD_SO)

@@ -57,7 +57,8 @@ static const char exec_usage[] =
     "         (through `nsm-vsock exec --cid N --dir DIR`, beside nsm-sim or on PATH).\n";
 
 /* COMMAND run through `nsm-vsock exec --cid CID [--dir DIR] --` (issue 19): nsm-vsock
- * beside this program, else on PATH. A new array (the strings are borrowed), or NULL. */
+ * beside this program, else on PATH. An array kept for the process's life (the strings
+ * are borrowed), or NULL. */
 static char **vsock_command(char **command, int count, const char *cid, const char *dir)
 {
     static char tool[PATH_MAX + 16];
@@ -70,7 +71,8 @@ static char **vsock_command(char **command, int count, const char *cid, const ch
         if (access(tool, X_OK) != 0)
             snprintf(tool, sizeof(tool), "nsm-vsock");
     }
-    char **v = calloc((size_t)count + 8, sizeof(*v));
+    static char **v;
+    v = calloc((size_t)count + 8, sizeof(*v));
     if (!v)
         return NULL;
     int k = 0;
@@ -604,7 +606,6 @@ int nsmsim_cmd_exec(int argc, char **argv)
     if (run_command(&plan, command, env, &command_status) == 0)
         status = command_status;
 out:
-    free(vsock_argv);
     dismiss_prepared(&plan);
     if (fuse_fd >= 0)
         close(fuse_fd);

@@ -109,12 +109,12 @@ done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/nsm-qemu-eif.XXXXXX") || die "cannot create a temporary directory"
 server_pid=""; qemu_pid=""; watchdog_pid=""; vsock_pid=""; heartbeat_pid=""; relay_pid=""
-panic_pid=""
+panic_pid=""; fifo_guard_pid=""
 cleanup() {
-    for p in $watchdog_pid $panic_pid $qemu_pid $server_pid $vsock_pid $heartbeat_pid $relay_pid; do
+    for p in $fifo_guard_pid $watchdog_pid $panic_pid $qemu_pid $server_pid $vsock_pid $heartbeat_pid $relay_pid; do
         kill "$p" 2> /dev/null
     done
-    for p in $watchdog_pid $panic_pid $qemu_pid $server_pid $vsock_pid $heartbeat_pid $relay_pid; do
+    for p in $fifo_guard_pid $watchdog_pid $panic_pid $qemu_pid $server_pid $vsock_pid $heartbeat_pid $relay_pid; do
         wait "$p" 2> /dev/null
     done
     rm -rf "$tmp"
@@ -130,7 +130,9 @@ cp "$eif" "$tmp/image.eif" 2> "$tmp/cp.err" || die "cannot read $eif: $(head -n 
 rc=$?
 if [ $rc -ne 0 ]; then
     echo "$prog: $eif refused before boot (nsm-eif describe exit $rc):" >&2
-    grep -v '^  section\|^PCR\|^CRC' "$tmp/describe.txt" | sed "s/^/$prog:   /" | head -n 5 >&2
+    grep -v '^  section\|^PCR\|^CRC' "$tmp/describe.txt" | awk -v t="$tmp/image.eif" -v f="$eif" \
+        -v p="$prog:   " '{ while ((i = index($0, t)) > 0) $0 = substr($0, 1, i - 1) f substr($0, i + length(t)); print p $0 }' |
+        head -n 5 >&2
     exit 125
 fi
 mkdir "$tmp/eif"
@@ -143,8 +145,18 @@ nl='
 case "$cmdline" in *"$nl"*) die "the image's command line holds a newline" ;; esac
 ramdisks=$(cd "$tmp/eif" && ls | grep '^ramdisk[0-9]*$' | sort -t k -k 2n)
 [ -n "$ramdisks" ] || die "the image has no ramdisk"
+# The kernel reads concatenated archives, compressed or not, but finds an uncompressed one only
+# at a 4-byte boundary, and skips zero bytes between them: each piece is padded with zeros.
 : > "$tmp/initrd"
-for r in $ramdisks; do cat "$tmp/eif/$r" >> "$tmp/initrd" || die "cannot assemble the ramdisks"; rm -f "$tmp/eif/$r"; done
+pad4() {
+    size=$(wc -c < "$tmp/initrd")
+    [ $((size % 4)) -eq 0 ] || head -c $((4 - size % 4)) /dev/zero >> "$tmp/initrd"
+}
+for r in $ramdisks; do
+    cat "$tmp/eif/$r" >> "$tmp/initrd" || die "cannot assemble the ramdisks"
+    rm -f "$tmp/eif/$r"
+    pad4
+done
 cat "$image/eif-overlay.cpio" >> "$tmp/initrd" || die "cannot append the overlay"
 append="$cmdline rdinit=/nsmkit/eif/init"
 # microvm has neither HPET nor an ACPI PM timer, and under TCG on a loaded machine the kernel's
@@ -224,7 +236,10 @@ say_what_runs() {
         echo "$prog:   substituted: the kernel (Debian's ${kernel_pkg:-cloud kernel}: QEMU 7.2 has no virtio NSM device for the image's nsm.ko, and /dev/nsm is a CUSE device); added: the overlay ramdisk /nsmkit/eif (virtio-mmio, vsock and CUSE modules, the /dev/nsm daemon; it moves /nsm.ko aside, then execs /init)"
         echo "$prog:   machine: QEMU microvm (TCG, virtio-mmio devices, no PCI, as pci=off expects), $cpus CPU(s), $memory MiB; vsock CID $cid on $vsock_dir; heartbeat $heartbeat_note"
         if [ "$debug" = 1 ]; then echo "$prog:   debug mode: PCR0-4 and 8 read as zero"
-        else echo "$prog:   NSM: PCR0/1/2${pcr8:-} the image's, PCR3 ${pcr3:-not set (zero)}, PCR4 ${pcr4:-nsm-sim's}"; fi
+        else
+            pcr4_text=${pcr4:-"nsm-sim's own (from its simulated instance id)"}
+            echo "$prog:   NSM: PCR0/1/2${pcr8:-} the image's, PCR3 ${pcr3:-zero (no role)}, PCR4 $pcr4_text"
+        fi
     } >&2
 }
 
@@ -253,6 +268,19 @@ start_guest() {
         kill "$qemu_pid" 2> /dev/null
     ) &
     watchdog_pid=$!
+    # A QEMU that dies before it opens the console (a bad option, no memory) would leave the
+    # reader below blocked in open() until the watchdog: once QEMU is gone, this opens the
+    # FIFO read-write (never blocks) and closes it, so the reader gets its end of file.
+    (
+        # (gone, or a zombie: its parent, this script, waits for it only after reading)
+        while :; do
+            state=$(sed 's/.*) //' "/proc/$qemu_pid/stat" 2> /dev/null | cut -c1)
+            case "$state" in ''|Z|X) break ;; esac
+            sleep 0.2
+        done
+        exec 3<> "$tmp/console"
+    ) &
+    fifo_guard_pid=$!
 }
 ms_since_start() { echo $((($(date +%s%N) - start_ns) / 1000000)); }
 # The console: streamed to stdout (and --console FILE) as it comes, the last lines kept for the
@@ -324,11 +352,17 @@ boot_and_watch() {
     wait "$qemu_pid"; qemu_rc=$?; qemu_pid=""
     kill "$watchdog_pid" 2> /dev/null; wait "$watchdog_pid" 2> /dev/null; watchdog_pid=""
     [ -z "$panic_pid" ] || { wait "$panic_pid" 2> /dev/null; panic_pid=""; }
+    wait "$fifo_guard_pid" 2> /dev/null; fifo_guard_pid=""
     sleep 0.2 # the server sees the guest's connection close before it is stopped
     report_timings
     if [ -n "${NSM_QEMU_SERVER_LOG:-}" ]; then cp "$tmp/serve.log" "$NSM_QEMU_SERVER_LOG"; fi
     if [ -n "${NSM_QEMU_RELAY_LOG:-}" ] && [ -f "$tmp/relay.log" ]; then cp "$tmp/relay.log" "$NSM_QEMU_RELAY_LOG"; fi
     if [ -e "$tmp/watchdog" ]; then last_lines "stopped by the watchdog"; exit 124; fi
+    if [ ! -s "$tmp/console.log" ] && [ "$qemu_rc" != 0 ]; then
+        echo "$prog: QEMU did not start the guest (exit $qemu_rc)" >&2
+        sed "s/^/$prog: qemu: /" "$tmp/qemu.err" | head -n 5 >&2
+        exit 125
+    fi
     case "$status" in
         ''|*[!0-9]*)
             if [ "$panicked" = 1 ]; then last_lines "the enclave's kernel panicked (its init died?)"
@@ -343,6 +377,6 @@ boot_and_watch() {
 start_nsm
 heartbeat_note=""
 start_vsock
-[ -z "$(grep -m1 '^signed: yes' "$tmp/describe.txt")" ] || pcr8="/8"
+! grep -q "^signed: yes" "$tmp/describe.txt" || pcr8="/8"
 say_what_runs
 boot_and_watch

@@ -6,7 +6,8 @@
 #     the parent's role ARN (nsm-verify --root), and reads zeros in debug mode;
 #   - the heartbeat is answered; with a wrong answer on (3, 9000) init dies as AWS's does;
 #   - /env reaches the command, its exit status is run-eif's, --console writes the console;
-#   - the enclave talks to a host program over vsock (DIR/3.P);
+#   - the enclave talks to a host program over vsock (DIR/3.P), and to nsm-kms through
+#     nsm-vsock proxy, as through the parent's vsock-proxy;
 #   - a malformed image is refused before anything boots; the watchdog stops a guest;
 #   - nothing is left running, no temporary directory left;
 #   - the bootstrap ramdisk is byte-reproducible.
@@ -63,9 +64,11 @@ chmod 0755 "$work/rootfs/bin/busybox"
 cp "$BUILD/qemu/guest/nsm-probe" "$BUILD/qemu/guest/vsock_guest" "$work/rootfs/bin/"
 # The application: /env's variable, a document from /dev/nsm, a vsock exchange with the host
 # (vsock_guest proves its CID is 16 before it connects), then exit 3.
+# Then a KMS request (ListKeys, with a well-formed SigV4 header) to CID 3 port 8000, where
+# nsm-vsock proxy forwards to nsm-kms, as an enclave reaches KMS through the parent.
 "$bin/nsm-eif" ramdisk --rootfs "$work/rootfs" --env PATH=/bin --env GREETING=hello-env \
-    --output "$work/app.cpio" -- /bin/busybox sh -c \
-    'echo "app: $GREETING"; echo "DOC $(nsm-probe attest)"; echo "VSOCK $(vsock_guest --cid 16 send 3 7001 hello-from-enclave)"; exit 3' \
+    --env KMS_SIG="$(printf '%064d' 0)" --output "$work/app.cpio" -- /bin/busybox sh -c \
+    'echo "app: $GREETING"; echo "DOC $(nsm-probe attest)"; echo "VSOCK $(vsock_guest --cid 16 send 3 7001 hello-from-enclave)"; echo "KMS $(vsock_guest --cid 16 send 3 8000 "$(printf "POST / HTTP/1.1\r\nHost: kms\r\nX-Amz-Target: TrentService.ListKeys\r\nX-Amz-Date: 20261207T000000Z\r\nAuthorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261207/us-east-1/kms/aws4_request, SignedHeaders=host;x-amz-date;x-amz-target, Signature=$KMS_SIG\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")" | busybox tail -n 1)"; exit 3' \
     > /dev/null || { echo "FAIL: nsm-eif ramdisk"; exit 1; }
 cmdline="reboot=k panic=30 pci=off nomodules console=ttyS0 i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd random.trust_cpu=on virtio_mmio.device=4K@0xd0000000:5 virtio_mmio.device=4K@0xd0001000:6"
 "$bin/nsm-eif" build --kernel "$image/vmlinuz" --cmdline "$cmdline" --ramdisk "$work/bootstrap.cpio" \
@@ -98,9 +101,26 @@ rc=$?
     ok "a malformed image is refused before anything boots: $(grep -m1 CRC "$work/bad.err" | cut -c1-90)" ||
     fail "malformed image: exit $rc, qemu started: $([ -e "$work/qemu-started" ] && echo yes || echo no): $(cat "$work/bad.err")"
 
+# a QEMU that fails at once is reported at once (not when the watchdog fires)
+printf '#!/bin/sh\necho "qemu: simulated start failure" >&2\nexit 1\n' > "$work/failing-qemu"
+chmod +x "$work/failing-qemu"
+start=$(date +%s)
+NSM_QEMU_QEMU="$work/failing-qemu" "$bin/nsm-qemu" run-eif --vsock-dir "$net" --timeout 60 "$work/app.eif" \
+    > /dev/null 2> "$work/qf.err"
+rc=$?
+[ $rc -eq 125 ] && grep -q 'simulated start failure' "$work/qf.err" && [ $(($(date +%s) - start)) -lt 30 ] &&
+    ok "a QEMU that fails to start is reported at once with its message (125)" ||
+    fail "failing QEMU: exit $rc after $(($(date +%s) - start)) s: $(cat "$work/qf.err")"
+
 # ---- 1. the image runs: document, heartbeat, /env, vsock, exit status, console -------------
 socat UNIX-LISTEN:"$net/3.7001" SYSTEM:"cat > '$work/received'; printf host-reply" 2> /dev/null &
 listener_pid=$!
+"$bin/nsm-kms" serve --listen 127.0.0.1:0 --state "$work/kms" --ca "$work/ca" --quiet > "$work/kms.out" 2>&1 &
+listener_pid="$listener_pid $!"
+i=0; while ! grep -q 'listening on' "$work/kms.out" && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+kms_port=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/kms.out")
+"$bin/nsm-vsock" proxy --dir "$net" --port 8000 --to "127.0.0.1:${kms_port:-1}" > /dev/null 2>&1 &
+listener_pid="$listener_pid $!"
 role="arn:aws:iam::123456789012:role/Webserver"
 # AWS's user guide gives this PCR3 for that ARN
 pcr3=78fce75db17cd4e0a3fb8dad3ad128ca5e77edbb2b2c7f75329dccd99aa5f6ef4fc1f1a452e315b9e98f9e312e6921e6
@@ -126,6 +146,9 @@ else fail "no document in the console"; fi
 grep -qx 'VSOCK host-reply' "$work/run.out" && [ "$(cat "$work/received" 2> /dev/null)" = hello-from-enclave ] &&
     ok "the enclave talked to a host program on DIR/3.7001 over vsock" ||
     fail "vsock: $(grep '^VSOCK' "$work/run.out"), host received '$(cat "$work/received" 2> /dev/null)'"
+grep -qx 'KMS {"Keys":\[\],"Truncated":false}' "$work/run.out" &&
+    ok "the enclave reached nsm-kms through nsm-vsock proxy on CID 3 port 8000 (ListKeys answered)" ||
+    fail "KMS through the proxy: $(grep '^KMS' "$work/run.out") (nsm-kms: $(head -n 1 "$work/kms.out"))"
 grep -q 'heartbeat answered by nsm-vsock heartbeat' "$work/run.err" && ok "run-eif answered the heartbeat" ||
     fail "no heartbeat line"
 grep -qx 'app: hello-env' "$work/console.txt" && grep -q 'NSMKIT-ENCLAVE-EXIT 3' "$work/console.txt" &&
@@ -135,11 +158,20 @@ grep -q "substituted: the kernel" "$work/run.err" && grep -q "appended: rdinit=/
 grep -q "the application's first attestation (document sent): *[0-9]" "$work/run.err" &&
     grep -q "the kernel's boot to init (the overlay's first line): *[0-9]" "$work/run.err" &&
     ok "--timings: boot to first attestation beside boot to init" || fail "--timings lines missing"
-kill $listener_pid 2> /dev/null; wait $listener_pid 2> /dev/null; listener_pid=""
+for p in $listener_pid; do kill $p 2> /dev/null; wait $p 2> /dev/null; done; listener_pid=""
 
 # ---- 2. debug mode: the measured PCRs read as zero ----------------------------------------
+# (this image's application ramdisk is gzip-compressed and of a length that is not a multiple
+# of 4, as a compressed ramdisk may be: the overlay after it must still be found)
+for level in 9 1 6; do
+    gzip -n -$level < "$work/app.cpio" > "$work/app.cpio.gz"
+    [ $(($(wc -c < "$work/app.cpio.gz") % 4)) -eq 0 ] || break
+done
+"$bin/nsm-eif" build --kernel "$image/vmlinuz" --cmdline "$cmdline" --ramdisk "$work/bootstrap.cpio" \
+    --ramdisk "$work/app.cpio.gz" --build-time 2026-01-01T00:00:00Z --output "$work/gz.eif" > /dev/null ||
+    fail "nsm-eif build with a gzip ramdisk"
 "$bin/nsm-qemu" run-eif --ca "$work/ca" --vsock-dir "$net" --debug-mode --timeout 400 --cid 17 \
-    "$work/app.eif" > "$work/debug.out" 2> "$work/debug.err"
+    "$work/gz.eif" > "$work/debug.out" 2> "$work/debug.err"
 rc=$?
 zero=$(printf '%096d' 0)
 sed -n 's/^DOC \([0-9a-f]*\)$/\1/p' "$work/debug.out" | head -n 1 | xxd -r -p > "$work/debug.bin"
@@ -147,7 +179,7 @@ sed -n 's/^DOC \([0-9a-f]*\)$/\1/p' "$work/debug.out" | head -n 1 | xxd -r -p > 
 if [ -s "$work/debug.bin" ]; then
     "$bin/nsm-verify" --root "$root" --expect-pcr "0=$zero" --expect-pcr "1=$zero" --expect-pcr "2=$zero" \
         --expect-pcr "3=$zero" --expect-pcr "4=$zero" "$work/debug.bin" > "$work/nv.out" 2>&1 &&
-        ok "debug mode: the document's PCR0-4 are zero (exit $rc)" || fail "debug document: $(tail -n 2 "$work/nv.out")"
+        ok "debug mode: the document's PCR0-4 are zero; a gzip ramdisk of $(wc -c < "$work/app.cpio.gz") bytes before the overlay booted (exit $rc)" || fail "debug document: $(tail -n 2 "$work/nv.out")"
 else fail "debug mode: no document (exit $rc): $(tail -n 5 "$work/debug.err")"; fi
 
 # ---- 3. a wrong heartbeat answer: init dies, as AWS's does ------------------------------------

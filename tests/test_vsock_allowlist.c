@@ -67,6 +67,24 @@ static void bad_files_say_what_is_wrong(void **state)
     assert_int_equal(vsallow_load("/nonexistent/allow.yaml", &a, &e), -1);
 }
 
+/* libyaml's time is quadratic in the nesting: deep input is refused after a linear pass. */
+static void deep_nesting_is_refused_quickly(void **state)
+{
+    (void)state;
+    vsallow a;
+    nsmkit_error e;
+    size_t n = VSALLOW_MAX_BYTES - 16;
+    char *deep = malloc(n + 1);
+    memcpy(deep, "allowlist: ", 11);
+    memset(deep + 11, '[', n - 11);
+    deep[n] = '\0';
+    assert_int_equal(vsallow_parse(deep, n, &a, &e), -1);
+    assert_non_null(strstr(e.msg, "nested deeper than"));
+    free(deep);
+    assert_int_equal(parse("allowlist: [[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]\n", &a, &e), -1);
+    assert_non_null(strstr(e.msg, "nested deeper than 16"));
+}
+
 static void the_rule_is_port_then_name_then_address(void **state)
 {
     (void)state;
@@ -93,6 +111,7 @@ int main(void)
         cmocka_unit_test(nitro_cli_format_parses),
         cmocka_unit_test(bad_files_say_what_is_wrong),
         cmocka_unit_test(the_rule_is_port_then_name_then_address),
+        cmocka_unit_test(deep_nesting_is_refused_quickly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -81,11 +81,53 @@ static int parse_document(yaml_document_t *doc, vsallow *out, nsmkit_error *e)
     return 0;
 }
 
+/* libyaml's scanner costs time quadratic in the nesting depth of the input (every token
+ * revisits the open levels) and its loader builds every node: before loading, one pass
+ * over the events refuses more than VSALLOW_MAX_DEPTH levels, stopping as soon as the
+ * depth is exceeded, so a hostile file costs linear time. 0 or -1 with a message. */
+static int check_depth(const char *text, size_t len, nsmkit_error *e)
+{
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser))
+        return nsmkit_fail(e, "out of memory");
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    int depth = 0, rc = 0;
+    size_t events = 0;
+    for (;;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&parser, &ev)) {
+            rc = nsmkit_fail(e, "not YAML: %s at line %zu", parser.problem ? parser.problem : "error",
+                             parser.problem_mark.line + 1);
+            break;
+        }
+        yaml_event_type_t type = ev.type;
+        yaml_event_delete(&ev);
+        if (type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT)
+            depth++;
+        else if (type == YAML_SEQUENCE_END_EVENT || type == YAML_MAPPING_END_EVENT)
+            depth--;
+        if (depth > VSALLOW_MAX_DEPTH) {
+            rc = nsmkit_fail(e, "nested deeper than %d levels", VSALLOW_MAX_DEPTH);
+            break;
+        }
+        if (++events > VSALLOW_MAX_EVENTS) {
+            rc = nsmkit_fail(e, "more than %d YAML items", VSALLOW_MAX_EVENTS);
+            break;
+        }
+        if (type == YAML_STREAM_END_EVENT)
+            break;
+    }
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
 int vsallow_parse(const char *text, size_t len, vsallow *out, nsmkit_error *e)
 {
     memset(out, 0, sizeof(*out));
     if (len > VSALLOW_MAX_BYTES)
         return nsmkit_fail(e, "the allowlist is longer than %d bytes", VSALLOW_MAX_BYTES);
+    if (check_depth(text, len, e) != 0)
+        return -1;
     yaml_parser_t parser;
     yaml_document_t doc;
     if (!yaml_parser_initialize(&parser))

@@ -8,10 +8,14 @@
 
 #include "nsmkit/error.h"
 
-/* Bounds on hostile files: bytes read, entries kept, the length of one address. */
-#define VSALLOW_MAX_BYTES (1024 * 1024)
+/* Bounds on hostile files: bytes read, entries kept, the length of one address, nesting
+ * and YAML items (libyaml's time grows with the square of the nesting). */
+#define VSALLOW_MAX_BYTES (256 * 1024)
 #define VSALLOW_MAX_ENTRIES 4096
 #define VSALLOW_MAX_ADDRESS 253
+/* an allowlist is 3 levels deep (mapping, list, entry); aliases and flow style get room */
+#define VSALLOW_MAX_DEPTH 16
+#define VSALLOW_MAX_EVENTS (8 * VSALLOW_MAX_ENTRIES + 64)
 
 typedef struct {
     char address[VSALLOW_MAX_ADDRESS + 1];

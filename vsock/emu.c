@@ -331,12 +331,23 @@ static long write_vm_address(pid_t pid, uintptr_t addr, uintptr_t lenp, uint32_t
     return 0;
 }
 
+/* A descriptor that is not an emulated vsock goes to the kernel as it is, unless it is a
+ * real AF_VSOCK socket (one inherited from outside the emulation): that one never. */
+static long not_ours(int fd)
+{
+    int domain = 0;
+    socklen_t len = sizeof(domain);
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && domain == AF_VSOCK)
+        return -EAFNOSUPPORT;
+    return VSEMU_PASS;
+}
+
 long vsemu_bind(vsemu *emu, int fd, pid_t pid, uintptr_t addr, long len)
 {
     vsemu_sock s;
     ino_t ino;
     if (lookup(emu, fd, &s, &ino) != 0)
-        return VSEMU_PASS;
+        return not_ours(fd);
     struct sockaddr_vm vm;
     long rc = read_vm_address(pid, addr, len, &vm);
     if (rc != 0)
@@ -372,7 +383,7 @@ long vsemu_listen(vsemu *emu, int fd, int backlog)
     vsemu_sock s;
     ino_t ino;
     if (lookup(emu, fd, &s, &ino) != 0)
-        return VSEMU_PASS;
+        return not_ours(fd);
     if (!s.bound || s.connected)
         return -EINVAL;
     if (s.listening)
@@ -393,7 +404,7 @@ long vsemu_connect(vsemu *emu, int fd, pid_t pid, uintptr_t addr, long len)
     vsemu_sock s;
     ino_t ino;
     if (lookup(emu, fd, &s, &ino) != 0)
-        return VSEMU_PASS;
+        return not_ours(fd);
     struct sockaddr_vm vm;
     long rc = read_vm_address(pid, addr, len, &vm);
     if (rc != 0)
@@ -429,7 +440,7 @@ long vsemu_accept(vsemu *emu, int fd, pid_t pid, uintptr_t addr, uintptr_t lenp,
     ino_t ino;
     *newfd = -1;
     if (lookup(emu, fd, &s, &ino) != 0)
-        return VSEMU_PASS;
+        return not_ours(fd);
     if (!s.listening)
         return -EINVAL;
     if ((flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) != 0)

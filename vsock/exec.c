@@ -347,8 +347,9 @@ int nsmvsock_cmd_exec(int argc, char **argv)
     if (code != NSMVSOCK_ERR_OK)
         return nsmvsock_report("exec", code, e.msg);
     char abs[PATH_MAX];
-    if (emu.net.dir[0] != '/' && realpath(emu.net.dir, abs) != NULL && strlen(abs) <= NSMVSOCK_DIR_MAX)
-        snprintf(emu.net.dir, sizeof(emu.net.dir), "%s", abs); /* COMMAND may chdir */
+    size_t alen;
+    if (emu.net.dir[0] != '/' && realpath(emu.net.dir, abs) != NULL && (alen = strlen(abs)) <= NSMVSOCK_DIR_MAX)
+        memcpy(emu.net.dir, abs, alen + 1); /* COMMAND may chdir */
     if (mode == MODE_AUTO)
         mode = pick_mode(argv[optind]);
     if (getenv("NSM_VSOCK_TRACE") != NULL)

@@ -8,7 +8,8 @@
  *   notify  (seccomp mode): socket(AF_VSOCK), the address and option calls on every
  *           socket, that ioctl and the opens (for /dev/vsock) go to the supervisor.
  * 32-bit (i386) system calls can name AF_VSOCK through socketcall(2), whose arguments a
- * filter cannot read: they are refused whole.
+ * filter cannot read: they are refused whole. io_uring (whose IORING_OP_SOCKET makes sockets
+ * no filter sees) is refused: programs fall back to system calls.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -80,6 +81,9 @@ static int build(struct sock_filter *f, int notify)
     f[n++] = IF_EQ((__u32)VSEMU_IOCTL_GET_LOCAL_CID, 0, 1);
     f[n++] = RET(vsock_ioctl);
     f[n++] = RET(SECCOMP_RET_ALLOW);
+    /* io_uring can make sockets (IORING_OP_SOCKET) where no filter sees them */
+    f[n++] = IF_EQ(__NR_io_uring_setup, 0, 1);
+    f[n++] = RET(SECCOMP_RET_ERRNO | ENOSYS);
     if (notify) {
         for (size_t i = 0; i < NOTIFIED; i++)
             f[n++] = IF_EQ(notified[i], (__u8)(NOTIFIED - i), 0);
