@@ -771,3 +771,9 @@ $(BUILD)/bin/nsm-qemu-run-eif: qemu/run-eif.sh
 	@mkdir -p $(@D)
 	install -m 0755 $< $@
 all: $(BUILD)/bin/nsm-qemu-run-eif
+# test_nitro_cli: the path rules and the code table (nitro-cli/layer.c, codes.c; libarchive).
+$(BUILD)/tests/test_nitro_cli: $(call obj,tests/test_nitro_cli.c tests/testutil.c) \
+    $(NITRO_CLI_FUZZ_OBJ) $(STATIC_LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(filter %.o,$^) $(STATIC_LIBS) $(ALL_LDFLAGS) $(LIBS) -larchive \
+	    -lcmocka -o $@
