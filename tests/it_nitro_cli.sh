@@ -233,8 +233,9 @@ expect_refused notar 6510
 openssl ecparam -name secp384r1 -genkey -noout -out "$work/key.pem" 2> /dev/null
 openssl req -new -x509 -key "$work/key.pem" -sha384 -out "$work/cert.pem" -days 30 \
     -subj "/C=US/O=nsmkit tests/CN=signer" 2> /dev/null
+echo '{"team": "enclaves", "build": 7}' > "$work/meta.json"
 build "$work/signed.eif" --rootfs "$work/root" --signing-certificate "$work/cert.pem" \
-    --private-key "$work/key.pem" --name app --version 1.2 -- /bin/app ||
+    --private-key "$work/key.pem" --name app --version 1.2 --metadata "$work/meta.json" -- /bin/app ||
     { fail "signed build"; cat "$work/signed.eif.err"; }
 "$cli" pcr --signing-certificate "$work/cert.pem" > "$work/pcr8.json" || fail "pcr --signing-certificate"
 [ "$(keys "$work/pcr8.json")" = "PCR8" ] &&
@@ -250,9 +251,10 @@ want=$( (head -c 48 /dev/zero; openssl dgst -sha384 -binary "$work/kernel") | op
 "$cli" describe-eif --eif-path "$work/signed.eif" > "$work/des.json" || fail "describe-eif signed"
 [ "$(keys "$work/de.json")" = "EifVersion Measurements IsSigned CheckCRC ImageName ImageVersion Metadata" ] &&
     [ "$(keys "$work/des.json")" = "EifVersion Measurements IsSigned SigningCertificate CheckCRC SignatureCheck ImageName ImageVersion Metadata" ] &&
-    [ "$(keys "$work/des.json" Metadata)" = "BuildTime BuildTool BuildToolVersion OperatingSystem KernelVersion DockerInfo" ] &&
-    [ "$(field "$work/des.json" ImageName)" = app ] && [ "$(field "$work/des.json" Metadata.BuildTool)" = nsm-nitro-cli ] &&
-    ok "describe-eif: nitro-cli's fields in its order (DescribeEifInfo), signed and unsigned" ||
+    [ "$(keys "$work/des.json" Metadata)" = "BuildTime BuildTool BuildToolVersion OperatingSystem KernelVersion DockerInfo build team" ] &&
+    [ "$(field "$work/des.json" ImageName)" = app ] && [ "$(field "$work/des.json" ImageVersion)" = 1.2 ] &&
+    [ "$(field "$work/des.json" Metadata.BuildTool)" = nsm-nitro-cli ] && [ "$(field "$work/des.json" Metadata.team)" = enclaves ] &&
+    ok "describe-eif: nitro-cli's fields in its order (DescribeEifInfo), signed and unsigned; --name, --version, --metadata kept" ||
     fail "describe-eif keys: $(keys "$work/de.json") / $(keys "$work/des.json")"
 "$cli" describe-eif --eif-path "$work/kernel" > /dev/null 2> "$work/bad.err"
 [ $? = 35 ] && grep -q "^\[ E35 \]" "$work/bad.err" && grep -q "BAD_MAGIC" "$work/bad.err" &&
