@@ -108,7 +108,7 @@ nitrocli_code nitrocli_layer_apply(const char *layer, const char *rootfs,
                                    const nitrocli_limits *limits, uint64_t *bytes,
                                    uint64_t *entries, nsmkit_error *e) NSMKIT_WARN_UNUSED;
 
-/* ---- small helpers (util in main.c) ------------------------------------------------------- */
+/* ---- small helpers (layer.c) ------------------------------------------------------------- */
 
 /* Removes a tree without following symbolic links; 0 or -1 with e set. */
 int nitrocli_rm_rf(const char *path, nsmkit_error *e);

@@ -123,6 +123,10 @@ static int parse_run(int argc, char **argv, run_args *a, nsmkit_error *e)
     if (a->eif == NULL || a->memory == 0 || a->cpus == 0)
         return nsmkit_fail(e, "--eif-path, --memory and --cpu-count (or --cpu-ids) are "
                               "required (or --config FILE)");
+    /* the same bounds for --config's numbers as for the flags' */
+    if (a->memory > (1u << 20) || a->cpus > MAX_CPUS || a->cid > UINT32_MAX - 1)
+        return nsmkit_fail(e, "memory above 1 TiB, more than %d CPUs or a CID above "
+                              "4294967294", MAX_CPUS);
     if (a->have_cid && a->cid < 4)
         return nsmkit_fail(e, "--enclave-cid must be at least 4 (0-2 are reserved, 3 is "
                               "the parent)");

@@ -286,12 +286,18 @@ t1=$(date +%s)
 id=$(field "$work/run.json" EnclaveID)
 pid=$(field "$work/run.json" ProcessID)
 case "$id" in i-*-enc????????????????) ok "EnclaveID has nitro-cli's shape ($id)" ;; *) fail "id $id" ;; esac
-"$cli" run-enclave --eif-path "$work/img.eif" --cpu-count 1 --memory 256 --enclave-name quiet \
-    > "$work/run2.json" 2> "$work/run2.err" || fail "second run-enclave"
+printf '{"eif_path": "%s", "cpu_count": 1, "memory_mib": 256, "enclave_name": "quiet", "debug_mode": false}' \
+    "$work/img.eif" > "$work/config.json"
+"$cli" run-enclave --config "$work/config.json" > "$work/run2.json" 2> "$work/run2.err" ||
+    fail "second run-enclave (--config)"
 "$cli" run-enclave --eif-path "$work/dir.eif" --cpu-count 1 --memory 256 --enclave-cid 21 \
     > /dev/null 2> "$work/run3.err"
 [ $? = 29 ] && grep -q "CID 21 is used" "$work/run3.err" && ok "a CID in use is refused" ||
     fail "CID reuse: $(cat "$work/run3.err")"
+printf '{"eif_path": "%s", "cpu_count": 1, "memory_mib": -5}' "$work/dir.eif" > "$work/bad-config.json"
+"$cli" run-enclave --config "$work/bad-config.json" > /dev/null 2> "$work/badcfg.err"
+[ $? = 2 ] && grep -q "memory" "$work/badcfg.err" && ok "run-enclave --config with a negative memory_mib is refused" ||
+    fail "bad config: $(cat "$work/badcfg.err")"
 "$cli" describe-enclaves > "$work/desc.json" || fail "describe-enclaves"
 [ "$(keys "$work/desc.json" 0)" = "EnclaveName EnclaveID ProcessID EnclaveCID NumberOfCPUs CPUIDs MemoryMiB State Flags Measurements" ] &&
     "$PY" -c 'import json,sys
@@ -300,7 +306,7 @@ assert len(d)==2 and m["dir"]["Flags"]=="DEBUG_MODE" and m["quiet"]["Flags"]=="N
 assert m["dir"]["State"]=="RUNNING" and m["quiet"]["EnclaveCID"]==16
 assert m["dir"]["Measurements"]["PCR0"]==json.load(open(sys.argv[2]))["Measurements"]["PCR0"]' \
         "$work/desc.json" "$work/dir.eif.json" &&
-    ok "describe-enclaves: nitro-cli's fields in its order, Flags, State, Measurements, default CID 16" ||
+    ok "describe-enclaves: nitro-cli's fields in its order, Flags, State, Measurements, default CID 16 (the second from --config JSON)" ||
     fail "describe-enclaves: $(cat "$work/desc.json")"
 quiet=$(field "$work/run2.json" EnclaveID)
 "$cli" console --enclave-id "$quiet" > /dev/null 2> "$work/nodebug.err"
@@ -354,7 +360,7 @@ unset NSM_NITRO_CLI_QEMU
 
 # ---- the whole flow with one boot (needs nsm-qemu run-eif and the QEMU image) ----------------
 if ! "$bin/nsm-qemu" run-eif --help > /dev/null 2>&1; then
-    echo "SKIP: the whole flow: nsm-qemu run-eif is not in this build (the runeif branch)"
+    echo "SKIP: the whole flow: nsm-qemu run-eif is not in this build"
 elif [ ! -f "$BUILD/qemu/image/vmlinuz" ]; then
     echo "SKIP: the whole flow: no QEMU image (make qemu-image)"
 else
