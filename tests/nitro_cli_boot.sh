@@ -9,7 +9,8 @@
 # the image's PCRs; the enclave also sends the document to its parent (CID 3) over vsock,
 # received here by a plain unix-socket listener at DIR/3.PORT (the emulated network's
 # contract: no AF_VSOCK socket on this host), after the program proved inside the guest that
-# its local CID is the emulated one; nothing left running.
+# its local CID is the emulated one; and it asks nsm-kms for ListKeys through nsm-vsock proxy
+# on (CID 3, port 8000); nothing left running.
 set -u
 BUILD=${BUILD:-build}
 bin="$BUILD/bin"
@@ -37,7 +38,7 @@ mkdir -p "$work/root/bin"
 cp "$app" "$work/root/bin/attest"
 "$bin/nsm-ca" init "$work/ca" > /dev/null 2>&1 || { fail "nsm-ca init"; exit 1; }
 "$cli" build-enclave --rootfs "$work/root" --output-file "$work/app.eif" -- /bin/attest \
-    --send 23 5005 > "$work/build.json" 2> "$work/build.err"
+    --send 23 5005 8000 > "$work/build.json" 2> "$work/build.err"
 if [ $? != 0 ]; then
     if grep -q "6515" "$work/build.err"; then
         echo "SKIP: the whole flow: $(sed -n 's/^nsm-nitro-cli build-enclave: //p' "$work/build.err")"
@@ -52,6 +53,14 @@ if command -v socat > /dev/null 2>&1; then
     socat -u "UNIX-LISTEN:$work/vsock/3.5005" "CREATE:$work/parent.txt" 2> "$work/socat.err" &
     parent=$!
 fi
+# nsm-kms behind the parent's vsock-proxy on (3, 8000), as an enclave reaches KMS on EC2
+kms=""
+"$bin/nsm-kms" serve --listen 127.0.0.1:0 --state "$work/kms" --ca "$work/ca" --quiet > "$work/kms.out" 2>&1 &
+kms="$!"
+i=0; while ! grep -q 'listening on' "$work/kms.out" && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+kms_port=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/kms.out")
+"$bin/nsm-vsock" proxy --dir "$work/vsock" --port 8000 --to "127.0.0.1:${kms_port:-1}" > /dev/null 2>&1 &
+kms="$kms $!"
 t0=$(date +%s)
 "$cli" run-enclave --eif-path "$work/app.eif" --cpu-count 2 --memory 512 --debug-mode \
     --enclave-cid 23 \
@@ -68,7 +77,8 @@ ok "run-enclave returned in $(( $(date +%s) - t0 )) s: $id"
 i=0
 while [ $i -lt 48 ]; do
     "$cli" console --enclave-id "$id" --disconnect-timeout 5 > "$work/console.out" 2>&1
-    grep -q "NSMKIT-DOC-END" "$work/console.out" && break
+    # the application's last line: KMS's answer (or its error on the console)
+    grep -q "^KMS \|nitro_cli_attest:" "$work/console.out" && break
     "$cli" describe-enclaves 2>> "$work/ended.err" | grep -q "$id" || break
     i=$((i + 1))
 done
@@ -98,6 +108,10 @@ else
         fail "the parent got: $(head -c 200 "$work/parent.txt" 2> /dev/null) $(cat "$work/socat.err")"
     kill "$parent" 2> /dev/null; wait "$parent" 2> /dev/null
 fi
+grep -q 'KMS {"Keys":\[\],"Truncated":false}' "$work/console.out" &&
+    ok "the enclave reached nsm-kms through nsm-vsock proxy on CID 3 port 8000 (ListKeys answered)" ||
+    fail "KMS: $(grep '^KMS' "$work/console.out") (nsm-kms: $(head -n 1 "$work/kms.out"))"
+for p in $kms; do kill "$p" 2> /dev/null; wait "$p" 2> /dev/null; done
 "$cli" terminate-enclave --enclave-id "$id" > "$work/term.json" 2> "$work/term.err" ||
     fail "terminate: $(cat "$work/term.err")"
 ! ps -eo pgid=,stat= | awk -v g="$pid" '$1 == g && $2 !~ /^Z/' | grep -q . &&
