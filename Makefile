@@ -759,7 +759,7 @@ bench: bench-vsock-guest
 # (qemu/build-bootstrap.sh; give it --nsm-ko FILE for a driver). The run-eif overlay
 # (eif-overlay.cpio) is built with the QEMU image by qemu/build-image.sh.
 ENCLAVE_BOOTSTRAP := $(BUILD)/qemu/enclave/bootstrap.cpio
-$(QEMU_GUEST)/enclave-init: qemu/enclave-init.c
+$(QEMU_GUEST)/enclave-init: qemu/enclave-init.c qemu/enclave_lines.h
 	@mkdir -p $(@D)
 	$(CC) $(GUEST_CFLAGS) $< $(GUEST_LDFLAGS) -o $@
 $(ENCLAVE_BOOTSTRAP): $(QEMU_GUEST)/enclave-init qemu/build-bootstrap.sh

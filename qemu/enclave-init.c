@@ -42,6 +42,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "enclave_lines.h"
+
 #define HEARTBEAT_CID 3u
 #define HEARTBEAT_PORT 9000u
 #define HEARTBEAT_BYTE 0xB7
@@ -178,21 +180,12 @@ static size_t read_lines(const char *path, char *buf, char **out, bool required)
     }
     close(fd);
     buf[len] = '\0';
-    if (memchr(buf, '\0', len))
+    size_t count;
+    int rc = enclave_split_lines(buf, len, out, ARGS_MAX, &count);
+    if (rc == ENCLAVE_LINES_NUL)
         die("%s holds a NUL byte", path);
-    size_t count = 0;
-    for (char *p = buf; *p;) {
-        char *end = strchr(p, '\n');
-        if (end)
-            *end = '\0';
-        if (count == ARGS_MAX)
-            die("%s has more than %u lines", path, ARGS_MAX);
-        out[count++] = p;
-        if (!end)
-            break;
-        p = end + 1;
-    }
-    out[count] = NULL;
+    if (rc == ENCLAVE_LINES_TOO_MANY)
+        die("%s has more than %u lines", path, ARGS_MAX);
     return count;
 }
 

@@ -35,7 +35,7 @@ for t in socat xxd; do
     command -v $t > /dev/null || { echo "SKIP: $t is missing"; exit 0; }
 done
 
-work=$(mktemp -d)
+work=$(mktemp -d "${TMPDIR:-/tmp}/it_run_eif.XXXXXX")
 mkdir -p "$work/tmp"
 listener_pid=""
 trap 'for p in $listener_pid; do kill $p 2> /dev/null; done; rm -rf "$work"' EXIT
@@ -167,8 +167,14 @@ for level in 9 1 6; do
     gzip -n -$level < "$work/app.cpio" > "$work/app.cpio.gz"
     [ $(($(wc -c < "$work/app.cpio.gz") % 4)) -eq 0 ] || break
 done
-"$bin/nsm-eif" build --kernel "$image/vmlinuz" --cmdline "$cmdline" --ramdisk "$work/bootstrap.cpio" \
-    --ramdisk "$work/app.cpio.gz" --build-time 2026-01-01T00:00:00Z --output "$work/gz.eif" > /dev/null ||
+# and its command line names its init with rdinit= (a third ramdisk holds /init.real): the
+# overlay must hand over to that one, not to /init
+mkdir -p "$work/extra"
+cp "$BUILD/qemu/guest/enclave-init" "$work/extra/init.real"
+(cd "$work/extra" && echo init.real | cpio -o -H newc -R 0:0 --quiet) > "$work/extra.cpio"
+"$bin/nsm-eif" build --kernel "$image/vmlinuz" --cmdline "$cmdline rdinit=/init.real" \
+    --ramdisk "$work/bootstrap.cpio" --ramdisk "$work/app.cpio.gz" --ramdisk "$work/extra.cpio" \
+    --build-time 2026-01-01T00:00:00Z --output "$work/gz.eif" > /dev/null ||
     fail "nsm-eif build with a gzip ramdisk"
 "$bin/nsm-qemu" run-eif --ca "$work/ca" --vsock-dir "$net" --debug-mode --timeout 400 --cid 17 \
     "$work/gz.eif" > "$work/debug.out" 2> "$work/debug.err"
@@ -181,6 +187,9 @@ if [ -s "$work/debug.bin" ]; then
         --expect-pcr "3=$zero" --expect-pcr "4=$zero" "$work/debug.bin" > "$work/nv.out" 2>&1 &&
         ok "debug mode: the document's PCR0-4 are zero; a gzip ramdisk of $(wc -c < "$work/app.cpio.gz") bytes before the overlay booted (exit $rc)" || fail "debug document: $(tail -n 2 "$work/nv.out")"
 else fail "debug mode: no document (exit $rc): $(tail -n 5 "$work/debug.err")"; fi
+grep -q "starting the image's /init.real" "$work/debug.out" && grep -qx 'app: hello-env' "$work/debug.out" &&
+    ok "the image's own rdinit=/init.real ran the application" ||
+    fail "rdinit=: $(grep 'starting the image' "$work/debug.out")"
 
 # ---- 3. a wrong heartbeat answer: init dies, as AWS's does ------------------------------------
 socat UNIX-LISTEN:"$net/3.9000",fork SYSTEM:"head -c 1 > /dev/null; printf x" 2> /dev/null &
@@ -201,9 +210,19 @@ rc=$?
 [ $rc -eq 124 ] && grep -q 'watchdog' "$work/wd.err" && ok "the watchdog stopped the guest (124)" ||
     fail "watchdog: exit $rc: $(tail -n 3 "$work/wd.err")"
 
+# SIGTERM (how a supervisor such as nsm-nitro-cli's terminate-enclave stops it): 143, and
+# the checks below find nothing of it left
+"$bin/nsm-qemu" run-eif --vsock-dir "$net" --timeout 120 "$work/app.eif" > "$work/term.out" 2> /dev/null &
+term_pid=$!
+i=0; while ! grep -q 'Linux version' "$work/term.out" 2> /dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+kill -TERM $term_pid
+wait $term_pid
+rc=$?
+[ $rc -eq 143 ] && ok "SIGTERM stops run-eif and its guest (143)" || fail "SIGTERM: exit $rc"
+
 # ---- nothing left behind ------------------------------------------------------------------
 sleep 0.5
-left=$(ps -eo args | grep -F "$work/tmp" | grep -v grep)
+left=$(ps -eo args | grep -F "$work/" | grep -v grep)
 [ -z "$left" ] && ok "no process left running" || fail "left running: $left"
 [ -z "$(ls -A "$work/tmp")" ] && ok "no temporary directory left" || fail "left in TMPDIR: $(ls "$work/tmp")"
 [ ! -e "$net/16.vsock" ] && [ ! -e "$net/3.9000" ] && ok "no vsock name left in DIR" || fail "left in DIR: $(ls "$net")"

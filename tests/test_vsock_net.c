@@ -268,6 +268,39 @@ static void device_socket_ok(void **state)
     device_socket_fallback("OK 1073741824\n", 0);
 }
 
+/* A stale DIR/16.5005 (its listener gone) does not hide the guest's device socket. */
+static void stale_listener_falls_back_to_the_device(void **state)
+{
+    (void)state;
+    char *tmp = test_mkdtemp();
+    nsmvsock_net net;
+    open_dir(&net, tmp);
+    int l = nsmvsock_net_listen(&net, 16, 5005, 4, 0);
+    assert_true(l >= 0);
+    close(l); /* stale now */
+    char path[NSMVSOCK_PATH_MAX];
+    nsmvsock_net_device_path(&net, 16, path);
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    strcpy(sun.sun_path, path);
+    struct device d = {.fd = socket(AF_UNIX, SOCK_STREAM, 0), .answer = "OK 7\n"};
+    assert_int_equal(bind(d.fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+    assert_int_equal(listen(d.fd, 4), 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, device_main, &d), 0);
+    int c = nsmvsock_net_connect(&net, 3, 4000, 16, 5005, 2000, 0);
+    assert_true(c >= 0);
+    char b = 'q';
+    assert_int_equal(write(c, &b, 1), 1);
+    assert_int_equal(read(c, &b, 1), 1);
+    assert_int_equal(b, 'q');
+    close(c);
+    pthread_join(t, NULL);
+    assert_string_equal(d.request, "CONNECT 5005");
+    close(d.fd);
+    test_rmdir(tmp);
+    free(tmp);
+}
+
 static void device_socket_refusal_is_a_reset(void **state)
 {
     (void)state;
@@ -285,6 +318,7 @@ int main(void)
         cmocka_unit_test(listen_connect_and_peer_names),
         cmocka_unit_test(stale_listener_is_replaced_and_cid_2_is_3),
         cmocka_unit_test(device_socket_ok),
+        cmocka_unit_test(stale_listener_falls_back_to_the_device),
         cmocka_unit_test(device_socket_refusal_is_a_reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

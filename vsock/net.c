@@ -456,6 +456,15 @@ int nsmvsock_net_connect_fd(const nsmvsock_net *net, int fd, uint32_t local_cid,
             return -errno;
     }
     int rc = unix_connect(fd, target, deadline);
+    if (!device && (rc == -ECONNREFUSED || rc == -ENOENT)) {
+        /* a stale DIR/C.P (its listener died) in front of a guest's device socket: the
+         * guest may listen on P itself. The bound name stays the socket's own. */
+        nsmvsock_net_device_path(net, cid, target);
+        if (lstat(target, &st) == 0) {
+            device = 1;
+            rc = unix_connect(fd, target, deadline);
+        }
+    }
     unlink(peer);
     if (rc != 0)
         return vsock_errno(rc);
