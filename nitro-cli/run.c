@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -344,7 +345,16 @@ int nitrocli_cmd_run(int argc, char **argv)
         status = nitrocli_report("run-enclave", NITROCLI_ERR_STATE_DIR, &e);
     if (status == 0) {
         fprintf(stderr, "Start allocating memory...\n");
+        /* one run-enclave at a time picks a CID and a name and records its enclave, so
+         * that two started together never share a CID */
+        char lock_path[PATH_MAX + 16];
+        snprintf(lock_path, sizeof(lock_path), "%s/.lock", base);
+        int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (lock >= 0)
+            (void)flock(lock, LOCK_EX);
         nitrocli_code code = start(&a, base, &info, &e);
+        if (lock >= 0)
+            close(lock);
         if (code != NITROCLI_ERR_OK)
             status = nitrocli_report("run-enclave", code, &e);
     }

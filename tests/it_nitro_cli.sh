@@ -326,12 +326,21 @@ grep -q "^Successfully connected to the console." "$work/console.out" && grep -q
     ! ps -eo pgid=,stat= | awk -v g="$pid" '$1 == g && $2 !~ /^Z/' | grep -q . &&
     ok "terminate-enclave: nitro-cli's JSON, its whole process group stopped (the stand-in's child too)" ||
     fail "terminate: $(cat "$work/term.json" "$work/term.err")"
+# two run-enclave at once: two different CIDs
+"$cli" run-enclave --eif-path "$work/dir.eif" --cpu-count 1 --memory 64 > "$work/p1.json" 2> /dev/null &
+p1=$!
+"$cli" run-enclave --eif-path "$work/dir.eif" --cpu-count 1 --memory 64 > "$work/p2.json" 2> /dev/null
+wait $p1
+[ "$(field "$work/p1.json" EnclaveCID)" != "$(field "$work/p2.json" EnclaveCID)" ] &&
+    [ "$(field "$work/p1.json" EnclaveName)" != "$(field "$work/p2.json" EnclaveName)" ] &&
+    ok "two run-enclave at once: different CIDs and names ($(field "$work/p1.json" EnclaveName), $(field "$work/p2.json" EnclaveName))" ||
+    fail "concurrent runs: $(cat "$work/p1.json" "$work/p2.json")"
 "$cli" terminate-enclave --all > "$work/all.json" 2> /dev/null
 "$cli" describe-enclaves > "$work/empty.json"
-[ "$(cat "$work/empty.json")" = "[]" ] && [ -z "$(ls -A "$work/state")" ] &&
+[ "$(cat "$work/empty.json")" = "[]" ] && [ -z "$(ls "$work/state")" ] &&
     ok "terminate-enclave --all: no enclave, no state left" || fail "after --all: $(cat "$work/empty.json")"
 "$cli" run-enclave --eif-path "$work/kernel" --cpu-count 1 --memory 64 > /dev/null 2> "$work/runbad.err"
-[ $? = 35 ] && [ -z "$(ls -A "$work/state")" ] &&
+[ $? = 35 ] && [ -z "$(ls "$work/state")" ] &&
     ok "run-enclave of a malformed image: refused (E35) before anything starts" || fail "run bad: $(cat "$work/runbad.err")"
 # an enclave that ends: at once (run-enclave says so, E36) or later (describe-enclaves)
 printf '#!/bin/sh\necho "Kernel panic - not syncing: stand-in"\nexit 123\n' > "$work/dies-at-once"
@@ -340,7 +349,7 @@ chmod 755 "$work/dies-at-once" "$work/dies-later"
 NSM_NITRO_CLI_QEMU="$work/dies-at-once" "$cli" run-enclave --eif-path "$work/dir.eif" --cpu-count 1 \
     --memory 64 > /dev/null 2> "$work/dies1.err"
 [ $? = 36 ] && grep -q "stand-in" "$work/dies1.err" && grep -q "exited with status 123" "$work/dies1.err" &&
-    [ -z "$(ls -A "$work/state")" ] &&
+    [ -z "$(ls "$work/state")" ] &&
     ok "an enclave process that ends at once: E36 with its console's last lines, no state left" ||
     fail "dies at once: $(cat "$work/dies1.err")"
 NSM_NITRO_CLI_QEMU="$work/dies-later" "$cli" run-enclave --eif-path "$work/dir.eif" --cpu-count 1 \
@@ -348,7 +357,7 @@ NSM_NITRO_CLI_QEMU="$work/dies-later" "$cli" run-enclave --eif-path "$work/dir.e
 sleep 2.5
 "$cli" describe-enclaves > "$work/ended.json" 2> "$work/ended.err"
 [ "$(cat "$work/ended.json")" = "[]" ] && grep -q "has ended" "$work/ended.err" &&
-    grep -q "not syncing: later" "$work/ended.err" && [ -z "$(ls -A "$work/state")" ] &&
+    grep -q "not syncing: later" "$work/ended.err" && [ -z "$(ls "$work/state")" ] &&
     ok "an enclave that ended later: not listed, reported once with its console's last lines" ||
     fail "dies later: $(cat "$work/ended.json" "$work/ended.err")"
 chmod 0755 "$work/state"

@@ -115,7 +115,7 @@ for p in $kms; do kill "$p" 2> /dev/null; wait "$p" 2> /dev/null; done
 "$cli" terminate-enclave --enclave-id "$id" > "$work/term.json" 2> "$work/term.err" ||
     fail "terminate: $(cat "$work/term.err")"
 ! ps -eo pgid=,stat= | awk -v g="$pid" '$1 == g && $2 !~ /^Z/' | grep -q . &&
-    [ "$(field "$work/term.json" Terminated)" = True ] && [ -z "$(ls -A "$work/state")" ] &&
+    [ "$(field "$work/term.json" Terminated)" = True ] && [ -z "$(ls "$work/state")" ] &&
     ok "terminate-enclave: QEMU and everything nsm-qemu started are gone, no state left" ||
     fail "after terminate: $(ps -eo pid,pgid,args | awk -v g="$pid" '$2 == g')"
 [ $failures -eq 0 ]
