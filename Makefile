@@ -749,6 +749,50 @@ ifeq ($(strip $(SANITIZE)),)
 check: qemu-image
 endif
 
+# ---- nsm-nitro-cli: nitro-cli's commands on QEMU guests (issue 21; docs/nitro-cli.md) ------
+# build-enclave without Docker (a root filesystem or a docker-save/OCI tarball, read with
+# libarchive), describe-eif, pcr, and run-enclave/describe-enclaves/console/terminate-enclave
+# over `nsm-qemu run-eif`. `make install` also puts a `nitro-cli` symlink in
+# $(NITRO_CLI_BINDIR), a directory of its own that users prepend to PATH on purpose, so it
+# never shadows a real nitro-cli by accident.
+DEB_PACKAGES += libarchive-dev
+NITRO_CLI_SRC := nitro-cli/main.c nitro-cli/codes.c nitro-cli/build.c nitro-cli/layer.c nitro-cli/image.c \
+                 nitro-cli/state.c nitro-cli/run.c nitro-cli/manage.c
+NITRO_CLI_BINDIR ?= $(PREFIX)/libexec/nsmkit/bin
+PROGRAMS += nsm-nitro-cli
+BINS += $(BUILD)/bin/nsm-nitro-cli
+all: $(BUILD)/bin/nsm-nitro-cli
+PROG_nsm-nitro-cli := $(NITRO_CLI_SRC) $(EIF_LIB) $(SIM_LIB) $(COMMON_LIB) -larchive -ljansson \
+                      -lcbor -lcrypto -lhogweed -lgmp -lz
+$(foreach p,nsm-nitro-cli,$(eval $(call program_rule,$(p))))
+.PHONY: install-nitro-cli uninstall-nitro-cli
+install: install-nitro-cli
+install-nitro-cli:
+	install -d $(DESTDIR)$(NITRO_CLI_BINDIR)
+	ln -sf $(PREFIX)/bin/nsm-nitro-cli $(DESTDIR)$(NITRO_CLI_BINDIR)/nitro-cli
+uninstall: uninstall-nitro-cli
+uninstall-nitro-cli:
+	rm -f $(DESTDIR)$(NITRO_CLI_BINDIR)/nitro-cli
+	-rmdir $(DESTDIR)$(NITRO_CLI_BINDIR) 2>/dev/null
+# The layer writer's fuzz target (fuzz/fuzz_nitro_cli_layer.c) links libarchive, which no
+# other target needs, so its two rules are spelled out here.
+FUZZ_BUILDER_DEB_PACKAGES += libarchive-dev
+NITRO_CLI_FUZZ_OBJ := $(call obj,nitro-cli/layer.c nitro-cli/codes.c)
+$(BUILD)/fuzz/bin/fuzz_nitro_cli_layer: $(call obj,fuzz/fuzz_nitro_cli_layer.c) \
+    $(NITRO_CLI_FUZZ_OBJ) $(FUZZ_SUPPORT_OBJ) $(STATIC_LIBS)
+	@mkdir -p $(@D)
+	$(FUZZ_LINK) $(ALL_CFLAGS) $(filter %.o,$^) $(STATIC_LIBS) $(LIB_FUZZING_ENGINE) \
+	    $(ALL_LDFLAGS) $(LIBS) -larchive -o $@
+$(BUILD)/fuzz/replay/fuzz_nitro_cli_layer: $(call obj,fuzz/fuzz_nitro_cli_layer.c) \
+    $(call obj,fuzz/replay.c) $(NITRO_CLI_FUZZ_OBJ) $(FUZZ_SUPPORT_OBJ) $(STATIC_LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(filter %.o,$^) $(STATIC_LIBS) $(ALL_LDFLAGS) $(LIBS) -larchive -o $@
+# The enclave application of tests/nitro_cli_boot.sh: static, libc only (never sanitized).
+NITRO_CLI_ATTEST := $(BUILD)/tests/nitro_cli_attest
+TEST_PROGS += $(NITRO_CLI_ATTEST)
+$(NITRO_CLI_ATTEST): tests/nitro_cli_attest.c nsm-sim/include/nsmkit/nsm_abi.h
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARNINGS) -O2 $(CFLAGS) -Insm-sim/include -static $< -o $@
 # ---- vsock for QEMU guests: the vhost-user backend (issue 19 item 2) -------------------------
 # vsock/virtq.c (guest memory, split virtqueues), vsock/virtio_vsock_dev.c (the packet
 # handler), vsock/vhost_user.c (the vhost-user messages) in libnsmvhost.a; the command
@@ -795,3 +839,9 @@ $(BUILD)/bin/nsm-qemu-run-eif: qemu/run-eif.sh common/include/nsmkit/version.h
 	@mkdir -p $(@D)
 	sed 's/@NSMKIT_VERSION@/$(SO_VERSION)/' $< > $@.tmp && chmod 0755 $@.tmp && mv $@.tmp $@
 all: $(BUILD)/bin/nsm-qemu-run-eif
+# test_nitro_cli: the path rules and the code table (nitro-cli/layer.c, codes.c; libarchive).
+$(BUILD)/tests/test_nitro_cli: $(call obj,tests/test_nitro_cli.c tests/testutil.c) \
+    $(NITRO_CLI_FUZZ_OBJ) $(STATIC_LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(filter %.o,$^) $(STATIC_LIBS) $(ALL_LDFLAGS) $(LIBS) -larchive \
+	    -lcmocka -o $@
