@@ -762,7 +762,7 @@ NITRO_CLI_BINDIR ?= $(PREFIX)/libexec/nsmkit/bin
 PROGRAMS += nsm-nitro-cli
 BINS += $(BUILD)/bin/nsm-nitro-cli
 all: $(BUILD)/bin/nsm-nitro-cli
-PROG_nsm-nitro-cli := $(NITRO_CLI_SRC) $(EIF_LIB) $(SIM_LIB) $(COMMON_LIB) -larchive -ljansson \
+PROG_nsm-nitro-cli := $(NITRO_CLI_SRC) $(EIF_LIB) $(COMMON_LIB) -larchive -ljansson \
                       -lcbor -lcrypto -lhogweed -lgmp -lz
 $(foreach p,nsm-nitro-cli,$(eval $(call program_rule,$(p))))
 .PHONY: install-nitro-cli uninstall-nitro-cli

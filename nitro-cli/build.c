@@ -60,15 +60,6 @@ typedef struct {
     uint64_t max_bytes;
 } build_args;
 
-static int rfc6979(void *ctx, const uint8_t x[NSMKIT_P384_SCALAR_LEN],
-                   const uint8_t digest[NSMKIT_P384_DIGEST_LEN],
-                   uint8_t k[NSMKIT_P384_SCALAR_LEN])
-{
-    nsmkit_error e;
-    (void)ctx;
-    return nsmsim_rfc6979_k_p384(x, digest, k, &e);
-}
-
 static int parse_build(int argc, char **argv, build_args *a, nsmkit_error *e)
 {
     static const struct {
@@ -250,7 +241,6 @@ static nitrocli_code build_eif(const build_args *a, const char *tmp, nsmkit_erro
                                           NULL};
     static const char *const inits[] = {"../qemu/guest/enclave-init",
                                         "../libexec/nsmkit/enclave-init", NULL};
-    static const nsmkit_p384_nonce_source nonce = {rfc6979, NULL};
     char kbuf[PATH_MAX], ibuf[PATH_MAX], boot[PATH_MAX + 32], app[PATH_MAX + 32];
     const char *kernel = find_blob(a->kernel, "NSM_NITRO_CLI_KERNEL", kernels, kbuf,
                                    sizeof(kbuf));
@@ -273,7 +263,7 @@ static nitrocli_code build_eif(const build_args *a, const char *tmp, nsmkit_erro
         .image_name = a->name ? a->name : a->uri, .image_version = a->version,
         .build_tool = "nsm-nitro-cli", .build_tool_version = NSMKIT_NITRO_CLI_VERSION,
         .custom_metadata = a->metadata, .signing_certificate = a->cert,
-        .private_key = a->key, .nonce = &nonce,
+        .private_key = a->key, .nonce = &nsmkit_rfc6979_nonce,
     };
     nsmeif_image image;
     if (nsmeif_build(&o, &image, e) != NSMEIF_ERR_OK) {

@@ -32,6 +32,7 @@ FLOORS = {
     'frontends/devices': 5,
     'nsm-sim': 6,
     'harness': 6,
+    'nitro-cli': 6,
     'qemu': 6,
 }
 INCLUDE_DIRS = ['common/include', 'ca-tools/include', 'verifier/include', 'nsm-core/include',
