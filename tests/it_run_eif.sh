@@ -227,7 +227,17 @@ rc=$?
     fail "silent init: exit $rc: $(tail -n 4 "$work/silent.err")"
 
 # ---- 4. the watchdog -------------------------------------------------------------------------
-"$bin/nsm-qemu" run-eif --vsock-dir "$net" --timeout 3 "$work/app.eif" > /dev/null 2> "$work/wd.err"
+# (an init that never ends: a guest that finishes before the timeout would prove nothing, and
+# on a quiet machine app.eif is done within 3 s)
+mkdir -p "$work/hang"
+printf '#!/rootfs/bin/busybox sh\necho "hanging init: sleeping"\nwhile :; do /rootfs/bin/busybox sleep 60; done\n' \
+    > "$work/hang/init.hang"
+chmod 0755 "$work/hang/init.hang"
+(cd "$work/hang" && echo init.hang | cpio -o -H newc -R 0:0 --quiet) > "$work/hang.cpio"
+"$bin/nsm-eif" build --kernel "$image/vmlinuz" --cmdline "$cmdline rdinit=/init.hang" \
+    --ramdisk "$work/bootstrap.cpio" --ramdisk "$work/app.cpio" --ramdisk "$work/hang.cpio" \
+    --build-time 2026-01-01T00:00:00Z --output "$work/hang.eif" > /dev/null 2>&1
+"$bin/nsm-qemu" run-eif --vsock-dir "$net" --timeout 8 "$work/hang.eif" > /dev/null 2> "$work/wd.err"
 rc=$?
 [ $rc -eq 124 ] && grep -q 'watchdog' "$work/wd.err" && ok "the watchdog stopped the guest (124)" ||
     fail "watchdog: exit $rc: $(tail -n 3 "$work/wd.err")"
