@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # nsmkit - the one entry point.
 #
 #   make deps      install the Debian packages the build and tests need (only missing ones)

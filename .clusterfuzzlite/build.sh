@@ -1,4 +1,5 @@
 #!/bin/bash -eu
+# SPDX-License-Identifier: Apache-2.0
 # ClusterFuzzLite / OSS-Fuzz build script: the project's own fuzz build and nothing else.
 # The builder gives $CC, $CXX, $CFLAGS, $CXXFLAGS (sanitizer and coverage flags),
 # $LIB_FUZZING_ENGINE, $SRC, $WORK and $OUT; `make fuzz-targets` adds them to the project's

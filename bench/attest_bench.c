@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Attestation documents issued per second on one core, next to nettle's and OpenSSL's own
  * P-384 signing rates measured in the same run. A document costs one ECDSA P-384

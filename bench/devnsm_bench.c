@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The cost of the simulated /dev/nsm's transport: requests per second and median latency of
  * DescribePCR (almost no work in the core, so nearly all transport) and Attestation (one

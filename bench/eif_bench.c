@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * describe of a 200 MB enclave image next to the least any reader must do: every byte of an
  * image is hashed twice (PCR0, and PCR1 or PCR2), so the reference is two `openssl dgst

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kms_bench: Decrypt-with-Recipient requests per second, beside the cost of the crypto such
  * a request cannot avoid, measured in the same run: one document verification (warm: the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * verify_bench: documents verified per second, beside nettle's and OpenSSL's own P-384
  * verify rates measured in the same run and process, printed as ratios:

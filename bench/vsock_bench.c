@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The emulated vsock beside a unix socket, measured in the same run: stream throughput
  * with 64 B, 4 KiB and 64 KiB messages (target: at least 0.5x a unix socketpair's),

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # The guest's vsock beside its virtio-serial path, in one QEMU boot (make bench runs it):
 # round trips of 64 B and 4 KiB, and guest -> host throughput, each through the
 # vhost-user vsock (nsm-vsock vhost-user, to a unix echo/sink server on DIR/3.P) and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The ca-tools code table (NSMCA_CODES in nsmkit/ca.h) and the one way to fail with a code. */
 #include <stdarg.h>
 #include <stdio.h>

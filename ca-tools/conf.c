@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ca.conf: the PKI's region, tier count and instance id, one key=value a line. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ca-tools internal: what the files of the fake Nitro PKI share. One file per concern:
  *

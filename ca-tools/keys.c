@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* P-384 keys, randomness, and a tier's key and certificate in and out of PEM. */
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Leaves: one per simulated enclave, three hours long, never written to disk. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nsm-ca: create and inspect the simulated Nitro PKI. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The public PKI API: create, open (and repair), refresh, accessors. */
 #include <errno.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The CA directory on disk: non-blocking typed reads, atomic replacement, the lock. See
  * store.h for the rules. */
 #include <dirent.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ca-tools internal: the CA directory on disk, below any X.509 (no OpenSSL types here, so
  * that tests include it plainly).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * X.509 building: the certificate of each tier, shaped as the real chain is (NSM-FACTS
  * section 5):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* CBOR heads, encoding helpers, and the bounded pre-pass in front of libcbor. */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The one lookup of numbered codes (nsmkit/codes.h). */
 #include "nsmkit/codes.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Deterministic ECDSA (RFC 6979) over OpenSSL 3.0 (see nsmkit/det_sign.h).
  *

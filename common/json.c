@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The JSON walker on jansson: the text is parsed by jansson (RFC 8259, no trailing data,
  * no duplicate keys), after a nesting pre-scan that keeps the depth bound ahead of the
  * parser; then every string value is reported with its key path, in document order. */

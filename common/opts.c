@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Command lines from tables (nsmkit/opts.h): one parser, and the help from the same rows. */
 #include <string.h>
 

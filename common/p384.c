@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The P-384 seam: every input checked once, the same way for both implementations (so
  * that they refuse the same inputs with the same status), then handed to the chosen one.

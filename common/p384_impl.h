@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Inside the P-384 seam (not installed): the key objects and what each implementation
  * provides. p384.c checks every input once for both implementations and dispatches;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The P-384 seam on nettle (libhogweed): ecc_ecdsa_sign and ecc_ecdsa_verify, the
  * low-level functions behind GnuTLS's ECDSA, called on limbs directly so that no GMP

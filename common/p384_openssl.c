@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The P-384 seam on OpenSSL 3 (EVP): kept compiled and tested beside nettle, and the
  * reference the cross-check tests hold nettle to. Keys are built from their raw forms

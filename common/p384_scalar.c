@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * P-384 scalars (nsmkit/p384.h): the group order, the range check and random scalars from
  * the kernel. Both implementations and the seam (p384.c) use them, so they sit below all

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The bounded reader and the bounded output buffer (see nsmkit/common.h). */
 #include <stdlib.h>
 #include <string.h>

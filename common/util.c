@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Errors, hex, files and small parsing helpers for the command-line tools. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsmkit eif: the builder, laid out byte for byte as eif_utils' EifBuilder writes an image:
  *

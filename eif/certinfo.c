@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsmkit eif: the signing certificate as nitro-cli's describe-eif shows it
  * (SigningCertificate: IssuerName, Algorithm, NotBefore, NotAfter, Signature). Used by the

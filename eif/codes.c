@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nsmkit eif: the code table's names and sentences, and the exit status of each range. */
 #include <stdarg.h>
 #include <stddef.h>

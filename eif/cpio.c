@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsmkit eif: the application ramdisk, a newc ("070701") cpio archive written here rather
  * than by cpio(1), so that the bytes depend on nothing but the tree's names, modes, contents

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsmkit eif: `nitro-cli describe-eif`'s JSON, field for field (aws-nitro-enclaves-cli's
  * EifDescribeInfo, serialized by serde_json::to_string_pretty):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nsmkit eif: what the library's files share and nothing outside eif/ sees. */
 #ifndef NSMKIT_EIF_INTERNAL_H
 #define NSMKIT_EIF_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nsmkit eif: the JSON helpers shared by metadata.c, describe.c and build.c (jansson). */
 #ifndef NSMKIT_EIF_JSON_H
 #define NSMKIT_EIF_JSON_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsmkit eif: the fault table's images. Each starts as the parts nitro-cli writes (kernel,
  * cmdline, metadata, two ramdisks, the signature for signed rows), is changed in the model

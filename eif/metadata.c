@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsmkit eif: the metadata section, the JSON eif_utils' EifIdentityInfo is serialized to:
  *

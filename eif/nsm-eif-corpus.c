@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-eif list | corpus | grade: the EIF fault table, its generated corpus (one image per row
  * and a manifest), and the grading of another EIF reader against it.

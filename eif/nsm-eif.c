@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-eif: read, measure, build and extract AWS Nitro Enclave images (man/nsm-eif.1).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nsm-eif: what its two source files share (the program's own, not the library's). */
 #ifndef NSMKIT_NSM_EIF_H
 #define NSMKIT_NSM_EIF_H

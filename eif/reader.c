@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsmkit eif: the streaming reader. One pass, front to back, through a fixed buffer: the
  * header and its whole section table are checked against the file's size before any section

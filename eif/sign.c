@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsmkit eif: signing an image as eif_utils does (aws-nitro-enclaves-cose's CoseSign1::new
  * with an empty unprotected header, written untagged):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The corpus's table of contents (see nsmkit/fault.h): shapes, classes, combinations. */
 #include <stdio.h>
 #include <string.h>

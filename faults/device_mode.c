@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Faults on documents the simulator issued: `nsm-sim attest --fault` (nsmfault_refault)
  * and the device fault mode of `serve`, `exec` and the devices (nsmfault_sim_new), which

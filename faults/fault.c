@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The fault table and sets of classes (see nsmkit/fault.h). The signing material is in
  * fault_pki.c, the document builder in fault_build.c, faults applied to documents the

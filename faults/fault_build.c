@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The malformed-document builder (see nsmkit/fault.h).
  *

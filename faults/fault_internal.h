@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Shared by the fault generator's files (not installed): the signing material and the
  * certificates the PKI faults need (fault_pki.c), the table (fault.c), the document builder

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The fault generator's signing material: an nsm-ca PKI read from its files, a leaf key, and
  * the certificates the PKI faults need (expired and not-yet-valid tiers, a rogue root, P-256

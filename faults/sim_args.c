@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The device's state options on a command line or from the environment (nsmkit/fault.h):
  * the core's options (nsmkit/sim.h) and the device fault mode's, whose classes are checked

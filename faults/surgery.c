@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Byte-level edits of an encoded CBOR map (see nsmkit/surgery.h). */
 #include <string.h>
 

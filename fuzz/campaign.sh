@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Runs one libFuzzer campaign per target, one target at a time, at the lowest priority,
 # and prints one summary line per target (executions, exec/s, edges, features, corpus,
 # crashes). The numbers of fuzz/README.md come from this script.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs .clusterfuzzlite/build.sh on this machine the way ClusterFuzzLite's and OSS-Fuzz's
 # builder runs it, for each sanitizer given (address, undefined), then runs every target it
 # left in $OUT the way their runner's build check does: from another directory, over its

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Source coverage of what corpora reach: builds the fuzz targets with clang's source-based
 # coverage (no sanitizers), runs each target once over its corpus (no fuzzing: -runs=0),
 # merges the profiles, and prints llvm-cov's per-file summary and every function of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A structure-aware mutator for attestation documents (libFuzzer's CustomMutator and
  * CustomCrossOver for fuzz_verify_structured).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The fuzz targets' fixture (see fixture.h). Everything is created once, on first use, and
  * reset per input where it holds state.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What the fuzz targets share: a fixed simulated PKI (fuzz/pki, embedded in each binary so
  * that targets run from any directory, as ClusterFuzzLite runs them), a fixed clock, a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target: the ELF headers `nsm-sim exec` reads to tell a static or Go COMMAND
  * from one the LD_PRELOAD shim reaches (nsm-sim/binkind.c). Every input must classify

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target: the CUSE /dev/nsm's protocol handling (frontends/devices/cuse.c), as the guest
  * daemon meets it: messages from /dev/cuse - CUSE_INIT, open, release, the three passes of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target: the device front-ends' NSM_IOCTL_RAW handling (frontends/transports/device.h, the
  * driver's rules shared by the shim, the drop-in libnsm, FUSE and CUSE) over an in-memory

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target: the EIF reader (eif/reader.c, signature.c, metadata.c) on an image held in
  * a memory file, as nsm-eif describe reads one. Whatever the input: a code from the table, the

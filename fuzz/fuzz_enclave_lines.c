@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target: the line splitter of nsmkit's enclave init (qemu/enclave_lines.h), which
  * cuts an application ramdisk's /cmd and /env into arguments and variables. Checks: every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target: the COSE_Sign1 envelope parser alone (verifier/envelope.c), first
  * failure and every failure. What parses must point inside the input with the sizes the

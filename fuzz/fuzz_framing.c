@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target: the framing of the socket and virtio-serial transport
  * (`u32 LE length || body`, frontends/transports/frame.c) as a server or a client reads it from a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target: a grade's --json file as `nsm-vectors report` reads it
  * (harness/report_cmd.c) from a hostile file, then every report written from what it

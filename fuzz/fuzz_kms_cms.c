@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target: the strict reader of KMS's CiphertextForRecipient that enclave
  * applications copy (examples/kms-recipient/cms_open.c), with this target's own RSA-1024 test

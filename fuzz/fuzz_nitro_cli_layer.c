@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target: nsm-nitro-cli's image layer writer (nitro-cli/layer.c), the code that
  * turns a hostile tarball into a root filesystem. The input is a layer (any format and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target: the payload decoder alone (verifier/payload.c): the bounded CBOR load
  * and the field rules of both profiles, on any bytes as the payload. Every field it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target: one raw NSM request - any bytes a program or guest could send - into
  * the simulator core, from the just-booted state (rebooted per input, so every crash

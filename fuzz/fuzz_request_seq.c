@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target: a sequence of NSM requests from one input, answered by one NSM booted
  * afresh for the input, so that state across requests (extended and locked PCRs, the

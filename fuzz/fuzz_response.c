@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target: bytes a device (or a hostile server behind the shim) answers, into the
  * drop-in libnsm's response decoder (frontends/devnsm/nsmapi.c). Every input must decode or be

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target: the whole verifier (nsmv_verify, reports, dump) on any bytes, with
  * libFuzzer's own byte-level mutations. Most mutations of a signed document die at the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target: the whole verifier, as fuzz_verify, with the structure-aware document
  * mutator (doc_mutator.h): what it changes is signed again with the fixture PKI, so the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target: the vhost-user message handler (vsock/vhost_user.c) over a sequence of
  * messages, with descriptors attached as the input says (dups of /dev/null: the memory

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target: nsm-vsock proxy's allowlist file (vsock/allowlist.c, nitro-cli's YAML
  * read with libyaml). Every input either fails with a message or gives entries that keep

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target: the names and lines of the emulated vsock network that come from
  * others (vsock/net.c): a peer's unix name ("c.p.peer", read from accept()), a listener's

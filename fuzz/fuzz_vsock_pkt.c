@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target: the virtio-vsock packet handler (vsock/virtio_vsock_dev.c) and the split
  * virtqueues under it (vsock/virtq.c), over a fake guest memory (vsock/virtq_fake.c) with

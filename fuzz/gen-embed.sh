@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Writes a C file that embeds the files named on the command line (the fixture PKI) as
 # fuzz_pki_files[], so that the fuzz targets need no source tree at run time.
 # Usage: gen-embed.sh FILE... > out.c

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Regenerates the seed corpora under fuzz/corpus/ from the simulator (with the fixture PKI
 # and clock of fuzz/fixture.h) and, when given, the real documents of $NSMKIT_SHARED.
 # A maintainer's tool: the corpora it writes are committed. Needs `make` done first.

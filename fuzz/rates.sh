@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Executions per second of every target on one core: each runs from its committed seeds
 # (with its dictionary) for SECONDS into an empty corpus, one target after the other, and
 # prints exec/s and the edges and features it reached. The rates of fuzz/README.md come

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A main() for the fuzz targets without libFuzzer: feeds each file named on the command
  * line (a directory: each regular file in it, in name order) to LLVMFuzzerTestOneInput

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The answer check shared by the request, sequence and device targets (request_check.h).
  * The official client's decoder (nsmsim_api_response_decode, the drop-in libnsm's) is the

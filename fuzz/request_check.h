@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What every NSM answer must be, whatever the request: well-formed CBOR of bounded size
  * that the official client's decoder reads as a Response (a success or an NSM error). */
 #ifndef NSMKIT_FUZZ_REQUEST_CHECK_H

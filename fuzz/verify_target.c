@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The whole verifier on one input (see verify_target.h). What is checked is the contract
  * of nsmkit/verify.h for any bytes: a verdict with a known code, consistent with the

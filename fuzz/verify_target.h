@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The whole-verifier target's body, shared by fuzz_verify (libFuzzer's byte mutations) and
  * fuzz_verify_structured (the document mutator of doc_mutator.c). */
 #ifndef NSMKIT_FUZZ_VERIFY_TARGET_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-vectors grade: runs a verifier's command line once per document of a corpus and
  * compares its verdicts with the manifest's.

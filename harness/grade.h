@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-vectors: one grading's results, shared by the grader (grade.c) and the reports
  * (report.c), which also read them back from --json files (`nsm-vectors report`).

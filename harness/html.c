@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-vectors: the HTML picture of one or more gradings (report.h). One page, no script and
  * nothing fetched: a summary table, then the layer x class matrix with one column per

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-vectors: the fault classes, the vectors corpus and a grader for other verifiers.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-vectors: the subreaper's sweep (reap.h). Children are found in /proc by their parent
  * pid, since the orphans were never started by this process and it has no list of them.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-vectors: nothing a grading starts outlives it. The grader is the subreaper of every
  * process its commands start (prctl PR_SET_CHILD_SUBREAPER), so that a process which left

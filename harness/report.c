@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-vectors: the reports of a grading (report.h): text on stdout, --json, --markdown and
  * --html. The HTML page is self-contained (inline style, no script, nothing fetched), so it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-vectors: the reports of a grading (text, JSON, markdown, HTML) and `nsm-vectors report`,
  * which reads --json results back and puts several side by side.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-vectors report: reads the --json files of earlier gradings (jansson) and writes them
  * side by side as one HTML page, as markdown, or as text. Files written before the fields

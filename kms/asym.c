@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nsm-kms: asymmetric keys (see asym.h). */
 #include "asym.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nsm-kms: base64 (see base64.h). */
 #include "base64.h"
 

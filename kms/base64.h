@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-kms: base64 as KMS's JSON protocol carries binary fields (RFC 4648 standard alphabet,
  * with padding), through OpenSSL's encoder and decoder.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nsm-kms: CiphertextBlob sealing and opening (see blob.h for the layout). */
 #include "blob.h"
 

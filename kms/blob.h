@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-kms: CiphertextBlob, the authenticated form of everything Encrypt and GenerateDataKey
  * hand out. Layout (all of it authenticated):

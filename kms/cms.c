@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nsm-kms: CiphertextForRecipient written as KMS writes it (see cms.h). */
 #include "cms.h"
 

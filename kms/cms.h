@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-kms: CiphertextForRecipient, byte for byte in the form AWS KMS emits (NSM-FACTS 11):
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nsm-kms: the error table (see errors.h). */
 #include "errors.h"
 

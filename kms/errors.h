@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-kms: the one list of errors a request can get, each with a stable number, the HTTP
  * status and the `__type` AWS KMS answers with (NSM-FACTS section 11), and a message

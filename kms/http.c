@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nsm-kms: the HTTP transport on libmicrohttpd (see http.h). */
 #include "http.h"
 

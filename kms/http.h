@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-kms: the HTTP side, on libmicrohttpd. A request is `POST /` with
  * `X-Amz-Target: TrentService.<Operation>`, `Content-Type: application/x-amz-json-1.1` (1.0

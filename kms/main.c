@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nsm-kms: a local stand-in for AWS KMS that releases secrets to attested enclaves. */
 #include <arpa/inet.h>
 #include <errno.h>

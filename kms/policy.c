@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nsm-kms: key policy validation and evaluation (see policy.h for the language). */
 #include "policy.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-kms: key policies in AWS's JSON policy language, the subset that decides key release
  * to an enclave:

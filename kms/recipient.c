@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nsm-kms: attestation documents in, CiphertextForRecipient out (see recipient.h). */
 #include "recipient.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-kms: the Recipient parameter. An attestation document is verified with libnsmverify
  * under the server's root; its PCRs become the request's condition keys and its public_key

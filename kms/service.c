@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nsm-kms: the operations (see service.h). */
 #include "service.h"
 

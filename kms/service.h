@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-kms: AWS KMS's JSON protocol without the transport. One request is an operation name
  * (from `X-Amz-Target: TrentService.<Operation>`) and a JSON body; the answer is an HTTP

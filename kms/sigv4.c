@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nsm-kms: SigV4 parsing, checking and computing (see sigv4.h). */
 #include "sigv4.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-kms: AWS Signature Version 4, as KMS's clients sign their requests:
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nsm-kms: the key store (see store.h). */
 #include "store.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-kms: keys, their policies and aliases, kept in memory and in a state directory:
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-nitro-cli build-enclave: an EIF laid out as nitro-cli lays it out, without Docker.
  *

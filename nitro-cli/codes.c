@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-nitro-cli: the code table, nitro-cli's error output, and where the program lives.
  */

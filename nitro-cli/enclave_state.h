@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-nitro-cli: the enclave state directory and process checks (state.c).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-nitro-cli: a `docker save` or OCI image-layout tarball turned into a root filesystem
  * and the image's command and environment, without Docker.

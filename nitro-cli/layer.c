@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-nitro-cli: one image layer (a tar, compressed or not) applied to a root filesystem
  * directory, as a container runtime applies it, but refusing anything a hostile tarball

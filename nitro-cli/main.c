@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-nitro-cli: the command dispatcher, nitro-cli's error output, and the two commands
  * that only read files: describe-eif and pcr.

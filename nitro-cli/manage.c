@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-nitro-cli describe-enclaves, console and terminate-enclave: the running enclaves in
  * the state directory (state.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-nitro-cli: nitro-cli's commands, flags and JSON output, with the enclave in a QEMU
  * guest (`nsm-qemu run-eif`) instead of a Nitro slot (docs/nitro-cli.md).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-nitro-cli run-enclave: checks the image with nsmkit's strict reader (a malformed image
  * never boots), then starts `nsm-qemu run-eif` detached (its own session, stdin from

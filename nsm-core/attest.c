@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The attestation builder: the payload map and the COSE_Sign1 envelope, byte for byte as
  * the NSM writes them (NSM-FACTS section 4; the envelope's fixed bytes are in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The NSM message table (nsm-core/messages.def) as data, and the simulator's code list. */
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The NSM messages as data (nsm-core/messages.def expanded): request and response ids,
  * their fields with CBOR types and limits, a request as values, and the two halves that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The simulated NSM's state options, shared by `attest`, `serve`, `exec` and the shim. */
 #include <stdlib.h>
 #include <string.h>

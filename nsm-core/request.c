@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The core's request decoder: a raw request read the way the real device reads it
  * (NSM-FACTS section 2), driven by the message table.

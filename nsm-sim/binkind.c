@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The kind of program a command is (binkind.h), from its ELF headers. */
 #include <elf.h>
 #include <fcntl.h>

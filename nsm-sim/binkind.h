@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What kind of program a command is, for `nsm-sim exec`: the LD_PRELOAD shim reaches only
  * dynamically linked programs that call ioctl through the C library, so statically linked

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-sim commands: `serve` and `exec` (main.c dispatches to them).
  *

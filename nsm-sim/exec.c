@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `nsm-sim exec [state options] [--] COMMAND [ARGS]`: runs COMMAND with a simulated
  * /dev/nsm. A server for the command listens on a socket in a private temporary

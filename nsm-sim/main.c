@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nsm-sim: the simulated Nitro Secure Module's command line. */
 #include <stdio.h>
 #include <stdlib.h>

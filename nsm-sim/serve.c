@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `nsm-sim serve --socket PATH [state options]`: one simulated NSM behind a unix socket,
  * shared by every client (programs under the shim with NSM_SIM_SOCKET=PATH, the CUSE

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Builds an enclave image's bootstrap ramdisk (the first ramdisk of an EIF) with nsmkit's own
 # init (qemu/enclave-init.c, which keeps AWS init's contract: NSM-FACTS section 12):
 #
@@ -20,7 +21,7 @@ while [ $# -gt 0 ]; do
             [ $# -ge 2 ] || die "$1 needs a value"
             case "$1" in --init) init=$2 ;; --nsm-ko) nsmko=$2 ;; --output) output=$2 ;; esac
             shift 2 ;;
-        --help|-h) sed -n '2,14s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        --help|-h) sed -n '3,15s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) die "unknown argument $1 (usage: build-bootstrap.sh --init FILE [--nsm-ko FILE] --output FILE)" ;;
     esac
 done

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Builds the QEMU guest image for nsm-qemu from Debian bookworm packages, reproducibly:
 #
 #   OUT/vmlinuz        Debian's cloud kernel (linux-image-*-cloud-amd64), as packaged

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * enclave-init: nsmkit's own /init for the bootstrap ramdisk of an enclave image (EIF).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The line splitter of nsmkit's enclave init (qemu/enclave-init.c) for /cmd and /env, the
  * files of an application ramdisk: one argument, or one NAME=VALUE, a line. A header of its

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # The guest half of tests/it_qemu.sh, run inside the guest by nsm-qemu:
 #   guest-tests.sh main      /dev/nsm end to end (prints ok:/FAIL: lines, and the documents
 #                            as "DOC-<name> <hex>" for the host to verify)

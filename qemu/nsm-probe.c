@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-probe: a small static client of /dev/nsm for QEMU guests (no libcbor, no OpenSSL:
  * the few requests it sends are written byte by byte as the official client's serde_cbor

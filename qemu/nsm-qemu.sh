@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # nsm-qemu: runs a command in a QEMU guest whose /dev/nsm (a CUSE character device) is
 # served by `nsm-sim serve` on this host, over a virtio-serial port. The keys and the NSM
 # state never enter the guest.
@@ -41,7 +42,7 @@ die() { echo "$prog: $*" >&2; exit 125; }
 
 here=$(cd "$(dirname "$0")" && pwd)
 version=@NSMKIT_VERSION@ # filled in by the Makefile
-help() { sed -n '2,36s/^# \{0,1\}//p' "$0"; }
+help() { sed -n '3,37s/^# \{0,1\}//p' "$0"; }
 # --help and --version answer at the top and after run, before the guest command's --
 # run-eif (issue 21): its own script, installed beside this one (it answers --help itself)
 if [ "${1:-}" = run-eif ]; then shift; exec sh "${NSM_QEMU_RUN_EIF:-$here/nsm-qemu-run-eif}" "$@"; fi

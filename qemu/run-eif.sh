@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # nsm-qemu run-eif: boots an enclave image (EIF) in a QEMU guest, so that the image's own init
 # and application run unmodified, with a /dev/nsm whose PCRs are the image's.
 #
@@ -45,7 +46,7 @@ set -u
 
 prog="nsm-qemu run-eif"
 die() { echo "$prog: $*" >&2; exit 125; }
-usage() { sed -n '2,45s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '3,46s/^# \{0,1\}//p' "$0"; }
 
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${NSM_QEMU_BIN:-$here}

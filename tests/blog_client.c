@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The minimal client of AWS's blog post "Validating attestation documents produced by AWS
  * Nitro Enclaves", written afresh: initialise the NSM library, ask for an attestation

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 # Structural check of nsm-vectors' HTML report (tests/it_vectors.sh): one self-contained page
 # with the legend, a summary row per grading, the counts by layer and a layer x class matrix
 # whose every cell is coloured by one of the five verdicts.

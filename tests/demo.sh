@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # make demo: the main job end to end on the default setup, saying what it does.
 set -eu
 BUILD=${BUILD:-build}

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # make demo-kms: the secret-injection flow of an enclave, end to end on one machine, saying
 # what it does: a local KMS, a key whose policy releases secrets only to one enclave image,
 # and the enclave program asking for its secret under the simulated /dev/nsm.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * devnsm_client: a raw-ioctl client of /dev/nsm, driven by tests/it_devnsm.sh under the
  * LD_PRELOAD shim (in-process or against `nsm-sim serve`) and, built -static (libc,

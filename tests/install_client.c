@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A program built the way a user builds one against an installed nsmkit: its headers and
  * libraries found by pkg-config alone (tests/it_install.sh). It creates a simulated PKI,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Documents from `nsm-sim attest` verify with the openssl command line alone: the chain
 # (leaf + cabundle intermediates, root pinned, at the document's time) and the ES384
 # signature over the Sig_structure rebuilt from the document's own bytes.

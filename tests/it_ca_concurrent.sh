@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Several `nsm-sim attest` started at once on a machine with no PKI yet: all succeed, one
 # PKI is created, and exactly one of them says it created it (issue 14, item 7).
 set -u

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # The command-line contract (DESIGN.md, issue 23 items 3, 4, 11): every program and
 # subcommand answers --help on stdout with exit 0 and --version with exit 0; every --time
 # is Unix seconds with a fraction allowed (nsm-sim's too, which took milliseconds); a

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Bad input to nsm-ca and nsm-sim: one clear line naming the problem, a non-zero exit,
 # never a crash (a signal would show as an exit status above 128).
 set -u

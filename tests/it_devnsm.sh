@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # The simulated /dev/nsm end to end: the drop-in libnsm, the LD_PRELOAD shim (in-process
 # and against `nsm-sim serve`), `nsm-sim exec`, the socket server under misbehaving and
 # concurrent clients, and the one-line errors. Documents are checked with the openssl

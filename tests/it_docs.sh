@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # The README stays short and the documentation whole (issue 23): every relative link in
 # README.md and docs/*.md reaches a file of the tree, docs/README.md lists every page of docs/,
 # and the README keeps what a newcomer needs (the two commands, a Components list, the licence).

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # nsm-eif against independent implementations: PCRs of images nsm-eif builds, computed again
 # by openssl dgst over sections cut out with dd and by a separate Python reader
 # (tests/it_eif_check.py: hashlib, zlib); images hand-assembled by that Python writer read by

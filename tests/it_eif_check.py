@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """An independent EIF reader and writer for tests/it_eif.sh: Python's hashlib, zlib and
 (when present) cryptography, written from the format's description (NSM-FACTS section 12),
 sharing no code with libnsmeif.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # An image's own PCR0 in a KMS key policy: nsm-eif builds (and signs) an image, the key policy
 # names the PCR0 that nsm-eif describe prints, and the enclave program (tests/kms_enclave)
 # under `nsm-sim exec --eif IMAGE` gets the secret from nsm-kms; the same image under

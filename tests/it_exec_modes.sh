@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # `nsm-sim exec` and the programs the LD_PRELOAD shim cannot reach (issue 23 items 8, 9):
 # a statically linked or Go COMMAND under plain exec gets one line saying to use
 # --device fuse; under --device auto it gets the FUSE device (no fallback to the shim);

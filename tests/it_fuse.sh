@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # The FUSE /dev/nsm end to end: `nsm-sim exec --device fuse|auto` and `nsm-sim fuse --mount`,
 # with programs the LD_PRELOAD shim cannot reach (a -static raw-ioctl client, a static Go
 # program) and the dynamic C API clients; the driver's answers to bad input; concurrency,

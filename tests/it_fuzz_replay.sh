@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Every fuzz target, built with the project's compiler and a plain main() (fuzz/replay.c),
 # replays fuzz/regressions/ (every crash ever found, whichever target found it) and its own
 # seed corpus. A target that crashes, aborts on a broken invariant, or (in the sanitizer

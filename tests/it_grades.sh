@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # The helpers that grade third-party verifiers (docs/grades/, issue 8) make sound corpora:
 #  - real-corpus.sh turns the shared real documents into a grading corpus: one row per
 #    document, nsm-verify gets every verdict right, and an accept-everything command is caught

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # `make install` into a DESTDIR, then what a C user does with it: build a program with
 # pkg-config alone (shared, then static), run it, and read the man pages. Also checks the
 # shape of what was installed: SONAMEs and their links, exported symbols, headers without

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # nsm-kms end to end: Debian's AWS CLI and boto3 against the endpoint (--endpoint-url), the
 # Recipient call as a raw request signed by botocore's SigV4Auth (Debian's botocore predates
 # Recipient), the enclave's secret-injection flow under nsm-sim exec (secret released, PCR0

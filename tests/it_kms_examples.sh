@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # examples/kms-recipient end to end: the C client (drop-in nsm.h + libnsm, its own SigV4 and
 # its strict CMS reader) and the Python client (libnsm through ctypes, botocore's SigV4Auth,
 # asn1crypto) run under nsm-sim exec against nsm-kms: the secret released to the enclave

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Every tracked source file carries the licence (issue 23): an SPDX licence identifier line
 # naming Apache-2.0 in the first 10 lines of each *.c *.h *.sh *.py *.go Makefile *.def *.map.
 # The headers are added in one mechanical pass once every branch is merged; until then no file

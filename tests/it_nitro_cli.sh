@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # nsm-nitro-cli: nitro-cli's commands on QEMU guests.
 # - build-enclave from a root filesystem directory and from a docker-save-like tarball made
 #   here (Python's tarfile): same PCRs both ways, deterministic, equal to nsm-eif describe's,

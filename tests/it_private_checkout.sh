@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # `make test` in a checkout other users cannot enter (issue 23): a clone under a 0700 home (root's,
 # or any home made by Debian 12's adduser). The FUSE device's unprivileged run switches to uid
 # 65534, which cannot execute anything below such a directory: it must run from copies the user

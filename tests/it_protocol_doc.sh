@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # docs/protocol.md cannot rot: its complete clients (C, and Go when go is installed) are
 # extracted from the markdown, built as a reader would build them, and run against the
 # simulator; the documents they write must verify with their nonce. The ioctl number and

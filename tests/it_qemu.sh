@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # QEMU guests with a CUSE /dev/nsm served by the host (make qemu-test; make check runs it).
 # Boots the image from `make qemu-image` under TCG with nsm-qemu and checks, in the guest:
 # the character device, every request through it (the raw-ioctl client's conformance run),

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # `make qemu-image` says what it downloads and how far it is (issue 23): qemu/build-image.sh
 # names each Debian package it fetches with its version, size and source, prints its progress
 # while it downloads (every 2 s), and says when it uses its cache instead. Run against stand-in

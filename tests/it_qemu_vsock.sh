@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # A QEMU guest on the emulated vsock network (issue 19 item 2): `nsm-qemu run --vsock-dir DIR
 # --cid 42` gives the guest a vhost-user-vsock device served by `nsm-vsock vhost-user`. One
 # boot (TCG is slow) carries every guest check: the guest proves its CID before anything

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # nsm-qemu run-eif (issue 21): an enclave image laid out as nitro-cli lays it out - a bootstrap
 # ramdisk with nsmkit's init (qemu/enclave-init.c) and a placeholder /nsm.ko, an application
 # ramdisk from `nsm-eif ramdisk` with static programs - boots under run-eif, and:

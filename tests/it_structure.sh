@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # The house's rules on the real tree (tests/structure_check.py, docs/architecture.md):
 # includes and calls between libraries only run down a floor and form no circle, no
 # top-level folder holds more than a quarter of the code, the NSM core library needs no

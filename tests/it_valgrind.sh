@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # valgrind memcheck of nsm-verify and nsm-sim attest over a small corpus (the whole-verifier
 # seeds: simulated and real documents, every regression input, cut and corrupted
 # documents): zero errors and zero leaks (definite, indirect and possible; OpenSSL keeps

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # The vectors corpus and the grader (issue 8):
 #  - `nsm-vectors gen` twice from the committed test PKI gives the committed corpus byte for
 #    byte (what `make vectors` does);

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # nsm-verify end to end: real captured documents, documents from `nsm-sim attest` under the
 # simulated root and under AWS's, policy options, output formats, exit codes 0/1/2, and
 # one clear line for every usage or I/O error.

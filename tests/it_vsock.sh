@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # nsm-vsock on the host: programs nobody here wrote (Debian's socat, Python's
 # socket.AF_VSOCK, a CGO_ENABLED=0 Go program) and our own -static C program talk over one
 # emulated vsock network: host to host, CID 2 -> 3, ECONNREFUSED, EADDRINUSE, the heartbeat,

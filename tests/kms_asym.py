@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """The rest of the Recipient API from a raw SigV4 client (botocore's SigV4Auth, as Debian's
 botocore 1.29 knows none of these members): asymmetric keys (CreateKey with KeySpec and
 KeyUsage, DescribeKey, GetPublicKey), Sign and Verify, DeriveSharedSecret with and without

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Drives nsm-kms with boto3 and botocore from Debian's packages (python3-boto3).
 
     kms_client.py ENDPOINT boto3            key life cycle through boto3's KMS client

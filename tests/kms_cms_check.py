@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """An independent reading of CiphertextForRecipient: asn1crypto parses the BER, the Python
 cryptography package decrypts (RSAES-OAEP SHA-256/MGF1-SHA-256, AES-256-CBC). Neither shares
 code with nsm-kms or OpenSSL's CMS. Prints one "ok:" line per property and the secret's

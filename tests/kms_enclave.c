@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kms_enclave: the first job of an enclave, as the secret-injection flow describes it
  * (generate a key pair, attest it, ask KMS to decrypt with Recipient, decrypt

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Hostile clients against nsm-kms: oversized and malformed requests, stalled connections,
 more connections than the server takes, and many concurrent clients.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nitro_cli_attest: the enclave application of tests/nitro_cli_boot.sh, built -static with
  * libc only. It asks /dev/nsm for an attestation document through NSM_IOCTL_RAW (the request

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # The whole nitro-cli flow with one real boot (called by tests/it_nitro_cli.sh, and named
 # without it_ so that make check does not run it a second time, when
 # `nsm-qemu run-eif` and the QEMU image are in the build): build-enclave from a root

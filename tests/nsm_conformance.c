@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm_conformance: what the official NSM library's own conformance test expects of an NSM
  * (NSM-FACTS section 3), plus the library's own rules (buffer truncation, input limits,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Runs every test given on the command line (cmocka binaries and it_*.sh scripts), keeps
 # each one's output in $BUILD/test-logs/, and prints one line per test and a summary.
 # Skipped checks are counted and named, never reported as passes.

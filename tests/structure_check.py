@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """The house's rules (docs/architecture.md), checked on the tree and the built libraries.
 
   floors     every #include and every call between libraries runs down a floor or stays on

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The attestation builder: payload bytes, both map encodings, the COSE_Sign1 envelope and
  * its signature over the Sig_structure. */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The fake Nitro PKI: the certificate profile of every tier (parsed back and checked field
  * by field against the shape of the real chain), files and permissions, re-issue. */
 #include <dirent.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The one error machinery (nsmkit/codes.h): every component's table ascends within its
  * range, no number means two things across the project, and the one lookup finds every
  * row and nothing else. */

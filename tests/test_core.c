@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The NSM core: every request and every error answer of NSM-FACTS sections 2-3, byte for
  * byte, the PCR rules, the official client's conformance expectations, and malformed
  * requests. */

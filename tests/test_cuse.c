@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The CUSE protocol (frontends/devices/cuse.c) on buffers, as the kernel would drive it: CUSE_INIT,
  * open and release, and the three-pass unrestricted NSM_IOCTL_RAW with a scripted handler;
  * lengths changed between passes, oversized requests, truncation, errors, bad messages. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The emulated device (frontends/transports/device.c): the descriptor's identity, copies from and to
  * untrusted addresses, and the driver's NSM_IOCTL_RAW semantics with a scripted handler. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libnsmeif: every row of the EIF fault table gives its code; build and read agree; the
  * reader streams every byte once; describe's JSON; nsm-sim's --eif state option. */
 #include <fcntl.h>

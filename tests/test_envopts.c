@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The embedded core's state options from the environment (frontends/transports/envopts.c). */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `nsm-sim exec` (nsm-sim/exec.c), called in this process: the command's environment,
  * its exit status, exec's own errors, and that exec leaves the process as it found it. */
 #include <signal.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The fault table, the generator, the corpus and the surgery helpers (faults/fault.c,
  * corpus.c, surgery.c, det_sign.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The FUSE device's copier and ioctl (frontends/devices/fuse.c) against another process's memory:
  * a forked child whose buffers differ from ours at the same addresses, so every byte that
  * arrives proves it came from the caller named by its thread id, not from this process. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The public headers stand on their own and keep their dependencies to themselves: a
  * program that includes nsmkit/ca.h, nsmkit/sim.h and nsmkit/verify.h never sees libcbor

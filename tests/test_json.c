@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The JSON walker used for nitro-cli measurement files. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nsm-kms CiphertextBlob (AES-256-GCM, key id and context bound in) and base64. */
 #include <stdlib.h>
 #include <string.h>

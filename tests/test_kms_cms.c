@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * CiphertextForRecipient byte parity (kms/cms.c): the blob has, byte for byte, the framing of
  * a public capture of a real KMS answer (a 32-byte data key to an RSA-2048 key), differing

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nsm-kms key policies: what PutKeyPolicy refuses (and why), and how statements decide. */
 #include <stdio.h>
 #include <string.h>

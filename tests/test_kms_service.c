@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nsm-kms operations without the transport: request validation (every malformed field a
  * KMS-shaped error), keys, aliases, blobs, policies, and Recipient with documents from the
  * verifier's fixture PKI (verified at the fixture's time). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nsm-kms SigV4: AWS's published test vector, what a well-formed header is, and what the
  * signature check refuses with which KMS error. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The key store's probe findings (issue 22), one test each: state that grows past what a
  * start reads back (437 aliases of 250 characters once made the next start refuse the whole

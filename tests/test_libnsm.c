@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The drop-in libnsm (frontends/devnsm/libnsm.c): the official C API's layout and values, the
  * in-process fallback, and - re-executed under the LD_PRELOAD shim against a scripted
  * server in this process - the exact requests it sends and how it maps every kind of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The NSM message table (nsm-core/messages.def) and its two readers: every request the
  * codec encodes from the table is decoded by the core to the same request, the core
  * answers it with the response of the same name that the codec decodes, and the table

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nsm-nitro-cli's path rules and code table: name normalization (what an entry may be
  * called), the O_NOFOLLOW walk (no path through a link or a non-directory), removal that
  * refuses "." and "..", and the codes (in 6500-6999, unique, each with nitro-cli's E number

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The official library's request encoding and response decoding (frontends/devnsm/nsmapi.c), byte
  * for byte against NSM-FACTS section 2, and the decoder's refusals. */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The shared state options: --pcr, --measurements, --time, --map and friends. */
 #include <stdio.h>
 #include <stdlib.h>

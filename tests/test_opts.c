@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Command lines from tables (nsmkit/opts.h): the forms of an option, operands, the errors,
  * --help generated from the rows, --version. */
 #include <stdbool.h>

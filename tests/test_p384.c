@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The P-384 seam (common/p384*.c): both implementations sign and verify, each verifies
  * what the other signs (random messages, and every real document's COSE signature),

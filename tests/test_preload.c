@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The LD_PRELOAD shim (frontends/devnsm/preload.c), in-process: this binary re-executes itself with
  * the shim preloaded. What is interposed (every open form of exactly "/dev/nsm"), what is
  * passed through untouched (other paths, their modes, other descriptors' ioctls), the

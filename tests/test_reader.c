@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The bounded reader and output buffer. */
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `nsm-sim serve` (nsm-sim/serve.c) in a child process: it answers with the core, stops
  * cleanly on SIGTERM and SIGINT removing its socket, and refuses bad arguments. */
 #include <signal.h>

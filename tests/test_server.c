@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The socket server (frontends/transports/server.c) with a scripted handler: binding rules, framing,
  * many clients, and clients that misbehave. */
 #include <errno.h>

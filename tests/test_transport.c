@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Framing and the client side of the socket transport (frontends/transports/frame.c): every frame
  * status, timeouts, no SIGPIPE, and the per-process connection that survives fork,
  * closed or reused descriptors, and a restarted server. */

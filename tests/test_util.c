@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Errors, hex, files and number parsing. */
 #include <stdio.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The orchestration (verifier/verify.c): the code table, the public header's hygiene,
  * hostile input of every shape, and several threads sharing one verifier.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The chain stage (verifier/chain.c): the pinned root, the cabundle's order, certificate
  * profiles, validity at the verification time, and the cache. Real documents verify at

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsmv_claims (verifier/claims.c): what an accepted document says, read back through the
  * public API - the PCRs, the optional fields with their three states (absent, null, bytes,

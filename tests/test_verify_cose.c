@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The signature stage (verifier/cose.c): ES384 over the Sig_structure, with the hash the
  * header names, r and s in range, high s accepted (the NSM does not normalise).

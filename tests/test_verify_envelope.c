@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The envelope stage (verifier/envelope.c): every byte-level rule of the COSE_Sign1
  * envelope, each with its exact code, on both sides of the rule. Documents come from the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The fleet path (verifier/leaflink.c): a document with a new leaf under intermediates the
  * verifier has already verified has its leaf's link checked outside X509_verify_cert. The

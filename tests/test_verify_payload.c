@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The cbor and payload stages (verifier/payload.c): every field rule of both profiles on
  * both sides of its boundary, and every CBOR decoding code. Each document is built with

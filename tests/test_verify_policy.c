@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The policy stage (verifier/policy.c): what the caller expects of an authentic document.
  * Every document here is valid and signed; only the expectation decides.

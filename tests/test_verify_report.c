@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Reports (verifier/report.c): the human report, the JSON report (checked with the
  * project's JSON walker) and the dump.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The vhost-user backend from memory: split virtqueues against a fake guest (hostile
  * chains and indexes), the virtio-vsock packet handler over socketpairs (connections both
  * ways, credit both ways, resets), and the vhost-user message handler (the handshake QEMU

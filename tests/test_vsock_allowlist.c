@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The vsock-proxy allowlist (vsock/allowlist.c): nitro-cli's YAML, bounded, and its rule. */
 #include <netinet/in.h>
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The AF_VSOCK emulation (vsock/emu.c) called directly, as the shim and the supervisor
  * call it, on a temporary DIR: its sockets are AF_UNIX; no AF_VSOCK socket is ever made. */
 #include <errno.h>

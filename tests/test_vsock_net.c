@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The emulated vsock network (vsock/net.c) on a temporary DIR: unix sockets only, no
  * AF_VSOCK anywhere in this file. */
 #include <errno.h>

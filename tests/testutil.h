@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Helpers shared by the cmocka unit tests. */
 #ifndef NSMKIT_TESTUTIL_H
 #define NSMKIT_TESTUTIL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The verifier tests' fixture (see verify_fixture.h). */
 #include "verify_fixture.h"
 #include "nsmkit/error.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Shared by the verifier's unit tests: a temporary simulated PKI, documents built with the
  * simulator's attestation builder and re-signed after every change (so that each test

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * vsock_guest: a small static AF_VSOCK client and server for QEMU guests served by
  * `nsm-vsock vhost-user` (tests/it_qemu_vsock.sh and the guest benchmark).

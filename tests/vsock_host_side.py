@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """The host side of tests/it_qemu_vsock.sh: unix-socket servers and clients on the vsock
 network DIR (never AF_VSOCK), around one guest with CID G.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A small AF_VSOCK program for tests/it_vsock.sh, built dynamic (the LD_PRELOAD shim's
  * case) and with gcc -static (the seccomp supervisor's case). It only ever runs under

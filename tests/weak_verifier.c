@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A deliberately weak verifier, for grading the grader (tests/it_vectors.sh): it checks the
  * COSE signature under the key of the document's own leaf certificate and nothing else -

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The AWS Nitro Enclaves Root-G1 certificate, the default trust anchor of nsm-verify.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Certificate helpers the chain stage and the leaf-link check share: parsing (one
  * canonical DER certificate), validity as Unix seconds, the key and extension profiles,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What an accepted document says, for the relying party: the PCRs it can compare itself,
  * and the public_key, user_data and nonce the enclave bound into the document (a key to

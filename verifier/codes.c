@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The code table (one row per NSMV_CODES entry) and the names of stages, kinds and
  * profiles. Calls nothing else of the verifier: every other file may use it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The signature stage: ES384 over the COSE Sig_structure
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The envelope stage: the COSE_Sign1 bytes, checked by hand with the bounded reader
  * before any CBOR library sees them.

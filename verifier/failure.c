@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * How stages report: nsmv_fail records a failure in the run's result, and the two
  * formatting helpers every stage uses in its details. Depends only on the code table

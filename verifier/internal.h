@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What the verifier's stages share. Not installed: the public API is nsmkit/verify.h.
  *

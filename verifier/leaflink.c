@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The leaf's link checked outside X509_verify_cert, for the fleet case: many documents,
  * each with a new leaf, under intermediates this verifier has already verified (and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-verify: verifies Nitro attestation documents (or dumps them with --dump).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The policy stage: what the caller expects of a document that is authentic.
  * Each check is independent, so in report_all mode every one of them reports.

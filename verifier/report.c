@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Reports: the human report (a verdict line and one line per stage), JSON for machines,
  * and the dump of a document's contents. Everything printed that came from a document is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Orchestration: the verifier object and nsmv_verify, which runs the stages in order. The
  * first failure ends the run unless report_all is set; then every stage whose inputs are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The vsock-proxy allowlist: nitro-cli's vsock-proxy.yaml format, read with libyaml's
  * document API (aliases and all), checked entry by entry.

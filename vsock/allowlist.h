@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The vsock-proxy allowlist (allowlist.c): nitro-cli's YAML and its matching rule. */
 #ifndef NSMKIT_VSOCK_ALLOWLIST_H
 #define NSMKIT_VSOCK_ALLOWLIST_H

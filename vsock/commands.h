@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The subcommands of nsm-vsock (nsm-vsock.c dispatches; each returns the exit code:
  * 0 ok, 1 a refused input, 2 usage or I/O errors). */
 #ifndef NSMKIT_VSOCK_COMMANDS_H

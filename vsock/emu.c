@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The AF_VSOCK emulation (emu.h): sockaddr_vm in, unix sockets of the DIR network out.
  * Semantics follow Linux's af_vsock.c as a program sees them: addresses checked as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The AF_VSOCK emulation shared by the LD_PRELOAD shim (preload.c) and the seccomp
  * supervisor (supervise.c): each emulated socket is a real AF_UNIX SOCK_STREAM socket

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-vsock exec --cid N [--dir DIR] [--mode preload|seccomp|auto] -- COMMAND [ARG]...
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The seccomp filters of `nsm-vsock exec` (filter.h). Both keep every AF_VSOCK socket away
  * from the kernel; they differ in who answers:

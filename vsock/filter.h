@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The seccomp filters of `nsm-vsock exec` (filter.c). */
 #ifndef NSMKIT_VSOCK_FILTER_H
 #define NSMKIT_VSOCK_FILTER_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-vsock heartbeat [--dir DIR]: what the parent's nitro-enclaves service does for AWS's
  * init in every enclave image: a listener on (3, 9000) that answers each 0xB7 byte with

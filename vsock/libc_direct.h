@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Force-included (-include) into the shim's own copies of net.c and emu.c: inside
  * libnsm-vsock-preload.so a call to bind() or close() would land in the shim's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The emulated vsock network (vsock_net.h): a directory of unix sockets named by
  * (cid, port). Everything here works on plain AF_UNIX descriptors: no AF_VSOCK socket is

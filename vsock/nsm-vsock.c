@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-vsock: AF_VSOCK in user space. Host programs join an emulated vsock network (a
  * directory of unix sockets, vsock/README.md) under `exec`; `proxy` is the parent's

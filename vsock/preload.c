@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libnsm-vsock-preload.so: AF_VSOCK for unmodified dynamic programs, emulated over the DIR
  * network (emu.h). `nsm-vsock exec --mode preload` sets it up:

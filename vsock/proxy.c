@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-vsock proxy [--dir DIR] --port P --to HOST:PORT [--allow FILE]: the parent's
  * vsock-proxy (nitro-cli's). Listens on (CID 3, port P) of DIR and forwards each

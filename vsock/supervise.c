@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The seccomp supervisor: answers the vsock system calls of a program that the LD_PRELOAD
  * shim cannot reach (static programs, Go). For each notification it takes a copy of the

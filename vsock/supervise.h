@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The seccomp supervisor of `nsm-vsock exec --mode seccomp` (supervise.c). */
 #ifndef NSMKIT_VSOCK_SUPERVISE_H
 #define NSMKIT_VSOCK_SUPERVISE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsmkit vsock guest side: `nsm-vsock vhost-user --socket PATH --cid N [--dir DIR]`.
  *

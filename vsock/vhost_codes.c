@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nsmkit vsock guest side: names and sentences of the numbered errors (vhost_codes.h). */
 #include "nsmkit/vhost_codes.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsmkit vsock guest side: the vhost-user message handler (vhost_user.h).
  *

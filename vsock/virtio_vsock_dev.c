@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsmkit vsock guest side: the virtio-vsock packet handler (virtio_vsock_dev.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nsmkit vsock guest side: the driver's half of split virtqueues, for tests (virtq_fake.h). */
 #include "nsmkit/virtq_fake.h"
 

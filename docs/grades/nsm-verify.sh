@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Grades nsm-verify (this project's verifier) with nsm-vectors:
 #   nsm-vectors grade --cmd 'sh docs/grades/nsm-verify.sh {doc} {root} {time} {profile} {pcr0} {nonce} {user_data} {public_key} {max_age} {refuse_debug}'
 # Every expectation the manifest gives is passed on; empty ones are left out.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Makes a grading corpus (nsm-vectors grade --dir) from the real captured documents of the
 # shared folder, for verifiers that can only trust the AWS root:
 #

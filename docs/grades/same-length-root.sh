@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Makes a TEST root whose PEM text has exactly the length of a pinned root's, a simulated PKI
 # under it (nsm-ca layout) and a corpus like vectors/ signed by it, for grading a verifier
 # that pins its root as a PEM blob of fixed length (see evervault-wasm.mjs):

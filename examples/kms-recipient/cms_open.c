@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Opening CiphertextForRecipient (see cms_open.h). */
 #include "cms_open.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Opening AWS KMS's CiphertextForRecipient inside an enclave: a strict reader of the one
  * form KMS emits (BER, indefinite lengths outside, EnvelopedData v2, one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * enclave_decrypt: the first job of an enclave application, end to end, in one file an
  * application can copy (with cms_open.c/.h beside it):

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """enclave_decrypt.py: the first job of an enclave application, in Python, for a copy:
 
   1. generate an RSA-2048 key pair inside the enclave (cryptography);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The CUSE /dev/nsm protocol on buffers: CUSE_INIT, open/release, and the three-pass
  * unrestricted NSM_IOCTL_RAW (see cuse.h). The driver's rules for the final pass are the

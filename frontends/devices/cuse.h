@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The CUSE /dev/nsm: the FUSE protocol as the kernel's CUSE driver speaks it on /dev/cuse
  * (linux/fuse.h), without libfuse, so that the guest daemon is one small static binary.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `nsm-sim cuse`: a character device /dev/nsm served from user space through CUSE, whose
  * requests go to a core elsewhere:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The guest build of nsm-sim: only `nsm-sim cuse`, linked statically, with no libcbor or
  * OpenSSL (the guest forwards bytes; the NSM and its keys stay on the host).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The FUSE /dev/nsm (see fuse.h): the copier over the calling thread, the one-file
  * filesystem, its serving loop, and `nsm-sim fuse --mount PATH`.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The FUSE /dev/nsm: a one-file FUSE filesystem whose root is a regular file answering
  * NSM_IOCTL_RAW with the driver's rules (device.h), for programs the LD_PRELOAD shim cannot

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A private /dev/nsm for one command (see fuse.h): namespaces, a private /dev, the FUSE
  * mount. Runs in the child that becomes the command, so the launcher (the FUSE server)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A private /dev/nsm for one command: the namespaces and mounts under which
  * `nsm-sim exec --device fuse` runs its command (mountns.c). Plain system calls, no libfuse.

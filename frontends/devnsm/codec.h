@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-sim api codec: the official library's requests and responses, as its serde_cbor
  * writes and reads them, from the message table (messages.def). Absent optional fields

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The drop-in libnsm: the official NSM library's C API (frontends/devnsm/nsm.h) with its
  * behaviour, on top of /dev/nsm or, when there is none, a simulated NSM in the process.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm.h - nsmkit's drop-in for the C API of AWS's official Nitro Secure Module library
  * (aws-nitro-enclaves-nsm-api, nsm-lib). Same function names and signatures, the same

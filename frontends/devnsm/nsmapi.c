@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The official NSM library's requests and responses, byte for byte as its serde_cbor
  * writes and reads them (NSM-FACTS section 2), driven by the message table

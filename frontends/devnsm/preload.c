@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libnsm-sim-preload.so: a simulated /dev/nsm for unmodified programs.
  *

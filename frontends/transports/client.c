@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The client side of the socket transport (client.h): connecting, and a per-process
  * connection that survives fork, bulk closes and reused descriptor numbers.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-sim client: one connection to `nsm-sim serve` per process, checked before every
  * use, as a handler (device.h) for the shim and the drop-in library.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The NSM core as a handler of this process (core_handler.h): what `nsm-sim serve`, exec's
  * server and the FUSE device answer requests with.

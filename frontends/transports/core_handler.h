@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The NSM core (nsmkit/sim.h) as a device handler (device.h) in this process. With
  * NSM_SIM_TRACE set, each refused request is logged with the rule behind it.

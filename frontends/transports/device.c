@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The emulated /dev/nsm: the descriptor that stands for the device, and the driver's
  * NSM_IOCTL_RAW (drivers/misc/nsm.c) on user memory.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The device seam: the Linux driver's NSM_IOCTL_RAW rules (drivers/misc/nsm.c) written
  * once, over a copier that each front-end supplies.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The simulator's state options from the environment, for the front-ends that run the
  * core inside someone else's program (the LD_PRELOAD shim, the drop-in libnsm) and so

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-sim options from the environment: the embedded core's state options (shim, libnsm).
  *

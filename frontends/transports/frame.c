@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Framing (`u32 little-endian length || CBOR`) over any stream descriptor (frame.h), with
  * deadlines: what the socket server, its clients and the CUSE daemon send and receive.

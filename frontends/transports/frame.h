@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-sim framing: `u32 little-endian length || CBOR`, both ways, over any stream
  * descriptor (a unix socket on the host, a virtio-serial port from a guest).

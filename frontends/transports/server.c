@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The socket server: one handler (the core) shared by every client, as one NSM is shared
  * by every process of an enclave. A single thread polls every connection, so a client

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsm-sim server: one handler (the core) shared by many clients on a unix socket, in a
  * single-threaded poll loop.

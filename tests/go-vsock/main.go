@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // govsock: a Go program that speaks AF_VSOCK with raw system calls (the syscall package
 // only, no cgo, no golang.org/x/sys), built with CGO_ENABLED=0: a static binary that only
 // `nsm-vsock exec`'s seccomp supervisor can reach. Run by tests/it_vsock.sh.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // devnsmgo: a Go program that talks to /dev/nsm the way the common Go NSM libraries do,
 // with syscall.Syscall(SYS_IOCTL) and no libc, built with CGO_ENABLED=0 (a static binary
 // the LD_PRELOAD shim cannot see). Run by tests/it_fuse.sh under `nsm-sim exec --device fuse`.

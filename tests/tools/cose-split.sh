@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # cose-split.sh DOC OUTDIR: takes an attestation document apart with nothing but od, awk
 # and xxd - an implementation independent of nsmkit's own - so that tests can check it with
 # the openssl command line alone. Writes into OUTDIR:

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # openssl-verify.sh DOC ROOT_PEM [UNIX_S]: checks an attestation document with the openssl
 # command line alone - cabundle[0] is the pinned root, the chain (leaf + cabundle[1..] as
 # untrusted intermediates) verifies at UNIX_S (default: the document's own timestamp), and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsmkit common: nsmkit_buf, a growable output buffer with a hard size limit and a sticky
  * error (allocation failure or limit exceeded), checked once at the end.

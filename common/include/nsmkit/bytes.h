@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsmkit common: nsmkit_bytes, the one {pointer, length} slice type of the project (a view
  * into memory someone else owns), and wiping secrets.

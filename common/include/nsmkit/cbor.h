@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsmkit common: bounded libcbor decoding. libcbor 0.8 preallocates declared sizes and
  * Debian's build keeps its assertions, so nsmkit_cbor_check walks the bytes first

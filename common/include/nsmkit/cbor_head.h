@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsmkit common: reading and writing the head of a CBOR item (major type and argument)
  * on the bounded reader and the output buffer. No libcbor here: byte-level code (the

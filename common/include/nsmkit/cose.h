@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsmkit common: the fixed bytes of the NSM's COSE_Sign1 (RFC 9052), written once for the
  * builder (nsm-core/attest.c) and the verifier (verifier/envelope.c, verifier/cose.c).

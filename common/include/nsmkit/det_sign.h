@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsmkit deterministic signing: ECDSA P-384 with the nonce k derived per RFC 6979
  * (HMAC-SHA-384), so that a corpus of signed documents is reproducible byte for byte.

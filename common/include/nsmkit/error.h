@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsmkit common: the attribute macros every header uses, and nsmkit_error, a one-line
  * message carried out of a call for the user.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsmkit common: whole-file reads with a size bound, atomic writes with a mode, mkdir -p.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsmkit common: hex and decimal text as the command-line tools take it.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsmkit common: a validating JSON walker that reports string values with their key path
  * (enough for `nitro-cli build-enclave`'s measurements), parsed by jansson.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsmkit common: command lines from tables. A program describes its options as rows; one
  * parser reads every command line (`--name VALUE`, `--name=VALUE`, flags, `--` and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsmkit common: ECDSA P-384 over a SHA-384 digest, the one crypto seam of the project.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsmkit common: the one bounded reader for untrusted bytes (QCBOR's UsefulInputBuf
  * shape): a sticky error, slices that point into the input, and "leftover bytes" as an

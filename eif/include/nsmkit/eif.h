@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsmkit eif: libnsmeif, a strict streaming reader, measurer and writer of AWS Nitro
  * Enclave Image Format files (NSM-FACTS section 12; docs/eif.md for every decision).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsmkit eif: the EIF fault table (nsmkit/eif_faults.def) and the generator of its images:
  * small, deterministic images (the same signer and nonce source give the same bytes), each

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsmkit document surgery: byte-level edits of an encoded CBOR map (the attestation
  * payload), for the fault generator and the tests. The map may be definite or indefinite;

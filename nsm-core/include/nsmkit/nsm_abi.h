@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The /dev/nsm ABI of Linux's drivers/misc/nsm.c (uapi linux/nsm.h, which Debian
  * bookworm's 6.1 headers do not ship): sizes, the ioctl argument and its number.

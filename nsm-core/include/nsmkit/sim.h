@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsmkit nsm-sim: a simulated Nitro Secure Module.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsmkit nsm-sim: the simulator's own numbered errors, in the verifier's style (one X-macro
  * list: a stable number, a name, the NSM ErrorCode a request gets for it, a sentence).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsmkit verifier: libnsmverify, a staged verifier of Nitro attestation documents.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nsmkit vsock guest side: `nsm-vsock vhost-user`, the backend command (vhost_cmd.c). */
 #ifndef NSMKIT_VHOST_CMD_H
 #define NSMKIT_VHOST_CMD_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsmkit vsock guest side: the numbered errors of the vhost-user backend, its virtqueues
  * and its virtio-vsock packet handler (range 5500-5999, RANGES.md), in the project's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsmkit vsock guest side: the vhost-user protocol as a backend speaks it to QEMU
  * (QEMU docs/interop/vhost-user.rst), for a virtio-vsock device.

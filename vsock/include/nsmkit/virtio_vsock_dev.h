@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsmkit vsock guest side: the virtio-vsock device's packet handler (virtio 1.2, 5.10
  * "Socket Device"; header layout from <linux/virtio_vsock.h>).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsmkit vsock guest side: the guest's shared memory and split virtqueues, as a device
  * sees them (virtio 1.x, section 2.7 "Split Virtqueues"; layouts from <linux/virtio_ring.h>).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsmkit vsock guest side: a driver's half of the split virtqueues over a guest memory
  * in a plain buffer, for unit tests and fuzz targets (never used by the backend itself).

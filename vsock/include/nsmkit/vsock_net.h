@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nsmkit vsock: the emulated vsock network ("DIR"), as the coordination contract
  * (docs: vsock/README.md, "The DIR network") defines it.
